@@ -1,0 +1,1 @@
+"""What users do with the model: sweeps, comparisons, sensitivity, the CLI."""
