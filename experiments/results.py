@@ -120,14 +120,18 @@ def load_sweep_results(path: str | Path) -> SweepResults:
     if rows.empty:
         columns = list(_RUN_META) + manifest.get("parameters", []) + manifest.get("outcomes", [])
         return SweepResults(path, manifest, design, pd.DataFrame(columns=columns), pd.DataFrame())
+    # The design says which runs belong to this sweep and where: the folder may cache
+    # runs of earlier definitions, and two design rows with equal parameters and seed
+    # (Morris trajectories can meet) share one stored run.
+    plan = design[[c for c in design.columns if not c.startswith("x_")]]
     per_quarter = set(manifest.get("series", [])) | {"quarter"}
-    run_columns = [c for c in rows.columns if c not in per_quarter]
-    runs = (rows.drop_duplicates("run_key")[run_columns]
-            .sort_values(["sample", "replicate"]).reset_index(drop=True))
-    series_columns = ["run_key", "sample", "replicate", "seed", "scenario",
-                      *[p for p in manifest.get("parameters", []) if p != "scenario"],
-                      "quarter", *manifest.get("series", [])]
-    series = rows[rows["quarter"].notna()][[c for c in series_columns if c in rows.columns]]
+    run_level = [c for c in rows.columns if c not in per_quarter and (c == "run_key" or c not in plan.columns)]
+    stored = rows.drop_duplicates("run_key")[run_level]
+    runs = plan.merge(stored, on="run_key", how="inner").sort_values(["sample", "replicate"])
+    runs = runs.reset_index(drop=True)
+    kept = ["run_key", "quarter", *manifest.get("series", [])]
+    series = rows[rows["quarter"].notna()][[c for c in kept if c in rows.columns]]
+    series = plan.merge(series, on="run_key", how="inner")
     series = series.sort_values(["sample", "replicate", "quarter"]).reset_index(drop=True)
     return SweepResults(path, manifest, design, runs, series)
 

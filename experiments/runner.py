@@ -324,8 +324,12 @@ def run_sweep(
     stored as failed and the sweep goes on. Exactly one executor is used: `client` (a
     dask.distributed Client), `scheduler` (its address), `dask_local` (a LocalCluster
     of that many workers), or a process pool of `workers` (0: in this process).
-    `simulator` replaces the model (tests only). Raises SweepError if `out` holds
-    another sweep or another model version.
+    `simulator` replaces the model (tests only).
+
+    A folder is a cache of runs keyed by run key; the sweep last run into it defines
+    (through design.parquet) which of them its results include. So a sweep extended
+    with more seeds or samples reuses every run it already has, and runs of another
+    model version or other outputs are never taken for this sweep's (their keys differ).
 
     Returns `experiments.results.SweepResults` (all stored runs) when `load`, else a
     dict of counts (what a benchmark wants: nothing kept in memory).
@@ -342,13 +346,6 @@ def run_sweep(
     previous = store.read_manifest()
     identity = {"sweep_digest": sweep.digest(), "model_version": model_version(),
                 "simulator": _simulator_name(simulator)}
-    if previous is not None:
-        for field_name, value in identity.items():
-            if previous.get(field_name) != value:
-                raise SweepError(
-                    f"{out}: holds results of another {field_name.replace('_', ' ')} "
-                    f"({previous.get(field_name)} vs {value}); delete it or choose another output folder"
-                )
     store.create()
     manifest = {
         **identity,
@@ -364,9 +361,15 @@ def run_sweep(
     del samples
 
     stored = store.stored_status()
-    todo = [t for t in tasks if t.key not in stored or (retry_failed and stored[t.key] == "failed")]
-    total, skipped = len(tasks), len(tasks) - len(todo)
-    keys = [t.key for t in tasks]
+    todo, seen = [], set()
+    for task in tasks:
+        # Equal keys (e.g. meeting Morris trajectories) are one run, made once.
+        if task.key not in seen and (task.key not in stored or (retry_failed and stored[task.key] == "failed")):
+            todo.append(task)
+        seen.add(task.key)
+    del seen
+    keys = list(dict.fromkeys(t.key for t in tasks))
+    total, skipped = len(keys), len(keys) - len(todo)
     del tasks, stored
     if todo:
         _check_outputs(sweep, todo[0])
