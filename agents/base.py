@@ -1,0 +1,82 @@
+"""What every agent shares: a name, a country, and the intents agents return.
+
+Agents decide; the model resolves. An agent's decision method returns one of the small
+frozen dataclasses below; only the model's phases change other agents or the graph.
+Agents refer to each other by name (the graph's node id), never by reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mesa
+
+
+class ChipAgent(mesa.Agent):
+    """A named actor of one country. `name` is its node id in the trade graph."""
+
+    kind: str = "agent"
+
+    def __init__(self, model: mesa.Model, name: str, country: str) -> None:
+        super().__init__(model)
+        self.name = name
+        self.country = country
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, {self.country})"
+
+
+# ---------------------------------------------------------------------------- intents
+@dataclass(frozen=True)
+class PolicyChange:
+    """A government's instrument changing state this quarter.
+
+    action: 'announce' (a rule becomes known before it bites), 'apply', 'lift'.
+    item: the Rule, Directive or Subsidy (model.scenario) it concerns.
+    """
+
+    government: str
+    action: str
+    item: object
+
+
+@dataclass(frozen=True)
+class AllocationDirective:
+    """The state allocator's order: `foundry`'s `tiers` serve `champions` first, up to
+    `reserved_share` of capacity (a priority class in market clearing)."""
+
+    government: str
+    directive_id: str
+    foundry: str
+    tiers: tuple[str, ...]
+    champions: tuple[str, ...]
+    reserved_share: float
+
+
+@dataclass(frozen=True)
+class ToolOrder:
+    """A foundry's tool request: units per (tool category, tier of use)."""
+
+    foundry: str
+    units: dict[tuple[str, str], float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Installation:
+    """Capacity a foundry puts into its installation pipeline this quarter.
+
+    additions: (tier, route) -> wafers/quarter; uses: tool category -> units consumed.
+    """
+
+    foundry: str
+    additions: dict[tuple[str, str], float]
+    uses: dict[str, float]
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """A vendor's output limit (units/quarter) and technology level per category."""
+
+    vendor: str
+    output: dict[str, float]
+    progress: dict[str, float]

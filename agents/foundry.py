@@ -1,0 +1,211 @@
+"""Foundries: capacity per tier from installed tools, yields that learn, prices that
+respond to excess demand, and tool orders paid from revenue and subsidy."""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+
+from agents.base import ChipAgent, Installation, ToolOrder
+from model.market import update_prices
+from model.technology import LITHOGRAPHY, TIERS, ToolCategory, learned_yield, parse_quarter
+
+ROUTES = ("euv", "duv")
+"""Patterning routes of installed capacity; index 1 ('duv') is multi-patterning at
+leading/7nm and the ordinary route elsewhere."""
+FOREIGN, DOMESTIC = 0, 1
+"""Origin of the lithography tools behind a unit of capacity (servicing bans hit foreign)."""
+
+
+class Foundry(ChipAgent):
+    """A contract chip maker (TSMC, Samsung, ..., SMIC, Hua Hong).
+
+    State per tier (arrays indexed by `Tier.index`): capacity by route and lithography
+    origin (wafers/quarter), an installation pipeline, cumulative wafers (yield
+    learning), price (US$/wafer). Tool inventory per (category, tier of use) and origin.
+    """
+
+    kind = "foundry"
+
+    def __init__(
+        self,
+        model: mesa.Model,
+        name: str,
+        country: str,
+        *,
+        spec,
+        reference_price: np.ndarray,
+        yield_start: float,
+        ceilings: np.ndarray,
+        half_life_wafers: float,
+        lag: int,
+    ) -> None:
+        super().__init__(model, name, country)
+        n = len(TIERS)
+        self.price_factor = spec.price_factor
+        self.capex_ratio = spec.capex_ratio
+        self.quality = spec.quality
+        self.has_tier = np.array([t.value in spec.tiers for t in TIERS])
+        self.ready = np.array(
+            [
+                parse_quarter(spec.tiers[t.value].ready)
+                if t.value in spec.tiers and spec.tiers[t.value].ready
+                else -(10**6)
+                for t in TIERS
+            ]
+        )
+        self.route = [spec.tiers[t.value].route if t.value in spec.tiers else "duv" for t in TIERS]
+        self.capacity = np.zeros((n, len(ROUTES), 2))
+        for t in TIERS:
+            if t.value in spec.tiers:
+                route = ROUTES.index(self.route[t.index])
+                # 2019 lithography is imported everywhere (SMEE's share is negligible:
+                # calibration.csv: equipment_segment_share, ArF dry scanners - ASML).
+                self.capacity[t.index, route, FOREIGN] = spec.tiers[t.value].capacity
+        self.pipeline = np.zeros((lag, n, len(ROUTES), 2))
+        # A process running since before 2019 has learnt: two years of full output.
+        self.cumulative_wafers = self.capacity.sum(axis=(1, 2)) * 8.0
+        self.reference_price = reference_price * spec.price_factor
+        self.price = self.reference_price.copy()
+        self.yield_start = yield_start
+        self.ceilings = ceilings * spec.quality  # shape (routes, tiers)
+        self.half_life_wafers = half_life_wafers
+        self.inventory: dict[tuple[str, str], np.ndarray] = {}
+        self.unserviced = False
+        # Figures of the last quarter, written by the model's phases.
+        self.orders = np.zeros(n)
+        self.delivered = np.zeros(n)
+        self.forecast = np.zeros(n)
+        self.revenue_usd_m = 0.0
+        self.china_revenue_usd_m = 0.0
+        self.subsidy_usd_m = 0.0
+        self.capex_usd_m = 0.0
+
+    # --------------------------------------------------------------------- views
+    @property
+    def capacity_by_tier(self) -> np.ndarray:
+        """Wafers/quarter per tier, all routes and origins."""
+        return self.capacity.sum(axis=(1, 2))
+
+    def yields(self) -> np.ndarray:
+        """Large-die yield per tier: each route's learning curve, capacity-weighted."""
+        by_route = np.array(
+            [
+                learned_yield(self.cumulative_wafers, self.yield_start, self.ceilings[r], self.half_life_wafers)
+                for r in range(len(ROUTES))
+            ]
+        )  # (routes, tiers)
+        weight = self.capacity.sum(axis=2).T  # (routes, tiers)
+        total = weight.sum(axis=0)
+        preferred = np.array([ROUTES.index(r) for r in self.route])
+        fallback = by_route[preferred, np.arange(len(TIERS))]
+        blended = np.divide((by_route * weight).sum(axis=0), total, out=fallback.copy(), where=total > 0)
+        return blended
+
+    def utilisation(self) -> np.ndarray:
+        cap = self.capacity_by_tier
+        return np.divide(self.delivered, cap, out=np.zeros_like(cap), where=cap > 0)
+
+    # ----------------------------------------------------------------- decisions
+    def plan_tool_orders(
+        self, quarter: int, bill, unit_price: dict[str, float], headroom: float, depreciation: float
+    ) -> ToolOrder:
+        """Tools to order so that capacity one lag ahead covers forecast orders.
+
+        Target = forecast x (1 + headroom) for each tier the foundry runs (or will run:
+        ordering starts one lag before a process is ready). The gap to what it will have
+        (capacity after depreciation, the pipeline, tools in stock) is bought at the
+        bill of tools of the tier's route, scaled down to the capex budget: capex_ratio x
+        last quarter's revenue plus subsidy (ASSUMPTION: capex follows revenue, as in
+        TSMC's guidance, calibration.csv: capex_guidance, TSMC, 2025).
+        """
+        lag = self.pipeline.shape[0]
+        units: dict[tuple[str, str], float] = {}
+        for tier in TIERS:
+            i = tier.index
+            if not self.has_tier[i] or quarter + lag + 1 < self.ready[i]:
+                continue
+            will_have = (
+                self.capacity_by_tier[i] * (1 - depreciation) ** (lag + 1)
+                + self.pipeline[:, i].sum()
+            )
+            gap = self.forecast[i] * (1 + headroom) - will_have
+            if gap <= 0:
+                continue
+            for category, per_wafer in bill(tier, self.route[i]).items():
+                stocked = self.inventory.get((category, tier.value), np.zeros(2)).sum()
+                need = gap * per_wafer - stocked
+                if need > 0:
+                    units[(category, tier.value)] = need
+        cost = sum(u * unit_price[c] for (c, _), u in units.items()) / 1e6
+        budget = self.capex_ratio * self.revenue_usd_m + self.subsidy_usd_m
+        scale = min(1.0, budget / cost) if cost > 0 else 0.0
+        return ToolOrder(self.name, {k: v * scale for k, v in units.items() if v * scale > 0})
+
+    def plan_installation(self, quarter: int, bill) -> Installation:
+        """Install stocked tools as capacity: most advanced tier first, preferred route
+        first; capacity added is limited by the scarcest category (Leontief)."""
+        additions: dict[tuple[str, str], float] = {}
+        uses: dict[str, float] = {}
+        stock = {k: v.sum() for k, v in self.inventory.items()}
+        for tier in TIERS:
+            i = tier.index
+            if not self.has_tier[i] or quarter < self.ready[i] - self.pipeline.shape[0]:
+                continue
+            routes = [self.route[i]] + [r for r in ROUTES if r != self.route[i]]
+            for route in routes:
+                need = bill(tier, route)
+                if not need:
+                    continue
+                litho = [c for c in need if ToolCategory(c) in LITHOGRAPHY]
+                if route == "euv" and ToolCategory.EUV.value not in litho:
+                    continue
+                wafers = min(stock.get((c, tier.value), 0.0) / u for c, u in need.items() if u > 0)
+                if wafers <= 1e-9:
+                    continue
+                additions[(tier.value, route)] = additions.get((tier.value, route), 0.0) + wafers
+                for c, u in need.items():
+                    stock[(c, tier.value)] -= wafers * u
+                    uses[f"{c}:{tier.value}"] = uses.get(f"{c}:{tier.value}", 0.0) + wafers * u
+        return Installation(self.name, additions, uses)
+
+    # ------------------------------------------------------- own state updates
+    def install(self, plan: Installation) -> None:
+        """Put planned capacity into the pipeline, consuming tools (origin-weighted)."""
+        origin_share: dict[str, np.ndarray] = {}
+        for key, used in plan.uses.items():
+            category, tier = key.split(":")
+            stock = self.inventory[(category, tier)]
+            total = stock.sum()
+            if ToolCategory(category) in LITHOGRAPHY and total > 0:
+                origin_share[tier] = origin_share.get(tier, np.zeros(2)) + stock / total * used
+            self.inventory[(category, tier)] = np.maximum(stock * (1 - used / total), 0.0) if total > 0 else stock
+        for (tier, route), wafers in plan.additions.items():
+            i = [t.value for t in TIERS].index(tier)
+            share = origin_share.get(tier, np.array([1.0, 0.0]))
+            share = share / share.sum() if share.sum() > 0 else np.array([1.0, 0.0])
+            self.pipeline[-1, i, ROUTES.index(route)] += wafers * share
+
+    def age(self, depreciation: float, unserviced_extra: float) -> None:
+        """Pipeline advances one quarter; capacity depreciates (faster for foreign
+        lithography when servicing is banned)."""
+        self.capacity += self.pipeline[0]
+        self.pipeline = np.roll(self.pipeline, -1, axis=0)
+        self.pipeline[-1] = 0.0
+        self.capacity *= 1.0 - depreciation
+        if self.unserviced:
+            self.capacity[:, :, FOREIGN] *= 1.0 - unserviced_extra
+
+    def learn(self, produced: np.ndarray) -> None:
+        """Add this quarter's wafers to cumulative output (the yield learning curve)."""
+        self.cumulative_wafers += produced
+
+    def set_prices(self, adjustment: float) -> None:
+        """Move prices with last quarter's excess demand (model.market.update_prices)."""
+        self.price = update_prices(
+            self.price, self.orders, self.capacity_by_tier, self.reference_price, adjustment
+        )
+
+    def receive_tools(self, category: str, tier: str, units: float, domestic: bool) -> None:
+        stock = self.inventory.setdefault((category, tier), np.zeros(2))
+        stock[DOMESTIC if domestic else FOREIGN] += units

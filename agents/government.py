@@ -1,0 +1,103 @@
+"""Governments: the policy instruments of one jurisdiction, and China's state allocator.
+
+A government holds the rules, directives and subsidies it issues (from the scenario) and
+says, each quarter, which of them change state. It never touches the graph itself: the
+model applies what it returns (DESIGN.md, step phase 1).
+"""
+
+from __future__ import annotations
+
+import mesa
+
+from agents.base import AllocationDirective, ChipAgent, PolicyChange
+from model.scenario import Directive, Rule, Subsidy
+from model.technology import ADVANCED_TIERS, parse_quarter
+
+
+def _in_force(effective: str, end: str | None, quarter: int) -> bool:
+    return parse_quarter(effective) <= quarter and (end is None or quarter < parse_quarter(end))
+
+
+class Government(ChipAgent):
+    """A jurisdiction's government (US, China, Netherlands, Japan, Taiwan, South Korea)."""
+
+    kind = "government"
+
+    def __init__(
+        self,
+        model: mesa.Model,
+        name: str,
+        country: str,
+        rules: list[Rule],
+        directives: list[Directive],
+        subsidies: list[Subsidy],
+        domestic_tool_bias: dict[str, float] | None = None,
+    ) -> None:
+        super().__init__(model, name, country)
+        self.rules = list(rules)
+        self.directives = list(directives)
+        self.subsidies = list(subsidies)
+        self._bias = sorted((parse_quarter(q), b) for q, b in (domestic_tool_bias or {}).items())
+        self.rules_in_force = 0
+        self.subsidy_usd_m = 0.0
+
+    # ------------------------------------------------------------------ decisions
+    def policy_changes(self, quarter: int) -> list[PolicyChange]:
+        """The instruments that are announced, take effect or end in `quarter`."""
+        changes: list[PolicyChange] = []
+        for rule in self.rules:
+            if rule.announced and parse_quarter(rule.announced) == quarter:
+                changes.append(PolicyChange(self.name, "announce", rule))
+            if parse_quarter(rule.effective) == quarter:
+                changes.append(PolicyChange(self.name, "apply", rule))
+            if rule.end and parse_quarter(rule.end) == quarter:
+                changes.append(PolicyChange(self.name, "lift", rule))
+        for item in (*self.directives, *self.subsidies):
+            if parse_quarter(item.effective) == quarter:
+                changes.append(PolicyChange(self.name, "apply", item))
+            if item.end and parse_quarter(item.end) == quarter:
+                changes.append(PolicyChange(self.name, "lift", item))
+        self.rules_in_force = sum(_in_force(r.effective, r.end, quarter) for r in self.rules)
+        return changes
+
+    def subsidies_due(self, quarter: int) -> dict[str, float]:
+        """Recipient name -> US$ million this quarter, from subsidies in force."""
+        due: dict[str, float] = {}
+        for subsidy in self.subsidies:
+            if _in_force(subsidy.effective, subsidy.end, quarter):
+                each = subsidy.usd_m_per_quarter / len(subsidy.recipients)
+                for recipient in subsidy.recipients:
+                    due[recipient] = due.get(recipient, 0.0) + each
+        self.subsidy_usd_m = sum(due.values())
+        return due
+
+    def allocation_directives(
+        self, quarter: int, champions: tuple[str, ...], reserved_share: float
+    ) -> list[AllocationDirective]:
+        """The state allocator: directives in force re-wire a foundry's advanced tiers.
+
+        From the quarter a directive takes effect, the named foundry's advanced tiers
+        (leading, 7nm) serve `champions` first, up to `reserved_share` of capacity; the
+        rest is cleared by the market. Based on 2025 reports that Beijing told SMIC to
+        serve Huawei's Ascend orders first (DESIGN.md; scenario `state_allocation`).
+        """
+        return [
+            AllocationDirective(
+                government=self.name,
+                directive_id=d.id,
+                foundry=d.foundry,
+                tiers=tuple(t.value for t in ADVANCED_TIERS),
+                champions=tuple(champions),
+                reserved_share=reserved_share,
+            )
+            for d in self.directives
+            if _in_force(d.effective, d.end, quarter) and champions and reserved_share > 0
+        ]
+
+    def domestic_tool_bias(self, quarter: int) -> float:
+        """How much more this government's foundries weight domestic tool vendors."""
+        bias = 1.0
+        for start, value in self._bias:
+            if start <= quarter:
+                bias = value
+        return bias

@@ -1,0 +1,90 @@
+"""Equipment vendors: tool output per category, and (for domestic Chinese vendors)
+technology that improves with sales and subsidy."""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+
+from agents.base import ChipAgent, OutputPlan
+from model.technology import TIERS
+
+NO_TECHNOLOGY = float(len(TIERS))
+"""Technology progress value meaning 'cannot make this category yet'."""
+
+
+def progress_of(level: str) -> float:
+    """A tier value (or 'none') -> technology progress (tier index; lower is better)."""
+    if level == "none":
+        return NO_TECHNOLOGY
+    return float([t.value for t in TIERS].index(level))
+
+
+def enables(progress: float, tier_index: int) -> bool:
+    """Whether tools at `progress` can be used for the tier with `tier_index`."""
+    return progress < NO_TECHNOLOGY and tier_index >= math.ceil(progress - 1e-9)
+
+
+class EquipmentVendor(ChipAgent):
+    """A tool maker (ASML, Applied Materials, ..., Naura, AMEC, SMEE).
+
+    Holds per category: output limit (units/quarter), technology progress (the tier
+    index its tools enable; fractional while learning), buyers' base preference weight.
+    """
+
+    kind = "vendor"
+
+    def __init__(
+        self,
+        model: mesa.Model,
+        name: str,
+        country: str,
+        output: dict[str, float],
+        progress: dict[str, float],
+        weight: dict[str, float],
+        learning: float,
+    ) -> None:
+        super().__init__(model, name, country)
+        self.output = dict(output)
+        self.progress = dict(progress)
+        self.weight = dict(weight)
+        self.learning = learning
+        # Figures of the last quarter, written by the model.
+        self.revenue_usd_m = 0.0
+        self.china_revenue_usd_m = 0.0
+        self.orders_units: dict[str, float] = {c: 0.0 for c in output}
+        self.cumulative_sales_usd_m = 0.0
+        self.subsidy_usd_m = 0.0
+
+    @property
+    def china_share(self) -> float:
+        return self.china_revenue_usd_m / self.revenue_usd_m if self.revenue_usd_m > 0 else 0.0
+
+    def plan_output(
+        self, learning_multiplier: float, floors: dict[str, float] | None = None
+    ) -> OutputPlan:
+        """Next quarter's output and technology.
+
+        Output follows orders: a backlog grows it by up to 5% a quarter (capacity
+        expansion), slack shrinks it by 1% (ASSUMPTION: vendors size output to their
+        order book). Technology learns with sales and subsidy, with diminishing returns:
+        progress falls by learning x multiplier x 0.1 x ln(1 + (sales + subsidy)/US$50m)
+        per quarter (a learning-by-doing rule, ASSUMPTION), never below 0 (leading).
+        `floors` caps progress (what-if dates for domestic lithography).
+        """
+        output, progress = {}, {}
+        spend = self.revenue_usd_m + self.subsidy_usd_m
+        for category, units in self.output.items():
+            ordered = self.orders_units.get(category, 0.0)
+            if ordered > units:
+                units *= 1.0 + min(0.05, 0.5 * (ordered / max(units, 1e-9) - 1.0))
+            elif ordered < 0.7 * units:
+                units *= 0.99
+            output[category] = units
+            step = self.learning * learning_multiplier * 0.1 * math.log1p(spend / 50.0)
+            value = max(0.0, self.progress[category] - step)
+            if floors and category in floors:
+                value = min(value, floors[category])
+            progress[category] = value
+        return OutputPlan(self.name, output, progress)

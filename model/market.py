@@ -1,0 +1,114 @@
+"""Market rules as pure functions over numpy arrays.
+
+Nothing here knows about agents, Mesa or the graph: each function takes arrays and
+returns arrays, and the tests exercise them alone (as ABIDES tests its order book
+without an exchange). The model calls them in its phases.
+
+Vocabulary: a *supplier* is one selling unit with a capacity (a foundry-tier, or a
+vendor's output of one tool category); an *edge* is a permitted supply relation from a
+supplier to a buyer, with an order on it; a *flow* is what the edge carries this quarter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def split_orders(
+    demand: np.ndarray,
+    edge_group: np.ndarray,
+    weights: np.ndarray,
+    active: np.ndarray,
+) -> np.ndarray:
+    """Split each group's demand over its active edges in proportion to their weights.
+
+    demand[g] is what buyer-group g wants (a firm's wafers at one tier, a foundry's tool
+    units of one category for one tier); edge_group[e] names the group of edge e.
+    Returns orders[e] >= 0 with, for every group that has an active edge of positive
+    weight, sum(orders of the group) == demand[g]; a group with none gets nothing
+    (the caller decides what an unplaced demand means). Inactive edges get 0.
+    """
+    w = np.where(active, np.maximum(weights, 0.0), 0.0)
+    total = np.bincount(edge_group, weights=w, minlength=len(demand))
+    share = np.divide(w, total[edge_group], out=np.zeros_like(w), where=total[edge_group] > 0)
+    return share * demand[edge_group]
+
+
+def clear(
+    capacity: np.ndarray,
+    orders: np.ndarray,
+    edge_supplier: np.ndarray,
+    active: np.ndarray,
+    priority: np.ndarray | None = None,
+    class_caps: np.ndarray | None = None,
+) -> np.ndarray:
+    """Allocate each supplier's capacity to the orders on its edges.
+
+    Priority classes are served in order 0, 1, ...; in round k every edge of class <= k
+    with an unfilled order competes, pro rata to its unfilled order (the market rule:
+    proportional rationing), for what the supplier has left, but the cumulative use of a
+    supplier after round k may not exceed ``class_caps[k] * capacity`` (the last class is
+    always uncapped). So class 0 may take up to cap_0 of capacity first, and what it could
+    not get it still competes for in later rounds alongside everyone else.
+
+    Guarantees: flow >= 0; flow <= order; flow == 0 on inactive edges; per supplier,
+    sum(flow) <= capacity; if a supplier's active orders exceed its capacity it is fully
+    used (conservation: nothing is left idle while an order is unfilled), else every
+    active order on it is filled.
+    """
+    capacity = np.maximum(np.asarray(capacity, dtype=float), 0.0)
+    remaining_order = np.where(active, np.maximum(orders, 0.0), 0.0)
+    n_suppliers = len(capacity)
+    if priority is None:
+        priority = np.zeros(len(orders), dtype=np.int64)
+    n_classes = int(priority.max()) + 1 if len(priority) else 1
+    caps = np.ones(n_classes) if class_caps is None else np.asarray(class_caps, dtype=float)
+    if len(caps) < n_classes:
+        caps = np.concatenate([caps, np.ones(n_classes - len(caps))])
+    caps = caps.copy()
+    caps[n_classes - 1] = 1.0
+
+    used = np.zeros(n_suppliers)
+    flow = np.zeros(len(orders))
+    for k in range(n_classes):
+        competing = np.where(priority <= k, remaining_order, 0.0)
+        wanted = np.bincount(edge_supplier, weights=competing, minlength=n_suppliers)
+        available = np.maximum(caps[k] * capacity - used, 0.0)
+        ratio = np.divide(
+            np.minimum(available, wanted), wanted, out=np.zeros(n_suppliers), where=wanted > 0
+        )
+        granted = competing * ratio[edge_supplier]
+        flow += granted
+        remaining_order -= granted
+        used += np.bincount(edge_supplier, weights=granted, minlength=n_suppliers)
+    # Floating-point rounding can leave a hair over an order; never exceed it.
+    return np.minimum(flow, np.where(active, np.maximum(orders, 0.0), 0.0))
+
+
+def update_prices(
+    price: np.ndarray,
+    orders: np.ndarray,
+    capacity: np.ndarray,
+    reference: np.ndarray,
+    adjustment: float,
+    floor: float = 0.7,
+    ceiling: float = 1.6,
+) -> np.ndarray:
+    """Next quarter's price: moves with excess demand, bounded around a reference price.
+
+    p' = p * (1 + adjustment * clip((orders - capacity) / capacity, -0.5, 0.5)), then
+    clipped to [floor, ceiling] x reference. A tatonnement rule (Walrasian price
+    adjustment) with bounds, so that a supplier with no capacity keeps its price.
+    Units: USD per wafer.
+    """
+    excess = np.divide(
+        orders - capacity, capacity, out=np.zeros_like(price, dtype=float), where=capacity > 0
+    )
+    moved = price * (1.0 + adjustment * np.clip(excess, -0.5, 0.5))
+    return np.clip(moved, floor * reference, ceiling * reference)
+
+
+def herfindahl(shares_percent: np.ndarray) -> float:
+    """Herfindahl-Hirschman index of shares given in percent (0-10,000 points)."""
+    s = np.asarray(shares_percent, dtype=float)
+    return float(np.sum(s * s))

@@ -1,0 +1,628 @@
+"""ChipMarketModel: the world, its agents, the trade graph, and the quarterly step.
+
+`step()` is DESIGN.md's seven phases in order; each phase is one method below. Agents
+decide (their methods return intents), the phases resolve those intents against the
+graph and each other, and the pure functions of `model.market` compute allocations.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from agents.fabless import FablessFirm, adapt_preferences, search_weights
+from agents.foundry import Foundry
+from agents.government import Government
+from agents.vendor import EquipmentVendor, enables, progress_of
+from model import reporters
+from model.graph import EdgeSet, TradeGraph
+from model.market import clear, split_orders
+from model.policy import issuer_country, lever_rules, matching_edges, targets_mask
+from model.scenario import DEFAULT_SCENARIO, Rule, Scenario, load_scenario
+from model.technology import (
+    ADVANCED_TIERS,
+    TIERS,
+    TOOL_CATEGORIES,
+    Tier,
+    parse_quarter,
+    quarter_label,
+    quarter_year,
+)
+from model.world import World, load_world
+
+LEDGER_COLUMNS = ["step", "quarter", "action", "rule", "supplier", "buyer", "item", "note"]
+
+
+class ChipMarketModel(mesa.Model):
+    """The semiconductor supply chain, one quarter a step.
+
+    `scenario` is a shipped scenario's name or a TOML path (or a loaded `Scenario`);
+    keyword arguments override its parameters (unknown names raise ScenarioError at
+    once); `rng` seeds every random draw (None: a fresh seed, kept in `self.seed`).
+    """
+
+    def __init__(
+        self,
+        *,
+        scenario: str | Path | Scenario = DEFAULT_SCENARIO,
+        rng: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        seed = int(rng) if rng is not None else secrets.randbits(32)
+        super().__init__(rng=seed)
+        self.seed = seed
+        base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        self.scenario = base.with_overrides(kwargs, "ChipMarketModel keyword arguments")
+        self.parameters = p = self.scenario.parameters
+        self.world: World = load_world(p.world)
+        self.first_quarter = parse_quarter(p.start)
+        self.last_quarter = parse_quarter(p.end)
+        self.quarter_number = self.first_quarter - 1  # the initial state is the quarter before
+        meta = self.world.meta
+        self.lag = int(meta["installation_lag_quarters"])
+        self.depreciation = float(meta["base_depreciation"])
+        self.unserviced_extra = float(meta["unserviced_depreciation"])
+        self.headroom = float(meta["headroom"])
+        self.ledger: list[dict] = []
+
+        self._build_agents()
+        self._build_graph()
+        self.rules = lever_rules(self.scenario.rules, p)
+        self._distribute_instruments()
+        self.announced: dict[str, np.ndarray] = {}  # rule id -> wafer-edge mask at risk
+        self.announced_tools: dict[str, np.ndarray] = {}
+        self.directives = []
+        self.mineral_multiplier = np.ones(len(self.vendors))
+        self.tool_orders: list = []
+
+        self.datacollector = mesa.DataCollector(
+            model_reporters=reporters.model_reporters(self),
+            agenttype_reporters=reporters.agenttype_reporters(),
+        )
+        self.datacollector.collect(self)
+
+    # =================================================================== the step
+    def step(self) -> None:
+        """One quarter, in DESIGN.md's order."""
+        self.quarter_number += 1
+        self._apply_policies()
+        self._update_graph()
+        self._sell_tools()
+        self._run_foundries()
+        self._place_orders()
+        self._clear_markets()
+        self._produce_and_price()
+        self.datacollector.collect(self)
+        if self.quarter_number >= self.last_quarter:
+            self.running = False
+
+    def run(self, steps: int | None = None) -> ChipMarketModel:
+        """Run `steps` quarters, or to the scenario's last quarter."""
+        remaining = self.last_quarter - self.quarter_number
+        for _ in range(remaining if steps is None else min(steps, remaining)):
+            self.step()
+        return self
+
+    @property
+    def quarter(self) -> str:
+        """The label of the quarter just simulated (before any step: the one before)."""
+        return quarter_label(self.quarter_number)
+
+    # ======================================================================= set-up
+    def _build_agents(self) -> None:
+        w, p = self.world, self.parameters
+        ref = np.array([w.reference_price(t) for t in TIERS])
+        y = w.yields
+        ceilings = np.array(
+            [[float(y[f"{route}_ceiling"][t.value]) for t in TIERS] for route in ("euv", "duv")]
+        )
+        self.governments = [
+            Government(self, g.name, g.country, [], [], [], g.domestic_tool_bias) for g in w.governments
+        ]
+        self.vendors = [
+            EquipmentVendor(
+                self, v.name, v.country,
+                output={c: line.output for c, line in v.tools.items()},
+                progress={c: progress_of(line.level) for c, line in v.tools.items()},
+                weight={c: line.weight for c, line in v.tools.items()},
+                learning=v.learning,
+            )
+            for v in w.vendors
+        ]
+        self.foundries = [
+            Foundry(
+                self, f.name, f.country, spec=f, reference_price=ref,
+                yield_start=float(y["start"]), ceilings=ceilings,
+                half_life_wafers=(
+                    p.smic_yield_half_life_wafers if f.name == "SMIC" else float(y["half_life_wafers"])
+                ),
+                lag=self.lag,
+            )
+            for f in w.foundries
+        ]
+        origin = parse_quarter(str(w.meta["first_quarter"]))
+        self.firms = []
+        for spec in w.firms:
+            firm = FablessFirm(self, spec.name, spec.country, spec=spec)
+            firm.start_quarter = origin
+            self.firms.append(firm)
+        self.foundry_index = {f.name: i for i, f in enumerate(self.foundries)}
+        self.firm_index = {f.name: i for i, f in enumerate(self.firms)}
+        self.vendor_index = {v.name: i for i, v in enumerate(self.vendors)}
+        self.china = next((g for g in self.governments if g.country == "CN"), None)
+
+    def _build_graph(self) -> None:
+        """Potential supply relations, all active at the start.
+
+        Wafers: foundry -> firm for every tier the foundry runs (or will) at or behind
+        the firm's most advanced demand (so that it can fall back). Tools: vendor ->
+        foundry for every category the vendor makes that a tier of the foundry uses.
+        """
+        w = self.world
+        tg = TradeGraph()
+        for kind, group in (("government", self.governments), ("vendor", self.vendors),
+                            ("foundry", self.foundries), ("firm", self.firms)):
+            for agent in group:
+                tg.add_node(agent.name, kind, agent.country)
+
+        sup, buy, tier, keys, base = [], [], [], [], []
+        for j, firm in enumerate(self.firms):
+            spec = w.firms[j]
+            most_advanced = min(s[0] for s in firm.streams)
+            stream_suppliers = {}
+            for s in spec.demand:
+                stream_suppliers.setdefault(s.tier, {}).update(s.suppliers or spec.suppliers)
+            for i, foundry in enumerate(self.foundries):
+                for t in TIERS:
+                    if foundry.has_tier[t.index] and t.index >= most_advanced:
+                        sup.append(i); buy.append(j); tier.append(t.index)
+                        keys.append((foundry.name, firm.name, t.value))
+                        prefs = stream_suppliers.get(t.value, spec.suppliers)
+                        base.append(float(prefs.get(foundry.name, 0.0)))
+        wafers = EdgeSet("wafers", np.array(sup), np.array(buy), np.array(tier),
+                         np.full(len(sup), -1), keys)
+        self.wafer_base = np.array(base)
+        self.wafer_weight = self.wafer_base.copy()
+        self.wafer_quality = np.array([self.foundries[i].quality for i in sup])
+        self.wafer_ever_used = self.wafer_base > 0
+
+        sup, buy, tier, cat, keys = [], [], [], [], []
+        for v, vendor in enumerate(self.vendors):
+            for c_name in vendor.output:
+                c = [x.value for x in TOOL_CATEGORIES].index(c_name)
+                for i, foundry in enumerate(self.foundries):
+                    for t in TIERS:
+                        uses = any(c_name in w.bill(t, r) for r in ("euv", "duv"))
+                        if foundry.has_tier[t.index] and uses:
+                            sup.append(v); buy.append(i); tier.append(t.index); cat.append(c)
+                            keys.append((vendor.name, foundry.name, f"{c_name}:{t.value}"))
+        tools = EdgeSet("tools", np.array(sup), np.array(buy), np.array(tier), np.array(cat), keys)
+        tg.set_edges(wafers, tools)
+        self.trade = tg
+
+        # Per-edge name/country arrays, for rule matching.
+        def side(agents, index):
+            return (np.array([agents[i].name for i in index]), np.array([agents[i].country for i in index]))
+
+        self.sides = {}
+        for edges, suppliers, buyers in ((wafers, self.foundries, self.firms), (tools, self.vendors, self.foundries)):
+            s_names, s_countries = side(suppliers, edges.supplier)
+            b_names, b_countries = side(buyers, edges.buyer)
+            self.sides[edges.kind] = dict(
+                supplier_names=s_names, supplier_countries=s_countries,
+                buyer_names=b_names, buyer_countries=b_countries,
+            )
+        n_tiers = len(TIERS)
+        self.wafer_group = wafers.buyer * n_tiers + wafers.tier  # (firm, tier)
+        self.wafer_supplier = wafers.supplier * n_tiers + wafers.tier  # (foundry, tier)
+        self.wafer_same_country = self.sides["wafers"]["supplier_countries"] == self.sides["wafers"]["buyer_countries"]
+        self.wafer_priority = np.ones(len(wafers), dtype=np.int64)
+        self.wafer_orders = np.zeros(len(wafers))
+        self.wafer_ai_share = np.zeros(len(wafers))
+        self.wafer_fill = np.ones(len(wafers))
+        self.class_caps = np.ones(2)
+        self.tool_unit_price = np.array([w.unit_price(c.value) for c in TOOL_CATEGORIES])
+
+    def _distribute_instruments(self) -> None:
+        """Give each government the rules, directives and subsidies it issues."""
+        by_key = {}
+        for g in self.governments:
+            by_key[g.name] = g
+            by_key[g.country] = g
+        self.government_country = {g.name: g.country for g in self.governments}
+        for item_list, attr in ((self.rules, "rules"), (self.scenario.directives, "directives"),
+                                (self.scenario.subsidies, "subsidies")):
+            for item in item_list:
+                government = by_key.get(item.issuer)
+                if government is None:
+                    from model.scenario import ScenarioError
+
+                    raise ScenarioError(
+                        f"{self.scenario.path}: field '{attr}' id '{item.id}': issuer "
+                        f"'{item.issuer}' is not a government of the world; expected one of "
+                        + ", ".join(sorted(by_key))
+                    )
+                getattr(government, attr).append(item)
+
+    # ================================================================ the phases
+    def _apply_policies(self) -> None:
+        """Phase 1: governments say what is announced, takes effect or ends."""
+        q = self.quarter_number
+        self.pending: list = []
+        for agent in [*self.firms, *self.foundries, *self.vendors]:
+            agent.subsidy_usd_m = 0.0
+        recipients = {a.name: a for a in [*self.firms, *self.foundries, *self.vendors]}
+        for government in self.governments:
+            for change in government.policy_changes(q):
+                self.pending.append(change)
+            for name, usd_m in government.subsidies_due(q).items():
+                if name in recipients:
+                    recipients[name].subsidy_usd_m += usd_m
+        if self.parameters.domestic_subsidy_usd_m > 0:
+            domestic = [v for v in self.vendors if v.country == "CN"]
+            for v in domestic:
+                v.subsidy_usd_m += self.parameters.domestic_subsidy_usd_m / len(domestic)
+
+    def _update_graph(self) -> None:
+        """Phase 2: rules cut or restore edges; the state allocator re-wires SMIC."""
+        for change in self.pending:
+            item = change.item
+            if isinstance(item, Rule):
+                if change.action == "announce":
+                    self._announce(item)
+                elif change.action == "apply":
+                    self._apply_rule(item)
+                elif change.action == "lift":
+                    self._lift_rule(item)
+            elif change.action in ("apply", "lift") and hasattr(item, "foundry"):
+                self._log(change.action == "apply" and "directive" or "directive_end", item.id,
+                          change.government, item.foundry, "advanced tiers", item.event)
+        self._allocate_state_priority()
+
+    def _sell_tools(self) -> None:
+        """Phase 3: vendors fill last quarter's tool orders over active vendor->foundry
+        edges their technology can serve; then plan their next output."""
+        tools = self.trade.tools
+        n_cat, n_tier = len(TOOL_CATEGORIES), len(TIERS)
+        demand = np.zeros(len(self.foundries) * n_cat * n_tier)
+        for order in self.tool_orders:
+            f = self.foundry_index[order.foundry]
+            for (c_name, t_name), units in order.units.items():
+                c = [x.value for x in TOOL_CATEGORIES].index(c_name)
+                t = [x.value for x in TIERS].index(t_name)
+                demand[(f * n_cat + c) * n_tier + t] += units
+        group = (tools.buyer * n_cat + tools.category) * n_tier + tools.tier
+        capable = np.array([
+            enables(self.vendors[v].progress[TOOL_CATEGORIES[c].value], t)
+            for v, c, t in zip(tools.supplier, tools.category, tools.tier)
+        ], dtype=bool)
+        eligible = tools.active & capable
+        bias = self.china.domestic_tool_bias(self.quarter_number) if self.china else 1.0
+        weights = np.array([
+            self.vendors[v].weight[TOOL_CATEGORIES[c].value] for v, c in zip(tools.supplier, tools.category)
+        ])
+        domestic = self.sides["tools"]["supplier_countries"] == "CN"
+        china_buyer = self.sides["tools"]["buyer_countries"] == "CN"
+        weights = np.where(domestic & china_buyer, weights * bias, weights)
+        orders = split_orders(demand, group, weights, eligible)
+        orders *= 1.0 + self.parameters.stockpile_factor * self._at_risk(self.announced_tools, len(tools))
+        supplier = tools.supplier * n_cat + tools.category
+        capacity = np.zeros(len(self.vendors) * n_cat)
+        for v, vendor in enumerate(self.vendors):
+            for c_name, units in vendor.output.items():
+                c = [x.value for x in TOOL_CATEGORIES].index(c_name)
+                capacity[v * n_cat + c] = units * self.mineral_multiplier[v]
+        flow = clear(capacity, orders, supplier, eligible)
+        tools.volume = flow
+        revenue = flow * self.tool_unit_price[tools.category] / 1e6
+        for v, vendor in enumerate(self.vendors):
+            mine = tools.supplier == v
+            vendor.revenue_usd_m = float(revenue[mine].sum())
+            vendor.china_revenue_usd_m = float(revenue[mine & china_buyer].sum())
+            vendor.cumulative_sales_usd_m += vendor.revenue_usd_m
+            vendor.orders_units = {
+                c_name: float(orders[mine & (tools.category == [x.value for x in TOOL_CATEGORIES].index(c_name))].sum())
+                for c_name in vendor.output
+            }
+        for e in np.flatnonzero(flow > 0):
+            self.foundries[tools.buyer[e]].receive_tools(
+                TOOL_CATEGORIES[tools.category[e]].value, TIERS[tools.tier[e]].value,
+                float(flow[e]), bool(domestic[e]),
+            )
+        floors = self._domestic_litho_floors()
+        for vendor in self.vendors:
+            plan = vendor.plan_output(self.parameters.domestic_learning_rate,
+                                      floors if vendor.country == "CN" else None)
+            vendor.output, vendor.progress = plan.output, plan.progress
+
+    def _run_foundries(self) -> None:
+        """Phase 4: foundries install tools, depreciate, and order next quarter's tools."""
+        q, w = self.quarter_number, self.world
+        self.tool_orders = []
+        for foundry in self.foundries:
+            foundry.age(self.depreciation, self.unserviced_extra)
+            foundry.install(foundry.plan_installation(q, w.bill))
+            order = foundry.plan_tool_orders(
+                q, w.bill, {c.value: w.unit_price(c.value) for c in TOOL_CATEGORIES},
+                self.headroom, self.depreciation,
+            )
+            foundry.capex_usd_m = sum(
+                u * w.unit_price(c) for (c, _), u in order.units.items()
+            ) / 1e6
+            self.tool_orders.append(order)
+
+    def _place_orders(self) -> None:
+        """Phase 5: firms order wafers over active edges (searching, falling back a tier,
+        stockpiling ahead of announced rules) and tell foundries their forecast."""
+        p, q = self.parameters, self.quarter_number
+        cycle = self.world.cycle(int(quarter_year(q)))
+        shocks = self.rng.lognormal(0.0, p.demand_noise, size=len(self.firms)) if p.demand_noise > 0 else np.ones(len(self.firms))
+        demand, demand_ai, forecast = [], [], []
+        horizon = q + self.lag + 1
+        cycle_ahead = self.world.cycle(int(quarter_year(horizon)))
+        for firm, shock in zip(self.firms, shocks):
+            d, a = firm.wafer_demand(q, p.ai_demand_growth, cycle, shock)
+            f, _ = firm.wafer_demand(horizon, p.ai_demand_growth, cycle_ahead, 1.0)
+            firm.demand, firm.demand_ai = d, a
+            demand.append(d); demand_ai.append(a); forecast.append(f)
+        demand, demand_ai, forecast = np.array(demand), np.array(demand_ai), np.array(forecast)
+
+        wafers = self.trade.wafers
+        ready = np.array([self.foundries[f].ready[t] for f, t in zip(wafers.supplier, wafers.tier)])
+        eligible_now = wafers.active & (ready <= q + self.lag)
+        routed, routed_ai, fallback = self._fall_back(demand, demand_ai, eligible_now)
+        routed_forecast, _, _ = self._fall_back(forecast, forecast, wafers.active & (ready <= horizon))
+        for j, firm in enumerate(self.firms):
+            firm.fallback_wafers = float(fallback[j])
+
+        n_groups = len(self.firms) * len(TIERS)
+        weights = np.where(eligible_now, self.wafer_weight, 0.0)
+        has_weight = np.bincount(self.wafer_group, weights=weights, minlength=n_groups) > 0
+        capacity = self._supplier_capacity()
+        searched = search_weights(has_weight, self.wafer_group, np.maximum(capacity[self.wafer_supplier], 1.0),
+                                  self.wafer_same_country, eligible_now)
+        if searched.any():
+            # The firm adopts the suppliers it found as relations of its own.
+            share = searched / np.bincount(self.wafer_group, weights=searched, minlength=n_groups)[self.wafer_group].clip(min=1e-12)
+            adopted = searched > 0
+            self.wafer_base[adopted] = share[adopted]
+            self.wafer_weight[adopted] = share[adopted]
+            weights = np.where(eligible_now, self.wafer_weight, 0.0)
+        orders = split_orders(routed.ravel(), self.wafer_group, weights, eligible_now)
+        orders *= 1.0 + p.stockpile_factor * self._at_risk(self.announced, len(wafers))
+        self._log_searches(orders)
+        self.wafer_orders = orders
+        group_total = routed.ravel()[self.wafer_group]
+        self.wafer_ai_share = np.divide(routed_ai.ravel()[self.wafer_group], group_total,
+                                        out=np.zeros(len(wafers)), where=group_total > 0)
+        fc = split_orders(routed_forecast.ravel(), self.wafer_group, weights, eligible_now)
+        per_supplier = np.bincount(self.wafer_supplier, weights=fc, minlength=len(self.foundries) * len(TIERS))
+        for i, foundry in enumerate(self.foundries):
+            foundry.forecast = per_supplier[i * len(TIERS):(i + 1) * len(TIERS)].copy()
+
+    def _clear_markets(self) -> None:
+        """Phase 6: each foundry-tier's capacity goes to orders over active edges:
+        the state's champions first (up to the reserved share), the rest pro rata."""
+        wafers = self.trade.wafers
+        self.wafer_flow = clear(
+            self._supplier_capacity(), self.wafer_orders, self.wafer_supplier, wafers.active,
+            self.wafer_priority, self.class_caps,
+        )
+
+    def _produce_and_price(self) -> None:
+        """Phase 7: deliveries become dies and revenue; prices and preferences adapt."""
+        wafers, flow, n = self.trade.wafers, self.wafer_flow, len(TIERS)
+        wafers.volume = flow
+        yields = np.array([f.yields() for f in self.foundries])  # (foundries, tiers)
+        price = np.array([f.price for f in self.foundries])
+        edge_yield = yields[wafers.supplier, wafers.tier]
+        edge_revenue = flow * price[wafers.supplier, wafers.tier] / 1e6
+        china_buyer = self.sides["wafers"]["buyer_countries"] == "CN"
+        n_suppliers = len(self.foundries) * n
+        ordered = np.bincount(self.wafer_supplier, weights=self.wafer_orders, minlength=n_suppliers).reshape(-1, n)
+        delivered = np.bincount(self.wafer_supplier, weights=flow, minlength=n_suppliers).reshape(-1, n)
+        for i, foundry in enumerate(self.foundries):
+            mine = wafers.supplier == i
+            foundry.orders, foundry.delivered = ordered[i], delivered[i]
+            foundry.revenue_usd_m = float(edge_revenue[mine].sum())
+            foundry.china_revenue_usd_m = float(edge_revenue[mine & china_buyer].sum())
+            foundry.learn(delivered[i])
+            foundry.set_prices(self.parameters.price_adjustment)
+        n_groups = len(self.firms) * n
+        firm_ordered = np.bincount(self.wafer_group, weights=self.wafer_orders, minlength=n_groups).reshape(-1, n)
+        firm_delivered = np.bincount(self.wafer_group, weights=flow, minlength=n_groups).reshape(-1, n)
+        dies = flow * self.wafer_ai_share * edge_yield
+        domestic = np.bincount(wafers.buyer, weights=flow * self.wafer_same_country, minlength=len(self.firms))
+        die_wafers = np.bincount(wafers.buyer, weights=dies, minlength=len(self.firms))
+        for j, firm in enumerate(self.firms):
+            firm.ordered, firm.delivered = firm_ordered[j], firm_delivered[j]
+            firm.ai_dies = float(die_wafers[j] * firm.dies_per_wafer)
+            firm.domestic_wafers = float(domestic[j])
+        self.wafer_fill = np.divide(flow, self.wafer_orders, out=np.ones_like(flow), where=self.wafer_orders > 0)
+        self.wafer_weight = adapt_preferences(
+            self.wafer_weight, self.wafer_base,
+            self.wafer_fill, self.wafer_quality, wafers.active, self.parameters.preference_adaptation,
+        )
+        self.wafer_ever_used |= flow > 0
+
+    # ============================================================ phase helpers
+    def _announce(self, rule: Rule) -> None:
+        """Remember which relations an announced rule will cut (firms stockpile)."""
+        for edges, store in ((self.trade.wafers, self.announced), (self.trade.tools, self.announced_tools)):
+            if (rule.kind == "wafers") == (edges.kind == "wafers") and rule.kind in ("wafers", "tools"):
+                store[rule.id] = self._matches(rule, edges)
+        self._log("announce", rule.id, rule.issuer, ",".join(rule.targets), rule.tier, rule.event)
+
+    def _matches(self, rule: Rule, edges: EdgeSet) -> np.ndarray:
+        issuer = issuer_country(rule.issuer, self.government_country)
+        return matching_edges(rule, edges, self.sides[edges.kind], issuer)
+
+    def _apply_rule(self, rule: Rule) -> None:
+        """Cut what a rule reaches (each edge escapes with probability 1 - enforcement)."""
+        self.announced.pop(rule.id, None)
+        self.announced_tools.pop(rule.id, None)
+        if rule.kind == "servicing":
+            self._ban_servicing(rule)
+            return
+        if rule.kind == "minerals":
+            self._restrict_minerals(rule, on=True)
+            return
+        edges = self.trade.wafers if rule.kind == "wafers" else self.trade.tools
+        mask = self._matches(rule, edges)
+        enforcement = self.parameters.enforcement
+        if enforcement < 1.0 and mask.any():
+            escaped = mask & (self.rng.random(len(mask)) >= enforcement)
+            for i in np.flatnonzero(escaped):
+                u, v, key = edges.keys[i]
+                self._log("leak", rule.id, u, v, key, "not enforced on this relation")
+            mask &= ~escaped
+        for i in self.trade.switch_off(edges, mask, rule.id):
+            u, v, key = edges.keys[i]
+            self._log("cut", rule.id, u, v, key, rule.event)
+
+    def _lift_rule(self, rule: Rule) -> None:
+        if rule.kind == "minerals":
+            self._restrict_minerals(rule, on=False)
+            return
+        if rule.kind == "servicing":
+            return
+        edges = self.trade.wafers if rule.kind == "wafers" else self.trade.tools
+        for i in self.trade.switch_on(edges, rule.id):
+            u, v, key = edges.keys[i]
+            self._log("restore", rule.id, u, v, key, "rule lifted")
+
+    def _ban_servicing(self, rule: Rule) -> None:
+        names = np.array([f.name for f in self.foundries])
+        countries = np.array([f.country for f in self.foundries])
+        for i in np.flatnonzero(targets_mask(rule.targets, names, countries)):
+            self.foundries[i].unserviced = True
+            self._log("servicing_ban", rule.id, rule.issuer, names[i], ",".join(rule.tools), rule.event)
+
+    def _restrict_minerals(self, rule: Rule, on: bool) -> None:
+        names = np.array([v.name for v in self.vendors])
+        countries = np.array([v.country for v in self.vendors])
+        hit = targets_mask(rule.targets, names, countries)
+        self.mineral_multiplier = np.where(hit, 1.0 - self.parameters.mineral_shock if on else 1.0,
+                                           self.mineral_multiplier)
+        for i in np.flatnonzero(hit):
+            self._log("minerals" if on else "minerals_end", rule.id, rule.issuer, names[i], "minerals", rule.event)
+
+    def _allocate_state_priority(self) -> None:
+        """The state allocator: champion -> foundry edges of the advanced tiers become
+        priority class 0, capped at the reserved share of capacity; the ledger records
+        the re-wiring the first quarter it happens."""
+        if self.china is None:
+            return
+        p = self.parameters
+        directives = self.china.allocation_directives(self.quarter_number, p.champions, p.reserved_share)
+        wafers = self.trade.wafers
+        priority = np.ones(len(wafers), dtype=np.int64)
+        for d in directives:
+            advanced = np.isin(wafers.tier, [[t.value for t in TIERS].index(x) for x in d.tiers])
+            at_foundry = self.sides["wafers"]["supplier_names"] == d.foundry
+            champion = np.isin(self.sides["wafers"]["buyer_names"], list(d.champions))
+            mask = advanced & at_foundry & champion
+            priority[mask] = 0
+            self.class_caps = np.array([d.reserved_share, 1.0])
+            for i in np.flatnonzero(mask & ~wafers.rewired):
+                u, v, key = wafers.keys[i]
+                self._log("rewire", d.directive_id, u, v, key,
+                          f"state allocator: priority class 0, up to {d.reserved_share:.0%} of capacity")
+            wafers.rewired |= mask
+        self.wafer_priority = priority
+
+    def _fall_back(self, demand: np.ndarray, demand_ai: np.ndarray, eligible: np.ndarray):
+        """Move each firm's demand at a tier with no eligible supplier to the next older
+        tier (a performance penalty the firm's `fallback_wafers` records)."""
+        n = len(TIERS)
+        has_supplier = np.bincount(self.wafer_group, weights=eligible.astype(float),
+                                   minlength=len(self.firms) * n).reshape(-1, n) > 0
+        routed, routed_ai = demand.copy(), demand_ai.copy()
+        fallback = np.zeros(len(self.firms))
+        for t in range(n - 1):
+            stuck = ~has_supplier[:, t] & (routed[:, t] > 0)
+            fallback += np.where(stuck, routed[:, t], 0.0)
+            routed[:, t + 1] += np.where(stuck, routed[:, t], 0.0)
+            routed_ai[:, t + 1] += np.where(stuck, routed_ai[:, t], 0.0)
+            routed[:, t] = np.where(stuck, 0.0, routed[:, t])
+            routed_ai[:, t] = np.where(stuck, 0.0, routed_ai[:, t])
+        return routed, routed_ai, fallback
+
+    def _supplier_capacity(self) -> np.ndarray:
+        return np.concatenate([f.capacity_by_tier for f in self.foundries])
+
+    @staticmethod
+    def _at_risk(store: dict[str, np.ndarray], n: int) -> np.ndarray:
+        risk = np.zeros(n, dtype=bool)
+        for mask in store.values():
+            risk |= mask
+        return risk.astype(float)
+
+    def _domestic_litho_floors(self) -> dict[str, float]:
+        """What-if dates: Chinese immersion lithography reaches 28nm / 7nm by a year."""
+        year, p, floors = quarter_year(self.quarter_number), self.parameters, {}
+        if p.domestic_litho_28nm_year is not None and year >= p.domestic_litho_28nm_year:
+            floors["duv_immersion"] = float(Tier.N28.index)
+        if p.domestic_litho_7nm_year is not None and year >= p.domestic_litho_7nm_year:
+            floors["duv_immersion"] = float(Tier.N7.index)
+        return floors
+
+    def _log_searches(self, orders: np.ndarray) -> None:
+        """Ledger rows for relations a firm uses for the first time (search, re-wiring)."""
+        wafers = self.trade.wafers
+        for i in np.flatnonzero((orders > 0) & ~self.wafer_ever_used):
+            u, v, key = wafers.keys[i]
+            self._log("search", "", u, v, key, "firm re-wired to a permitted supplier")
+            self.wafer_ever_used[i] = True
+
+    def _log(self, action: str, rule: str, supplier: str, buyer: str, item: str, note: str) -> None:
+        self.ledger.append(dict(step=self.steps, quarter=self.quarter, action=action, rule=rule,
+                                supplier=supplier, buyer=buyer, item=item, note=note))
+
+    # ==================================================================== output
+    @property
+    def graph(self):
+        """The trade graph (networkx MultiDiGraph), brought up to date."""
+        return self.trade.sync()
+
+    def export_graph(self, path: str | Path) -> Path:
+        """Write the trade graph as GraphML (.graphml) or GEXF (.gexf)."""
+        import networkx as nx
+
+        path = Path(path)
+        graph = self.graph
+        if path.suffix == ".gexf":
+            nx.write_gexf(graph, path)
+        else:
+            nx.write_graphml(graph, path)
+        return path
+
+    def ledger_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.ledger, columns=LEDGER_COLUMNS)
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """Tidy frames: 'model' (a row per quarter), one per agent type, 'ledger'."""
+        dc = self.datacollector
+        out = {"model": dc.get_model_vars_dataframe().reset_index(drop=True)}
+        labels = out["model"]["quarter"].tolist()
+        for cls in (Foundry, FablessFirm, EquipmentVendor, Government):
+            df = dc.get_agenttype_vars_dataframe(cls).reset_index()
+            df.insert(0, "quarter", [labels[s] for s in df["Step"]])
+            out[cls.kind] = df.drop(columns=["AgentID"]).rename(columns={"Step": "step"})
+        out["ledger"] = self.ledger_frame()
+        return out
+
+    # convenience for the reporters
+    def firm(self, name: str) -> FablessFirm:
+        return self.firms[self.firm_index[name]]
+
+    def foundry(self, name: str) -> Foundry:
+        return self.foundries[self.foundry_index[name]]
+
+    def advanced_mask(self) -> np.ndarray:
+        return np.isin(np.arange(len(TIERS)), [t.index for t in ADVANCED_TIERS])

@@ -1,0 +1,111 @@
+"""Export-control rules: which supply relations a rule reaches, and the rules that the
+levers add to a scenario's timeline.
+
+Pure functions over the edge arrays and the agents' names and countries; the model calls
+them in its first two phases and does the cutting through the trade graph.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.scenario import Parameters, Rule
+from model.technology import LITHOGRAPHY, TOOL_CATEGORIES, Tier, tier_from
+
+
+def issuer_country(issuer: str, governments: dict[str, str]) -> str:
+    """A rule's issuer (government name or country code) -> country code."""
+    return governments.get(issuer, issuer)
+
+
+def targets_mask(targets: tuple[str, ...], names: np.ndarray, countries: np.ndarray) -> np.ndarray:
+    """Which agents (by name/country arrays) a rule's targets name."""
+    hit = np.zeros(len(names), dtype=bool)
+    for target in targets:
+        if target.startswith("country:"):
+            hit |= countries == target.split(":", 1)[1]
+        else:
+            hit |= names == target
+    return hit
+
+
+def supplier_reach(
+    rule: Rule,
+    issuer: str,
+    supplier_names: np.ndarray,
+    supplier_countries: np.ndarray,
+    buyer_countries: np.ndarray,
+) -> np.ndarray:
+    """Per edge: whether the rule reaches the supplier.
+
+    Named `suppliers` (e.g. the 2024-11 letter to TSMC) are reached alone. Otherwise the
+    issuer's own suppliers are, and with the foreign direct product rule every supplier
+    outside the buyer's own country too (ASSUMPTION: a target's domestic suppliers are
+    beyond enforcement: SMIC went on making Huawei's 7nm chips, controls_timeline.csv
+    2023-08-29).
+    """
+    if rule.suppliers:
+        return np.isin(supplier_names, list(rule.suppliers))
+    reach = supplier_countries == issuer
+    if rule.foreign_direct_product:
+        reach |= supplier_countries != buyer_countries
+    return reach
+
+
+def matching_edges(rule: Rule, edges, sides: dict, issuer: str) -> np.ndarray:
+    """Mask of the edges of `edges` (an EdgeSet) that `rule` cuts.
+
+    `sides` holds name/country arrays: supplier_names, supplier_countries, buyer_names,
+    buyer_countries, each indexed per edge. A rule reaches the tier it names and every
+    more advanced one; a tools rule reaches only its tool categories (all if none).
+    """
+    tier_ok = edges.tier <= tier_from(rule.tier).index
+    buyer_ok = targets_mask(rule.targets, sides["buyer_names"], sides["buyer_countries"])
+    supplier_ok = supplier_reach(
+        rule, issuer, sides["supplier_names"], sides["supplier_countries"], sides["buyer_countries"]
+    )
+    mask = tier_ok & buyer_ok & supplier_ok
+    if edges.kind == "tools" and rule.tools:
+        wanted = [TOOL_CATEGORIES.index(next(c for c in TOOL_CATEGORIES if c.value == t)) for t in rule.tools]
+        mask &= np.isin(edges.category, wanted)
+    return mask
+
+
+def lever_rules(rules: tuple[Rule, ...], params: Parameters) -> list[Rule]:
+    """The scenario's rules plus those its levers add.
+
+    - `allies_aligned`: every US tools rule is also issued by the Netherlands and Japan
+      for their own vendors (the trilateral alignment pressed for since 2023).
+    - `duv_servicing_ban`: the Netherlands and Japan stop servicing DUV scanners at
+      Chinese fabs from `servicing_ban_quarter`.
+    """
+    out = list(rules)
+    if params.allies_aligned:
+        for rule in rules:
+            if rule.issuer == "US" and rule.kind == "tools" and not rule.suppliers:
+                for ally in ("NL", "JP"):
+                    out.append(
+                        rule.model_copy(
+                            update={
+                                "id": f"{rule.id}+{ally}",
+                                "issuer": ally,
+                                "foreign_direct_product": False,
+                                "event": f"{rule.event} (mirrored by {ally}: allies_aligned lever)",
+                            }
+                        )
+                    )
+    if params.duv_servicing_ban:
+        for ally in ("NL", "JP"):
+            out.append(
+                Rule(
+                    id=f"lever-duv-servicing-ban-{ally}",
+                    issuer=ally,
+                    kind="servicing",
+                    targets=("country:CN",),
+                    tier=Tier.MATURE.value,
+                    tools=tuple(c.value for c in LITHOGRAPHY if c.value != "euv"),
+                    effective=params.servicing_ban_quarter,
+                    event="duv_servicing_ban lever: no servicing of installed DUV tools in China",
+                )
+            )
+    return out

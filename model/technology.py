@@ -1,0 +1,140 @@
+"""Technology: process tiers, tool categories, quarters, yields and dies per wafer.
+
+Tiers and tool categories are Enums whose values are the plain strings that appear in
+data files, the trade graph and reporter names. Everything here is pure: no model, no
+agents.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from enum import Enum
+
+import numpy as np
+
+
+class Tier(str, Enum):
+    """Process-node tiers, most advanced first. ``Tier.index`` orders them (0 = leading)."""
+
+    LEADING = "leading"  # <= 5 nm
+    N7 = "7nm"  # 7 nm class (incl. SMIC N+1/N+2)
+    N14 = "14nm"  # 14/16/12 nm FinFET
+    N28 = "28nm"  # 28/22 nm planar
+    MATURE = "mature"  # >= 40 nm
+
+    @property
+    def index(self) -> int:
+        return TIERS.index(self)
+
+    @property
+    def key(self) -> str:
+        """Name used in reporter columns (``smic_capacity_7nm``)."""
+        return self.value
+
+
+TIERS: list[Tier] = list(Tier)
+ADVANCED_TIERS: tuple[Tier, ...] = (Tier.LEADING, Tier.N7)
+"""Tiers that count as 'advanced' in fulfilment and in the state allocator's remit."""
+
+
+class ToolCategory(str, Enum):
+    """Wafer-fab equipment categories that the model trades."""
+
+    EUV = "euv"
+    DUV_IMMERSION = "duv_immersion"
+    DUV_DRY = "duv_dry"
+    ETCH_DEP = "etch_dep"
+    METROLOGY = "metrology"
+
+
+TOOL_CATEGORIES: list[ToolCategory] = list(ToolCategory)
+LITHOGRAPHY: tuple[ToolCategory, ...] = (
+    ToolCategory.EUV,
+    ToolCategory.DUV_IMMERSION,
+    ToolCategory.DUV_DRY,
+)
+
+# Which lithography can pattern a tier. EUV patterns any tier; immersion DUV reaches 7nm
+# and (with quadruple patterning) 5nm-class, as SMIC's N+2/N+3 show (calibration.csv:
+# Kirin 9000s on SMIC N+2, DUV); dry DUV stops at mature nodes. The first entry is the
+# preferred route, the others are multi-patterning fall-backs with a yield penalty.
+LITHO_ROUTES: dict[Tier, tuple[ToolCategory, ...]] = {
+    Tier.LEADING: (ToolCategory.EUV, ToolCategory.DUV_IMMERSION),
+    Tier.N7: (ToolCategory.EUV, ToolCategory.DUV_IMMERSION),
+    Tier.N14: (ToolCategory.DUV_IMMERSION,),
+    Tier.N28: (ToolCategory.DUV_IMMERSION,),
+    Tier.MATURE: (ToolCategory.DUV_DRY, ToolCategory.DUV_IMMERSION),
+}
+
+
+def tier_from(value: str | Tier) -> Tier:
+    """Parse a tier from its value (``"7nm"``) or name (``"N7"``); raise ValueError."""
+    if isinstance(value, Tier):
+        return value
+    for tier in Tier:
+        if value in (tier.value, tier.name, tier.name.lower()):
+            return tier
+    raise ValueError(f"unknown tier {value!r}; expected one of {[t.value for t in Tier]}")
+
+
+def tool_from(value: str | ToolCategory) -> ToolCategory:
+    """Parse a tool category from its value or name; raise ValueError."""
+    if isinstance(value, ToolCategory):
+        return value
+    for cat in ToolCategory:
+        if value in (cat.value, cat.name, cat.name.lower()):
+            return cat
+    raise ValueError(
+        f"unknown tool category {value!r}; expected one of {[c.value for c in ToolCategory]}"
+    )
+
+
+# --------------------------------------------------------------------------- quarters
+_QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
+
+
+def parse_quarter(label: str) -> int:
+    """``"2023Q4"`` -> absolute quarter number (year * 4 + q - 1). Raise ValueError."""
+    match = _QUARTER.match(str(label).strip())
+    if not match:
+        raise ValueError(f"{label!r} is not a quarter label like '2023Q4'")
+    return int(match.group(1)) * 4 + int(match.group(2)) - 1
+
+
+def quarter_label(number: int) -> str:
+    """Absolute quarter number -> ``"2023Q4"``."""
+    return f"{number // 4}Q{number % 4 + 1}"
+
+
+def quarter_year(number: int) -> float:
+    """Absolute quarter number -> decimal year at the quarter's start (2023Q3 -> 2023.5)."""
+    return number / 4.0
+
+
+# ------------------------------------------------------------------------ dies, yields
+def gross_dies_per_wafer(die_area_mm2: float, wafer_diameter_mm: float = 300.0) -> float:
+    """Gross dies on a wafer: pi(d/2)^2/S - pi d/sqrt(2S), no edge exclusion.
+
+    The formula and its check values are calibration.csv's gross_dies_per_300mm_wafer
+    rows (e.g. 665.61 mm2 -> 80.4 dies).
+    """
+    d, s = wafer_diameter_mm, die_area_mm2
+    return math.pi * (d / 2) ** 2 / s - math.pi * d / math.sqrt(2 * s)
+
+
+def learned_yield(
+    cumulative_wafers: np.ndarray | float,
+    start: np.ndarray | float,
+    ceiling: np.ndarray | float,
+    half_life_wafers: np.ndarray | float,
+) -> np.ndarray:
+    """Die yield after learning: start + (ceiling - start)(1 - 2^(-W / half-life)).
+
+    A saturating learning curve in cumulative wafers W (Wright-type learning with a
+    ceiling set by the patterning route). Guarantees start <= yield <= ceiling for
+    W >= 0, non-decreasing in W. Units: fractions of dies, wafers.
+    """
+    w = np.maximum(np.asarray(cumulative_wafers, dtype=float), 0.0)
+    progress = 1.0 - np.exp2(-w / np.maximum(half_life_wafers, 1e-9))
+    return np.asarray(start + (np.asarray(ceiling) - start) * progress, dtype=float)
