@@ -276,10 +276,14 @@ def _design_frame(samples: pd.DataFrame, tasks: list[RunTask], sweep: Sweep) -> 
 
 
 def _check_outputs(sweep: Sweep, task: RunTask) -> None:
-    """Fail fast if an outcome or series names a reporter the model does not have."""
+    """Fail fast if an outcome or series names a reporter the model does not have.
+
+    Builds the model once with the sweep's fixed parameters only: a sample whose values
+    make the model raise is a failed run (data), not a broken sweep.
+    """
     simulate = task.simulator or simulate_model
     try:
-        frame = simulate(task.scenario, dict(task.overrides), task.seed, 0)
+        frame = simulate(task.scenario, dict(sweep.fixed), task.seed, 0)
     except Exception as exc:  # noqa: BLE001 - reported with the sweep's name
         raise SweepError(f"{sweep.source}: the model fails to start: {type(exc).__name__}: {exc}") from None
     available = set(frame.columns) - {"quarter"}

@@ -385,21 +385,21 @@ def check_sweep(sweep: Sweep) -> None:
         if name not in groups:
             raise SweepError(f"{src}: field 'fixed.{name}': unknown parameter; expected one of: " + ", ".join(sorted(groups)))
     for name, spec in sweep.parameters.items():
-        where = f"{src}: field 'parameters.{name}'"
+        where = f"parameters.{name}"
         if name == SCENARIO_PARAMETER:
             if sweep.design.kind != "grid" or spec.values is None:
-                raise SweepError(f"{where}: the scenario can only be varied in a grid, with 'values'")
+                raise SweepError(f"{src}: field '{where}': the scenario can only be varied in a grid, with 'values'")
             for value in spec.values:
-                _try_scenario(value, sweep.fixed, f"{where}.values")
+                _try_scenario(value, sweep.fixed, f"{src}: field '{where}.values'")
             continue
         if name not in groups:
-            raise SweepError(f"{where}: unknown parameter; expected one of: " + ", ".join(sorted(groups)))
+            raise SweepError(f"{src}: field '{where}': unknown parameter; expected one of: " + ", ".join(sorted(groups)))
         if name in sweep.fixed:
-            raise SweepError(f"{where}: also set in [fixed]; a parameter is either fixed or swept")
+            raise SweepError(f"{src}: field '{where}': also set in [fixed]; a parameter is either fixed or swept")
         if spec.group is not None and spec.group != groups[name]:
-            raise SweepError(f"{where}.group: '{name}' is in group '{groups[name]}', not '{spec.group}'")
+            raise SweepError(f"{src}: field '{where}.group': '{name}' is in group '{groups[name]}', not '{spec.group}'")
         if sweep.design.kind == "grid" and spec.range is not None and spec.levels is None:
-            raise SweepError(f"{where}: a grid needs 'values', or 'range' with 'levels'")
+            raise SweepError(f"{src}: field '{where}': a grid needs 'values', or 'range' with 'levels'")
         if spec.values is not None:
             candidates = [("values", _model_value(v)) for v in spec.values]
         else:
@@ -407,7 +407,7 @@ def check_sweep(sweep: Sweep) -> None:
             candidates = [("range", v) for v in ends]
         for part, value in candidates:
             scenario = sweep.scenario
-            _try_scenario(scenario, {**sweep.fixed, name: value}, f"{where}.{part}")
+            _try_scenario(scenario, {**sweep.fixed, name: value}, f"{src}: field '{where}.{part}'")
     base = _try_scenario(_scenarios(sweep)[0], sweep.fixed, f"{src}: field 'fixed'")
     _check_windows(sweep, base.parameters)
 
@@ -421,7 +421,7 @@ def _try_scenario(name: str, overrides: dict, where: str):
     try:
         return load_scenario(name, overrides)
     except ScenarioError as exc:
-        raise SweepError(f"{where}: {exc}") from None
+        raise SweepError(f"{where}: {str(exc).removeprefix('override: ')}") from None
 
 
 def simulated_quarters(params: Parameters, steps: int | None) -> tuple[int, int]:
