@@ -23,7 +23,7 @@ from model import reporters
 from model.graph import EdgeSet, TradeGraph
 from model.market import clear, split_orders
 from model.policy import issuer_country, lever_rules, matching_edges, targets_mask
-from model.scenario import DEFAULT_SCENARIO, Rule, Scenario, load_scenario
+from model.scenario import DEFAULT_SCENARIO, Directive, Rule, Scenario, ScenarioError, load_scenario
 from model.technology import (
     ADVANCED_TIERS,
     TIERS,
@@ -240,8 +240,6 @@ class ChipMarketModel(mesa.Model):
             for item in item_list:
                 government = by_key.get(item.issuer)
                 if government is None:
-                    from model.scenario import ScenarioError
-
                     raise ScenarioError(
                         f"{self.scenario.path}: field '{attr}' id '{item.id}': issuer "
                         f"'{item.issuer}' is not a government of the world; expected one of "
@@ -279,9 +277,9 @@ class ChipMarketModel(mesa.Model):
                     self._apply_rule(item)
                 elif change.action == "lift":
                     self._lift_rule(item)
-            elif change.action in ("apply", "lift") and hasattr(item, "foundry"):
-                self._log(change.action == "apply" and "directive" or "directive_end", item.id,
-                          change.government, item.foundry, "advanced tiers", item.event)
+            elif isinstance(item, Directive):
+                action = "directive" if change.action == "apply" else "directive_end"
+                self._log(action, item.id, change.government, item.foundry, "advanced tiers", item.event)
         self._allocate_state_priority()
 
     def _sell_tools(self) -> None:
