@@ -1,12 +1,18 @@
 """Fabless firms: wafer demand per tier that grows with their end markets, supplier
 preferences that adapt to who delivers, search and fall-back when cut off.
 
-The firm's rules are the same for every firm, so the ones that run over supply
-relations are written once, batched over arrays (`adapt_preferences`, `search_weights`);
-the `FablessFirm` agent holds each firm's own demand streams and figures.
+The firm's rules are the same for every firm, so they are written once, batched over
+arrays: `stream_demand` (demand of every firm from every demand stream),
+`adapt_preferences` and `search_weights` (over supply relations). The model owns the
+arrays (`DemandStreams`, `FirmFigures`); each `FablessFirm` agent is a real Mesa agent
+whose figures are its row of those arrays, and whose own `wafer_demand` runs the same
+batched rule over its own streams.
 """
 
 from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
 
 import mesa
 import numpy as np
@@ -18,67 +24,177 @@ AI_BOOM_QUARTER = parse_quarter("2023Q1")
 """From here AI streams grow at the `ai_demand_growth` parameter (ASSUMPTION: the
 post-ChatGPT surge in accelerator orders)."""
 
+TIER_INDEX = {t.value: t.index for t in TIERS}
+NOT_STARTED = -(10**6)
+"""Start quarter of a stream that runs from before the first simulated quarter."""
+
+
+# --------------------------------------------------------------------- the arrays
+@dataclass
+class DemandStreams:
+    """Every firm's demand streams as parallel arrays, one entry per stream.
+
+    firm: the firm's row; tier: Tier.index; wafers: wafers/quarter at the stream's
+    start (or the world's first quarter); growth: annual growth (fraction); ai: AI
+    accelerator wafers; start: absolute quarter the stream starts (NOT_STARTED: always).
+    """
+
+    firm: np.ndarray
+    tier: np.ndarray
+    wafers: np.ndarray
+    growth: np.ndarray
+    ai: np.ndarray
+    start: np.ndarray
+
+    @classmethod
+    def from_specs(cls, specs) -> DemandStreams:
+        """From world firm specs (`model.world.Firm`), firm rows in the given order."""
+        rows = [
+            (j, TIER_INDEX[s.tier], s.wafers, s.growth, bool(s.ai),
+             parse_quarter(s.start) if s.start else NOT_STARTED)
+            for j, spec in enumerate(specs) for s in spec.demand
+        ]
+        cols = list(zip(*rows)) if rows else [()] * 6
+        return cls(
+            firm=np.array(cols[0], dtype=np.int64), tier=np.array(cols[1], dtype=np.int64),
+            wafers=np.array(cols[2], dtype=float), growth=np.array(cols[3], dtype=float),
+            ai=np.array(cols[4], dtype=bool), start=np.array(cols[5], dtype=np.int64),
+        )
+
+    def of_firm(self, row: int) -> DemandStreams:
+        """The streams of one firm, renumbered as firm 0."""
+        mine = self.firm == row
+        return DemandStreams(np.zeros(int(mine.sum()), dtype=np.int64), self.tier[mine],
+                             self.wafers[mine], self.growth[mine], self.ai[mine], self.start[mine])
+
+    def most_advanced_tier(self, n_firms: int) -> np.ndarray:
+        """Per firm, the most advanced tier it ever wants (len(TIERS) if none)."""
+        out = np.full(n_firms, len(TIERS), dtype=np.int64)
+        np.minimum.at(out, self.firm, self.tier)
+        return out
+
+
+@dataclass
+class FirmFigures:
+    """Each firm's figures of the last quarter, one row per firm (wafers/quarter per
+    tier for the 2-d arrays; wafers or dies for the 1-d ones). Written by the model's
+    phases, read by the agents and the reporters."""
+
+    demand: np.ndarray
+    demand_ai: np.ndarray
+    ordered: np.ndarray
+    delivered: np.ndarray
+    fallback_wafers: np.ndarray
+    ai_dies: np.ndarray
+    domestic_wafers: np.ndarray
+
+    @classmethod
+    def zeros(cls, n_firms: int) -> FirmFigures:
+        n = len(TIERS)
+        return cls(*(np.zeros((n_firms, n)) for _ in range(4)), *(np.zeros(n_firms) for _ in range(3)))
+
+
+class _Row:
+    """A firm attribute that is the firm's row of a `FirmFigures` array."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, firm, owner=None):
+        if firm is None:
+            return self
+        value = getattr(firm.figures, self.name)[firm.row]
+        return value if np.ndim(value) else float(value)
+
+    def __set__(self, firm, value) -> None:
+        getattr(firm.figures, self.name)[firm.row] = value
+
 
 class FablessFirm(ChipAgent):
     """A chip designer that buys wafers (Huawei/HiSilicon, Nvidia, ..., Cambricon).
 
     Demand is a sum of streams (tier, wafers/quarter at start, annual growth, AI or not).
     AI wafers become good AI dies: wafers x gross dies per wafer x the foundry's yield.
+    Its figures (`demand`, `delivered`, `ai_dies`, ...) are its row of a `FirmFigures`:
+    its own one-row table until the model binds it to the table of all firms.
     """
 
     kind = "firm"
 
+    demand = _Row()
+    demand_ai = _Row()
+    ordered = _Row()
+    delivered = _Row()
+    fallback_wafers = _Row()
+    ai_dies = _Row()
+    domestic_wafers = _Row()
+
     def __init__(self, model: mesa.Model, name: str, country: str, *, spec) -> None:
         super().__init__(model, name, country)
-        self.streams = [
-            (
-                [t.value for t in TIERS].index(s.tier),
-                s.wafers,
-                s.growth,
-                bool(s.ai),
-                parse_quarter(s.start) if s.start else -(10**6),
-            )
-            for s in spec.demand
-        ]
+        self.spec = spec
         self.dies_per_wafer = gross_dies_per_wafer(spec.ai_die_mm2)
         self.start_quarter: int | None = None
-        # Figures of the last quarter, written by the model.
-        n = len(TIERS)
-        self.demand = np.zeros(n)
-        self.demand_ai = np.zeros(n)
-        self.ordered = np.zeros(n)
-        self.delivered = np.zeros(n)
-        self.fallback_wafers = 0.0
-        self.ai_dies = 0.0
-        self.domestic_wafers = 0.0
+        self.figures, self.row = FirmFigures.zeros(1), 0
+
+    def bind(self, figures: FirmFigures, row: int) -> None:
+        """Make row `row` of the model's `figures` this firm's figures."""
+        self.figures, self.row = figures, row
+
+    @functools.cached_property
+    def own_streams(self) -> DemandStreams:
+        """This firm's demand streams (from its world spec), as firm 0."""
+        return DemandStreams.from_specs([self.spec])
+
+    @property
+    def streams(self) -> list[tuple[int, float, float, bool, int]]:
+        """(tier index, wafers, growth, ai, start quarter) per demand stream."""
+        s = self.own_streams
+        return [(int(t), float(w), float(g), bool(a), int(q))
+                for t, w, g, a, q in zip(s.tier, s.wafers, s.growth, s.ai, s.start)]
 
     def wafer_demand(
         self, quarter: int, ai_growth: float, cycle: float, shock: float = 1.0
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(all wafers, AI wafers) wanted per tier in `quarter`.
-
-        Each stream grows at its own annual rate from its start quarter; AI streams grow
-        at `ai_growth` from 2023Q1. Non-AI demand is scaled by the market `cycle` of
-        the year; all of it by `shock` (the firm's own demand noise).
-        """
-        total = np.zeros(len(TIERS))
-        ai = np.zeros(len(TIERS))
+        """(all wafers, AI wafers) wanted per tier in `quarter`: `stream_demand` over
+        this firm's own streams."""
         origin = self.start_quarter if self.start_quarter is not None else quarter
-        for tier, wafers, growth, is_ai, start in self.streams:
-            if quarter < start:
-                continue
-            since = quarter - max(start, origin)
-            if is_ai and quarter > AI_BOOM_QUARTER:
-                before = max(0, AI_BOOM_QUARTER - max(start, origin))
-                after = quarter - max(AI_BOOM_QUARTER, start, origin)
-                value = wafers * (1 + growth) ** (before / 4) * (1 + ai_growth) ** (after / 4)
-            else:
-                value = wafers * (1 + growth) ** (since / 4)
-            value *= shock if is_ai else shock * cycle
-            total[tier] += value
-            if is_ai:
-                ai[tier] += value
-        return total, ai
+        total, ai = stream_demand(self.own_streams, 1, quarter, origin, ai_growth, cycle, np.array([shock]))
+        return total[0], ai[0]
+
+
+# ------------------------------------------------------------ batched firm decisions
+def stream_demand(
+    streams: DemandStreams,
+    n_firms: int,
+    quarter: int,
+    origin: int,
+    ai_growth: float,
+    cycle: float,
+    shock: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(all wafers, AI wafers) each firm wants per tier in `quarter`, shape (firms, tiers).
+
+    Each stream that has started grows at its own annual rate from its start (or from
+    `origin`, the world's first quarter, if it started before); from 2023Q1 AI streams
+    grow at `ai_growth` instead (AI_BOOM_QUARTER). Non-AI demand is scaled by the market
+    `cycle` of the year; all of a firm's demand by its `shock[firm]` (its own demand
+    noise). A firm's streams at one tier add up in stream order. Units: wafers/quarter.
+    """
+    n = len(TIERS)
+    began = np.maximum(streams.start, origin)
+    grown = streams.wafers * (1 + streams.growth) ** ((quarter - began) / 4)
+    if quarter > AI_BOOM_QUARTER:
+        before = np.maximum(0, AI_BOOM_QUARTER - began)
+        after = quarter - np.maximum(AI_BOOM_QUARTER, began)
+        boomed = streams.wafers * (1 + streams.growth) ** (before / 4) * (1 + ai_growth) ** (after / 4)
+        grown = np.where(streams.ai, boomed, grown)
+    own = np.asarray(shock, dtype=float)[streams.firm]
+    value = grown * np.where(streams.ai, own, own * cycle)
+    value = np.where(quarter >= streams.start, value, 0.0)
+    cell = streams.firm * n + streams.tier
+    total = np.bincount(cell, weights=value, minlength=n_firms * n).reshape(n_firms, n)
+    ai = np.bincount(cell, weights=np.where(streams.ai, value, 0.0), minlength=n_firms * n).reshape(n_firms, n)
+    return total, ai
 
 
 # ------------------------------------------------------------ batched firm decisions

@@ -15,7 +15,14 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from agents.fabless import FablessFirm, adapt_preferences, search_weights
+from agents.fabless import (
+    DemandStreams,
+    FablessFirm,
+    FirmFigures,
+    adapt_preferences,
+    search_weights,
+    stream_demand,
+)
 from agents.foundry import Foundry
 from agents.government import Government
 from agents.vendor import EquipmentVendor, enables, progress_of
@@ -145,12 +152,19 @@ class ChipMarketModel(mesa.Model):
             )
             for f in w.foundries
         ]
-        origin = parse_quarter(str(w.meta["first_quarter"]))
+        self.origin = origin = parse_quarter(str(w.meta["first_quarter"]))
         self.firms = []
         for spec in w.firms:
             firm = FablessFirm(self, spec.name, spec.country, spec=spec)
             firm.start_quarter = origin
             self.firms.append(firm)
+        # The firms' identical rules run over arrays the model owns; each firm's
+        # figures are its row of `firm_figures`.
+        self.streams = DemandStreams.from_specs(w.firms)
+        self.firm_figures = FirmFigures.zeros(len(self.firms))
+        for j, firm in enumerate(self.firms):
+            firm.bind(self.firm_figures, j)
+        self.firm_dies_per_wafer = np.array([f.dies_per_wafer for f in self.firms])
         self.foundry_index = {f.name: i for i, f in enumerate(self.foundries)}
         self.firm_index = {f.name: i for i, f in enumerate(self.firms)}
         self.vendor_index = {v.name: i for i, v in enumerate(self.vendors)}
@@ -359,24 +373,22 @@ class ChipMarketModel(mesa.Model):
         stockpiling ahead of announced rules) and tell foundries their forecast."""
         p, q = self.parameters, self.quarter_number
         cycle = self.world.cycle(int(quarter_year(q)))
-        shocks = self.rng.lognormal(0.0, p.demand_noise, size=len(self.firms)) if p.demand_noise > 0 else np.ones(len(self.firms))
-        demand, demand_ai, forecast = [], [], []
+        n_firms = len(self.firms)
+        shocks = self.rng.lognormal(0.0, p.demand_noise, size=n_firms) if p.demand_noise > 0 else np.ones(n_firms)
         horizon = q + self.lag + 1
         cycle_ahead = self.world.cycle(int(quarter_year(horizon)))
-        for firm, shock in zip(self.firms, shocks):
-            d, a = firm.wafer_demand(q, p.ai_demand_growth, cycle, shock)
-            f, _ = firm.wafer_demand(horizon, p.ai_demand_growth, cycle_ahead, 1.0)
-            firm.demand, firm.demand_ai = d, a
-            demand.append(d); demand_ai.append(a); forecast.append(f)
-        demand, demand_ai, forecast = np.array(demand), np.array(demand_ai), np.array(forecast)
+        demand, demand_ai = stream_demand(self.streams, n_firms, q, self.origin, p.ai_demand_growth, cycle, shocks)
+        forecast, _ = stream_demand(self.streams, n_firms, horizon, self.origin, p.ai_demand_growth,
+                                    cycle_ahead, np.ones(n_firms))
+        figures = self.firm_figures
+        figures.demand, figures.demand_ai = demand, demand_ai
 
         wafers = self.trade.wafers
-        ready = np.array([self.foundries[f].ready[t] for f, t in zip(wafers.supplier, wafers.tier)])
+        ready = np.array([f.ready for f in self.foundries])[wafers.supplier, wafers.tier]
         eligible_now = wafers.active & (ready <= q + self.lag)
         routed, routed_ai, fallback = self._fall_back(demand, demand_ai, eligible_now)
         routed_forecast, _, _ = self._fall_back(forecast, forecast, wafers.active & (ready <= horizon))
-        for j, firm in enumerate(self.firms):
-            firm.fallback_wafers = float(fallback[j])
+        figures.fallback_wafers = fallback
 
         n_groups = len(self.firms) * len(TIERS)
         weights = np.where(eligible_now, self.wafer_weight, 0.0)
@@ -432,15 +444,14 @@ class ChipMarketModel(mesa.Model):
             foundry.learn(delivered[i])
             foundry.set_prices(self.parameters.price_adjustment)
         n_groups = len(self.firms) * n
-        firm_ordered = np.bincount(self.wafer_group, weights=self.wafer_orders, minlength=n_groups).reshape(-1, n)
-        firm_delivered = np.bincount(self.wafer_group, weights=flow, minlength=n_groups).reshape(-1, n)
+        figures = self.firm_figures
+        figures.ordered = np.bincount(self.wafer_group, weights=self.wafer_orders, minlength=n_groups).reshape(-1, n)
+        figures.delivered = np.bincount(self.wafer_group, weights=flow, minlength=n_groups).reshape(-1, n)
         dies = flow * self.wafer_ai_share * edge_yield
-        domestic = np.bincount(wafers.buyer, weights=flow * self.wafer_same_country, minlength=len(self.firms))
+        figures.domestic_wafers = np.bincount(wafers.buyer, weights=flow * self.wafer_same_country,
+                                              minlength=len(self.firms))
         die_wafers = np.bincount(wafers.buyer, weights=dies, minlength=len(self.firms))
-        for j, firm in enumerate(self.firms):
-            firm.ordered, firm.delivered = firm_ordered[j], firm_delivered[j]
-            firm.ai_dies = float(die_wafers[j] * firm.dies_per_wafer)
-            firm.domestic_wafers = float(domestic[j])
+        figures.ai_dies = die_wafers * self.firm_dies_per_wafer
         self.wafer_fill = np.divide(flow, self.wafer_orders, out=np.ones_like(flow), where=self.wafer_orders > 0)
         self.wafer_weight = adapt_preferences(
             self.wafer_weight, self.wafer_base,
