@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from experiments.sweep import SweepError
 from model.scenario import ScenarioError
 
 
@@ -42,6 +43,126 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------ experiments (sweeps)
+def _executor(args: argparse.Namespace) -> dict:
+    chosen = {"workers": args.workers, "scheduler": args.scheduler, "dask_local": args.dask_local}
+    return {name: value for name, value in chosen.items() if value is not None}
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from experiments.runner import default_out, run_sweep
+    from experiments.store import RunStore
+    from experiments.sweep import SweepError, load_sweep
+
+    sweep = load_sweep(args.file, {} if args.steps is None else {"steps": args.steps})
+    out = args.out or default_out(sweep)
+    if args.merge:
+        if not (out / "manifest.json").is_file():
+            raise SweepError(f"{out}: no sweep results to merge (run the sweep first)")
+        parts = RunStore(out).merge()
+        print(f"merged {out}/ into {len(parts)} file(s) under {out / 'merged'}/")
+        return 0
+    try:
+        counts = run_sweep(sweep, out, load=False, retry_failed=args.retry_failed, **_executor(args))
+    except OSError as exc:  # e.g. no Dask scheduler at that address
+        raise SweepError(f"{args.scheduler or 'executor'}: {exc}") from None
+    print(f"wrote {out}/: {counts['ok']} ok, {counts['failed']} failed of {counts['runs']} runs "
+          f"({counts['ran']} run now, {counts['skipped']} already stored)")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from experiments.compare import compare
+
+    result = compare(args.a, args.b, replicates=args.replicates, base_seed=args.seed,
+                     steps=args.steps, out=args.out, **_executor(args))
+    print(result.report())
+    path = result.results.path / "comparison.csv"
+    result.table.to_csv(path, index=False)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from experiments.results import is_sweep_dir
+    from experiments.sensitivity import sensitivity
+    from experiments.sweep import SweepError
+
+    if not is_sweep_dir(args.sweep_dir):
+        raise SweepError(f"{args.sweep_dir}: not a sweep folder (no design.parquet or runs/)")
+    paths = sensitivity(args.sweep_dir, args.out)
+    indices = pd.read_csv(paths["indices_csv"])
+    with pd.option_context("display.width", 160, "display.float_format", "{:.3f}".format):
+        print(indices.pivot_table(index=["outcome", "parameter"], columns="index",
+                                  values=["value", "conf"], sort=False).to_string())
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from experiments.bench import BENCHMARKS, run_benchmark
+
+    if args.name not in BENCHMARKS:
+        print(f"chipstate: error: no benchmark '{args.name}'; expected one of: "
+              + ", ".join(sorted(BENCHMARKS)), file=sys.stderr)
+        return 2
+    run_benchmark(args.name, quick=args.quick)
+    return 0
+
+
+def _add_executor_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--workers", type=int, metavar="N",
+                       help="local process pool size (default: the CPU count; 0 = in this process)")
+    group.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
+    group.add_argument("--dask-local", type=int, metavar="N",
+                       help="run on a Dask LocalCluster of N workers on 127.0.0.1")
+
+
+def _add_experiment_parsers(sub) -> None:
+    sweep = sub.add_parser("sweep", help="run (or resume) a parameter sweep",
+                           description="Run the runs of a sweep file not yet stored; each run is "
+                           "written at once as its own Parquet file, so a killed sweep resumes.")
+    sweep.add_argument("file", help="a sweep TOML file, or the name of one in experiments/sweeps/")
+    sweep.add_argument("--out", type=Path, default=None,
+                       help="output folder (default: results/sweeps/<sweep name>/)")
+    sweep.add_argument("--steps", type=int, default=None, help="quarters per run (default: the sweep's)")
+    sweep.add_argument("--merge", action="store_true",
+                       help="compact the stored runs into a few files instead of running")
+    sweep.add_argument("--retry-failed", action="store_true", help="run again the runs stored as failed")
+    _add_executor_options(sweep)
+    sweep.set_defaults(func=cmd_sweep)
+
+    compare = sub.add_parser("compare", help="paired replicates of two scenarios",
+                             description="Run scenarios A and B on the same seeds and report each "
+                             "outcome's mean difference B - A with a 95%% t interval.")
+    compare.add_argument("a", help="scenario A (e.g. historical)")
+    compare.add_argument("b", help="scenario B (e.g. state_allocation)")
+    compare.add_argument("--replicates", type=int, default=10, help="seeds (default: 10)")
+    compare.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
+    compare.add_argument("--steps", type=int, default=None, help="quarters per run (default: to 2030Q4)")
+    compare.add_argument("--out", type=Path, default=None,
+                         help="output folder (default: results/compare/<A>-vs-<B>/)")
+    _add_executor_options(compare)
+    compare.set_defaults(func=cmd_compare)
+
+    sensitivity = sub.add_parser("sensitivity", help="Sobol/Morris indices of a finished sweep",
+                                 description="Compute SALib indices from a finished sweep folder; "
+                                 "save them (CSV, Parquet) and plot them.")
+    sensitivity.add_argument("sweep_dir", type=Path, help="the sweep's output folder")
+    sensitivity.add_argument("--out", type=Path, default=None,
+                             help="output folder (default: SWEEP_DIR/sensitivity/)")
+    sensitivity.set_defaults(func=cmd_sensitivity)
+
+    bench = sub.add_parser("bench", help="benchmarks (e.g. bench sweep)",
+                           description="Run a benchmark and print what it measured.")
+    bench.add_argument("name", help="which benchmark: sweep")
+    bench.add_argument("--quick", action="store_true", help="a smaller, faster version")
+    bench.set_defaults(func=cmd_bench)
+
+
 # ------------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -67,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     scenarios = sub.add_parser("scenarios", help="list the shipped scenarios",
                                description="List the shipped scenarios, one line each.")
     scenarios.set_defaults(func=cmd_scenarios)
+    _add_experiment_parsers(sub)
     return parser
 
 
@@ -74,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ScenarioError as exc:
+    except (ScenarioError, SweepError) as exc:
         print(f"chipstate: error: {exc}", file=sys.stderr)
         return 2
 

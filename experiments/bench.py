@@ -1,0 +1,149 @@
+"""Benchmarks (not tests): `chipstate bench NAME`. Each prints what it measured.
+
+`BENCHMARKS` maps a name to a function ``(quick: bool) -> dict``; the CLI offers every
+name in it, so adding a benchmark is adding an entry. Results also go to
+results/bench/<name>.json. Timings on a shared machine are noisy: read them as
+orders of magnitude, and re-run before comparing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+from experiments.results import RESULTS_DIR
+from experiments.runner import run_sweep
+from experiments.sweep import Outcome, Sweep, build_sweep
+
+SCENARIO = "state_allocation"
+
+
+def bench_sweep_definition(samples: int, replicates: int, steps: int | None, name: str = "bench") -> Sweep:
+    """`samples` values of reserved_share in [0, 1] x `replicates` seeds, one outcome."""
+    values = [round(i / max(samples - 1, 1), 6) for i in range(samples)]
+    return build_sweep(
+        name=name, scenario=SCENARIO, steps=steps, design={"kind": "grid"},
+        seeds={"replicates": replicates, "base": 0},
+        parameters={"reserved_share": {"values": values}},
+        outcomes=[Outcome(name="huawei_ai_dies_last", reporter="huawei_ai_dies", stat="value", at="last")],
+    )
+
+
+def _timed_sweep(sweep: Sweep, workers: int) -> float:
+    """Seconds to run `sweep` from scratch with a pool of `workers` (store included)."""
+    with tempfile.TemporaryDirectory(prefix="chipstate-bench-") as out:
+        started = time.perf_counter()
+        counts = run_sweep(sweep, out, workers=workers, progress=False, load=False)
+        elapsed = time.perf_counter() - started
+    if counts["failed"]:
+        raise RuntimeError(f"benchmark sweep had {counts['failed']} failed runs")
+    return elapsed
+
+
+def _timed_batch_run(sweep: Sweep, processes: int) -> float:
+    """Seconds for mesa.batch_run to make the same runs (model frames kept in memory)."""
+    import mesa
+
+    from model import ChipMarketModel
+
+    values = [v for v in sweep.parameters["reserved_share"].values]
+    # batch_run's max_steps = n makes n + 1 steps; without `steps` the model stops
+    # itself at the scenario's end (model.running).
+    max_steps = 10_000 if sweep.steps is None else sweep.steps - 1
+    started = time.perf_counter()
+    rows = mesa.batch_run(
+        ChipMarketModel,
+        parameters={"scenario": SCENARIO, "reserved_share": values, "rng": sweep.seed_list()},
+        number_processes=processes, iterations=1, max_steps=max_steps,
+        data_collection_period=-1, display_progress=False,
+    )
+    elapsed = time.perf_counter() - started
+    expected = len(values) * len(sweep.seed_list())
+    if len(rows) != expected:
+        raise RuntimeError(f"batch_run returned {len(rows)} rows, expected {expected}")
+    return elapsed
+
+
+_MEMORY_PROBE = """
+import json, resource, sys, tempfile, time
+from experiments.bench import bench_sweep_definition
+from experiments.runner import run_sweep
+if __name__ == "__main__":
+    runs, steps = int(sys.argv[1]), int(sys.argv[2])
+    sweep = bench_sweep_definition(10, runs // 10, steps, name=f"memory{runs}")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with tempfile.TemporaryDirectory(prefix="chipstate-bench-") as out:
+        started = time.perf_counter()
+        counts = run_sweep(sweep, out, workers=2, progress=False, load=False)
+        elapsed = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"runs": counts["runs"], "failed": counts["failed"], "seconds": elapsed,
+                      "rss_before_kib": before, "peak_rss_kib": peak}))
+"""
+
+
+def _parent_peak_memory(runs: int, steps: int) -> dict:
+    """Peak RSS of a fresh parent process that runs a sweep of `runs` short runs."""
+    result = subprocess.run(
+        [sys.executable, "-c", _MEMORY_PROBE, str(runs), str(steps)],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def bench_sweep(quick: bool = False) -> dict:
+    """Sweep throughput (1 and 2 workers), against mesa.batch_run, and parent memory."""
+    runs_grid = (4, 4) if quick else (5, 8)  # samples x seeds
+    steps = 12 if quick else None
+    sweep = bench_sweep_definition(*runs_grid, steps)
+    n = runs_grid[0] * runs_grid[1]
+    length = f"{steps} quarters" if steps else "48 quarters (2019Q1-2030Q4)"
+    print(f"sweep throughput: {n} runs of {length}, scenario {SCENARIO}, grid over reserved_share")
+    t1 = _timed_sweep(sweep, 1)
+    t2 = _timed_sweep(sweep, 2)
+    efficiency = t1 / (2 * t2)
+    print(f"  chipstate sweep, 1 worker : {t1:7.2f} s  {n / t1:6.2f} runs/s")
+    print(f"  chipstate sweep, 2 workers: {t2:7.2f} s  {n / t2:6.2f} runs/s  "
+          f"(speed-up {t1 / t2:.2f}x, parallel efficiency {efficiency:.0%})")
+    tb = _timed_batch_run(sweep, 2)
+    print(f"  mesa.batch_run, 2 procs   : {tb:7.2f} s  {n / tb:6.2f} runs/s  "
+          f"(chipstate/batch_run throughput ratio {tb / t2:.2f}; chipstate also writes one "
+          "Parquet file per run, batch_run keeps everything in memory)")
+    memory_steps = 2
+    print(f"parent peak memory (fresh process, 2 workers, short runs of {memory_steps} quarters):")
+    memory = {}
+    for runs in ((250, 500) if quick else (250, 1000)):
+        probe = _parent_peak_memory(runs, memory_steps)
+        memory[runs] = probe
+        print(f"  {runs:5d} runs: peak RSS {probe['peak_rss_kib'] / 1024:7.1f} MiB "
+              f"(at start {probe['rss_before_kib'] / 1024:6.1f} MiB), {probe['seconds']:.1f} s, "
+              f"{probe['failed']} failed")
+    small, large = (memory[k]["peak_rss_kib"] for k in sorted(memory))
+    print(f"  growth from {min(memory)} to {max(memory)} runs: {(large - small) / 1024:+.1f} MiB")
+    return {
+        "runs": n, "steps": steps or 48, "cpus": os.cpu_count(),
+        "seconds_1_worker": t1, "seconds_2_workers": t2, "parallel_efficiency": efficiency,
+        "seconds_batch_run_2_processes": tb, "memory": {str(k): v for k, v in memory.items()},
+    }
+
+
+BENCHMARKS: dict[str, Callable[[bool], dict]] = {
+    "sweep": bench_sweep,
+}
+
+
+def run_benchmark(name: str, quick: bool = False) -> Path:
+    """Run one benchmark by name, print its figures, save them as JSON; return the path."""
+    figures = BENCHMARKS[name](quick)
+    out = RESULTS_DIR / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.json"
+    path.write_text(json.dumps({"benchmark": name, "quick": quick, **figures}, indent=2))
+    print(f"wrote {path}")
+    return path
