@@ -87,11 +87,12 @@ class FirmFigures:
     fallback_wafers: np.ndarray
     ai_dies: np.ndarray
     domestic_wafers: np.ndarray
+    subsidy_usd_m: np.ndarray
 
     @classmethod
     def zeros(cls, n_firms: int) -> FirmFigures:
         n = len(TIERS)
-        return cls(*(np.zeros((n_firms, n)) for _ in range(4)), *(np.zeros(n_firms) for _ in range(3)))
+        return cls(*(np.zeros((n_firms, n)) for _ in range(4)), *(np.zeros(n_firms) for _ in range(4)))
 
 
 class _Row:
@@ -128,6 +129,7 @@ class FablessFirm(ChipAgent):
     fallback_wafers = _Row()
     ai_dies = _Row()
     domestic_wafers = _Row()
+    subsidy_usd_m = _Row()
 
     def __init__(self, model: mesa.Model, name: str, country: str, *, spec) -> None:
         super().__init__(model, name, country)

@@ -10,10 +10,16 @@ The phases work on arrays (one entry per edge, in a fixed order); the graph obje
 kept as plain data (strings, numbers, booleans) for drawing and GraphML/GEXF export and
 is brought up to date from the arrays by `sync()`. Switching edges off and on goes
 through `switch_off` / `switch_on`, which return what changed and write the ledger.
+
+Cost: the phases never touch the networkx object. It is built the first time someone
+asks for it (`TradeGraph.graph`, `sync()`), so a synthetic world of 10^6 relations
+costs arrays, not graph objects, until it is drawn or exported; edge keys are made on
+demand from the arrays (`EdgeKeys`); switching is array work.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -22,63 +28,130 @@ import numpy as np
 LAYERS = {"vendor": 0, "foundry": 1, "firm": 2, "government": 3}
 
 
+class EdgeKeys(Sequence):
+    """The (u, v, key) graph id of every edge of an EdgeSet, made on demand.
+
+    u and v are node names; key is the tier (wafers, ``"7nm"``) or
+    ``"<tool category>:<tier>"`` (tools, ``"duv_immersion:7nm"``).
+    """
+
+    def __init__(self, edges: EdgeSet) -> None:
+        self._edges = edges
+
+    def __len__(self) -> int:
+        return len(self._edges.supplier)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        e = self._edges
+        return (e.supplier_names[e.supplier[i]], e.buyer_names[e.buyer[i]], e.label(i))
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+
 @dataclass
 class EdgeSet:
-    """Parallel arrays over one kind of edge ('wafers' or 'tools')."""
+    """Parallel arrays over one kind of edge ('wafers' or 'tools').
+
+    `supplier_names` / `buyer_names` are the names of the supplier and buyer agents,
+    by the index the arrays hold. State: `cut_count` (how many rules cut an edge; an
+    edge is active when none does), `volume` (last quarter's flow), `rewired` (by the
+    state allocator), and `cuts` (rule id -> the edges it cut, in the order applied).
+    """
 
     kind: str
     supplier: np.ndarray  # index into the supplier agents' list
     buyer: np.ndarray  # index into the buyer agents' list
     tier: np.ndarray  # Tier.index
     category: np.ndarray  # ToolCategory index for tools, -1 for wafers
-    keys: list[tuple[str, str, str]]  # (u, v, key) in the graph
+    supplier_names: Sequence[str]
+    buyer_names: Sequence[str]
     cut_count: np.ndarray = field(init=False)
     volume: np.ndarray = field(init=False)
     rewired: np.ndarray = field(init=False)
-    cut_by: list[str] = field(init=False)
+    cuts: dict[str, list[np.ndarray]] = field(init=False)
 
     def __post_init__(self) -> None:
-        n = len(self.keys)
+        n = len(self.supplier)
         self.cut_count = np.zeros(n, dtype=np.int64)
         self.volume = np.zeros(n)
         self.rewired = np.zeros(n, dtype=bool)
-        self.cut_by = [""] * n
+        self.cuts = {}
 
     @property
     def active(self) -> np.ndarray:
         return self.cut_count == 0
 
+    @property
+    def keys(self) -> EdgeKeys:
+        return EdgeKeys(self)
+
+    def label(self, i: int) -> str:
+        """Edge i's key: its tier, or '<tool category>:<tier>' for tools."""
+        from model.technology import TIERS, TOOL_CATEGORIES
+
+        tier = TIERS[self.tier[i]].value
+        return f"{TOOL_CATEGORIES[self.category[i]].value}:{tier}" if self.kind == "tools" else tier
+
+    def cut_by(self) -> list[str]:
+        """Per edge, the ids of the rules that cut it, comma-separated, in order applied."""
+        labels = [[] for _ in range(len(self))]
+        for rule_id, applications in self.cuts.items():
+            for idx in applications:
+                for i in idx:
+                    labels[i].append(rule_id)
+        return [",".join(x) for x in labels]
+
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self.supplier)
 
 
 class TradeGraph:
     """The model's graph and its edge arrays. Owned by the model; phases call it."""
 
     def __init__(self) -> None:
-        self.graph = nx.MultiDiGraph()
+        self.nodes: list[tuple[str, str, str]] = []  # (name, kind, country)
         self.wafers: EdgeSet | None = None
         self.tools: EdgeSet | None = None
+        self._graph: nx.MultiDiGraph | None = None
 
     def add_node(self, name: str, kind: str, country: str) -> None:
-        self.graph.add_node(name, kind=kind, country=country, layer=LAYERS[kind])
+        self.nodes.append((name, kind, country))
+        self._graph = None
 
     def set_edges(self, wafers: EdgeSet, tools: EdgeSet) -> None:
-        """Install the edge sets and add their edges to the graph (all active)."""
+        """Install the edge sets (all active)."""
+        self.wafers, self.tools = wafers, tools
+        self._graph = None
+
+    @property
+    def graph(self) -> nx.MultiDiGraph:
+        """The networkx graph (built on first use; `sync()` brings its state up to date)."""
+        if self._graph is None:
+            self._graph = self._build()
+        return self._graph
+
+    def _build(self) -> nx.MultiDiGraph:
         from model.technology import TIERS, TOOL_CATEGORIES
 
-        self.wafers, self.tools = wafers, tools
-        for edges in (wafers, tools):
+        graph = nx.MultiDiGraph()
+        for name, kind, country in self.nodes:
+            graph.add_node(name, kind=kind, country=country, layer=LAYERS[kind])
+        for edges in (self.wafers, self.tools):
             for i, (u, v, key) in enumerate(edges.keys):
                 item = (
                     TOOL_CATEGORIES[edges.category[i]].value
                     if edges.kind == "tools"
                     else TIERS[edges.tier[i]].value
                 )
-                self.graph.add_edge(
+                graph.add_edge(
                     u, v, key=key, kind=edges.kind, item=item, tier=TIERS[edges.tier[i]].value,
                     active=True, volume=0.0, cut_by="", rewired=False,
                 )
+        return graph
 
     # ----------------------------------------------------------------- switching
     def switch_off(self, edges: EdgeSet, mask: np.ndarray, rule_id: str) -> list[int]:
@@ -87,40 +160,113 @@ class TradeGraph:
         An edge cut by several rules stays cut until all of them are lifted.
         """
         idx = np.flatnonzero(mask)
-        newly = [int(i) for i in idx if edges.cut_count[i] == 0]
-        for i in idx:
-            edges.cut_count[i] += 1
-            edges.cut_by[i] = rule_id if not edges.cut_by[i] else f"{edges.cut_by[i]},{rule_id}"
-        return newly
+        newly = idx[edges.cut_count[idx] == 0]
+        edges.cut_count[idx] += 1
+        edges.cuts.setdefault(rule_id, []).append(idx)
+        return newly.tolist()
 
     def switch_on(self, edges: EdgeSet, rule_id: str) -> list[int]:
         """Lift `rule_id`: restore what it cut; return the indices active again."""
-        restored = []
-        for i, by in enumerate(edges.cut_by):
-            rules = by.split(",") if by else []
-            if rule_id in rules:
-                rules.remove(rule_id)
-                edges.cut_by[i] = ",".join(rules)
-                edges.cut_count[i] -= 1
-                if edges.cut_count[i] == 0:
-                    restored.append(i)
-        return restored
+        applications = edges.cuts.get(rule_id)
+        if not applications:
+            return []
+        idx = applications.pop(0)
+        if not applications:
+            del edges.cuts[rule_id]
+        edges.cut_count[idx] -= 1
+        return idx[edges.cut_count[idx] == 0].tolist()
 
     # -------------------------------------------------------------------- views
     def counts(self) -> tuple[int, int]:
         """(active edges, cut edges) over both kinds."""
-        active = int(self.wafers.active.sum() + self.tools.active.sum())
-        total = len(self.wafers) + len(self.tools)
-        return active, total - active
+        cut = int(np.count_nonzero(self.wafers.cut_count) + np.count_nonzero(self.tools.cut_count))
+        return len(self.wafers) + len(self.tools) - cut, cut
 
     def sync(self) -> nx.MultiDiGraph:
         """Write the arrays' state into the graph's edge attributes; return the graph."""
+        graph = self.graph
         for edges in (self.wafers, self.tools):
-            active = edges.active
+            active, volume, rewired = edges.active.tolist(), edges.volume.tolist(), edges.rewired.tolist()
+            cut_by = edges.cut_by()
             for i, (u, v, key) in enumerate(edges.keys):
-                data = self.graph.edges[u, v, key]
-                data["active"] = bool(active[i])
-                data["volume"] = float(edges.volume[i])
-                data["cut_by"] = edges.cut_by[i]
-                data["rewired"] = bool(edges.rewired[i])
-        return self.graph
+                data = graph.edges[u, v, key]
+                data["active"] = active[i]
+                data["volume"] = volume[i]
+                data["cut_by"] = cut_by[i]
+                data["rewired"] = rewired[i]
+        return graph
+
+
+# ------------------------------------------------------------------ building edges
+def wafer_relations(
+    most_advanced: np.ndarray,
+    has_tier: np.ndarray,
+    open_to_all: np.ndarray,
+    named_pairs: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The potential foundry -> firm wafer relations: (supplier, buyer, tier) arrays.
+
+    Firm j may buy tier t from foundry i when i runs t (`has_tier[i, t]`, now or later)
+    and t is at or behind j's most advanced demand (`most_advanced[j]`, so that it can
+    fall back), for every foundry `open_to_all` and for the (firm, foundry) pairs in
+    `named_pairs` (shape (k, 2): foundries a firm names as suppliers). Edges come in
+    firm, foundry, tier order. Cost: O(edges).
+    """
+    n_firms, (n_foundries, n_tiers) = len(most_advanced), has_tier.shape
+    everyone = np.flatnonzero(open_to_all)
+    firm = np.repeat(np.arange(n_firms), len(everyone))
+    foundry = np.tile(everyone, n_firms)
+    if len(named_pairs):
+        code = np.unique(np.concatenate([firm * n_foundries + foundry,
+                                         named_pairs[:, 0] * n_foundries + named_pairs[:, 1]]))
+        firm, foundry = code // n_foundries, code % n_foundries
+    tiers = np.arange(n_tiers)
+    keep = has_tier[foundry] & (tiers[None, :] >= most_advanced[firm][:, None])
+    pair, tier = np.nonzero(keep)
+    return foundry[pair], firm[pair], tier
+
+
+class EdgeSides(Mapping):
+    """Per edge: `supplier_names`, `supplier_countries`, `buyer_names`, `buyer_countries`.
+
+    Made on demand from the agents' names and countries (rule matching needs them a few
+    times a run; holding a string per edge would cost more than every other array).
+    """
+
+    def __init__(self, edges: EdgeSet, suppliers: Sequence, buyers: Sequence) -> None:
+        self._index = {"supplier": edges.supplier, "buyer": edges.buyer}
+        self._values = {
+            (side, attr): np.array([getattr(a, attr) for a in agents], dtype=object if attr == "name" else str)
+            for side, agents in (("supplier", suppliers), ("buyer", buyers))
+            for attr in ("name", "country")
+        }
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        side, _, what = key.partition("_")
+        attr = {"names": "name", "countries": "country"}.get(what)
+        if side not in self._index or attr is None:
+            raise KeyError(key)
+        return self._values[(side, attr)][self._index[side]]
+
+    def __iter__(self):
+        return iter(["supplier_names", "supplier_countries", "buyer_names", "buyer_countries"])
+
+    def __len__(self) -> int:
+        return 4
+
+
+class Segments:
+    """Per-group sums over edges, in edge order: the same numbers, bit for bit, as
+    ``values[(group == g) & mask].sum()`` for every g (numpy's pairwise summation over
+    the group's edges in their order), at O(edges) per call plus a Python step per
+    group (groups are agents such as foundries or vendors, edges are many)."""
+
+    def __init__(self, group: np.ndarray, n_groups: int, mask: np.ndarray | None = None) -> None:
+        chosen = np.flatnonzero(mask) if mask is not None else np.arange(len(group))
+        self.order = chosen[np.argsort(group[chosen], kind="stable")]
+        self.bounds = np.searchsorted(group[self.order], np.arange(n_groups + 1)).tolist()
+
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        ordered = values[self.order]
+        b = self.bounds
+        return np.array([ordered[b[g]:b[g + 1]].sum() for g in range(len(b) - 1)])

@@ -27,7 +27,7 @@ from agents.foundry import Foundry
 from agents.government import Government
 from agents.vendor import EquipmentVendor, enables, progress_of
 from model import reporters
-from model.graph import EdgeSet, TradeGraph
+from model.graph import EdgeSet, EdgeSides, Segments, TradeGraph, wafer_relations
 from model.market import clear, split_orders
 from model.policy import issuer_country, lever_rules, matching_edges, targets_mask
 from model.scenario import DEFAULT_SCENARIO, Directive, Rule, Scenario, ScenarioError, load_scenario
@@ -41,6 +41,9 @@ from model.technology import (
     quarter_year,
 )
 from model.world import World, load_world
+
+CATEGORY_INDEX = {c.value: i for i, c in enumerate(TOOL_CATEGORIES)}
+TIER_INDEX = {t.value: t.index for t in TIERS}
 
 LEDGER_COLUMNS = ["step", "quarter", "action", "rule", "supplier", "buyer", "item", "note"]
 
@@ -169,6 +172,7 @@ class ChipMarketModel(mesa.Model):
         self.firm_index = {f.name: i for i, f in enumerate(self.firms)}
         self.vendor_index = {v.name: i for i, v in enumerate(self.vendors)}
         self.china = next((g for g in self.governments if g.country == "CN"), None)
+        self.recipients = {a.name: a for a in [*self.firms, *self.foundries, *self.vendors]}
 
     def _build_graph(self) -> None:
         """Potential supply relations, all active at the start.
@@ -184,63 +188,111 @@ class ChipMarketModel(mesa.Model):
             for agent in group:
                 tg.add_node(agent.name, kind, agent.country)
 
-        sup, buy, tier, keys, base = [], [], [], [], []
-        for j, firm in enumerate(self.firms):
-            spec = w.firms[j]
-            most_advanced = min(s[0] for s in firm.streams)
-            stream_suppliers = {}
-            for s in spec.demand:
-                stream_suppliers.setdefault(s.tier, {}).update(s.suppliers or spec.suppliers)
-            for i, foundry in enumerate(self.foundries):
-                for t in TIERS:
-                    if foundry.has_tier[t.index] and t.index >= most_advanced:
-                        sup.append(i); buy.append(j); tier.append(t.index)
-                        keys.append((foundry.name, firm.name, t.value))
-                        prefs = stream_suppliers.get(t.value, spec.suppliers)
-                        base.append(float(prefs.get(foundry.name, 0.0)))
-        wafers = EdgeSet("wafers", np.array(sup), np.array(buy), np.array(tier),
-                         np.full(len(sup), -1), keys)
-        self.wafer_base = np.array(base)
+        n_tiers, n_foundries = len(TIERS), len(self.foundries)
+        supplier, buyer, tier = wafer_relations(
+            self.streams.most_advanced_tier(len(self.firms)),
+            np.array([f.has_tier for f in self.foundries]).reshape(n_foundries, n_tiers),
+            np.array([not spec.synthetic for spec in w.foundries], dtype=bool),
+            self._named_synthetic_suppliers(),
+        )
+        firm_names = [f.name for f in self.firms]
+        foundry_names = [f.name for f in self.foundries]
+        wafers = EdgeSet("wafers", supplier, buyer, tier, np.full(len(supplier), -1), foundry_names, firm_names)
+        self.wafer_base = self._base_preferences(wafers)
         self.wafer_weight = self.wafer_base.copy()
-        self.wafer_quality = np.array([self.foundries[i].quality for i in sup])
+        self.wafer_quality = np.array([f.quality for f in self.foundries])[wafers.supplier]
         self.wafer_ever_used = self.wafer_base > 0
 
-        sup, buy, tier, cat, keys = [], [], [], [], []
+        uses = np.array([[any(c.value in w.bill(t, r) for r in ("euv", "duv")) for t in TIERS]
+                         for c in TOOL_CATEGORIES])  # (categories, tiers)
+        has_tier = np.array([f.has_tier for f in self.foundries]).reshape(n_foundries, n_tiers)
+        parts = []
         for v, vendor in enumerate(self.vendors):
             for c_name in vendor.output:
                 c = [x.value for x in TOOL_CATEGORIES].index(c_name)
-                for i, foundry in enumerate(self.foundries):
-                    for t in TIERS:
-                        uses = any(c_name in w.bill(t, r) for r in ("euv", "duv"))
-                        if foundry.has_tier[t.index] and uses:
-                            sup.append(v); buy.append(i); tier.append(t.index); cat.append(c)
-                            keys.append((vendor.name, foundry.name, f"{c_name}:{t.value}"))
-        tools = EdgeSet("tools", np.array(sup), np.array(buy), np.array(tier), np.array(cat), keys)
+                foundry, t = np.nonzero(has_tier & uses[c])
+                parts.append((np.full(len(t), v), foundry, t, np.full(len(t), c)))
+        sup, buy, tier, cat = (np.concatenate(col).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+                               for col in zip(*parts)) if parts else (np.zeros(0, dtype=np.int64),) * 4
+        tools = EdgeSet("tools", sup, buy, tier, cat, [v.name for v in self.vendors], foundry_names)
         tg.set_edges(wafers, tools)
         self.trade = tg
 
-        # Per-edge name/country arrays, for rule matching.
-        def side(agents, index):
-            return (np.array([agents[i].name for i in index]), np.array([agents[i].country for i in index]))
-
-        self.sides = {}
-        for edges, suppliers, buyers in ((wafers, self.foundries, self.firms), (tools, self.vendors, self.foundries)):
-            s_names, s_countries = side(suppliers, edges.supplier)
-            b_names, b_countries = side(buyers, edges.buyer)
-            self.sides[edges.kind] = dict(
-                supplier_names=s_names, supplier_countries=s_countries,
-                buyer_names=b_names, buyer_countries=b_countries,
-            )
+        # Per-edge names and countries, for rule matching (made on demand).
+        self.sides = {
+            "wafers": EdgeSides(wafers, self.foundries, self.firms),
+            "tools": EdgeSides(tools, self.vendors, self.foundries),
+        }
+        firm_country = np.array([f.country for f in self.firms])
+        foundry_country = np.array([f.country for f in self.foundries])
+        vendor_country = np.array([v.country for v in self.vendors])
+        self.wafer_china_buyer = (firm_country == "CN")[wafers.buyer]
+        self.tool_china_buyer = (foundry_country == "CN")[tools.buyer]
+        self.tool_domestic = (vendor_country == "CN")[tools.supplier]
+        self.firm_is_chinese = firm_country == "CN"
         n_tiers = len(TIERS)
         self.wafer_group = wafers.buyer * n_tiers + wafers.tier  # (firm, tier)
         self.wafer_supplier = wafers.supplier * n_tiers + wafers.tier  # (foundry, tier)
-        self.wafer_same_country = self.sides["wafers"]["supplier_countries"] == self.sides["wafers"]["buyer_countries"]
+        self.wafer_same_country = foundry_country[wafers.supplier] == firm_country[wafers.buyer]
         self.wafer_priority = np.ones(len(wafers), dtype=np.int64)
         self.wafer_orders = np.zeros(len(wafers))
         self.wafer_ai_share = np.zeros(len(wafers))
         self.wafer_fill = np.ones(len(wafers))
         self.class_caps = np.ones(2)
         self.tool_unit_price = np.array([w.unit_price(c.value) for c in TOOL_CATEGORIES])
+        n_cat = len(TOOL_CATEGORIES)
+        self.tool_group = (tools.buyer * n_cat + tools.category) * n_tiers + tools.tier  # (foundry, category, tier)
+        self.tool_seller = tools.supplier * n_cat + tools.category  # (vendor, category)
+        n_vendors = len(self.vendors)
+        self.tool_segments = {
+            "vendor": Segments(tools.supplier, n_vendors),
+            "vendor_china": Segments(tools.supplier, n_vendors, self.tool_china_buyer),
+            "seller": Segments(self.tool_seller, n_vendors * n_cat),
+        }
+        self.wafer_segments = {
+            "foundry": Segments(wafers.supplier, n_foundries),
+            "foundry_china": Segments(wafers.supplier, n_foundries, self.wafer_china_buyer),
+        }
+
+    def _named_synthetic_suppliers(self) -> np.ndarray:
+        """(firm, foundry) pairs where a firm names a synthetic foundry as a supplier."""
+        synthetic = {spec.name for spec in self.world.foundries if spec.synthetic}
+        if not synthetic:
+            return np.zeros((0, 2), dtype=np.int64)
+        pairs = {
+            (j, self.foundry_index[name])
+            for j, spec in enumerate(self.world.firms)
+            for prefs in (spec.suppliers, *(s.suppliers or {} for s in spec.demand))
+            for name in prefs if name in synthetic
+        }
+        return np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
+
+    def _base_preferences(self, wafers: EdgeSet) -> np.ndarray:
+        """Per wafer edge: the firm's base preference weight for that foundry at that
+        tier (its streams' suppliers at the tier, merged in stream order, else its
+        default suppliers; 0 for a foundry it does not name)."""
+        n_tiers, n_foundries = len(TIERS), len(self.foundries)
+        codes, weights = [], []
+        tier_specific = np.zeros((len(self.firms), n_tiers), dtype=bool)
+        for j, spec in enumerate(self.world.firms):
+            by_tier: dict[str, dict[str, float]] = {}
+            for s in spec.demand:
+                by_tier.setdefault(s.tier, {}).update(s.suppliers or spec.suppliers)
+            for slot, prefs in [(0, spec.suppliers)] + [(Tier(t).index + 1, p) for t, p in by_tier.items()]:
+                if slot:
+                    tier_specific[j, slot - 1] = True
+                for name, weight in prefs.items():
+                    if name in self.foundry_index:
+                        codes.append((j * (n_tiers + 1) + slot) * n_foundries + self.foundry_index[name])
+                        weights.append(float(weight))
+        codes, weights = np.array(codes, dtype=np.int64), np.array(weights, dtype=float)
+        order = np.argsort(codes, kind="stable")
+        codes, weights = codes[order], weights[order]
+        slot = np.where(tier_specific[wafers.buyer, wafers.tier], wafers.tier + 1, 0)
+        wanted = (wafers.buyer * (n_tiers + 1) + slot) * n_foundries + wafers.supplier
+        at = np.minimum(np.searchsorted(codes, wanted), max(len(codes) - 1, 0))
+        found = (codes[at] == wanted) if len(codes) else np.zeros(len(wanted), dtype=bool)
+        return np.where(found, weights[at] if len(codes) else 0.0, 0.0)
 
     def _distribute_instruments(self) -> None:
         """Give each government the rules, directives and subsidies it issues."""
@@ -266,9 +318,10 @@ class ChipMarketModel(mesa.Model):
         """Phase 1: governments say what is announced, takes effect or ends."""
         q = self.quarter_number
         self.pending: list = []
-        for agent in [*self.firms, *self.foundries, *self.vendors]:
+        for agent in [*self.foundries, *self.vendors]:
             agent.subsidy_usd_m = 0.0
-        recipients = {a.name: a for a in [*self.firms, *self.foundries, *self.vendors]}
+        self.firm_figures.subsidy_usd_m = np.zeros(len(self.firms))
+        recipients = self.recipients
         for government in self.governments:
             for change in government.policy_changes(q):
                 self.pending.append(change)
@@ -300,51 +353,44 @@ class ChipMarketModel(mesa.Model):
         """Phase 3: vendors fill last quarter's tool orders over active vendor->foundry
         edges their technology can serve; then plan their next output."""
         tools = self.trade.tools
-        n_cat, n_tier = len(TOOL_CATEGORIES), len(TIERS)
+        n_cat, n_tier, n_vendors = len(TOOL_CATEGORIES), len(TIERS), len(self.vendors)
         demand = np.zeros(len(self.foundries) * n_cat * n_tier)
         for order in self.tool_orders:
             f = self.foundry_index[order.foundry]
             for (c_name, t_name), units in order.units.items():
-                c = [x.value for x in TOOL_CATEGORIES].index(c_name)
-                t = [x.value for x in TIERS].index(t_name)
-                demand[(f * n_cat + c) * n_tier + t] += units
-        group = (tools.buyer * n_cat + tools.category) * n_tier + tools.tier
-        capable = np.array([
-            enables(self.vendors[v].progress[TOOL_CATEGORIES[c].value], t)
-            for v, c, t in zip(tools.supplier, tools.category, tools.tier)
-        ], dtype=bool)
-        eligible = tools.active & capable
-        bias = self.china.domestic_tool_bias(self.quarter_number) if self.china else 1.0
-        weights = np.array([
-            self.vendors[v].weight[TOOL_CATEGORIES[c].value] for v, c in zip(tools.supplier, tools.category)
-        ])
-        domestic = self.sides["tools"]["supplier_countries"] == "CN"
-        china_buyer = self.sides["tools"]["buyer_countries"] == "CN"
-        weights = np.where(domestic & china_buyer, weights * bias, weights)
-        orders = split_orders(demand, group, weights, eligible)
-        orders *= 1.0 + self.parameters.stockpile_factor * self._at_risk(self.announced_tools, len(tools))
-        supplier = tools.supplier * n_cat + tools.category
-        capacity = np.zeros(len(self.vendors) * n_cat)
+                demand[(f * n_cat + CATEGORY_INDEX[c_name]) * n_tier + TIER_INDEX[t_name]] += units
+        # Per (vendor, category, tier): can the vendor's technology serve the tier?
+        capable = np.zeros((n_vendors, n_cat, n_tier), dtype=bool)
+        weight = np.zeros((n_vendors, n_cat))
+        capacity = np.zeros(n_vendors * n_cat)
         for v, vendor in enumerate(self.vendors):
             for c_name, units in vendor.output.items():
-                c = [x.value for x in TOOL_CATEGORIES].index(c_name)
+                c = CATEGORY_INDEX[c_name]
+                capable[v, c] = [enables(vendor.progress[c_name], t) for t in range(n_tier)]
+                weight[v, c] = vendor.weight[c_name]
                 capacity[v * n_cat + c] = units * self.mineral_multiplier[v]
-        flow = clear(capacity, orders, supplier, eligible)
+        eligible = tools.active & capable[tools.supplier, tools.category, tools.tier]
+        bias = self.china.domestic_tool_bias(self.quarter_number) if self.china else 1.0
+        weights = weight[tools.supplier, tools.category]
+        weights = np.where(self.tool_domestic & self.tool_china_buyer, weights * bias, weights)
+        orders = split_orders(demand, self.tool_group, weights, eligible)
+        orders *= 1.0 + self.parameters.stockpile_factor * self._at_risk(self.announced_tools, len(tools))
+        flow = clear(capacity, orders, self.tool_seller, eligible)
         tools.volume = flow
         revenue = flow * self.tool_unit_price[tools.category] / 1e6
+        by_vendor = self.tool_segments["vendor"].sums(revenue)
+        china_by_vendor = self.tool_segments["vendor_china"].sums(revenue)
+        ordered = self.tool_segments["seller"].sums(orders)
         for v, vendor in enumerate(self.vendors):
-            mine = tools.supplier == v
-            vendor.revenue_usd_m = float(revenue[mine].sum())
-            vendor.china_revenue_usd_m = float(revenue[mine & china_buyer].sum())
+            vendor.revenue_usd_m = float(by_vendor[v])
+            vendor.china_revenue_usd_m = float(china_by_vendor[v])
             vendor.cumulative_sales_usd_m += vendor.revenue_usd_m
-            vendor.orders_units = {
-                c_name: float(orders[mine & (tools.category == [x.value for x in TOOL_CATEGORIES].index(c_name))].sum())
-                for c_name in vendor.output
-            }
+            vendor.orders_units = {c_name: float(ordered[v * n_cat + CATEGORY_INDEX[c_name]])
+                                   for c_name in vendor.output}
         for e in np.flatnonzero(flow > 0):
             self.foundries[tools.buyer[e]].receive_tools(
                 TOOL_CATEGORIES[tools.category[e]].value, TIERS[tools.tier[e]].value,
-                float(flow[e]), bool(domestic[e]),
+                float(flow[e]), bool(self.tool_domestic[e]),
             )
         floors = self._domestic_litho_floors()
         for vendor in self.vendors:
@@ -432,15 +478,15 @@ class ChipMarketModel(mesa.Model):
         price = np.array([f.price for f in self.foundries])
         edge_yield = yields[wafers.supplier, wafers.tier]
         edge_revenue = flow * price[wafers.supplier, wafers.tier] / 1e6
-        china_buyer = self.sides["wafers"]["buyer_countries"] == "CN"
         n_suppliers = len(self.foundries) * n
         ordered = np.bincount(self.wafer_supplier, weights=self.wafer_orders, minlength=n_suppliers).reshape(-1, n)
         delivered = np.bincount(self.wafer_supplier, weights=flow, minlength=n_suppliers).reshape(-1, n)
+        revenue = self.wafer_segments["foundry"].sums(edge_revenue)
+        china_revenue = self.wafer_segments["foundry_china"].sums(edge_revenue)
         for i, foundry in enumerate(self.foundries):
-            mine = wafers.supplier == i
             foundry.orders, foundry.delivered = ordered[i], delivered[i]
-            foundry.revenue_usd_m = float(edge_revenue[mine].sum())
-            foundry.china_revenue_usd_m = float(edge_revenue[mine & china_buyer].sum())
+            foundry.revenue_usd_m = float(revenue[i])
+            foundry.china_revenue_usd_m = float(china_revenue[i])
             foundry.learn(delivered[i])
             foundry.set_prices(self.parameters.price_adjustment)
         n_groups = len(self.firms) * n
@@ -532,10 +578,11 @@ class ChipMarketModel(mesa.Model):
         wafers = self.trade.wafers
         priority = np.ones(len(wafers), dtype=np.int64)
         for d in directives:
-            advanced = np.isin(wafers.tier, [[t.value for t in TIERS].index(x) for x in d.tiers])
-            at_foundry = self.sides["wafers"]["supplier_names"] == d.foundry
-            champion = np.isin(self.sides["wafers"]["buyer_names"], list(d.champions))
-            mask = advanced & at_foundry & champion
+            advanced = np.isin(np.arange(len(TIERS)), [TIER_INDEX[x] for x in d.tiers])[wafers.tier]
+            at_foundry = wafers.supplier == self.foundry_index.get(d.foundry, -1)
+            champion = np.zeros(len(self.firms), dtype=bool)
+            champion[[self.firm_index[c] for c in d.champions if c in self.firm_index]] = True
+            mask = advanced & at_foundry & champion[wafers.buyer]
             priority[mask] = 0
             self.class_caps = np.array([d.reserved_share, 1.0])
             for i in np.flatnonzero(mask & ~wafers.rewired):

@@ -73,6 +73,9 @@ class Foundry(_Data):
     capex_ratio: float = Field(ge=0)
     quality: float = Field(gt=0, le=1)
     tiers: dict[str, FoundryTier]
+    synthetic: bool = False
+    """A generated long-tail foundry (model.synthetic): firms trade with it only if
+    they name it as a supplier, so that relations grow with firms, not firms x foundries."""
 
     @field_validator("tiers")
     @classmethod
