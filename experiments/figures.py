@@ -46,3 +46,36 @@ def plot_run(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_validation(quantity: str, rows: pd.DataFrame, runs: list[dict], path: str | Path) -> Path:
+    """The model's 90% band over time for each series a quantity's rows speak to, with
+    the data points (markers; open markers for bounds '<' / '>')."""
+    from experiments.validate import quarter_year, speaker_for
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    foundries = set(runs[0]["foundry"]["name"].unique())
+    long = []
+    for series, group in rows.groupby("series"):
+        speaker, _ = speaker_for(group.iloc[0], foundries)
+        for seed, frames in enumerate(runs):
+            values = speaker.extract(frames).iloc[1:]
+            long.append(pd.DataFrame({"year": [quarter_year(q) for q in values.index],
+                                      "value": values.to_numpy(), "series": series, "seed": seed}))
+    data = pd.concat(long)
+    fig, ax = plt.subplots(figsize=(9, 5))
+    sns.lineplot(data, x="year", y="value", hue="series", errorbar=("pi", 90), ax=ax)
+    for _, row in rows.iterrows():
+        quarters = row["quarters"].split(",")
+        x = sum(quarter_year(q) for q in quarters) / len(quarters)
+        marker = {"<": "v", ">": "^"}.get(row["bound"], "o")
+        ax.scatter([x], [row["data_value"]], marker=marker, s=60, color="black", zorder=5,
+                   facecolors="none" if row["bound"] in "<>" else "black")
+    ax.set_title(f"{quantity}: model (mean, 90% band over seeds) vs data (black)")
+    ax.set_xlabel("")
+    ax.set_ylabel(rows["unit"].iloc[0])
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

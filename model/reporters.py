@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from functools import partial
 
+import mesa
 import numpy as np
 
 from model.market import herfindahl
@@ -26,6 +27,64 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
+# ------------------------------------------------------------------- collecting
+class ChipDataCollector(mesa.DataCollector):
+    """Mesa's DataCollector, with two economies that change no recorded number.
+
+    - Figures several reporters share (a foundry's yields, total foundry revenue) are
+      computed once per `collect` (`per_collect`): the model does not change during one.
+    - The fabless firms' agent-type rows are read from the model's firm arrays in one
+      pass (`firm_records`) instead of calling each reporter on each firm: a synthetic
+      world has 10^5 firms. The values are those the per-firm reporters of
+      `agenttype_reporters` give (tests/test_synthetic.py checks it); if the firm
+      reporters are changed to something else, the per-firm path is used.
+    """
+
+    def collect(self, model) -> None:
+        model.report_cache = {}
+        try:
+            super().collect(model)
+        finally:
+            model.report_cache = None
+
+    def _record_agenttype(self, model, agent_type):
+        from agents.fabless import FablessFirm
+
+        if agent_type is FablessFirm and list(self.agenttype_reporters[agent_type]) == FIRM_COLUMNS:
+            return firm_records(model)
+        return super()._record_agenttype(model, agent_type)
+
+
+def per_collect(model, key, compute):
+    """`compute()`, once per DataCollector collect for `key` (every call outside a
+    collect computes afresh)."""
+    cache = getattr(model, "report_cache", None)
+    if cache is None:
+        return compute()
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
+FIRM_COLUMNS = ["name", "country", "demand_wafers", "ordered_wafers", "delivered_wafers",
+                "advanced_demand_wafers", "advanced_delivered_wafers", "fallback_wafers",
+                "ai_dies", "domestic_wafers"]
+
+
+def firm_records(model) -> list[tuple]:
+    """(step, agent id, *FIRM_COLUMNS) per firm, as Mesa's agent-type records, from the
+    model's `firm_figures` arrays."""
+    figures, firms = model.firm_figures, model.firms
+    columns = [
+        [f.unique_id for f in firms], [f.name for f in firms], [f.country for f in firms],
+        figures.demand.sum(axis=1), figures.ordered.sum(axis=1), figures.delivered.sum(axis=1),
+        figures.demand[:, ADVANCED].sum(axis=1), figures.delivered[:, ADVANCED].sum(axis=1),
+        figures.fallback_wafers, figures.ai_dies, figures.domestic_wafers,
+    ]
+    columns = [c.tolist() if isinstance(c, np.ndarray) else c for c in columns]
+    return list(zip([model.steps] * len(firms), *columns))
+
+
 # ------------------------------------------------------------------------- firms
 def quarter(model) -> str:
     return quarter_label(model.quarter_number)
@@ -36,49 +95,74 @@ def huawei_ai_dies(model) -> float:
     return model.firm(CHAMPION).ai_dies if CHAMPION in model.firm_index else 0.0
 
 
-def _fulfilment(firms) -> float:
-    wanted = sum(f.demand[ADVANCED].sum() for f in firms)
-    got = sum(f.delivered[ADVANCED].sum() for f in firms)
+def _in_order(values: np.ndarray) -> float:
+    """Sum of `values` added one after another, in firm order (the order the
+    per-firm sums of the first version of these reporters added them in)."""
+    return float(np.cumsum(values)[-1]) if len(values) else 0
+
+
+def _firm_rows(model, chinese: bool = True, champion: bool | None = None) -> np.ndarray:
+    """Rows of Chinese firms (with, without, or only the champion)."""
+    mask = model.firm_is_chinese.copy() if chinese else np.ones(len(model.firms), dtype=bool)
+    if champion is not None and CHAMPION in model.firm_index:
+        row = model.firm_index[CHAMPION]
+        if champion:
+            mask[:] = False
+            mask[row] = True
+        else:
+            mask[row] = False
+    return np.flatnonzero(mask)
+
+
+def _fulfilment(model, rows: np.ndarray) -> float:
+    figures = model.firm_figures
+    wanted = _in_order(figures.demand[rows][:, ADVANCED].sum(axis=1))
+    got = _in_order(figures.delivered[rows][:, ADVANCED].sum(axis=1))
     return got / wanted if wanted > 0 else np.nan
 
 
 def huawei_fulfilment(model) -> float:
     """Delivered / wanted advanced-tier (leading, 7nm) wafers of Huawei (0-1)."""
-    return _fulfilment([model.firm(CHAMPION)]) if CHAMPION in model.firm_index else np.nan
+    return _fulfilment(model, _firm_rows(model, False, True)) if CHAMPION in model.firm_index else np.nan
 
 
 def other_china_fulfilment(model) -> float:
     """The same for every other Chinese firm together."""
-    return _fulfilment([f for f in model.firms if f.country == "CN" and f.name != CHAMPION])
+    return _fulfilment(model, _firm_rows(model, True, False))
 
 
 def huawei_smic_advanced_wafers(model) -> float:
-    return _from_smic(model, [CHAMPION])
+    if CHAMPION not in model.firm_index:
+        return 0.0
+    return _from_smic(model, _firm_rows(model, False, True))
 
 
 def other_china_smic_advanced_wafers(model) -> float:
-    return _from_smic(model, [f.name for f in model.firms if f.country == "CN" and f.name != CHAMPION])
+    return _from_smic(model, _firm_rows(model, True, False))
 
 
-def _from_smic(model, firms) -> float:
+def _from_smic(model, rows: np.ndarray) -> float:
+    """Advanced-tier wafers SMIC delivered to the firms in `rows` this quarter."""
     wafers = model.trade.wafers
-    sides = model.sides["wafers"]
-    mask = (sides["supplier_names"] == "SMIC") & np.isin(sides["buyer_names"], firms) & np.isin(wafers.tier, ADVANCED)
+    buyers = np.zeros(len(model.firms), dtype=bool)
+    buyers[rows] = True
+    smic = model.foundry_index.get("SMIC", -1)
+    mask = (wafers.supplier == smic) & buyers[wafers.buyer] & np.isin(wafers.tier, ADVANCED)
     return float(wafers.volume[mask].sum())
 
 
 def china_self_sufficiency(model) -> float:
     """Share of Chinese firms' delivered wafers made by Chinese foundries (0-1)."""
-    chinese = [f for f in model.firms if f.country == "CN"]
-    total = sum(f.delivered.sum() for f in chinese)
-    return sum(f.domestic_wafers for f in chinese) / total if total > 0 else np.nan
+    rows, figures = _firm_rows(model), model.firm_figures
+    total = _in_order(figures.delivered[rows].sum(axis=1))
+    return _in_order(figures.domestic_wafers[rows]) / total if total > 0 else np.nan
 
 
 def china_advanced_from_smic(model) -> float:
     """Share of Chinese firms' delivered advanced wafers that SMIC made (0-1)."""
-    chinese = [f.name for f in model.firms if f.country == "CN"]
-    total = sum(model.firm(n).delivered[ADVANCED].sum() for n in chinese)
-    return _from_smic(model, chinese) / total if total > 0 else np.nan
+    rows = _firm_rows(model)
+    total = _in_order(model.firm_figures.delivered[rows][:, ADVANCED].sum(axis=1))
+    return _from_smic(model, rows) / total if total > 0 else np.nan
 
 
 # ---------------------------------------------------------------------- foundries
@@ -87,7 +171,7 @@ def smic_capacity(model, tier: int) -> float:
 
 
 def smic_yield(model, tier: int) -> float:
-    return float(model.foundry("SMIC").yields()[tier]) if "SMIC" in model.foundry_index else np.nan
+    return float(_yields(model.foundry("SMIC"))[tier]) if "SMIC" in model.foundry_index else np.nan
 
 
 def smic_utilisation(model) -> float:
@@ -114,7 +198,8 @@ def smic_revenue_usd_m(model) -> float:
 
 def foundry_revenue_usd_m(model) -> float:
     """All modelled foundries' revenue (the top-10 ranking's universe)."""
-    return float(sum(f.revenue_usd_m for f in model.foundries))
+    return per_collect(model, "foundry_revenue_usd_m",
+                       lambda: float(sum(f.revenue_usd_m for f in model.foundries)))
 
 
 def foundry_share(model, name: str) -> float:
@@ -190,8 +275,9 @@ def model_reporters(model) -> dict:
         out[f"smic_yield_{t.key}"] = partial(smic_yield, tier=t.index)
     out["smic_revenue_usd_m"] = smic_revenue_usd_m
     out["smic_china_revenue_share"] = smic_china_revenue_share
-    for f in model.foundries:
-        out[f"share_{slug(f.name)}"] = partial(foundry_share, name=f.name)
+    for f, spec in zip(model.foundries, model.world.foundries):
+        if not spec.synthetic:  # a column per named foundry; synthetic ones are in the foundry frame
+            out[f"share_{slug(f.name)}"] = partial(foundry_share, name=f.name)
     out["foundry_revenue_usd_m"] = foundry_revenue_usd_m
     out["foundry_hhi"] = foundry_hhi
     for t in TIERS:
@@ -209,7 +295,7 @@ def model_reporters(model) -> dict:
 
 
 # ----------------------------------------------------------- agent-type reporters
-def _tiers(attr: str, agent) -> dict:
+def _tiers(attr: str, agent) -> float:
     return float(getattr(agent, attr).sum())
 
 
@@ -230,6 +316,7 @@ def agenttype_reporters() -> dict:
         foundry[f"capacity_{t.key}"] = partial(_tier_value, "capacity_by_tier", t.index)
         foundry[f"yield_{t.key}"] = partial(_yield, t.index)
         foundry[f"price_usd_{t.key}"] = partial(_tier_value, "price", t.index)
+        foundry[f"delivered_{t.key}"] = partial(_tier_value, "delivered", t.index)
     firm = {"name": "name", "country": "country",
             "demand_wafers": partial(_tiers, "demand"),
             "ordered_wafers": partial(_tiers, "ordered"),
@@ -252,7 +339,12 @@ def _tier_value(attr: str, tier: int, agent) -> float:
 
 
 def _yield(tier: int, agent) -> float:
-    return float(agent.yields()[tier])
+    return float(_yields(agent)[tier])
+
+
+def _yields(foundry) -> np.ndarray:
+    """The foundry's yields per tier, computed once per collect."""
+    return per_collect(foundry.model, ("yields", foundry.unique_id), foundry.yields)
 
 
 def _advanced(attr: str, agent) -> float:
