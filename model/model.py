@@ -90,7 +90,7 @@ class ChipMarketModel(mesa.Model):
         self.mineral_multiplier = np.ones(len(self.vendors))
         self.tool_orders: list = []
 
-        self.datacollector = mesa.DataCollector(
+        self.datacollector = reporters.ChipDataCollector(
             model_reporters=reporters.model_reporters(self),
             agenttype_reporters=reporters.agenttype_reporters(),
         )
