@@ -89,7 +89,10 @@ def _salib(kind: str, problem: dict, design: dict, x: np.ndarray, y: np.ndarray)
                 "sigma": (si["sigma"], nan)}
     from SALib.analyze import rbd_fast
 
-    si = rbd_fast.analyze(problem, x, y, conf_level=0.95, seed=seed)
+    # RBD-FAST's bootstrap uses half the rows, and its bias correction needs
+    # 2M < rows/2: keep the harmonic count M (SALib default 10) below a quarter of N.
+    harmonics = max(1, min(10, len(y) // 4 - 1))
+    si = rbd_fast.analyze(problem, x, y, M=harmonics, conf_level=0.95, seed=seed)
     return {"S1": (np.asarray(si["S1"]), np.asarray(si["S1_conf"]))}
 
 

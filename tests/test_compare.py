@@ -1,0 +1,69 @@
+"""Paired comparisons: the interval arithmetic, the pairing by seed, and the headline
+question on the real model (what the 2025 directive adds for Huawei and costs others)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from experiments.compare import compare, paired_differences, summarise_differences
+from experiments.runner import run_sweep
+from experiments.sweep import build_sweep
+from sweep_helpers import MINIMAL_SCENARIO, toy_simulator
+
+
+def test_interval_is_the_paired_t_interval():
+    rng = np.random.default_rng(0)
+    a = rng.normal(10, 2, 12)
+    b = a + rng.normal(1.5, 0.5, 12)
+    paired = pd.DataFrame({"outcome": "y", "seed": range(12), "a": a, "b": b, "difference": b - a})
+    row = summarise_differences(paired).iloc[0]
+    low, high = stats.t.interval(0.95, 11, loc=np.mean(b - a), scale=stats.sem(b - a))
+    assert row["n"] == 12
+    assert row["mean_difference"] == pytest.approx(np.mean(b - a))
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high))
+    assert row["mean_a"] == pytest.approx(a.mean()) and row["mean_b"] == pytest.approx(b.mean())
+    assert row["relative"] == pytest.approx(np.mean(b - a) / a.mean())
+
+
+def test_one_pair_has_no_interval():
+    paired = pd.DataFrame({"outcome": ["y"], "seed": [1], "a": [1.0], "b": [3.0], "difference": [2.0]})
+    row = summarise_differences(paired).iloc[0]
+    assert row["mean_difference"] == 2.0 and np.isnan(row["ci_low"]) and np.isnan(row["ci_high"])
+
+
+def test_pairs_are_matched_by_seed_and_failed_runs_are_left_out(tmp_path):
+    sweep = build_sweep(
+        name="pairs", scenario=str(MINIMAL_SCENARIO), steps=4, design={"kind": "grid"},
+        seeds={"values": [3, 1, 2]},
+        parameters={"demand_noise": {"values": [0.0, 0.45]}},  # the toy fails at 0.45
+        outcomes=[{"name": "dies", "reporter": "huawei_ai_dies", "stat": "value", "at": "last"}],
+    )
+    results = run_sweep(sweep, tmp_path, workers=0, simulator=toy_simulator, progress=False)
+    # Relabel the samples as two "scenarios" to pair them by seed.
+    results.runs["scenario"] = np.where(results.runs["demand_noise"] == 0.0, "A", "B")
+    assert paired_differences(results, "A", "B").empty
+    results.runs["status"] = "ok"
+    results.runs["dies"] = results.runs["dies"].fillna(0.0)
+    paired = paired_differences(results, "A", "B")
+    assert sorted(paired["seed"]) == [1, 2, 3]
+    by_seed = results.runs.set_index(["scenario", "seed"])["dies"]
+    for row in paired.itertuples():
+        assert row.a == by_seed[("A", row.seed)] and row.b == by_seed[("B", row.seed)]
+
+
+def test_the_directive_adds_huawei_dies_and_costs_the_other_chinese_firms(tmp_path):
+    result = compare("historical", "state_allocation", replicates=3, out=tmp_path, workers=2, progress=False)
+    table = result.table.set_index("outcome")
+    assert (table["n"] == 3).all()
+    gain = table.loc["huawei_ai_dies_2026_2030"]
+    assert gain["ci_low"] > 0, result.report()
+    cost = table.loc["other_china_fulfilment_2026_2030"]
+    assert cost["ci_high"] < 0, result.report()
+    # Both scenarios ran on the same three seeds.
+    runs = result.results.runs
+    assert sorted(runs[runs["scenario"] == "historical"]["seed"]) == sorted(
+        runs[runs["scenario"] == "state_allocation"]["seed"]) == [0, 1, 2]
+    assert "state_allocation minus historical" in result.report()
