@@ -295,7 +295,7 @@ def model_reporters(model) -> dict:
 
 
 # ----------------------------------------------------------- agent-type reporters
-def _tiers(attr: str, agent) -> dict:
+def _tiers(attr: str, agent) -> float:
     return float(getattr(agent, attr).sum())
 
 
@@ -316,6 +316,7 @@ def agenttype_reporters() -> dict:
         foundry[f"capacity_{t.key}"] = partial(_tier_value, "capacity_by_tier", t.index)
         foundry[f"yield_{t.key}"] = partial(_yield, t.index)
         foundry[f"price_usd_{t.key}"] = partial(_tier_value, "price", t.index)
+        foundry[f"delivered_{t.key}"] = partial(_tier_value, "delivered", t.index)
     firm = {"name": "name", "country": "country",
             "demand_wafers": partial(_tiers, "demand"),
             "ordered_wafers": partial(_tiers, "ordered"),
