@@ -104,11 +104,11 @@ class _Row:
     def __get__(self, firm, owner=None):
         if firm is None:
             return self
-        value = getattr(firm.figures, self.name)[firm.row]
+        value = getattr(firm.table(), self.name)[firm.row]
         return value if np.ndim(value) else float(value)
 
     def __set__(self, firm, value) -> None:
-        getattr(firm.figures, self.name)[firm.row] = value
+        getattr(firm.table(), self.name)[firm.row] = value
 
 
 class FablessFirm(ChipAgent):
@@ -136,11 +136,18 @@ class FablessFirm(ChipAgent):
         self.spec = spec
         self.dies_per_wafer = gross_dies_per_wafer(spec.ai_die_mm2)
         self.start_quarter: int | None = None
-        self.figures, self.row = FirmFigures.zeros(1), 0
+        self.figures: FirmFigures | None = None  # its own one-row table, made when first used
+        self.row = 0
 
     def bind(self, figures: FirmFigures, row: int) -> None:
         """Make row `row` of the model's `figures` this firm's figures."""
         self.figures, self.row = figures, row
+
+    def table(self) -> FirmFigures:
+        """The table that holds this firm's figures (its row: `self.row`)."""
+        if self.figures is None:
+            self.figures = FirmFigures.zeros(1)
+        return self.figures
 
     @functools.cached_property
     def own_streams(self) -> DemandStreams:

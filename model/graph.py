@@ -217,8 +217,9 @@ def wafer_relations(
     firm = np.repeat(np.arange(n_firms), len(everyone))
     foundry = np.tile(everyone, n_firms)
     if len(named_pairs):
-        code = np.unique(np.concatenate([firm * n_foundries + foundry,
-                                         named_pairs[:, 0] * n_foundries + named_pairs[:, 1]]))
+        extra = np.unique(named_pairs[:, 0] * n_foundries + named_pairs[:, 1])
+        extra = extra[~open_to_all[extra % n_foundries]]  # not already there
+        code = np.sort(np.concatenate([firm * n_foundries + foundry, extra]))
         firm, foundry = code // n_foundries, code % n_foundries
     tiers = np.arange(n_tiers)
     keep = has_tier[foundry] & (tiers[None, :] >= most_advanced[firm][:, None])

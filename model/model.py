@@ -40,6 +40,7 @@ from model.technology import (
     quarter_label,
     quarter_year,
 )
+from model.synthetic import synthetic_world
 from model.world import World, load_world
 
 CATEGORY_INDEX = {c.value: i for i, c in enumerate(TOOL_CATEGORIES)}
@@ -69,7 +70,10 @@ class ChipMarketModel(mesa.Model):
         base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.scenario = base.with_overrides(kwargs, "ChipMarketModel keyword arguments")
         self.parameters = p = self.scenario.parameters
-        self.world: World = load_world(p.world)
+        self.world: World = synthetic_world(
+            load_world(p.world), self.rng,
+            firms=p.synthetic_firms, foundries=p.synthetic_foundries, vendors=p.synthetic_vendors,
+        )
         self.first_quarter = parse_quarter(p.start)
         self.last_quarter = parse_quarter(p.end)
         self.quarter_number = self.first_quarter - 1  # the initial state is the quarter before
@@ -401,16 +405,14 @@ class ChipMarketModel(mesa.Model):
     def _run_foundries(self) -> None:
         """Phase 4: foundries install tools, depreciate, and order next quarter's tools."""
         q, w = self.quarter_number, self.world
+        unit_price = {c.value: w.unit_price(c.value) for c in TOOL_CATEGORIES}
         self.tool_orders = []
         for foundry in self.foundries:
             foundry.age(self.depreciation, self.unserviced_extra)
             foundry.install(foundry.plan_installation(q, w.bill))
-            order = foundry.plan_tool_orders(
-                q, w.bill, {c.value: w.unit_price(c.value) for c in TOOL_CATEGORIES},
-                self.headroom, self.depreciation,
-            )
+            order = foundry.plan_tool_orders(q, w.bill, unit_price, self.headroom, self.depreciation)
             foundry.capex_usd_m = sum(
-                u * w.unit_price(c) for (c, _), u in order.units.items()
+                u * unit_price[c] for (c, _), u in order.units.items()
             ) / 1e6
             self.tool_orders.append(order)
 

@@ -76,13 +76,23 @@ def firm_records(model) -> list[tuple]:
     model's `firm_figures` arrays."""
     figures, firms = model.firm_figures, model.firms
     columns = [
-        [f.unique_id for f in firms], [f.name for f in firms], [f.country for f in firms],
+        *_firm_identities(model),
         figures.demand.sum(axis=1), figures.ordered.sum(axis=1), figures.delivered.sum(axis=1),
         figures.demand[:, ADVANCED].sum(axis=1), figures.delivered[:, ADVANCED].sum(axis=1),
         figures.fallback_wafers, figures.ai_dies, figures.domestic_wafers,
     ]
     columns = [c.tolist() if isinstance(c, np.ndarray) else c for c in columns]
     return list(zip([model.steps] * len(firms), *columns))
+
+
+def _firm_identities(model) -> tuple[list, list, list]:
+    """(agent ids, names, countries) of the model's firms, in order (made once)."""
+    ids = getattr(model, "_firm_identities", None)
+    if ids is None or len(ids[0]) != len(model.firms):
+        firms = model.firms
+        ids = model._firm_identities = ([f.unique_id for f in firms], [f.name for f in firms],
+                                         [f.country for f in firms])
+    return ids
 
 
 # ------------------------------------------------------------------------- firms
