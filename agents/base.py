@@ -65,12 +65,13 @@ class ToolOrder:
 class Installation:
     """Capacity a foundry puts into its installation pipeline this quarter.
 
-    additions: (tier, route) -> wafers/quarter; uses: tool category -> units consumed.
+    additions: (tier, route) -> wafers/quarter; uses: (tool category, tier it was
+    stocked for, tier it is used at) -> units consumed.
     """
 
     foundry: str
     additions: dict[tuple[str, str], float]
-    uses: dict[str, float]
+    uses: dict[tuple[str, str, str], float]
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ class Foundry(ChipAgent):
         self.price_factor = spec.price_factor
         self.capex_ratio = spec.capex_ratio
         self.quality = spec.quality
+        self.headroom = spec.headroom  # None: the world's default
         self.has_tier = np.array([t.value in spec.tiers for t in TIERS])
         self.ready = np.array(
             [
@@ -120,6 +121,7 @@ class Foundry(ChipAgent):
         TSMC's guidance, calibration.csv: capex_guidance, TSMC, 2025).
         """
         lag = self.pipeline.shape[0]
+        headroom = self.headroom if self.headroom is not None else headroom
         units: dict[tuple[str, str], float] = {}
         for tier in TIERS:
             i = tier.index
@@ -142,44 +144,71 @@ class Foundry(ChipAgent):
         scale = min(1.0, budget / cost) if cost > 0 else 0.0
         return ToolOrder(self.name, {k: v * scale for k, v in units.items() if v * scale > 0})
 
-    def plan_installation(self, quarter: int, bill) -> Installation:
+    def plan_installation(self, quarter: int, bill, headroom: float, repurpose_share: float) -> Installation:
         """Install stocked tools as capacity: most advanced tier first, preferred route
-        first; capacity added is limited by the scarcest category (Leontief)."""
+        first; capacity added is limited by the scarcest category (Leontief).
+
+        A tier short of tools may take up to `repurpose_share` of the tools stocked for
+        older tiers, as far as its own gap to forecast needs (ASSUMPTION: scanners and
+        etchers licensed for mature lines end up on advanced ones; the 2023-2024 Dutch
+        and US rules widened to close this, controls_timeline.csv 2023-10-17, 2024-09-06).
+        """
         additions: dict[tuple[str, str], float] = {}
-        uses: dict[str, float] = {}
+        uses: dict[tuple[str, str, str], float] = {}
         stock = {k: v.sum() for k, v in self.inventory.items()}
+        lag = self.pipeline.shape[0]
+        headroom = self.headroom if self.headroom is not None else headroom
         for tier in TIERS:
             i = tier.index
-            if not self.has_tier[i] or quarter < self.ready[i] - self.pipeline.shape[0]:
+            if not self.has_tier[i] or quarter < self.ready[i] - lag:
                 continue
+            older = [t.value for t in TIERS[i + 1:]]
+            gap = max(0.0, self.forecast[i] * (1 + headroom) - self.capacity_by_tier[i] - self.pipeline[:, i].sum())
             routes = [self.route[i]] + [r for r in ROUTES if r != self.route[i]]
             for route in routes:
                 need = bill(tier, route)
-                if not need:
+                if not need or (route == "euv" and ToolCategory.EUV.value not in need):
                     continue
-                litho = [c for c in need if ToolCategory(c) in LITHOGRAPHY]
-                if route == "euv" and ToolCategory.EUV.value not in litho:
-                    continue
-                wafers = min(stock.get((c, tier.value), 0.0) / u for c, u in need.items() if u > 0)
+                own = min(stock.get((c, tier.value), 0.0) / u for c, u in need.items() if u > 0)
+                spare = {c: repurpose_share * sum(stock.get((c, t), 0.0) for t in older) for c in need}
+                reach = min((stock.get((c, tier.value), 0.0) + spare[c]) / u for c, u in need.items() if u > 0)
+                wafers = max(own, min(reach, max(gap, own)))
                 if wafers <= 1e-9:
                     continue
                 additions[(tier.value, route)] = additions.get((tier.value, route), 0.0) + wafers
+                gap = max(0.0, gap - wafers)
                 for c, u in need.items():
-                    stock[(c, tier.value)] -= wafers * u
-                    uses[f"{c}:{tier.value}"] = uses.get(f"{c}:{tier.value}", 0.0) + wafers * u
+                    wanted = wafers * u
+                    from_own = min(wanted, stock.get((c, tier.value), 0.0))
+                    self._take(stock, uses, c, tier.value, tier.value, from_own)
+                    rest = wanted - from_own
+                    pool = sum(stock.get((c, t), 0.0) for t in older)
+                    for t in older:
+                        if rest > 1e-12 and pool > 0:
+                            self._take(stock, uses, c, t, tier.value, rest * stock.get((c, t), 0.0) / pool)
         return Installation(self.name, additions, uses)
+
+    @staticmethod
+    def _take(stock, uses, category: str, stock_tier: str, use_tier: str, units: float) -> None:
+        if units <= 0:
+            return
+        stock[(category, stock_tier)] -= units
+        key = (category, stock_tier, use_tier)
+        uses[key] = uses.get(key, 0.0) + units
 
     # ------------------------------------------------------- own state updates
     def install(self, plan: Installation) -> None:
-        """Put planned capacity into the pipeline, consuming tools (origin-weighted)."""
+        """Put planned capacity into the pipeline, consuming tools; a tier's new capacity
+        has the lithography origin (foreign/domestic) of the scanners it used."""
         origin_share: dict[str, np.ndarray] = {}
-        for key, used in plan.uses.items():
-            category, tier = key.split(":")
-            stock = self.inventory[(category, tier)]
+        for (category, stock_tier, use_tier), used in plan.uses.items():
+            stock = self.inventory[(category, stock_tier)]
             total = stock.sum()
-            if ToolCategory(category) in LITHOGRAPHY and total > 0:
-                origin_share[tier] = origin_share.get(tier, np.zeros(2)) + stock / total * used
-            self.inventory[(category, tier)] = np.maximum(stock * (1 - used / total), 0.0) if total > 0 else stock
+            if total <= 0:
+                continue
+            if ToolCategory(category) in LITHOGRAPHY:
+                origin_share[use_tier] = origin_share.get(use_tier, np.zeros(2)) + stock / total * used
+            self.inventory[(category, stock_tier)] = np.maximum(stock * (1 - used / total), 0.0)
         for (tier, route), wafers in plan.additions.items():
             i = [t.value for t in TIERS].index(tier)
             share = origin_share.get(tier, np.array([1.0, 0.0]))

@@ -91,14 +91,16 @@ def update_prices(
     capacity: np.ndarray,
     reference: np.ndarray,
     adjustment: float,
-    floor: float = 0.7,
-    ceiling: float = 1.6,
+    floor: float = 0.75,
+    ceiling: float = 1.3,
 ) -> np.ndarray:
     """Next quarter's price: moves with excess demand, bounded around a reference price.
 
     p' = p * (1 + adjustment * clip((orders - capacity) / capacity, -0.5, 0.5)), then
     clipped to [floor, ceiling] x reference. A tatonnement rule (Walrasian price
-    adjustment) with bounds, so that a supplier with no capacity keeps its price.
+    adjustment) with bounds, so that a supplier with no capacity keeps its price; the
+    bounds are an ASSUMPTION on the range foundries moved list prices in the 2021-2022
+    shortage and the 2023 glut (+20-30% mature, less at the leading edge).
     Units: USD per wafer.
     """
     excess = np.divide(

@@ -409,7 +409,7 @@ class ChipMarketModel(mesa.Model):
         self.tool_orders = []
         for foundry in self.foundries:
             foundry.age(self.depreciation, self.unserviced_extra)
-            foundry.install(foundry.plan_installation(q, w.bill))
+            foundry.install(foundry.plan_installation(q, w.bill, self.headroom, self.parameters.repurpose_share))
             order = foundry.plan_tool_orders(q, w.bill, unit_price, self.headroom, self.depreciation)
             foundry.capex_usd_m = sum(
                 u * unit_price[c] for (c, _), u in order.units.items()

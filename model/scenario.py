@@ -125,6 +125,12 @@ class Parameters(_Strict):
         description="Share of the gap to its target supplier mix a firm closes each "
         "quarter. Assumption.",
     )
+    repurpose_share: float = Field(
+        0.25, ge=0.0, le=1.0, json_schema_extra={"group": "uncertainties"},
+        description="Share of the tools a foundry stocked for older tiers that it may move "
+        "to a more advanced tier short of tools each quarter (tools licensed for mature "
+        "lines used on advanced ones). Assumption.",
+    )
     mineral_shock: float = Field(
         0.15, ge=0.0, le=1.0, json_schema_extra={"group": "uncertainties"},
         description="Share of a targeted country's tool output lost while a "

@@ -72,6 +72,8 @@ class Foundry(_Data):
     price_factor: float = Field(gt=0)
     capex_ratio: float = Field(ge=0)
     quality: float = Field(gt=0, le=1)
+    headroom: float | None = Field(None, ge=0, le=2)
+    """Capacity built above forecast orders; None: the world's `meta.headroom`."""
     tiers: dict[str, FoundryTier]
     synthetic: bool = False
     """A generated long-tail foundry (model.synthetic): firms trade with it only if

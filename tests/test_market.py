@@ -93,7 +93,7 @@ def test_prices_move_with_excess_demand_within_bounds():
     assert price[0] > 100 > price[1] and price[2] == 100
     for _ in range(100):
         price = update_prices(price, np.array([1e9, 0.0, 100.0]), np.array([1.0, 100.0, 100.0]), ref, 0.5)
-    assert price[0] == 160 and price[1] == 70
+    assert price[0] == 130 and price[1] == 75
 
 
 def test_herfindahl():
