@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from experiments.bench_scale import bench_scale
 from experiments.results import RESULTS_DIR
 from experiments.runner import run_sweep
 from experiments.sweep import Outcome, Sweep, build_sweep
@@ -135,6 +136,7 @@ def bench_sweep(quick: bool = False) -> dict:
 
 BENCHMARKS: dict[str, Callable[[bool], dict]] = {
     "sweep": bench_sweep,
+    "scale": bench_scale,
 }
 
 

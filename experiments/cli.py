@@ -156,9 +156,10 @@ def _add_experiment_parsers(sub) -> None:
                              help="output folder (default: SWEEP_DIR/sensitivity/)")
     sensitivity.set_defaults(func=cmd_sensitivity)
 
-    bench = sub.add_parser("bench", help="benchmarks (e.g. bench sweep)",
+    bench = sub.add_parser("bench", help="benchmarks (bench sweep, bench scale)",
                            description="Run a benchmark and print what it measured.")
-    bench.add_argument("name", help="which benchmark: sweep")
+    bench.add_argument("name", help="which benchmark: sweep (sweep throughput) or scale "
+                       "(step cost against world size)")
     bench.add_argument("--quick", action="store_true", help="a smaller, faster version")
     bench.set_defaults(func=cmd_bench)
 
