@@ -47,6 +47,9 @@ DEFAULT_OUTCOMES: tuple[Outcome, ...] = (
             at="2030Q4", description="Share of Chinese firms' wafers made in China, 2030Q4"),
 )
 
+DEFAULT_SERIES = ("huawei_ai_dies", "huawei_fulfilment", "other_china_fulfilment",
+                  "other_china_smic_advanced_wafers")
+
 
 def _label(scenario: str) -> str:
     return Path(scenario).stem if scenario.endswith(".toml") else scenario
@@ -55,9 +58,12 @@ def _label(scenario: str) -> str:
 def comparison_sweep(
     a: str, b: str, replicates: int, *, base_seed: int = 0,
     outcomes: tuple[Outcome | dict, ...] | None = None, steps: int | None = None,
-    fixed: dict[str, Any] | None = None,
+    fixed: dict[str, Any] | None = None, series: tuple[str, ...] = DEFAULT_SERIES,
 ) -> Sweep:
-    """The sweep behind a comparison: a grid over the scenario [A, B], R shared seeds."""
+    """The sweep behind a comparison: a grid over the scenario [A, B], R shared seeds.
+
+    `series` are the reporters kept quarter by quarter (for plots of both paths).
+    """
     return build_sweep(
         name=f"compare-{_label(a)}-vs-{_label(b)}",
         description=f"Paired replicates: {a} vs {b}",
@@ -66,6 +72,7 @@ def comparison_sweep(
         fixed=fixed or {},
         parameters={SCENARIO_PARAMETER: {"values": [a, b]}},
         outcomes=list(outcomes or DEFAULT_OUTCOMES),
+        series=list(series),
     )
 
 
@@ -109,7 +116,8 @@ def summarise_differences(paired: pd.DataFrame, confidence: float = 0.95) -> pd.
             "sd_difference": sd,
             "relative": mean / mean_a if mean_a else float("nan"),
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["outcome", "n", "mean_a", "mean_b", "mean_difference",
+                                       "ci_low", "ci_high", "sd_difference", "relative"])
 
 
 @dataclass

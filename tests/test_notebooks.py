@@ -1,0 +1,56 @@
+"""Every analysis notebook runs top to bottom (nbclient, a real kernel) against small
+results the test makes first: a run folder, a paired comparison and a Sobol sweep."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from experiments.compare import compare
+from experiments.run import run_scenario
+from experiments.runner import run_sweep
+from experiments.sensitivity import sensitivity
+from experiments.sweep import load_sweep
+
+pytestmark = pytest.mark.notebook
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((REPO / "experiments" / "notebooks").glob("*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def small_results(tmp_path_factory):
+    root = tmp_path_factory.mktemp("notebook-results")
+    run_scenario("historical", seed=0, out=root / "run")
+    compare("historical", "state_allocation", replicates=2, out=root / "compare", workers=2, progress=False)
+    run_sweep(load_sweep(REPO / "tests" / "data" / "tiny_sobol.toml"), root / "sobol", workers=2, progress=False)
+    sensitivity(root / "sobol")
+    return {"CHIPSTATE_RUN_DIR": root / "run", "CHIPSTATE_COMPARE_DIR": root / "compare",
+            "CHIPSTATE_SWEEP_DIR": root / "sobol"}
+
+
+def test_there_are_three_notebooks_committed_without_outputs():
+    assert len(NOTEBOOKS) == 3
+    for path in NOTEBOOKS:
+        book = nbformat.read(path, as_version=4)
+        for cell in book.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, f"{path.name} has outputs"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs(path, small_results, monkeypatch):
+    for name, value in small_results.items():
+        monkeypatch.setenv(name, str(value))
+    book = nbformat.read(path, as_version=4)
+    # A failing cell raises CellExecutionError with the cell and its traceback.
+    NotebookClient(book, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    errors = [o for cell in book.cells if cell.cell_type == "code" for o in cell.outputs if o.output_type == "error"]
+    assert not errors
+    figures = [o for cell in book.cells if cell.cell_type == "code" for o in cell.outputs
+               if "image/png" in o.get("data", {})]
+    assert figures, f"{path.name} drew no figure"
