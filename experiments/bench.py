@@ -71,12 +71,11 @@ def _timed_batch_run(sweep: Sweep, processes: int) -> float:
     return elapsed
 
 
-_MEMORY_PROBE = """
-import json, resource, sys, tempfile, time
-from experiments.bench import bench_sweep_definition
-from experiments.runner import run_sweep
-if __name__ == "__main__":
-    runs, steps = int(sys.argv[1]), int(sys.argv[2])
+def memory_probe(runs: int, steps: int) -> dict:
+    """Run a sweep of `runs` runs of `steps` quarters with 2 workers in this process;
+    return its duration and this process's peak RSS before and after (KiB)."""
+    import resource
+
     sweep = bench_sweep_definition(10, runs // 10, steps, name=f"memory{runs}")
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with tempfile.TemporaryDirectory(prefix="chipstate-bench-") as out:
@@ -84,15 +83,15 @@ if __name__ == "__main__":
         counts = run_sweep(sweep, out, workers=2, progress=False, load=False)
         elapsed = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"runs": counts["runs"], "failed": counts["failed"], "seconds": elapsed,
-                      "rss_before_kib": before, "peak_rss_kib": peak}))
-"""
+    return {"runs": counts["runs"], "failed": counts["failed"], "seconds": elapsed,
+            "rss_before_kib": before, "peak_rss_kib": peak}
 
 
 def _parent_peak_memory(runs: int, steps: int) -> dict:
     """Peak RSS of a fresh parent process that runs a sweep of `runs` short runs."""
+    # A fresh process each time: ru_maxrss is a high-water mark over a process's life.
     result = subprocess.run(
-        [sys.executable, "-c", _MEMORY_PROBE, str(runs), str(steps)],
+        [sys.executable, "-m", "experiments.bench", "memory-probe", str(runs), str(steps)],
         capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -149,3 +148,10 @@ def run_benchmark(name: str, quick: bool = False) -> Path:
     path.write_text(json.dumps({"benchmark": name, "quick": quick, **figures}, indent=2))
     print(f"wrote {path}")
     return path
+
+
+if __name__ == "__main__":
+    # `python -m experiments.bench memory-probe RUNS STEPS`: the fresh parent process
+    # whose memory `bench sweep` measures (the guard matters: workers are spawned).
+    if sys.argv[1:2] == ["memory-probe"]:
+        print(json.dumps(memory_probe(int(sys.argv[2]), int(sys.argv[3]))))

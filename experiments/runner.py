@@ -406,7 +406,7 @@ def _execute(todo, workers, scheduler, dask_local, client, sweep, progress, skip
                 from distributed import Client
 
                 if scheduler:
-                    client = own_client = Client(scheduler)
+                    client = own_client = Client(scheduler, timeout="10s")
                 else:
                     cluster, client = start_local_dask(dask_local)
                     own_client = client
