@@ -11,7 +11,10 @@ import sys
 from pathlib import Path
 
 from experiments.sweep import SweepError
+from experiments.validate import DATA_FILE, DataFileError
 from model.scenario import ScenarioError
+
+RESULTS = Path(__file__).resolve().parent.parent / "results"
 
 
 def _overrides(items: list[str] | None) -> dict:
@@ -40,6 +43,52 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     for name in list_scenarios():
         scenario = load_scenario(name)
         print(f"{name:18s} {scenario.description}")
+    return 0
+
+
+# ---------------------------------------------------- calibration and validation
+def cmd_validate(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from experiments.validate import validate, write
+
+    result = validate(args.scenario, args.seeds, args.data, overrides=_overrides(args.set))
+    table = result.table
+    spoken = table[table["speaks"]]
+    columns = ["quantity", "entity", "period", "value", "model_mean", "model_p05", "model_p95",
+               "error", "inside_band"]
+    with pd.option_context("display.width", 200, "display.max_rows", 500, "display.max_colwidth", 38,
+                           "display.float_format", "{:,.4g}".format):
+        print(spoken[columns].to_string(index=False))
+        print(f"\nrows the model cannot speak to ({(~table['speaks']).sum()}):")
+        print(table.loc[~table["speaks"], ["quantity", "entity", "period", "reason"]].to_string(index=False))
+        print("\nsummary by quantity (mae in the data's unit; inside = inside the 90% band):")
+        print(result.summary.to_string(index=False))
+    out = args.out or RESULTS / "validation" / Path(str(args.scenario)).stem
+    paths = write(result, out)
+    print(f"\nwrote {paths['table']} (and .csv), {paths['summary']}, {paths['projections']}, "
+          f"{sum(k.startswith('figure') for k in paths)} figures in {out / 'figures'}")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from experiments.calibrate import calibrate, write_fitted
+
+    done = [0]
+
+    def progress(value: float) -> None:
+        done[0] += 1
+        if done[0] % 10 == 1:
+            print(f"  evaluation {done[0]}: objective {value:.4g}", flush=True)
+
+    fit = calibrate(args.data, args.max_evaluations, progress=progress)
+    print(f"objective {fit.start_value:.4g} at the defaults -> {fit.objective_value:.4g} "
+          f"after {fit.evaluations} evaluations over seeds {list(fit.seeds)}")
+    for name, value in fit.values.items():
+        print(f"  {name} = {value}")
+    if args.dry_run:
+        return 0
+    print(f"wrote {write_fitted(fit)}")
     return 0
 
 
@@ -189,6 +238,30 @@ def build_parser() -> argparse.ArgumentParser:
     scenarios = sub.add_parser("scenarios", help="list the shipped scenarios",
                                description="List the shipped scenarios, one line each.")
     scenarios.set_defaults(func=cmd_scenarios)
+
+    validate = sub.add_parser("validate", help="the model against published figures",
+                              description="Run a scenario over N seeds and compare it with every row "
+                              "of a calibration table: data value, model mean and 90%% band, error; "
+                              "rows the model cannot speak to are listed with the reason.")
+    validate.add_argument("--scenario", default="historical", help="scenario (default: historical)")
+    validate.add_argument("--seeds", type=int, default=10, help="seeds (default: 10)")
+    validate.add_argument("--data", type=Path, default=DATA_FILE,
+                          help="a CSV with columns quantity, entity, period, value, unit, source, note "
+                          "(default: the project's copy, model/data/calibration.csv)")
+    validate.add_argument("--out", type=Path, default=None,
+                          help="output folder (default: results/validation/<scenario>/)")
+    validate.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter")
+    validate.set_defaults(func=cmd_validate)
+
+    calibrate = sub.add_parser("calibrate", help="fit the named uncertain parameters to in-sample data",
+                               description="Fit the parameters listed in experiments/calibrate.py "
+                               "(FREE) to the in-sample rows with scipy.optimize over common seeds, and "
+                               "write them with their provenance to model/data/fitted_parameters.toml.")
+    calibrate.add_argument("--data", type=Path, default=DATA_FILE, help="calibration table (CSV)")
+    calibrate.add_argument("--max-evaluations", type=int, default=250,
+                           help="objective evaluations at most (default: 250; ~2 s each)")
+    calibrate.add_argument("--dry-run", action="store_true", help="fit and print, write nothing")
+    calibrate.set_defaults(func=cmd_calibrate)
     _add_experiment_parsers(sub)
     return parser
 
@@ -197,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ScenarioError, SweepError) as exc:
+    except (ScenarioError, SweepError, DataFileError) as exc:
         print(f"chipstate: error: {exc}", file=sys.stderr)
         return 2
 

@@ -20,6 +20,7 @@ from agents.fabless import (
     FablessFirm,
     FirmFigures,
     adapt_preferences,
+    derisk_preferences,
     search_weights,
     stream_demand,
 )
@@ -296,7 +297,12 @@ class ChipMarketModel(mesa.Model):
         wanted = (wafers.buyer * (n_tiers + 1) + slot) * n_foundries + wafers.supplier
         at = np.minimum(np.searchsorted(codes, wanted), max(len(codes) - 1, 0))
         found = (codes[at] == wanted) if len(codes) else np.zeros(len(wanted), dtype=bool)
-        return np.where(found, weights[at] if len(codes) else 0.0, 0.0)
+        base = np.where(found, weights[at] if len(codes) else 0.0, 0.0)
+        preference = self.parameters.foundry_preference
+        if preference:
+            scale = np.array([preference.get(f.name, 1.0) for f in self.foundries])
+            base = base * scale[wafers.supplier]
+        return base
 
     def _distribute_instruments(self) -> None:
         """Give each government the rules, directives and subsidies it issues."""
@@ -433,15 +439,19 @@ class ChipMarketModel(mesa.Model):
 
         wafers = self.trade.wafers
         ready = np.array([f.ready for f in self.foundries])[wafers.supplier, wafers.tier]
-        eligible_now = wafers.active & (ready <= q + self.lag)
+        capacity = self._supplier_capacity()
+        coming = capacity + np.concatenate([f.pipeline.sum(axis=(0, 2, 3)) for f in self.foundries])
+        # Orders go where a process runs and has (or is installing) capacity; forecasts
+        # also reach processes that will be ready within the planning horizon.
+        eligible_now = wafers.active & (ready <= q) & (coming[self.wafer_supplier] > 0)
+        eligible_ahead = wafers.active & (ready <= horizon)
         routed, routed_ai, fallback = self._fall_back(demand, demand_ai, eligible_now)
-        routed_forecast, _, _ = self._fall_back(forecast, forecast, wafers.active & (ready <= horizon))
+        routed_forecast, _, _ = self._fall_back(forecast, forecast, eligible_ahead)
         figures.fallback_wafers = fallback
 
         n_groups = len(self.firms) * len(TIERS)
         weights = np.where(eligible_now, self.wafer_weight, 0.0)
         has_weight = np.bincount(self.wafer_group, weights=weights, minlength=n_groups) > 0
-        capacity = self._supplier_capacity()
         searched = search_weights(has_weight, self.wafer_group, np.maximum(capacity[self.wafer_supplier], 1.0),
                                   self.wafer_same_country, eligible_now)
         if searched.any():
@@ -458,7 +468,11 @@ class ChipMarketModel(mesa.Model):
         group_total = routed.ravel()[self.wafer_group]
         self.wafer_ai_share = np.divide(routed_ai.ravel()[self.wafer_group], group_total,
                                         out=np.zeros(len(wafers)), where=group_total > 0)
-        fc = split_orders(routed_forecast.ravel(), self.wafer_group, weights, eligible_now)
+        ahead = np.where(eligible_ahead, self.wafer_weight, 0.0)
+        has_ahead = np.bincount(self.wafer_group, weights=ahead, minlength=n_groups) > 0
+        ahead = ahead + search_weights(has_ahead, self.wafer_group, np.maximum(coming[self.wafer_supplier], 1.0),
+                                       self.wafer_same_country, eligible_ahead)
+        fc = split_orders(routed_forecast.ravel(), self.wafer_group, ahead, eligible_ahead)
         per_supplier = np.bincount(self.wafer_supplier, weights=fc, minlength=len(self.foundries) * len(TIERS))
         for i, foundry in enumerate(self.foundries):
             foundry.forecast = per_supplier[i * len(TIERS):(i + 1) * len(TIERS)].copy()
@@ -512,7 +526,12 @@ class ChipMarketModel(mesa.Model):
         """Remember which relations an announced rule will cut (firms stockpile)."""
         for edges, store in ((self.trade.wafers, self.announced), (self.trade.tools, self.announced_tools)):
             if (rule.kind == "wafers") == (edges.kind == "wafers") and rule.kind in ("wafers", "tools"):
-                store[rule.id] = self._matches(rule, edges)
+                # Buyers cannot know where a tool threshold will land: a foundry that a
+                # tools rule targets stockpiles the rule's categories for every tier
+                # (precautionary stockpiling, ASSUMPTION; China's DUV imports surged ahead
+                # of the Dutch rules: calibration.csv: asml_china_share, ASML, 2023Q3).
+                reach = rule.model_copy(update={"tier": Tier.MATURE.value}) if rule.kind == "tools" else rule
+                store[rule.id] = self._matches(reach, edges)
         self._log("announce", rule.id, rule.issuer, ",".join(rule.targets), rule.tier, rule.event)
 
     def _matches(self, rule: Rule, edges: EdgeSet) -> np.ndarray:
@@ -541,6 +560,20 @@ class ChipMarketModel(mesa.Model):
         for i in self.trade.switch_off(edges, mask, rule.id):
             u, v, key = edges.keys[i]
             self._log("cut", rule.id, u, v, key, rule.event)
+        self._derisk(rule)
+
+    def _derisk(self, rule: Rule) -> None:
+        """Firms a rule names, or whose country it targets, move toward home foundries."""
+        names = np.array([f.name for f in self.firms])
+        countries = np.array([f.country for f in self.firms])
+        named = targets_mask(tuple(t for t in rule.targets if not t.startswith("country:")), names, countries)
+        national = targets_mask(tuple(t for t in rule.targets if t.startswith("country:")), names, countries)
+        hit = named | national
+        if hit.any() and self.parameters.derisk_factor != 1.0:
+            self.wafer_base = derisk_preferences(
+                self.wafer_base, self.wafer_same_country, hit[self.trade.wafers.buyer],
+                self.parameters.derisk_factor,
+            )
 
     def _lift_rule(self, rule: Rule) -> None:
         if rule.kind == "minerals":

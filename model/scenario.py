@@ -26,6 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from model.technology import parse_quarter, tier_from, tool_from
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "experiments" / "scenarios"
+FITTED_FILE = Path(__file__).resolve().parent / "data" / "fitted_parameters.toml"
+"""Parameter values fitted by `chipstate calibrate`, with their provenance; they sit
+under every scenario (a scenario's own [parameters] override them)."""
 DEFAULT_SCENARIO = "state_allocation"
 
 
@@ -87,7 +90,7 @@ class Parameters(_Strict):
     )
     # --- uncertainties: what the world might be
     ai_demand_growth: float = Field(
-        0.45, ge=-0.5, le=3.0, json_schema_extra={"group": "uncertainties"},
+        0.35, ge=-0.5, le=3.0, json_schema_extra={"group": "uncertainties"},
         description="Annual growth of AI-accelerator wafer demand from 2023 (fraction "
         "per year). Assumption, fitted by `chipstate calibrate`.",
     )
@@ -130,6 +133,17 @@ class Parameters(_Strict):
         description="Share of the tools a foundry stocked for older tiers that it may move "
         "to a more advanced tier short of tools each quarter (tools licensed for mature "
         "lines used on advanced ones). Assumption.",
+    )
+    foundry_preference: dict[str, float] = Field(
+        default_factory=dict, json_schema_extra={"group": "uncertainties"},
+        description="Multiplier on every firm's base preference for a foundry, by name "
+        "(missing: 1). The base market-share preferences `chipstate calibrate` fits.",
+    )
+    derisk_factor: float = Field(
+        1.15, ge=1.0, le=3.0, json_schema_extra={"group": "uncertainties"},
+        description="Multiplier on a firm's preference for home-country foundries each "
+        "time a rule names it or targets its country. Assumption (direction: SMIC's China "
+        "revenue share 69.9% in 2021 -> 84% in 2023Q3, calibration.csv).",
     )
     mineral_shock: float = Field(
         0.15, ge=0.0, le=1.0, json_schema_extra={"group": "uncertainties"},
@@ -348,12 +362,29 @@ def read_scenario_file(path: Path) -> ScenarioFile:
         raise ScenarioError(f"{path}: " + "; ".join(_describe(e) for e in exc.errors())) from None
 
 
-def load_scenario(name_or_path: str | Path = DEFAULT_SCENARIO, overrides: dict | None = None) -> Scenario:
+def fitted_parameters(path: Path = FITTED_FILE) -> dict[str, Any]:
+    """The [parameters] table of the fitted-parameters file ({} if there is none)."""
+    if not path.is_file():
+        return {}
+    try:
+        with open(path, "rb") as handle:
+            values = tomllib.load(handle).get("parameters", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
+    validate_parameters(values, f"{path} [parameters]")
+    return values
+
+
+def load_scenario(
+    name_or_path: str | Path = DEFAULT_SCENARIO, overrides: dict | None = None, fitted: bool = True
+) -> Scenario:
     """Load a scenario by name or path, resolve `extends`, apply `overrides`.
 
-    A child's parameters update its parent's; its rules, directives and subsidies are
-    added to the parent's (a child entry with a parent's id replaces it). Raises
-    ScenarioError for any problem, naming the file and field.
+    Parameters start from the code's defaults, then the fitted values
+    (model/data/fitted_parameters.toml, unless `fitted` is False), then each file of the
+    chain from the root; a child's rules, directives and subsidies are added to the
+    parent's (a child entry with a parent's id replaces it). Raises ScenarioError for any
+    problem, naming the file and field.
     """
     path = scenario_path(name_or_path)
     chain: list[tuple[Path, ScenarioFile]] = []
@@ -369,7 +400,7 @@ def load_scenario(name_or_path: str | Path = DEFAULT_SCENARIO, overrides: dict |
         parent = data.scenario.extends
         current = None if parent is None else _parent_path(current, parent)
 
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = fitted_parameters() if fitted else {}
     merged: dict[str, dict[str, Any]] = {"rules": {}, "directives": {}, "subsidies": {}}
     for file_path, data in reversed(chain):
         params.update(data.parameters)

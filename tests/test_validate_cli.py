@@ -1,0 +1,59 @@
+"""`chipstate validate` as a user calls it, on a small data file of their own."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+
+from experiments.validate import parse_value, quarters_of
+
+
+def chipstate(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "experiments.cli", *args], capture_output=True, text=True)
+
+
+def test_periods_and_values_parse():
+    assert quarters_of("2023Q4") == ["2023Q4"]
+    assert quarters_of("2023") == ["2023Q1", "2023Q2", "2023Q3", "2023Q4"]
+    assert quarters_of("2022H2") == ["2022Q3", "2022Q4"]
+    assert quarters_of("2024-09") == ["2024Q3"]
+    assert quarters_of("2021 end (plan)") == ["2021Q4"]
+    assert quarters_of("2021 (mid)") == ["2021Q2", "2021Q3"]
+    assert quarters_of("c.2024") == ["2024Q1", "2024Q2", "2024Q3", "2024Q4"]
+    assert quarters_of("scenario") is None and quarters_of("2019/2022") is None
+    assert parse_value("<50") == (50.0, "<") and parse_value("1,234.5") == (1234.5, "=")
+    assert parse_value("46 -> 36") == (None, "")
+
+
+def test_validate_with_a_user_data_file(tmp_path):
+    data = tmp_path / "mine.csv"
+    pd.DataFrame([
+        {"quantity": "foundry_revenue_share", "entity": "TSMC", "period": "2022Q3", "value": "56.1",
+         "unit": "%", "source": "test", "note": ""},
+        {"quantity": "utilization", "entity": "SMIC", "period": "2023Q4", "value": "76.8",
+         "unit": "%", "source": "test", "note": ""},
+        {"quantity": "gross_margin", "entity": "SMIC", "period": "2022", "value": "38",
+         "unit": "%", "source": "test", "note": ""},
+    ]).to_csv(data, index=False)
+    out = tmp_path / "validation"
+    result = chipstate("validate", "--seeds", "2", "--data", str(data), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "gross_margin" in result.stdout and "the model has no costs" in result.stdout
+    table = pd.read_parquet(out / "validation.parquet")
+    assert len(table) == 3 and table["speaks"].sum() == 2
+    spoken = table[table["speaks"]]
+    assert spoken["model_p05"].le(spoken["model_mean"]).all()
+    assert (out / "validation.csv").exists() and (out / "summary.csv").exists()
+    assert (out / "projections.parquet").exists()
+    assert {p.name for p in (out / "figures").iterdir()} == {"foundry_revenue_share.png", "utilization.png"}
+
+
+def test_a_bad_data_file_is_one_clear_error(tmp_path):
+    data = tmp_path / "bad.csv"
+    data.write_text("quantity,entity,value\nx,y,1\n")
+    result = chipstate("validate", "--seeds", "1", "--data", str(data), "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert str(data) in result.stderr and "'period'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()
