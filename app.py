@@ -1,0 +1,210 @@
+"""chipstate's policy lab: the browser app.
+
+Run with ``chipstate viz`` or ``solara run app.py --host 127.0.0.1 --port 8765`` and
+open the address it prints. Each browser session gets its own model, built from the
+controls in the sidebar; Reset rebuilds it from them, Step runs one quarter.
+
+The page shows the trade graph (vendors -> foundries -> firms; cut relations red and
+dashed, the state allocator's re-wiring purple), the run's key series and the newest
+rows of the ledger of cuts and re-wirings. Drawing lives in `experiments.viz`.
+"""
+
+from __future__ import annotations
+
+import html
+
+import solara
+from mesa.visualization import SolaraViz
+from mesa.visualization.utils import update_counter
+
+from experiments import viz
+from model import ChipMarketModel
+from model.scenario import DEFAULT_SCENARIO, list_scenarios
+
+NO_CHAMPIONS = "(none: no priority)"
+CHAMPION_LISTS = [
+    "Huawei",
+    "Huawei, Cambricon",
+    "Huawei, Cambricon, Alibaba T-Head",
+    "Huawei, Cambricon, Alibaba T-Head, Baidu Kunlun",
+    "Cambricon, Alibaba T-Head, Baidu Kunlun",
+    NO_CHAMPIONS,
+]
+"""Priority lists for the state allocator, in priority order (firms of the default
+world); the model takes a comma-separated string."""
+
+LEARNING_ONLY = "learning only"
+LITHO_WHAT_IFS = {
+    LEARNING_ONLY: {},
+    "28nm by 2026": {"domestic_litho_28nm_year": 2026.0},
+    "28nm by 2025, 7nm by 2028": {"domestic_litho_28nm_year": 2025.0, "domestic_litho_7nm_year": 2028.0},
+    "28nm by 2024, 7nm by 2026": {"domestic_litho_28nm_year": 2024.0, "domestic_litho_7nm_year": 2026.0},
+}
+"""Domestic lithography progress: Chinese immersion lithography reaches a tier by a year
+whatever its learning says (the uncertainties `domestic_litho_*_year`)."""
+
+
+class PolicyLab(ChipMarketModel):
+    """ChipMarketModel built from the app's controls.
+
+    The controls are shown as the levers read, but two of them must not override a
+    scenario that sets them: a checkbox left off means "as the scenario says" (the
+    escalation scenario turns both on), on means on. The champion list and the
+    lithography what-if are translated to the model's parameters.
+    """
+
+    def __init__(
+        self,
+        *,
+        scenario: str = DEFAULT_SCENARIO,
+        rng: int | None = None,
+        champions: str = CHAMPION_LISTS[0],
+        allies_aligned: bool = False,
+        duv_servicing_ban: bool = False,
+        domestic_litho: str = LEARNING_ONLY,
+        **kwargs,
+    ) -> None:
+        overrides = dict(kwargs)
+        overrides["champions"] = "" if champions == NO_CHAMPIONS else champions
+        if allies_aligned:
+            overrides["allies_aligned"] = True
+        if duv_servicing_ban:
+            overrides["duv_servicing_ban"] = True
+        overrides.update(LITHO_WHAT_IFS[domestic_litho])
+        super().__init__(scenario=scenario, rng=rng, **overrides)
+
+
+MODEL_PARAMS = {
+    "scenario": {"type": "Select", "value": DEFAULT_SCENARIO, "values": list_scenarios(),
+                 "label": "Scenario"},
+    # Mesa passes the value as `rng`; a slider, since a text seed would be a string.
+    "rng": {"type": "SliderInt", "value": 42, "min": 0, "max": 999, "step": 1, "label": "Seed"},
+    "reserved_share": {"type": "SliderFloat", "value": 0.8, "min": 0.0, "max": 1.0, "step": 0.05,
+                       "label": "Reserved share of SMIC's advanced capacity for champions"},
+    "champions": {"type": "Select", "value": CHAMPION_LISTS[0], "values": CHAMPION_LISTS,
+                  "label": "Champions (priority order)"},
+    "allies_aligned": {"type": "Checkbox", "value": False,
+                       "label": "Allies aligned: NL and JP apply US tool rules (off: as the scenario)"},
+    "duv_servicing_ban": {"type": "Checkbox", "value": False,
+                          "label": "DUV servicing ban from 2026Q1 (off: as the scenario)"},
+    "domestic_litho": {"type": "Select", "value": LEARNING_ONLY, "values": list(LITHO_WHAT_IFS),
+                       "label": "Domestic lithography progress"},
+}
+
+
+def initial_parameters() -> dict:
+    """The keyword arguments the controls start at (what Reset would pass untouched)."""
+    return {name: spec["value"] for name, spec in MODEL_PARAMS.items()}
+
+
+# ------------------------------------------------------------------- components
+# Each reads `update_counter` (Mesa bumps it after every Step) and draws on its own
+# matplotlib Figure (never pyplot: its state would be shared by every session).
+
+
+@solara.component
+def TradeGraph(model):
+    """The trade graph after the last step; layout and static layer once per model."""
+    update_counter.get()
+    layout = solara.use_memo(lambda: viz.graph_layout(model), [model])
+    static = solara.use_memo(lambda: viz.static_layer(model, layout), [model])
+    figure = viz.draw_trade_graph(model, layout, static)
+    with solara.Div(classes=["chipstate-trade-graph"]) as main:
+        solara.FigureMatplotlib(figure, format="png", dpi=viz.GRAPH_DPI)
+    return main
+
+
+@solara.component
+def SeriesPlots(model):
+    """Fulfilment, SMIC capacity and yield, revenue shares, prices, cut relations."""
+    counter = update_counter.get()
+    panels = solara.use_memo(lambda: viz.SeriesPanels(model), [model])
+    figure = panels.update()
+    with solara.Div(classes=["chipstate-series"]) as main:
+        # The figure object is kept and updated in place: name what makes it new.
+        solara.FigureMatplotlib(figure, dependencies=[model, counter, model.steps],
+                                format="png", dpi=viz.PANELS_DPI)
+    return main
+
+
+@solara.component
+def LedgerTable(model):
+    """The newest ledger rows: what was cut, restored or re-wired, and by which rule."""
+    update_counter.get()
+    frame = viz.latest_ledger(model, rows=12)
+    scenario = model.scenario
+    with solara.Div(classes=["chipstate-ledger"], style={"padding": "0 8px"}) as main:
+        # Plain HTML, not solara.Markdown: Markdown pulls KaTeX from a CDN path that
+        # solara-assets does not hold (a 404 in the console).
+        solara.HTML(tag="div", unsafe_innerHTML=(
+            f"<b>{html.escape(scenario.name)}</b>: {html.escape(scenario.description)}<br>"
+            f"Ledger of cuts and re-wirings: {len(model.ledger)} rows so far, the newest first."
+        ), style="font-size: 13px; margin-bottom: 4px;")
+        if frame.empty:
+            solara.Text("Nothing cut or re-wired yet.")
+        else:
+            solara.HTML(tag="div", unsafe_innerHTML=_table_html(frame),
+                        style="font-size: 12px; overflow-x: auto;")
+    return main
+
+
+def _table_html(frame) -> str:
+    head = "".join(f"<th style='text-align:left;padding:2px 10px'>{html.escape(c)}</th>"
+                   for c in frame.columns)
+    colour = {"cut": "#d62728", "rewire": "#9b30ff", "restore": "#2a9d8f"}
+    rows = []
+    for record in frame.itertuples(index=False):
+        cells = "".join(f"<td style='padding:1px 10px'>{html.escape(str(v))}</td>" for v in record)
+        style = f"color:{colour[record.action]}" if record.action in colour else ""
+        rows.append(f"<tr style='{style}'>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+CSS = """
+.chipstate-trade-graph img, .chipstate-series img { max-width: 100%; height: auto; }
+"""
+
+
+@solara.component
+def RunSettings(model):
+    """The levers the current model was built with (sliders do not show their values,
+    and a moved control only takes effect at Reset)."""
+    p = model.parameters
+
+    def year(value):
+        return "learning only" if value is None else f"{value:g}"
+
+    text = (
+        f"<b>{html.escape(model.scenario.name)}</b>, seed {model.seed} · reserved share "
+        f"{p.reserved_share:.2f} · champions: {html.escape(', '.join(p.champions) or 'none')} · "
+        f"allies aligned: {'yes' if p.allies_aligned else 'no'} · DUV servicing ban: "
+        f"{p.servicing_ban_quarter if p.duv_servicing_ban else 'no'} · domestic litho 28nm: "
+        f"{year(p.domestic_litho_28nm_year)}, 7nm: {year(p.domestic_litho_7nm_year)}"
+    )
+    solara.HTML(tag="div", unsafe_innerHTML=text, classes=["chipstate-settings"],
+                style="font-size: 13px; color: #333;")
+
+
+@solara.component
+def PolicyLabView(model):
+    """The main area: the run's settings, graph and series side by side, the ledger."""
+    solara.Style(CSS)
+    with solara.Column(style={"padding": "8px"}):
+        RunSettings(model)
+        with solara.Columns([11, 10]):
+            TradeGraph(model)
+            SeriesPlots(model)
+        LedgerTable(model)
+
+
+@solara.component
+def Page():
+    """One model per browser session, built here (a model built at import would be
+    shared by every tab). SolaraViz gets it as a reactive value and draws the app bar and
+    the sidebar (Reset / Play / Step, the controls, the step counter); its Reset replaces
+    the value, which re-renders the main area with the new model. The main area is laid
+    out here rather than in SolaraViz's draggable grid, whose half-width, 300-pixel cells
+    are too small for the trade graph."""
+    model = solara.use_reactive(solara.use_memo(lambda: PolicyLab(**initial_parameters()), []))
+    SolaraViz(model, components=[], model_params=MODEL_PARAMS, name="chipstate · policy lab")
+    PolicyLabView(model.value)

@@ -1,0 +1,483 @@
+"""Drawing for the browser app: the trade graph and the run's time series.
+
+Every function draws on a `matplotlib.figure.Figure` it is given or makes (never
+pyplot, whose global state is shared by every browser session of the app). The graph's
+layout and the aggregation of parallel edges are computed once per model
+(`graph_layout`); each redraw then costs a few numpy reductions over the edge arrays
+plus matplotlib's rendering, which is the slow part.
+
+Edges are drawn one line per (supplier, buyer, kind) pair, aggregating the items the
+pair trades (a foundry sells a firm wafers of several tiers; a vendor sells a foundry
+tools of several categories for several tiers):
+- width: the pair's summed last-quarter volume, as the square root of its share of the
+  largest pair of its kind (tools are units, wafers are wafer starts: not comparable);
+- red dashed: every item of the pair is cut; orange dotted: some are (the width is
+  then what still flows);
+- purple: at least one item was re-wired by the state allocator (champions first);
+- pale grey: a permitted relation that carried nothing last quarter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from model.reporters import slug
+from model.reporters import slug
+from model.technology import ADVANCED_TIERS, TIERS, parse_quarter, quarter_year
+
+KIND_COLOURS = {"vendor": "#6f8fb8", "foundry": "#e0a458", "firm": "#7fb77e", "government": "#b9b9b9"}
+KIND_LABELS = {"vendor": "equipment vendor", "foundry": "foundry", "firm": "fabless firm",
+               "government": "government (rules in force)"}
+COUNTRY_COLOURS = {"US": "#1f4e9c", "CN": "#c8102e", "TW": "#138a36", "KR": "#7b3fa0",
+                   "NL": "#f07f09", "JP": "#333333"}
+OTHER_COUNTRY = "#888888"
+COUNTRY_ORDER = ["US", "NL", "JP", "KR", "TW", "CN"]
+"""Top to bottom within a column: China at the bottom, so the relations the controls
+cut run diagonally across the picture and SMIC's re-wired supply sits low."""
+
+EDGE_STYLES = {
+    # status: (colour, linestyle, z-order, legend label)
+    "idle": ("#d9d9d9", "solid", 1, "permitted, no flow last quarter"),
+    "cut": ("#d62728", (0, (4, 3)), 2, "cut: every item of the pair"),
+    "partial": ("#ff7f0e", (0, (1, 1.5)), 3, "partly cut (width: what still flows)"),
+    "tools": ("#4a6fa5", "solid", 4, "tools, vendor -> foundry (width ~ volume)"),
+    "wafers": ("#2a9d8f", "solid", 4, "wafers, foundry -> firm (width ~ volume)"),
+    "rewired": ("#9b30ff", "solid", 5, "re-wired by the state allocator"),
+}
+COLUMNS = {"vendor": 0.0, "foundry": 1.0, "firm": 2.0}
+MAX_LABELLED = 40  # a column with more nodes than this (synthetic worlds) is not labelled
+
+
+@dataclass(frozen=True)
+class PairIndex:
+    """The parallel edges of one EdgeSet grouped by (supplier, buyer) pair."""
+
+    edge_pair: np.ndarray  # per edge: its pair's index
+    supplier_node: np.ndarray  # per pair: node index in the layout
+    buyer_node: np.ndarray
+    n_edges: np.ndarray  # per pair: how many items it trades
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.supplier_node)
+
+
+@dataclass(frozen=True)
+class GraphLayout:
+    """Node positions and pair grouping of one model's trade graph (fixed per model)."""
+
+    names: list[str]
+    kinds: list[str]
+    countries: list[str]
+    xy: np.ndarray  # (n_nodes, 2)
+    government_nodes: list[int]
+    wafers: PairIndex
+    tools: PairIndex
+
+
+def graph_layout(model) -> GraphLayout:
+    """Columns vendors | foundries | firms, each ordered by country then world order;
+    governments in a short row along the top. Pure function of the model's agents and
+    edge arrays (which never change length during a run)."""
+    groups = {"vendor": model.vendors, "foundry": model.foundries, "firm": model.firms}
+    names, kinds, countries, xy = [], [], [], []
+    offset = {}
+    rank = {c: i for i, c in enumerate(COUNTRY_ORDER)}
+    for kind, agents in groups.items():
+        offset[kind] = len(names)
+        order = sorted(range(len(agents)), key=lambda i: (rank.get(agents[i].country, -1), i))
+        position = np.empty(len(agents))
+        n = len(agents)
+        for slot, i in enumerate(order):
+            position[i] = 1.0 - slot / max(n - 1, 1)
+        for i, agent in enumerate(agents):
+            names.append(agent.name)
+            kinds.append(kind)
+            countries.append(agent.country)
+            xy.append((COLUMNS[kind], position[i]))
+    government_nodes = []
+    governments = list(model.governments)
+    for i, g in enumerate(governments):
+        government_nodes.append(len(names))
+        names.append(g.name)
+        kinds.append("government")
+        countries.append(g.country)
+        xy.append((0.35 + 1.3 * i / max(len(governments) - 1, 1), 1.2))
+
+    def pairs(edges, supplier_kind: str, buyer_kind: str) -> PairIndex:
+        n_buyers = len(groups[buyer_kind])
+        code = edges.supplier.astype(np.int64) * n_buyers + edges.buyer.astype(np.int64)
+        unique, inverse = np.unique(code, return_inverse=True)
+        return PairIndex(
+            edge_pair=inverse.ravel(),
+            supplier_node=offset[supplier_kind] + unique // n_buyers,
+            buyer_node=offset[buyer_kind] + unique % n_buyers,
+            n_edges=np.bincount(inverse.ravel(), minlength=len(unique)),
+        )
+
+    return GraphLayout(
+        names=names, kinds=kinds, countries=countries, xy=np.array(xy, dtype=float),
+        government_nodes=government_nodes,
+        wafers=pairs(model.trade.wafers, "foundry", "firm"),
+        tools=pairs(model.trade.tools, "vendor", "foundry"),
+    )
+
+
+def pair_status(edges, index: PairIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair: (status name, summed last-quarter volume).
+
+    Status is 'rewired' if any item was re-wired by the state allocator and not all are
+    cut, else 'cut' if all items are cut, 'partial' if some are, the edge kind if it
+    carried volume, 'idle' otherwise.
+    """
+    n = index.n_pairs
+    volume = np.bincount(index.edge_pair, weights=edges.volume, minlength=n)
+    cut = np.bincount(index.edge_pair, weights=(~edges.active).astype(float), minlength=n)
+    rewired = np.bincount(index.edge_pair, weights=edges.rewired.astype(float), minlength=n) > 0
+    status = np.where(volume > 0, edges.kind, "idle").astype(object)
+    status[(cut > 0) & (cut < index.n_edges)] = "partial"
+    status[cut == index.n_edges] = "cut"
+    status[rewired & (cut < index.n_edges)] = "rewired"
+    return status, volume
+
+
+GRAPH_SIZE_IN = (9.6, 7.2)
+GRAPH_DPI = 90
+GRAPH_AXES = (0.0, 0.17, 1.0, 0.74)
+
+
+def _graph_axes(fig: Figure):
+    ax = fig.add_axes(GRAPH_AXES)
+    ax.set_axis_off()
+    ax.set_xlim(-0.72, 2.75)
+    ax.set_ylim(-0.06, 1.3)
+    return ax
+
+
+def static_layer(model, layout: GraphLayout) -> np.ndarray:
+    """What does not change from step to step (nodes, names, legends), rendered once per
+    model as a transparent RGBA image (rows top first) the size of the graph figure.
+
+    Text is most of matplotlib's rendering time; drawing it once and pasting the pixels
+    over each step's edges keeps a redraw cheap.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = Figure(figsize=GRAPH_SIZE_IN, dpi=GRAPH_DPI)
+    fig.patch.set_alpha(0.0)
+    canvas = FigureCanvasAgg(fig)
+    ax = _graph_axes(fig)
+    _draw_nodes(ax, layout)
+    _draw_legend(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba()).copy()
+
+
+def draw_trade_graph(model, layout: GraphLayout, static: np.ndarray | None = None) -> Figure:
+    """The trade graph of `model` as it stands after its last step.
+
+    `static` is `static_layer(model, layout)`, computed once per model (made here when
+    not given). Save the figure at its own dpi (the default) so the layers align.
+    """
+    if static is None:
+        static = static_layer(model, layout)
+    fig = Figure(figsize=GRAPH_SIZE_IN, dpi=GRAPH_DPI)
+    ax = _graph_axes(fig)
+    for edges, index in ((model.trade.tools, layout.tools), (model.trade.wafers, layout.wafers)):
+        status, volume = pair_status(edges, index)
+        largest = volume.max() if len(volume) and volume.max() > 0 else 1.0
+        width = 0.5 + 5.0 * np.sqrt(volume / largest)
+        start, end = layout.xy[index.supplier_node], layout.xy[index.buyer_node]
+        for name in np.unique(status):
+            mask = status == name
+            colour, style, z, _ = EDGE_STYLES[name]
+            segments = np.stack([start[mask], end[mask]], axis=1)
+            lw = np.full(mask.sum(), 1.1) if name == "cut" else (
+                np.full(mask.sum(), 0.6) if name == "idle" else width[mask])
+            ax.add_collection(LineCollection(segments, colors=colour, linewidths=lw,
+                                             linestyles=style, zorder=z,
+                                             alpha=0.55 if name in ("tools", "wafers") else 1.0))
+    fig.figimage(static, xo=0, yo=0, origin="upper", zorder=10)
+    rules_in_force = {g.name: g.rules_in_force for g in model.governments}
+    for i in layout.government_nodes:
+        x, y = layout.xy[i]
+        ax.text(x, y - 0.045, f"{rules_in_force.get(layout.names[i], 0)} rules", ha="center",
+                va="top", fontsize=7, color="#444444")
+    _draw_title(fig, model)
+    return fig
+
+
+def _draw_nodes(ax, layout: GraphLayout) -> None:
+    xy = layout.xy
+    face = np.array([KIND_COLOURS[k] for k in layout.kinds])
+    ring = np.array([COUNTRY_COLOURS.get(c, OTHER_COUNTRY) for c in layout.countries])
+    is_gov = np.array([k == "government" for k in layout.kinds])
+    column_size = {k: layout.kinds.count(k) for k in COLUMNS}
+    size = 260 if column_size["firm"] <= MAX_LABELLED else 20
+    ax.scatter(xy[~is_gov, 0], xy[~is_gov, 1], s=size, c=face[~is_gov],
+               edgecolors=ring[~is_gov], linewidths=2.4, marker="o", zorder=10)
+    ax.scatter(xy[is_gov, 0], xy[is_gov, 1], s=150, c=face[is_gov], edgecolors=ring[is_gov],
+               linewidths=2.4, marker="s", zorder=11)
+    for i, (name, kind, country) in enumerate(zip(layout.names, layout.kinds, layout.countries)):
+        x, y = xy[i]
+        if kind == "government":
+            ax.text(x, y + 0.035, name, ha="center", va="bottom", fontsize=7.5, zorder=12)
+        elif column_size[kind] <= MAX_LABELLED:
+            ax.text(x, y, country, ha="center", va="center", fontsize=5.5, color="white",
+                    fontweight="bold", zorder=12)
+            if kind == "vendor":
+                ax.text(x - 0.07, y, name, ha="right", va="center", fontsize=8.5, zorder=12)
+            elif kind == "firm":
+                ax.text(x + 0.07, y, name, ha="left", va="center", fontsize=8.5, zorder=12)
+            else:
+                ax.text(x, y + 0.038, name, ha="center", va="bottom", fontsize=8, zorder=12,
+                        bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
+    for kind, x in COLUMNS.items():
+        ax.text(x, -0.055, {"vendor": "equipment vendors", "foundry": "foundries",
+                            "firm": "fabless firms"}[kind],
+                ha="center", va="top", fontsize=9, color="#555555", style="italic")
+
+
+def _draw_legend(fig: Figure) -> None:
+    edge_handles = [
+        Line2D([], [], color=EDGE_STYLES[k][0], linestyle=EDGE_STYLES[k][1],
+               lw=1.2 if k in ("cut", "idle") else 2.6, label=EDGE_STYLES[k][3])
+        for k in ("tools", "wafers", "rewired", "partial", "cut", "idle")
+    ]
+    kind_handles = [
+        Line2D([], [], marker="s" if k == "government" else "o", linestyle="none",
+               markerfacecolor=KIND_COLOURS[k], markeredgecolor="#666666", markersize=8,
+               label=KIND_LABELS[k])
+        for k in KIND_COLOURS
+    ]
+    country_handles = [
+        Line2D([], [], marker="o", linestyle="none", markerfacecolor="white",
+               markeredgecolor=colour, markeredgewidth=2.4, markersize=8, label=country)
+        for country, colour in COUNTRY_COLOURS.items()
+    ]
+    common = dict(frameon=False, fontsize=7.5, handlelength=2.6, borderaxespad=0.2)
+    fig.legend(handles=edge_handles, loc="lower left", bbox_to_anchor=(0.01, 0.0), ncol=2,
+               title="relations (one line per pair and kind)", title_fontsize=8, **common)
+    fig.legend(handles=kind_handles, loc="lower left", bbox_to_anchor=(0.63, 0.0), ncol=1,
+               title="node: kind", title_fontsize=8, **common)
+    fig.legend(handles=country_handles, loc="lower left", bbox_to_anchor=(0.86, 0.0), ncol=2,
+               title="ring: country", title_fontsize=8, handlelength=1.0, frameon=False,
+               fontsize=7.5, borderaxespad=0.2, columnspacing=0.6)
+
+
+def _draw_title(fig: Figure, model) -> None:
+    label = model.quarter if model.steps > 0 else f"before {quarter_label_after(model)}"
+    fig.text(0.015, 0.975, label, fontsize=20, fontweight="bold", va="top", ha="left")
+    fig.text(0.985, 0.975, f"{model.scenario.name} · seed {model.seed} · step {model.steps}",
+             fontsize=9, va="top", ha="right", color="#444444")
+    n_cut = int((~model.trade.wafers.active).sum() + (~model.trade.tools.active).sum())
+    n_rewired = int(model.trade.wafers.rewired.sum())
+    fig.text(0.985, 0.945, f"relations (items) cut: {n_cut} · re-wired by the state: {n_rewired}",
+             fontsize=8.5, va="top", ha="right", color="#444444")
+
+
+def quarter_label_after(model) -> str:
+    """The label of the first quarter the model will simulate."""
+    from model.technology import quarter_label
+
+    return quarter_label(model.quarter_number + 1)
+
+
+# ------------------------------------------------------------------ time series
+def _years(frame: pd.DataFrame) -> np.ndarray:
+    return np.array([quarter_year(parse_quarter(q)) for q in frame["quarter"]])
+
+
+def series_frame(model) -> pd.DataFrame:
+    """The model frame without row 0 (the state before any trade), with a `year` column."""
+    frame = model.datacollector.get_model_vars_dataframe().iloc[1:].copy()
+    frame["year"] = _years(frame) if len(frame) else []
+    return frame
+
+
+def _style(ax, model, title: str) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_title(title, fontsize=9, loc="left")
+    ax.set_xlim(quarter_year(model.first_quarter), quarter_year(model.last_quarter) + 0.25)
+    ax.grid(True, color="#eeeeee")
+    ax.tick_params(labelsize=7.5, length=2, pad=2)
+    ax.xaxis.set_major_locator(MaxNLocator(6, integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(4))
+
+
+def _legend(ax, **kwargs) -> None:
+    ax.legend(**{"fontsize": 7, "loc": "upper left", "frameon": False, **kwargs})
+
+
+ADVANCED_COLOURS = ["#6a040f", "#e85d04"]
+TIER_COLOURS = ["#03045e", "#0077b6", "#00b4d8", "#90be6d", "#adb5bd"]
+FOUNDRY_COLOURS = {"TSMC": "#2a9d8f", "Samsung": "#7b3fa0", "Intel Foundry": "#1f4e9c",
+                   "GlobalFoundries": "#6f8fb8", "UMC": "#8ab17d", "SMIC": "#c8102e",
+                   "Hua Hong": "#f4a261", "Other foundries": "#bbbbbb"}
+PANELS_SIZE_IN = (7.6, 7.2)
+HEADROOM = 1.35
+"""Autoscaled panels keep their top quarter free for the legend."""
+PANELS_DPI = 90
+
+
+class SeriesPanels:
+    """The run's key series in six panels (3 x 2), kept for the model's life.
+
+    Text (titles, tick labels, legends) is most of matplotlib's rendering time and
+    hardly changes: it is drawn on a background figure, rendered to pixels only when an
+    axis range changes (ranges only grow, to round numbers, so a few times a run), and
+    pasted under a foreground figure that holds just the data, whose lines are updated
+    in place. One image to encode per step; fixed margins (no tight_layout, which would
+    render twice).
+    """
+
+    GRID = dict(left=0.075, right=0.82, bottom=0.04, top=0.955, wspace=0.28, hspace=0.33)
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.background = Figure(figsize=PANELS_SIZE_IN, dpi=PANELS_DPI)
+        self.figure = Figure(figsize=PANELS_SIZE_IN, dpi=PANELS_DPI)
+        back = list(self.background.subplots(3, 2, gridspec_kw=self.GRID).flat)
+        front = self.figure.subplots(3, 2, gridspec_kw=self.GRID).flat
+        self.front = list(front)
+        for ax in self.front:
+            ax.set_axis_off()
+        self.lines: list[tuple] = []  # (line, column, scale)
+        self.ranges: list[tuple] = []  # (back axes, front axes, bottom, lowest top, columns)
+        fulfil, shares, capacity, yields, cuts, prices = range(6)
+        titles = ["Advanced-tier fulfilment: delivered / wanted (%)", "Foundry revenue shares (%)",
+                  "SMIC advanced capacity (wafers / quarter)", "SMIC advanced yield (good dies / dies)",
+                  "Relations cut by export controls (items)", "Wafer price index (1 = 2020 list)"]
+        for ax, title in zip(back, titles):
+            _style(ax, model, title)
+        for ax in self.front:
+            ax.set_xlim(quarter_year(model.first_quarter), quarter_year(model.last_quarter) + 0.25)
+
+        self._line(back[fulfil], self.front[fulfil], "huawei_fulfilment", 100.0,
+                   color="#c8102e", lw=2, label="Huawei")
+        self._line(back[fulfil], self.front[fulfil], "other_china_fulfilment", 100.0,
+                   color="#f4a261", lw=2, label="other Chinese firms")
+        _legend(back[fulfil], ncol=2)
+        back[fulfil].set_yticks([0, 25, 50, 75, 100])
+        self.ranges.append((back[fulfil], self.front[fulfil], -2.0, 125.0,
+                            [("huawei_fulfilment", 100.0), ("other_china_fulfilment", 100.0)]))
+
+        for tier, colour in zip(ADVANCED_TIERS, ADVANCED_COLOURS):
+            self._line(back[capacity], self.front[capacity], f"smic_capacity_{tier.key}", 1.0,
+                       color=colour, lw=2, label=tier.value)
+            self._line(back[yields], self.front[yields], f"smic_yield_{tier.key}", 1.0,
+                       color=colour, lw=2, label=tier.value)
+        _legend(back[capacity], ncol=2)
+        _legend(back[yields], ncol=2)
+        self.ranges.append((back[capacity], self.front[capacity], 0.0, 1000.0,
+                            [(f"smic_capacity_{t.key}", 1.0) for t in ADVANCED_TIERS]))
+        for ax in (back[yields], self.front[yields]):
+            ax.set_ylim(0, 1.2)
+        back[yields].set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+
+        self.shares_ax = self.front[shares]
+        self.share_columns = [f"share_{slug(f.name)}" for f in model.foundries]
+        self.share_colours = [FOUNDRY_COLOURS.get(f.name, "#999999") for f in model.foundries]
+        for ax in (back[shares], self.front[shares]):
+            ax.set_ylim(0, 100)
+        handles = [Patch(color=c, label=f.name) for c, f in zip(self.share_colours, model.foundries)]
+        back[shares].legend(handles=handles[::-1], loc="center left", bbox_to_anchor=(1.0, 0.5),
+                            fontsize=6.5, frameon=False)
+        self.stack: list = []
+
+        for tier, colour in zip(TIERS, TIER_COLOURS):
+            self._line(back[prices], self.front[prices], f"price_index_{tier.key}", 1.0,
+                       color=colour, lw=1.8, label=tier.value)
+        _legend(back[prices], ncol=3)
+        self.ranges.append((back[prices], self.front[prices], 0.0, 1.5,
+                            [(f"price_index_{t.key}", 1.0) for t in TIERS]))
+
+        self._line(back[cuts], self.front[cuts], "cut_edges", 1.0, color="#d62728", lw=2,
+                   drawstyle="steps-post")
+        self.ranges.append((back[cuts], self.front[cuts], 0.0, 10.0, [("cut_edges", 1.0)]))
+
+        self.hint = self.background.text(0.5, 0.5, "press Step to run a quarter", ha="center",
+                                         va="center", fontsize=14, color="#888888")
+        self.pixels = None
+        self.pasted = None
+        self.tops: tuple = ()
+
+    def _line(self, back, front, column: str, scale: float, **style) -> None:
+        back.plot([], [], **style)  # for the legend
+        (line,) = front.plot([], [], **{k: v for k, v in style.items() if k != "label"})
+        self.lines.append((line, column, scale))
+
+    def update(self, frame: pd.DataFrame | None = None) -> Figure:
+        """Show `frame` (default: the model's frame so far); return the figure to save
+        (at its own dpi, the default, so that the layers align)."""
+        frame = series_frame(self.model) if frame is None else frame
+        years = frame["year"].to_numpy(dtype=float)
+        for line, column, scale in self.lines:
+            line.set_data(years, scale * frame[column].to_numpy(dtype=float))
+        for artist in self.stack:
+            artist.remove()
+        self.stack = []
+        if len(frame):
+            values = frame[self.share_columns].fillna(0.0).to_numpy(dtype=float).T
+            self.stack = list(self.shares_ax.stackplot(years, values, colors=self.share_colours,
+                                                       alpha=0.9))
+        tops = []
+        for back, front, bottom, lowest_top, columns in self.ranges:
+            top = back.get_ylim()[1] if self.tops else lowest_top
+            peak = max((np.nanmax(scale * frame[c].to_numpy(dtype=float), initial=-np.inf)
+                        for c, scale in columns), default=-np.inf) if len(frame) else -np.inf
+            if np.isfinite(peak) and peak * HEADROOM > top:
+                top = nice_ceiling(peak * HEADROOM)
+            tops.append(top)
+        tops = tuple(tops) + (bool(len(frame)),)
+        if tops != self.tops:
+            for (back, front, bottom, _, _), top in zip(self.ranges, tops):
+                back.set_ylim(bottom, top)
+                front.set_ylim(bottom, top)
+            self.hint.set_visible(not len(frame))
+            self._render_background()
+            self.tops = tops
+        return self.figure
+
+    def _render_background(self) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        canvas = FigureCanvasAgg(self.background)
+        canvas.draw()
+        self.pixels = np.asarray(canvas.buffer_rgba()).copy()
+        if self.pasted is not None:
+            self.pasted.remove()
+        self.pasted = self.figure.figimage(self.pixels, xo=0, yo=0, origin="upper", zorder=-1)
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 (x 10^k) at or above `value`."""
+    if value <= 0:
+        return 1.0
+    exponent = np.floor(np.log10(value))
+    for step in (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
+        if step * 10**exponent >= value * (1 - 1e-12):
+            return float(step * 10**exponent)
+    return float(10 ** (exponent + 1))
+
+
+def draw_panels(model, frame: pd.DataFrame | None = None) -> Figure:
+    """The run's key series so far, in a new figure (see `SeriesPanels`)."""
+    return SeriesPanels(model).update(frame)
+
+
+LEDGER_SHOWN = ["quarter", "action", "rule", "supplier", "buyer", "item"]
+
+
+def latest_ledger(model, rows: int = 12) -> pd.DataFrame:
+    """The newest `rows` ledger rows, newest first."""
+    frame = model.ledger_frame()
+    return frame[LEDGER_SHOWN].iloc[::-1].head(rows).reset_index(drop=True)

@@ -1,0 +1,215 @@
+"""The browser app in a real browser.
+
+`solara run app.py` serves the app on a free loopback port; Debian's chromium, driven by
+Playwright, loads it, steps the model, checks that the step counter and the trade-graph
+image change (and that the cuts appear in red), switches levers and the scenario,
+resets, and fails on any console error. A screenshot goes to results/screenshots/ for
+a person to look at. Never skipped: without chromium the test fails and says how to
+get it (tests/run_all.sh installs it).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOTS = ROOT / "results" / "screenshots"
+CUT_RED = np.array([214, 39, 40])  # experiments.viz.EDGE_STYLES["cut"], drawn opaque
+TIMEOUT_MS = 90_000  # a loaded 2-core machine builds the first page slowly
+
+
+# ----------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright launches Debian's chromium, never a downloaded one."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} not found: the browser tests drive Debian's chromium. "
+                    "Run `bash tests/run_all.sh` (installs it) or `apt-get install chromium`.")
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """`solara run app.py` on a free loopback port; killed (its whole process group)
+    when the module's tests are done, whatever happened."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("solara") / "server.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "solara", "run", str(ROOT / "app.py"), "--host", "127.0.0.1",
+             "--port", str(port), "--no-open"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"solara exited with {server.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"solara did not serve {url} in 120 s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+
+
+class Console:
+    """Every console error and uncaught page error of a page."""
+
+    def __init__(self, page) -> None:
+        self.errors: list[str] = []
+        page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text}")
+                if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+
+
+def _open(page, url: str) -> Console:
+    console = Console(page)
+    page.set_default_timeout(TIMEOUT_MS)
+    page.set_viewport_size({"width": 1600, "height": 1150})
+    page.goto(url)
+    page.get_by_role("button", name="Step").wait_for()
+    page.locator(".chipstate-trade-graph img").wait_for()
+    page.locator(".chipstate-series img").wait_for()
+    _wait_steps(page, 0)
+    return console
+
+
+def _wait_steps(page, n: int) -> None:
+    page.get_by_text(f"Step: {n}", exact=True).wait_for()
+
+
+def _step(page, n_from: int, times: int) -> list[float]:
+    """Click Step `times` times, each time waiting for the counter; return the seconds
+    from click to counter (logged, not asserted: timing depends on the machine)."""
+    seconds = []
+    for k in range(n_from + 1, n_from + times + 1):
+        start = time.perf_counter()
+        page.get_by_role("button", name="Step").click()
+        _wait_steps(page, k)
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def _graph_pixels(page) -> np.ndarray:
+    """The trade graph image as the server sent it (RGB array), read from the <img>."""
+    data_url = page.locator(".chipstate-trade-graph img").evaluate(
+        """async (img) => {
+            const blob = await (await fetch(img.src)).blob();
+            return await new Promise((resolve) => {
+                const reader = new FileReader();
+                reader.onload = () => resolve(reader.result);
+                reader.readAsDataURL(blob);
+            });
+        }"""
+    )
+    from PIL import Image
+
+    raw = base64.b64decode(data_url.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(raw)).convert("RGB")).astype(int)
+
+
+def _red_pixels(pixels: np.ndarray) -> int:
+    return int((np.abs(pixels - CUT_RED).max(axis=2) <= 12).sum())
+
+
+def _settings(page) -> str:
+    return page.locator(".chipstate-settings").inner_text()
+
+
+def _select(page, label: str, option: str) -> None:
+    page.locator(".v-select").filter(has_text=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+# -------------------------------------------------------------------------- tests
+def test_step_switch_scenario_and_reset(app_url, page):
+    console = _open(page, app_url)
+    assert "state_allocation" in _settings(page)
+    graph = page.locator(".chipstate-trade-graph img")
+    src_before = graph.get_attribute("src")
+    pixels_before = _graph_pixels(page)
+
+    seconds = _step(page, 0, 8)
+    page.wait_for_function(
+        "(old) => { const img = document.querySelector('.chipstate-trade-graph img');"
+        " return img !== null && img.src !== old; }", arg=src_before)
+    pixels_after = _graph_pixels(page)
+    assert pixels_after.shape == pixels_before.shape
+    assert (pixels_after != pixels_before).any(axis=2).mean() > 0.01  # the picture changed
+    # the 2019-2020 rules cut relations: red dashed lines appear
+    assert _red_pixels(pixels_after) > _red_pixels(pixels_before) + 200
+    assert "Ledger of cuts and re-wirings: 0 rows" not in page.locator(".chipstate-ledger").inner_text()
+    assert "cut" in page.locator(".chipstate-ledger table").inner_text()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "policy_lab.png", full_page=True)
+    print("seconds from Step click to counter:", ", ".join(f"{s:.2f}" for s in seconds))
+
+    # Levers and the scenario take effect at Reset: no controls, seed 43, DUV ban on.
+    _select(page, "Scenario", "no_controls")
+    page.locator("label", has_text="DUV servicing ban").click()  # vuetify's ripple covers the box
+    assert page.get_by_label("DUV servicing ban").is_checked()
+    seed = page.get_by_role("slider", name="Seed")
+    seed.focus()
+    seed.press("ArrowRight")
+    assert "state_allocation" in _settings(page)  # nothing rebuilt before Reset
+    page.get_by_role("button", name="Reset").click()
+    page.locator(".chipstate-settings").filter(has_text="no_controls").wait_for()
+    settings = _settings(page)
+    assert "seed 43" in settings
+    assert "DUV servicing ban: 2026Q1" in settings
+    _wait_steps(page, 0)
+    _step(page, 0, 4)
+    assert _red_pixels(_graph_pixels(page)) <= _red_pixels(pixels_before) + 20  # nothing cut
+    page.screenshot(path=SCREENSHOTS / "policy_lab_no_controls.png", full_page=True)
+    assert console.errors == []
+
+
+def test_each_session_has_its_own_model(app_url, browser):
+    """Two tabs (sessions): stepping one leaves the other's model alone."""
+    first, second = browser.new_page(), browser.new_page()
+    try:
+        console_first, console_second = _open(first, app_url), _open(second, app_url)
+        _step(first, 0, 2)
+        _step(second, 0, 1)  # a shared model would now be at step 3
+        _wait_steps(first, 2)
+        assert console_first.errors == [] and console_second.errors == []
+    finally:
+        first.close()
+        second.close()
