@@ -161,6 +161,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_viz(args: argparse.Namespace) -> int:
+    """Serve the browser app: exec `solara run <repo>/app.py` on host:port."""
+    import os
+
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    if not app.is_file():
+        print(f"chipstate: error: {app} not found: `chipstate viz` needs a source checkout "
+              "(pip install -e .)", file=sys.stderr)
+        return 2
+    command = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host,
+               "--port", str(args.port), "--no-open"]
+    os.execv(sys.executable, command)
+    return 0  # not reached
+
+
 def _add_executor_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--workers", type=int, metavar="N",
@@ -262,6 +277,14 @@ def build_parser() -> argparse.ArgumentParser:
                            help="objective evaluations at most (default: 250; ~2 s each)")
     calibrate.add_argument("--dry-run", action="store_true", help="fit and print, write nothing")
     calibrate.set_defaults(func=cmd_calibrate)
+
+    viz = sub.add_parser("viz", help="the browser app: the policy lab (Mesa SolaraViz)",
+                         description="Serve the browser app (app.py) with solara; open the "
+                         "address it prints. Each browser tab gets its own model.")
+    viz.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
+    viz.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default: 127.0.0.1, this machine only)")
+    viz.set_defaults(func=cmd_viz)
     _add_experiment_parsers(sub)
     return parser
 
