@@ -140,12 +140,12 @@ def execute_run(task: RunTask) -> pd.DataFrame:
             "elapsed_s": time.perf_counter() - started, **scalars}
     if not task.series:
         return pd.DataFrame([{**head, "quarter": None}])
-    rows = pd.DataFrame({"quarter": frame["quarter"].astype(str).to_numpy()})
+    n = len(frame)
+    columns: dict[str, Any] = {name: [value] * n for name, value in head.items()}
+    columns["quarter"] = frame["quarter"].astype(str).to_numpy()
     for name in task.series:
-        rows[name] = frame[name].to_numpy(dtype=float)
-    for name, value in reversed(list(head.items())):
-        rows.insert(0, name, [value] * len(rows))
-    return rows
+        columns[name] = frame[name].to_numpy(dtype=float)
+    return pd.DataFrame(columns)
 
 
 # ---------------------------------------------------------------------- executors

@@ -86,7 +86,7 @@ def test_a_killed_sweep_resumes_to_the_same_runs_as_an_uninterrupted_one(tmp_pat
     ((DATA / "tiny_grid.toml").read_text().replace('reporter = "huawei_ai_dies"', 'reporter = "huawei_dies"'),
      "field 'outcomes.0.reporter': no reporter 'huawei_dies'"),
     ("not = toml = at all", "not valid TOML"),
-])
+], ids=["no-design", "bad-kind", "unknown-parameter", "value-out-of-range", "unknown-reporter", "not-toml"])
 def test_bad_sweep_files_exit_2_with_one_line_naming_file_and_field(tmp_path, text, expected):
     path = tmp_path / "bad.toml"
     path.write_text(text)
