@@ -209,9 +209,11 @@ class Rule(_Strict):
       - ``servicing``: vendors stop servicing installed `tools` (faster depreciation);
       - ``minerals``: an export control on critical minerals that cuts the output of
         vendors in the `targets` countries by the `mineral_shock` parameter.
-    Targets are entity names or ``country:XX``. Suppliers are the issuer's own entities,
-    plus, with `foreign_direct_product`, every supplier outside the targets' own
-    country, plus any named in `suppliers`.
+    Targets are entity names or ``country:XX``. The rule reaches the suppliers named in
+    `suppliers` alone if it names any; otherwise the issuer's own suppliers and, with
+    `foreign_direct_product`, every supplier outside the buyer's own country
+    (model.policy.supplier_reach). A rule reaches the tier it names and every more
+    advanced one.
     """
 
     id: str
