@@ -29,30 +29,50 @@ def slug(name: str) -> str:
 
 # ------------------------------------------------------------------- collecting
 class ChipDataCollector(mesa.DataCollector):
-    """Mesa's DataCollector, with two economies that change no recorded number.
+    """Mesa's DataCollector, with economies that change no recorded number.
 
     - Figures several reporters share (a foundry's yields, total foundry revenue) are
       computed once per `collect` (`per_collect`): the model does not change during one.
     - The fabless firms' agent-type rows are read from the model's firm arrays in one
-      pass (`firm_records`) instead of calling each reporter on each firm: a synthetic
-      world has 10^5 firms. The values are those the per-firm reporters of
-      `agenttype_reporters` give (tests/test_synthetic.py checks it); if the firm
-      reporters are changed to something else, the per-firm path is used.
+      pass and kept as columns (`FirmBlock`, one per collect) instead of calling each
+      reporter on each firm and keeping a tuple per firm: a synthetic world has 10^5
+      firms. A block iterates as Mesa's record tuples, and
+      `get_agenttype_vars_dataframe(FablessFirm)` gives the frame Mesa would build from
+      them (tests/test_synthetic.py checks both against the per-firm reporters of
+      `agenttype_reporters`). If the firm reporters are changed to other columns, the
+      per-firm path is used.
     """
 
     def collect(self, model) -> None:
         model.report_cache = {}
         try:
             super().collect(model)
+            if self._firms_batched():
+                from agents.fabless import FablessFirm
+
+                self._agenttype_records[model.steps][FablessFirm] = FirmBlock.of(model)
         finally:
             model.report_cache = None
+
+    def _firms_batched(self) -> bool:
+        from agents.fabless import FablessFirm
+
+        return list(self.agenttype_reporters.get(FablessFirm, {})) == FIRM_COLUMNS
 
     def _record_agenttype(self, model, agent_type):
         from agents.fabless import FablessFirm
 
-        if agent_type is FablessFirm and list(self.agenttype_reporters[agent_type]) == FIRM_COLUMNS:
-            return firm_records(model)
+        if agent_type is FablessFirm and self._firms_batched():
+            return iter(())  # `collect` stores the firms' block itself
         return super()._record_agenttype(model, agent_type)
+
+    def get_agenttype_vars_dataframe(self, agent_type):
+        from agents.fabless import FablessFirm
+
+        blocks = [r[agent_type] for r in self._agenttype_records.values() if agent_type in r]
+        if agent_type is not FablessFirm or not blocks or not all(isinstance(b, FirmBlock) for b in blocks):
+            return super().get_agenttype_vars_dataframe(agent_type)
+        return FirmBlock.frame(blocks)
 
 
 def per_collect(model, key, compute):
@@ -71,18 +91,50 @@ FIRM_COLUMNS = ["name", "country", "demand_wafers", "ordered_wafers", "delivered
                 "ai_dies", "domestic_wafers"]
 
 
+class FirmBlock:
+    """The firms' agent-type rows of one collect, as columns (FIRM_COLUMNS after the
+    ids); iterates as Mesa's records, (step, agent id, *FIRM_COLUMNS) per firm."""
+
+    def __init__(self, step: int, identities: tuple[list, list, list], values: list[np.ndarray]) -> None:
+        self.step, self.identities, self.values = step, identities, values
+
+    @classmethod
+    def of(cls, model) -> FirmBlock:
+        figures = model.firm_figures
+        values = [
+            figures.demand.sum(axis=1), figures.ordered.sum(axis=1), figures.delivered.sum(axis=1),
+            figures.demand[:, ADVANCED].sum(axis=1), figures.delivered[:, ADVANCED].sum(axis=1),
+            figures.fallback_wafers.copy(), figures.ai_dies.copy(), figures.domestic_wafers.copy(),
+        ]
+        return cls(model.steps, _firm_identities(model), values)
+
+    def __len__(self) -> int:
+        return len(self.identities[0])
+
+    def __iter__(self):
+        ids, names, countries = self.identities
+        return zip([self.step] * len(self), ids, names, countries, *(v.tolist() for v in self.values))
+
+    @staticmethod
+    def frame(blocks: list[FirmBlock]):
+        """The frame Mesa's get_agenttype_vars_dataframe builds from these records."""
+        import pandas as pd
+
+        columns = {
+            "Step": np.concatenate([np.full(len(b), b.step, dtype=np.int64) for b in blocks]),
+            "AgentID": np.concatenate([np.asarray(b.identities[0], dtype=np.int64) for b in blocks]),
+        }
+        for k, name in enumerate(FIRM_COLUMNS[:2]):
+            columns[name] = [x for b in blocks for x in b.identities[k + 1]]
+        for k, name in enumerate(FIRM_COLUMNS[2:]):
+            columns[name] = np.concatenate([b.values[k] for b in blocks])
+        return pd.DataFrame(columns).set_index(["Step", "AgentID"])
+
+
 def firm_records(model) -> list[tuple]:
     """(step, agent id, *FIRM_COLUMNS) per firm, as Mesa's agent-type records, from the
     model's `firm_figures` arrays."""
-    figures, firms = model.firm_figures, model.firms
-    columns = [
-        *_firm_identities(model),
-        figures.demand.sum(axis=1), figures.ordered.sum(axis=1), figures.delivered.sum(axis=1),
-        figures.demand[:, ADVANCED].sum(axis=1), figures.delivered[:, ADVANCED].sum(axis=1),
-        figures.fallback_wafers, figures.ai_dies, figures.domestic_wafers,
-    ]
-    columns = [c.tolist() if isinstance(c, np.ndarray) else c for c in columns]
-    return list(zip([model.steps] * len(firms), *columns))
+    return list(FirmBlock.of(model))
 
 
 def _firm_identities(model) -> tuple[list, list, list]:
