@@ -67,3 +67,26 @@ def test_the_directive_adds_huawei_dies_and_costs_the_other_chinese_firms(tmp_pa
     assert sorted(runs[runs["scenario"] == "historical"]["seed"]) == sorted(
         runs[runs["scenario"] == "state_allocation"]["seed"]) == [0, 1, 2]
     assert "state_allocation minus historical" in result.report()
+
+
+def test_cli_compare_prints_the_table_and_refuses_an_unknown_scenario(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-m", "experiments.cli", "compare", "historical", "state_allocation",
+         "--replicates", "2", "--workers", "0", "--out", str(tmp_path / "cmp")],
+        cwd=repo, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "state_allocation minus historical" in result.stdout
+    assert "huawei_ai_dies_2026_2030" in result.stdout
+    table = pd.read_csv(tmp_path / "cmp" / "comparison.csv")
+    assert list(table["n"].unique()) == [2]
+    bad = subprocess.run(
+        [sys.executable, "-m", "experiments.cli", "compare", "historical", "no_such_scenario",
+         "--replicates", "2", "--out", str(tmp_path / "bad")],
+        cwd=repo, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert "no_such_scenario" in bad.stderr and "Traceback" not in bad.stderr
