@@ -44,8 +44,10 @@ from model.technology import (
 from model.synthetic import synthetic_world
 from model.world import World, load_world
 
-CATEGORY_INDEX = {c.value: i for i, c in enumerate(TOOL_CATEGORIES)}
-TIER_INDEX = {t.value: t.index for t in TIERS}
+CATEGORY_NAMES = [c.value for c in TOOL_CATEGORIES]
+CATEGORY_INDEX = {name: i for i, name in enumerate(CATEGORY_NAMES)}
+TIER_NAMES = [t.value for t in TIERS]
+TIER_INDEX = {name: i for i, name in enumerate(TIER_NAMES)}
 
 LEDGER_COLUMNS = ["step", "quarter", "action", "rule", "supplier", "buyer", "item", "note"]
 
@@ -84,6 +86,7 @@ class ChipMarketModel(mesa.Model):
         self.unserviced_extra = float(meta["unserviced_depreciation"])
         self.headroom = float(meta["headroom"])
         self.ledger: list[dict] = []
+        self._bills: dict = {}
 
         self._build_agents()
         self._build_graph()
@@ -397,11 +400,11 @@ class ChipMarketModel(mesa.Model):
             vendor.cumulative_sales_usd_m += vendor.revenue_usd_m
             vendor.orders_units = {c_name: float(ordered[v * n_cat + CATEGORY_INDEX[c_name]])
                                    for c_name in vendor.output}
-        for e in np.flatnonzero(flow > 0):
-            self.foundries[tools.buyer[e]].receive_tools(
-                TOOL_CATEGORIES[tools.category[e]].value, TIERS[tools.tier[e]].value,
-                float(flow[e]), bool(self.tool_domestic[e]),
-            )
+        sold = np.flatnonzero(flow > 0)
+        for f, c, t, units, domestic in zip(tools.buyer[sold].tolist(), tools.category[sold].tolist(),
+                                            tools.tier[sold].tolist(), flow[sold].tolist(),
+                                            self.tool_domestic[sold].tolist()):
+            self.foundries[f].receive_tools(CATEGORY_NAMES[c], TIER_NAMES[t], units, domestic)
         floors = self._domestic_litho_floors()
         for vendor in self.vendors:
             plan = vendor.plan_output(self.parameters.domestic_learning_rate,
@@ -415,8 +418,8 @@ class ChipMarketModel(mesa.Model):
         self.tool_orders = []
         for foundry in self.foundries:
             foundry.age(self.depreciation, self.unserviced_extra)
-            foundry.install(foundry.plan_installation(q, w.bill, self.headroom, self.parameters.repurpose_share))
-            order = foundry.plan_tool_orders(q, w.bill, unit_price, self.headroom, self.depreciation)
+            foundry.install(foundry.plan_installation(q, self.bill, self.headroom, self.parameters.repurpose_share))
+            order = foundry.plan_tool_orders(q, self.bill, unit_price, self.headroom, self.depreciation)
             foundry.capex_usd_m = sum(
                 u * unit_price[c] for (c, _), u in order.units.items()
             ) / 1e6
@@ -522,6 +525,15 @@ class ChipMarketModel(mesa.Model):
         self.wafer_ever_used |= flow > 0
 
     # ============================================================ phase helpers
+    def bill(self, tier: Tier, route: str) -> dict[str, float]:
+        """The world's bill of tools (`World.bill`), parsed once per (tier, route);
+        a fresh dict each call, as callers may change it."""
+        key = (tier, route)
+        bill = self._bills.get(key)
+        if bill is None:
+            bill = self._bills[key] = self.world.bill(tier, route)
+        return dict(bill)
+
     def _announce(self, rule: Rule) -> None:
         """Remember which relations an announced rule will cut (firms stockpile)."""
         for edges, store in ((self.trade.wafers, self.announced), (self.trade.tools, self.announced_tools)):

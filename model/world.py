@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from model.scenario import ScenarioError
 from model.technology import TIERS, Tier, parse_quarter, tier_from, tool_from
@@ -125,7 +125,6 @@ class World(_Data):
     vendors: list[Vendor]
     foundries: list[Foundry]
     firms: list[Firm]
-    _bills: dict = PrivateAttr(default_factory=dict)
 
     # -- convenient, validated views ------------------------------------------------
     def reference_price(self, tier: Tier) -> float:
@@ -135,16 +134,10 @@ class World(_Data):
         return float(self.tool_unit_price_usd[category])
 
     def bill(self, tier: Tier, route: str) -> dict[str, float]:
-        """Tool units per wafer/quarter of capacity at `tier` by `route` ('euv'/'duv').
-
-        A fresh dict each call (callers may change it); the parsing is done once.
-        """
-        key = (tier.value, route)
-        if key not in self._bills:
-            table = self.bill_of_tools[tier.value]
-            chosen = table.get(route) or table.get("duv") or next(iter(table.values()))
-            self._bills[key] = {k: float(v) for k, v in chosen.items() if not isinstance(v, str)}
-        return dict(self._bills[key])
+        """Tool units per wafer/quarter of capacity at `tier` by `route` ('euv'/'duv')."""
+        table = self.bill_of_tools[tier.value]
+        chosen = table.get(route) or table.get("duv") or next(iter(table.values()))
+        return {k: float(v) for k, v in chosen.items() if not isinstance(v, str)}
 
     def cycle(self, year: int) -> float:
         value = self.market_cycle.get(str(year), 1.0)
