@@ -125,6 +125,9 @@ def load_sweep_results(path: str | Path) -> SweepResults:
     # The design says which runs belong to this sweep and where: the folder may cache
     # runs of earlier definitions, and two design rows with equal parameters and seed
     # (Morris trajectories can meet) share one stored run.
+    if design.empty:
+        design = rows.drop_duplicates("run_key")[["run_key", "sample", "replicate", "seed", "scenario",
+                                                  *manifest.get("parameters", [])]]
     plan = design[[c for c in design.columns if not c.startswith("x_")]]
     per_quarter = set(manifest.get("series", [])) | {"quarter"}
     run_level = [c for c in rows.columns if c not in per_quarter and (c == "run_key" or c not in plan.columns)]

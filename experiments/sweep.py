@@ -131,6 +131,12 @@ class Seeds(_Strict):
     base: int = Field(0, ge=0)
     values: tuple[int, ...] | None = Field(None, min_length=1)
 
+    @model_validator(mode="after")
+    def _one_policy(self) -> Seeds:
+        if self.values is not None and {"replicates", "base"} & self.model_fields_set:
+            raise ValueError("give either 'values' (a seed list) or 'replicates'/'base', not both")
+        return self
+
     def seed_list(self) -> list[int]:
         if self.values is not None:
             return list(self.values)

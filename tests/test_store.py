@@ -150,6 +150,9 @@ def test_a_pool_worker_killed_mid_run_loses_nothing(tmp_path):
 def test_load_tells_run_and_sweep_folders_apart(tmp_path):
     run_sweep(toy_sweep(), tmp_path / "sweep", workers=0, simulator=toy_simulator, progress=False)
     assert load(tmp_path / "sweep").runs.shape[0] == 8
+    # Without its design file (say, copied without it) a sweep still reads from its runs.
+    (tmp_path / "sweep" / "design.parquet").unlink()
+    assert sorted(load_sweep_results(tmp_path / "sweep").runs["sample"]) == [0, 0, 1, 1, 2, 2, 3, 3]
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     toy_simulator("x", {}, 1, 4).to_parquet(run_dir / "model.parquet")

@@ -142,6 +142,14 @@ def test_sobol_needs_a_power_of_two_and_grids_need_values():
         toy_sweep(parameters={"reserved_share": {"range": [0, 1]}})
 
 
+def test_a_seed_list_excludes_replicates():
+    assert toy_sweep(seeds={"values": [5, 3]}).seed_list() == [5, 3]
+    with pytest.raises(SweepError, match="field 'seeds'.*not both"):
+        toy_sweep(seeds={"values": [5, 3], "replicates": 2})
+    with pytest.raises(SweepError, match="seeds must be distinct"):
+        toy_sweep(seeds={"values": [5, 5]})
+
+
 def test_not_toml_and_missing_files(tmp_path):
     with pytest.raises(SweepError, match="not valid TOML"):
         load_sweep(write(tmp_path, "[sweep\nname="))
