@@ -104,6 +104,9 @@ def bench_sweep(quick: bool = False) -> dict:
     sweep = bench_sweep_definition(*runs_grid, steps)
     n = runs_grid[0] * runs_grid[1]
     length = f"{steps} quarters" if steps else "48 quarters (2019Q1-2030Q4)"
+    load = os.getloadavg()
+    print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.1f} (1 min) at start; other "
+          "processes competing for the CPUs lower the 2-worker figures")
     print(f"sweep throughput: {n} runs of {length}, scenario {SCENARIO}, grid over reserved_share")
     t1 = _timed_sweep(sweep, 1)
     t2 = _timed_sweep(sweep, 2)
@@ -127,7 +130,7 @@ def bench_sweep(quick: bool = False) -> dict:
     small, large = (memory[k]["peak_rss_kib"] for k in sorted(memory))
     print(f"  growth from {min(memory)} to {max(memory)} runs: {(large - small) / 1024:+.1f} MiB")
     return {
-        "runs": n, "steps": steps or 48, "cpus": os.cpu_count(),
+        "runs": n, "steps": steps or 48, "cpus": os.cpu_count(), "load_average_at_start": load[0],
         "seconds_1_worker": t1, "seconds_2_workers": t2, "parallel_efficiency": efficiency,
         "seconds_batch_run_2_processes": tb, "memory": {str(k): v for k, v in memory.items()},
     }
