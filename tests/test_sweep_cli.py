@@ -109,3 +109,9 @@ def test_the_example_script_runs_a_sweep_and_prints_its_results(tmp_path):
     results = load_sweep_results(tmp_path / "example")
     assert len(results.runs) > 0 and (results.runs["status"] == "ok").all()
     assert "reserved_share" in result.stdout
+
+
+def test_bench_names_an_unknown_benchmark_in_one_line():
+    result = chipstate("bench", "nothing")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "chipstate: error: no benchmark 'nothing'; expected one of: sweep"
