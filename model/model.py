@@ -715,7 +715,7 @@ class ChipMarketModel(mesa.Model):
         labels = out["model"]["quarter"].tolist()
         for cls in (Foundry, FablessFirm, EquipmentVendor, Government):
             df = dc.get_agenttype_vars_dataframe(cls).reset_index()
-            df.insert(0, "quarter", [labels[s] for s in df["Step"]])
+            df.insert(0, "quarter", np.asarray(labels, dtype=object)[df["Step"].to_numpy(dtype=np.int64)])
             out[cls.kind] = df.drop(columns=["AgentID"]).rename(columns={"Step": "step"})
         out["ledger"] = self.ledger_frame()
         return out
