@@ -186,8 +186,11 @@ class ChipMarketModel(mesa.Model):
         """Potential supply relations, all active at the start.
 
         Wafers: foundry -> firm for every tier the foundry runs (or will) at or behind
-        the firm's most advanced demand (so that it can fall back). Tools: vendor ->
-        foundry for every category the vendor makes that a tier of the foundry uses.
+        the firm's most advanced demand (so that it can fall back), from every foundry
+        of the world, and from the synthetic foundries the firm names as suppliers
+        (`model.graph.wafer_relations`). Tools: vendor -> foundry for every category the
+        vendor makes that a tier of the foundry uses. Built as arrays: a synthetic world
+        has 10^6 relations.
         """
         w = self.world
         tg = TradeGraph()
@@ -197,9 +200,10 @@ class ChipMarketModel(mesa.Model):
                 tg.add_node(agent.name, kind, agent.country)
 
         n_tiers, n_foundries = len(TIERS), len(self.foundries)
+        has_tier = np.array([f.has_tier for f in self.foundries]).reshape(n_foundries, n_tiers)
         supplier, buyer, tier = wafer_relations(
             self.streams.most_advanced_tier(len(self.firms)),
-            np.array([f.has_tier for f in self.foundries]).reshape(n_foundries, n_tiers),
+            has_tier,
             np.array([not spec.synthetic for spec in w.foundries], dtype=bool),
             self._named_synthetic_suppliers(),
         )
@@ -213,15 +217,15 @@ class ChipMarketModel(mesa.Model):
 
         uses = np.array([[any(c.value in w.bill(t, r) for r in ("euv", "duv")) for t in TIERS]
                          for c in TOOL_CATEGORIES])  # (categories, tiers)
-        has_tier = np.array([f.has_tier for f in self.foundries]).reshape(n_foundries, n_tiers)
-        parts = []
+        columns: list[list[np.ndarray]] = [[], [], [], []]  # vendor, foundry, tier, category
         for v, vendor in enumerate(self.vendors):
-            for c_name in vendor.output:
-                c = [x.value for x in TOOL_CATEGORIES].index(c_name)
+            for c_name in vendor.output:  # in the vendor's own order, foundry by foundry
+                c = CATEGORY_INDEX[c_name]
                 foundry, t = np.nonzero(has_tier & uses[c])
-                parts.append((np.full(len(t), v), foundry, t, np.full(len(t), c)))
-        sup, buy, tier, cat = (np.concatenate(col).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
-                               for col in zip(*parts)) if parts else (np.zeros(0, dtype=np.int64),) * 4
+                for col, values in zip(columns, (np.full(len(t), v), foundry, t, np.full(len(t), c))):
+                    col.append(values)
+        sup, buy, tier, cat = (np.concatenate([np.zeros(0, dtype=np.int64), *col]).astype(np.int64)
+                               for col in columns)
         tools = EdgeSet("tools", sup, buy, tier, cat, [v.name for v in self.vendors], foundry_names)
         tg.set_edges(wafers, tools)
         self.trade = tg
@@ -238,7 +242,6 @@ class ChipMarketModel(mesa.Model):
         self.tool_china_buyer = (foundry_country == "CN")[tools.buyer]
         self.tool_domestic = (vendor_country == "CN")[tools.supplier]
         self.firm_is_chinese = firm_country == "CN"
-        n_tiers = len(TIERS)
         self.wafer_group = wafers.buyer * n_tiers + wafers.tier  # (firm, tier)
         self.wafer_supplier = wafers.supplier * n_tiers + wafers.tier  # (foundry, tier)
         self.wafer_same_country = foundry_country[wafers.supplier] == firm_country[wafers.buyer]
