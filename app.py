@@ -104,11 +104,10 @@ def initial_parameters() -> dict:
 
 @solara.component
 def TradeGraph(model):
-    """The trade graph after the last step; layout and static layer once per model."""
+    """The trade graph after the last step; its layout is fixed per model."""
     update_counter.get()
-    layout = solara.use_memo(lambda: viz.graph_layout(model), [model])
-    static = solara.use_memo(lambda: viz.static_layer(model, layout), [model])
-    figure = viz.draw_trade_graph(model, layout, static)
+    painter = solara.use_memo(lambda: viz.TradeGraphPainter(model), [model])
+    figure = painter.draw()  # a new Figure each step
     with solara.Div(classes=["chipstate-trade-graph"]) as main:
         solara.FigureMatplotlib(figure, format="png", dpi=viz.GRAPH_DPI)
     return main

@@ -19,6 +19,7 @@ tools of several categories for several tiers):
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,25 +149,25 @@ def pair_status(edges, index: PairIndex) -> tuple[np.ndarray, np.ndarray]:
     return status, volume
 
 
-GRAPH_SIZE_IN = (9.6, 7.2)
-GRAPH_DPI = 90
-GRAPH_AXES = (0.0, 0.17, 1.0, 0.74)
+GRAPH_SIZE_IN = (8.6, 6.8)
+GRAPH_DPI = 80
+GRAPH_AXES = (0.0, 0.18, 1.0, 0.73)
 
 
 def _graph_axes(fig: Figure):
     ax = fig.add_axes(GRAPH_AXES)
     ax.set_axis_off()
-    ax.set_xlim(-0.72, 2.75)
+    ax.set_xlim(-0.74, 2.92)
     ax.set_ylim(-0.06, 1.3)
     return ax
 
 
-def static_layer(model, layout: GraphLayout) -> np.ndarray:
-    """What does not change from step to step (nodes, names, legends), rendered once per
-    model as a transparent RGBA image (rows top first) the size of the graph figure.
+def static_layer(layout: GraphLayout) -> np.ndarray:
+    """What does not change from step to step (nodes, names, legends) as a transparent
+    RGBA image (rows top first) the size of the graph figure.
 
-    Text is most of matplotlib's rendering time; drawing it once and pasting the pixels
-    over each step's edges keeps a redraw cheap.
+    Text is most of matplotlib's rendering time; drawing it once per model and pasting
+    the pixels over each step's edges keeps a redraw cheap.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -180,14 +181,29 @@ def static_layer(model, layout: GraphLayout) -> np.ndarray:
     return np.asarray(canvas.buffer_rgba()).copy()
 
 
+class TradeGraphPainter:
+    """Draws one model's trade graph step after step, with the layout and the static
+    layer made once."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.layout = graph_layout(model)
+        self.static = static_layer(self.layout)
+
+    def draw(self) -> Figure:
+        return draw_trade_graph(self.model, self.layout, self.static)
+
+
 def draw_trade_graph(model, layout: GraphLayout, static: np.ndarray | None = None) -> Figure:
     """The trade graph of `model` as it stands after its last step.
 
-    `static` is `static_layer(model, layout)`, computed once per model (made here when
-    not given). Save the figure at its own dpi (the default) so the layers align.
+    `static` is `static_layer(layout)` (made here when not given; a `TradeGraphPainter`
+    keeps it between steps). Save the figure at its own dpi (the default) so that the
+    layers align. The governments' counts of rules in force are drawn here: they change
+    every few quarters, and re-rendering the static layer costs more than nine texts.
     """
     if static is None:
-        static = static_layer(model, layout)
+        static = static_layer(layout)
     fig = Figure(figsize=GRAPH_SIZE_IN, dpi=GRAPH_DPI)
     ax = _graph_axes(fig)
     for edges, index in ((model.trade.tools, layout.tools), (model.trade.wafers, layout.wafers)):
@@ -199,17 +215,18 @@ def draw_trade_graph(model, layout: GraphLayout, static: np.ndarray | None = Non
             mask = status == name
             colour, style, z, _ = EDGE_STYLES[name]
             segments = np.stack([start[mask], end[mask]], axis=1)
-            lw = np.full(mask.sum(), 1.1) if name == "cut" else (
-                np.full(mask.sum(), 0.6) if name == "idle" else width[mask])
+            lw = {"cut": np.full(mask.sum(), 1.1), "idle": np.full(mask.sum(), 0.6),
+                  "rewired": np.maximum(width[mask], 2.2)}.get(name, width[mask])
             ax.add_collection(LineCollection(segments, colors=colour, linewidths=lw,
                                              linestyles=style, zorder=z,
                                              alpha=0.55 if name in ("tools", "wafers") else 1.0))
     fig.figimage(static, xo=0, yo=0, origin="upper", zorder=10)
-    rules_in_force = {g.name: g.rules_in_force for g in model.governments}
+    rules_in_force = {g.name: int(g.rules_in_force) for g in model.governments}
     for i in layout.government_nodes:
         x, y = layout.xy[i]
-        ax.text(x, y - 0.045, f"{rules_in_force.get(layout.names[i], 0)} rules", ha="center",
-                va="top", fontsize=7, color="#444444")
+        count = rules_in_force.get(layout.names[i], 0)
+        ax.text(x, y - 0.045, f"{count} rule{'' if count == 1 else 's'}", ha="center", va="top",
+                fontsize=7, color="#444444")
     _draw_title(fig, model)
     return fig
 
@@ -263,11 +280,11 @@ def _draw_legend(fig: Figure) -> None:
         for country, colour in COUNTRY_COLOURS.items()
     ]
     common = dict(frameon=False, fontsize=7.5, handlelength=2.6, borderaxespad=0.2)
-    fig.legend(handles=edge_handles, loc="lower left", bbox_to_anchor=(0.01, 0.0), ncol=2,
+    fig.legend(handles=edge_handles, loc="lower left", bbox_to_anchor=(0.01, 0.01), ncol=2,
                title="relations (one line per pair and kind)", title_fontsize=8, **common)
-    fig.legend(handles=kind_handles, loc="lower left", bbox_to_anchor=(0.63, 0.0), ncol=1,
+    fig.legend(handles=kind_handles, loc="lower left", bbox_to_anchor=(0.63, 0.01), ncol=1,
                title="node: kind", title_fontsize=8, **common)
-    fig.legend(handles=country_handles, loc="lower left", bbox_to_anchor=(0.86, 0.0), ncol=2,
+    fig.legend(handles=country_handles, loc="lower left", bbox_to_anchor=(0.86, 0.01), ncol=2,
                title="ring: country", title_fontsize=8, handlelength=1.0, frameon=False,
                fontsize=7.5, borderaxespad=0.2, columnspacing=0.6)
 
@@ -325,7 +342,7 @@ FOUNDRY_COLOURS = {"TSMC": "#2a9d8f", "Samsung": "#7b3fa0", "Intel Foundry": "#1
 PANELS_SIZE_IN = (7.6, 7.2)
 HEADROOM = 1.35
 """Autoscaled panels keep their top quarter free for the legend."""
-PANELS_DPI = 90
+PANELS_DPI = 80
 
 
 class SeriesPanels:
@@ -409,6 +426,7 @@ class SeriesPanels:
         self.pixels = None
         self.pasted = None
         self.tops: tuple = ()
+        self.background_renders = 0
 
     def _line(self, back, front, column: str, scale: float, **style) -> None:
         back.plot([], [], **style)  # for the legend
@@ -445,6 +463,7 @@ class SeriesPanels:
             self.hint.set_visible(not len(frame))
             self._render_background()
             self.tops = tops
+            self.background_renders += 1
         return self.figure
 
     def _render_background(self) -> None:
@@ -459,11 +478,12 @@ class SeriesPanels:
 
 
 def nice_ceiling(value: float) -> float:
-    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 (x 10^k) at or above `value`."""
+    """The smallest of 1, 2, 5 (x 10^k) at or above `value`: coarse, so that a growing
+    series moves its axis (and costs a background render) only a few times a run."""
     if value <= 0:
         return 1.0
     exponent = np.floor(np.log10(value))
-    for step in (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
+    for step in (1.0, 2.0, 5.0, 10.0):
         if step * 10**exponent >= value * (1 - 1e-12):
             return float(step * 10**exponent)
     return float(10 ** (exponent + 1))
@@ -481,3 +501,53 @@ def latest_ledger(model, rows: int = 12) -> pd.DataFrame:
     """The newest `rows` ledger rows, newest first."""
     frame = model.ledger_frame()
     return frame[LEDGER_SHOWN].iloc[::-1].head(rows).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------- timing
+def time_redraws(scenario: str = "state_allocation", seed: int = 42, steps: int = 48) -> pd.DataFrame:
+    """Seconds per quarter of what the app does on Step: the model's step, the trade
+    graph and the series panels drawn and encoded as PNG, the ledger rows. Wall-clock
+    and CPU time (this process) per phase, a row per step; the per-model set-up (layout,
+    first static layers) is not in the rows, their re-renders when something changes are."""
+    import io
+
+    from model import ChipMarketModel
+
+    def encode(figure: Figure) -> int:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        return buffer.tell()
+
+    model = ChipMarketModel(scenario=scenario, rng=seed)
+    painter = TradeGraphPainter(model)
+    panels = SeriesPanels(model)
+    encode(painter.draw())
+    encode(panels.update())
+    rows = []
+    for _ in range(min(steps, model.last_quarter - model.quarter_number)):
+        row = {}
+        for phase, work in (("step", model.step),
+                            ("graph", lambda: encode(painter.draw())),
+                            ("panels", lambda: encode(panels.update())),
+                            ("ledger", lambda: latest_ledger(model))):
+            wall, cpu = time.perf_counter(), time.process_time()
+            work()
+            row[f"{phase}_s"] = time.perf_counter() - wall
+            row[f"{phase}_cpu_s"] = time.process_time() - cpu
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame["total_s"] = frame[[c for c in frame if c.endswith("_s") and "cpu" not in c]].sum(axis=1)
+    frame["total_cpu_s"] = frame[[c for c in frame if c.endswith("_cpu_s")]].sum(axis=1)
+    return frame
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Time the app's work per Step (see time_redraws).")
+    parser.add_argument("--scenario", default="state_allocation")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--steps", type=int, default=48)
+    args = parser.parse_args()
+    times = time_redraws(args.scenario, args.seed, args.steps)
+    print(times.describe(percentiles=[0.5, 0.9]).T[["mean", "50%", "90%", "max"]].round(3).to_string())
