@@ -129,6 +129,11 @@ def execute_run(task: RunTask) -> pd.DataFrame:
     """
     started = time.perf_counter()
     simulate = task.simulator or simulate_model
+    if task.simulator is None and model_version() != task.model_version:
+        # The run key promises the model the sweep was planned with; this process
+        # would run other code (model/ or agents/ edited since), so it refuses.
+        return failed_rows(task, f"ModelChanged: this worker's model is {model_version()}, "
+                                 f"the sweep's is {task.model_version} (restart long-lived workers, then run again)")
     try:
         frame = simulate(task.scenario, dict(task.overrides), task.seed, task.steps)
         scalars = summarise(frame, task.outcomes)
