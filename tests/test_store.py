@@ -161,3 +161,17 @@ def test_load_tells_run_and_sweep_folders_apart(tmp_path):
     assert run.manifest == {"seed": 1} and len(run.model) == 5
     with pytest.raises(FileNotFoundError):
         load(tmp_path / "nothing")
+
+
+def test_a_worker_with_other_model_code_refuses_the_run():
+    from dataclasses import replace
+
+    from experiments.runner import execute_run
+    from experiments.sweep import expand
+
+    _, tasks = expand(toy_sweep())
+    # The real model (no simulator) under a key that promises another model version.
+    task = replace(tasks[0], simulator=None, model_version="0.0.0+othercode")
+    rows = execute_run(task)
+    assert rows["status"].tolist() == ["failed"]
+    assert rows["error"].iloc[0].startswith("ModelChanged: ")
