@@ -18,6 +18,7 @@ from model.technology import ADVANCED_TIERS, TIERS, quarter_label
 
 CHAMPION = "Huawei"
 ADVANCED = [t.index for t in ADVANCED_TIERS]
+ADVANCED_MASK = np.isin(np.arange(len(TIERS)), ADVANCED)
 WAFERS_8IN_PER_12IN = (300 / 200) ** 2
 """8-inch-equivalent wafers per 300 mm wafer, by area (2.25)."""
 
@@ -209,7 +210,7 @@ def _from_smic(model, rows: np.ndarray) -> float:
     buyers = np.zeros(len(model.firms), dtype=bool)
     buyers[rows] = True
     smic = model.foundry_index.get("SMIC", -1)
-    mask = (wafers.supplier == smic) & buyers[wafers.buyer] & np.isin(wafers.tier, ADVANCED)
+    mask = (wafers.supplier == smic) & buyers[wafers.buyer] & ADVANCED_MASK[wafers.tier]
     return float(wafers.volume[mask].sum())
 
 
@@ -229,7 +230,7 @@ def china_advanced_from_smic(model) -> float:
 
 # ---------------------------------------------------------------------- foundries
 def smic_capacity(model, tier: int) -> float:
-    return float(model.foundry("SMIC").capacity_by_tier[tier]) if "SMIC" in model.foundry_index else 0.0
+    return float(_capacity(model.foundry("SMIC"))[tier]) if "SMIC" in model.foundry_index else 0.0
 
 
 def smic_yield(model, tier: int) -> float:
@@ -239,13 +240,13 @@ def smic_yield(model, tier: int) -> float:
 def smic_utilisation(model) -> float:
     """Delivered / capacity over all SMIC tiers (0-1)."""
     smic = model.foundry("SMIC")
-    cap = smic.capacity_by_tier.sum()
+    cap = _capacity(smic).sum()
     return float(smic.delivered.sum() / cap) if cap > 0 else np.nan
 
 
 def smic_capacity_8in_eq_per_month(model) -> float:
     """SMIC's capacity in the unit SMIC reports: 8-inch-equivalent wafers a month."""
-    return float(model.foundry("SMIC").capacity_by_tier.sum() / 3 * WAFERS_8IN_PER_12IN)
+    return float(_capacity(model.foundry("SMIC")).sum() / 3 * WAFERS_8IN_PER_12IN)
 
 
 def smic_china_revenue_share(model) -> float:
@@ -280,7 +281,7 @@ def foundry_hhi(model) -> float:
 
 def price_index(model, tier: int) -> float:
     """Volume-weighted wafer price of a tier relative to its 2020 reference (1 = list)."""
-    cap = np.array([f.capacity_by_tier[tier] for f in model.foundries])
+    cap = np.array([_capacity(f)[tier] for f in model.foundries])
     rel = np.array([f.price[tier] / (f.reference_price[tier] / f.price_factor) for f in model.foundries])
     if cap.sum() <= 0:
         return np.nan
@@ -358,7 +359,20 @@ def model_reporters(model) -> dict:
 
 # ----------------------------------------------------------- agent-type reporters
 def _tiers(attr: str, agent) -> float:
-    return float(getattr(agent, attr).sum())
+    return float(_figure(agent, attr).sum())
+
+
+def _figure(agent, attr: str):
+    """An agent's attribute; the computed ones (a foundry's capacity by tier) once per
+    collect."""
+    if attr == "capacity_by_tier":
+        return _capacity(agent)
+    return getattr(agent, attr)
+
+
+def _capacity(foundry) -> np.ndarray:
+    """The foundry's capacity per tier (wafers/quarter), computed once per collect."""
+    return per_collect(foundry.model, ("capacity", foundry.unique_id), lambda: foundry.capacity_by_tier)
 
 
 def agenttype_reporters() -> dict:
@@ -397,7 +411,7 @@ def agenttype_reporters() -> dict:
 
 
 def _tier_value(attr: str, tier: int, agent) -> float:
-    return float(getattr(agent, attr)[tier])
+    return float(_figure(agent, attr)[tier])
 
 
 def _yield(tier: int, agent) -> float:
