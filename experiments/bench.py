@@ -38,12 +38,15 @@ def bench_sweep_definition(samples: int, replicates: int, steps: int | None, nam
 
 def _timed_sweep(sweep: Sweep, workers: int) -> float:
     """Seconds to run `sweep` from scratch with a pool of `workers` (store included)."""
+    from experiments.results import load_sweep_results
+
     with tempfile.TemporaryDirectory(prefix="chipstate-bench-") as out:
         started = time.perf_counter()
         counts = run_sweep(sweep, out, workers=workers, progress=False, load=False)
         elapsed = time.perf_counter() - started
-    if counts["failed"]:
-        raise RuntimeError(f"benchmark sweep had {counts['failed']} failed runs")
+        if counts["failed"]:
+            first = load_sweep_results(out).failed["error"].iloc[0]
+            raise RuntimeError(f"benchmark sweep had {counts['failed']} failed runs, e.g. {first}")
     return elapsed
 
 
