@@ -163,3 +163,15 @@ def test_a_world_file_with_synthetic_actors():
     model.run(2)
     assert len(model.firms) == len(load_world().firms) + 50
     assert model.graph.number_of_edges() == len(model.trade.wafers) + len(model.trade.tools)
+
+
+def test_a_scenario_file_can_ask_for_a_synthetic_world(tmp_path):
+    scenario = tmp_path / "long_tail.toml"
+    scenario.write_text(
+        '[scenario]\nname = "long_tail"\nextends = "historical"\n'
+        f'[parameters]\nsynthetic_firms = 40\nsynthetic_foundries = 2\nworld = "{world_path("default")}"\n'
+    )
+    model = ChipMarketModel(scenario=str(scenario), rng=4)
+    assert len(model.firms) == len(load_world().firms) + 40
+    assert len(model.foundries) == len(load_world().foundries) + 2
+    assert model.rules  # the historical timeline came along
