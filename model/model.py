@@ -283,19 +283,24 @@ class ChipMarketModel(mesa.Model):
         tier (its streams' suppliers at the tier, merged in stream order, else its
         default suppliers; 0 for a foundry it does not name)."""
         n_tiers, n_foundries = len(TIERS), len(self.foundries)
-        codes, weights = [], []
-        tier_specific = np.zeros((len(self.firms), n_tiers), dtype=bool)
-        for j, spec in enumerate(self.world.firms):
+        foundry_index, codes, weights, specific = self.foundry_index, [], [], []
+        for j, spec in enumerate(self.world.firms):  # a Python pass over specs: build time only
+            default = spec.suppliers
             by_tier: dict[str, dict[str, float]] = {}
             for s in spec.demand:
-                by_tier.setdefault(s.tier, {}).update(s.suppliers or spec.suppliers)
-            for slot, prefs in [(0, spec.suppliers)] + [(Tier(t).index + 1, p) for t, p in by_tier.items()]:
+                by_tier.setdefault(s.tier, {}).update(s.suppliers or default)
+            for slot, prefs in ((0, default), *((TIER_INDEX[t] + 1, p) for t, p in by_tier.items())):
                 if slot:
-                    tier_specific[j, slot - 1] = True
+                    specific.append(j * n_tiers + slot - 1)
+                first = (j * (n_tiers + 1) + slot) * n_foundries
                 for name, weight in prefs.items():
-                    if name in self.foundry_index:
-                        codes.append((j * (n_tiers + 1) + slot) * n_foundries + self.foundry_index[name])
+                    i = foundry_index.get(name)
+                    if i is not None:
+                        codes.append(first + i)
                         weights.append(float(weight))
+        tier_specific = np.zeros(len(self.firms) * n_tiers, dtype=bool)
+        tier_specific[specific] = True
+        tier_specific = tier_specific.reshape(-1, n_tiers)
         codes, weights = np.array(codes, dtype=np.int64), np.array(weights, dtype=float)
         order = np.argsort(codes, kind="stable")
         codes, weights = codes[order], weights[order]
