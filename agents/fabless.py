@@ -244,15 +244,17 @@ def search_weights(
 
 
 def derisk_preferences(
-    base: np.ndarray, same_country: np.ndarray, hit: np.ndarray, factor: float
+    base: np.ndarray, relation: np.ndarray, hit: np.ndarray, factor: float
 ) -> np.ndarray:
-    """A firm hit by a rule (named, or its country targeted) multiplies its base
-    preference for foundries of its own country by `factor` on every relation.
+    """Multiply the base preference of the relations in `relation` of the firms `hit`
+    by `factor` (per edge masks).
 
-    ASSUMPTION on the size (the `derisk_factor` parameter); the direction is what
-    Chinese designers did after each round of controls: SMIC's revenue share from China
-    rose from 69.9% (2021) to 84% (2023Q3), calibration.csv:
-    revenue_share_by_customer_region, SMIC - China. A firm with no home relation yet
-    gains none (search finds home suppliers when it is cut off).
+    The model uses it both ways after a rule: a firm whose supply a wafers rule cuts
+    multiplies its preference for home foundries by the `derisk_factor` parameter, and
+    firms of the issuing country divide their preference for the targeted country's
+    foundries by it. ASSUMPTION on the size; the direction is what SMIC's customers did:
+    its revenue share from China rose from 69.9% (2021) to 84% (2023Q3) while the
+    Americas' fell from 22.3% to 12.9% (calibration.csv:
+    revenue_share_by_customer_region, SMIC). A firm with no such relation gains none.
     """
-    return np.where(hit & same_country, base * factor, base)
+    return np.where(hit & relation, base * factor, base)

@@ -583,17 +583,25 @@ class ChipMarketModel(mesa.Model):
         self._derisk(rule)
 
     def _derisk(self, rule: Rule) -> None:
-        """Firms a rule names, or whose country it targets, move toward home foundries."""
+        """Supply chains pull apart along a rule (agents.fabless.derisk_preferences):
+        firms whose wafer supply a rule cuts move toward home foundries, and firms of
+        the issuing country move away from foundries of a country the rule targets."""
+        factor = self.parameters.derisk_factor
+        if factor == 1.0 or rule.kind not in ("wafers", "tools"):
+            return
+        wafers = self.trade.wafers
         names = np.array([f.name for f in self.firms])
         countries = np.array([f.country for f in self.firms])
-        named = targets_mask(tuple(t for t in rule.targets if not t.startswith("country:")), names, countries)
-        national = targets_mask(tuple(t for t in rule.targets if t.startswith("country:")), names, countries)
-        hit = named | national
-        if hit.any() and self.parameters.derisk_factor != 1.0:
+        if rule.kind == "wafers":
+            hit = targets_mask(rule.targets, names, countries)
             self.wafer_base = derisk_preferences(
-                self.wafer_base, self.wafer_same_country, hit[self.trade.wafers.buyer],
-                self.parameters.derisk_factor,
-            )
+                self.wafer_base, self.wafer_same_country, hit[wafers.buyer], factor)
+        targeted = {t.split(":", 1)[1] for t in rule.targets if t.startswith("country:")}
+        if targeted:
+            issuer = issuer_country(rule.issuer, self.government_country)
+            foundry_country = np.array([f.country for f in self.foundries])[wafers.supplier]
+            leaving = (countries == issuer)[wafers.buyer] & np.isin(foundry_country, list(targeted))
+            self.wafer_base = derisk_preferences(self.wafer_base, leaving, np.ones(len(wafers), bool), 1 / factor)
 
     def _lift_rule(self, rule: Rule) -> None:
         if rule.kind == "minerals":

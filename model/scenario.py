@@ -119,7 +119,7 @@ class Parameters(_Strict):
         "unit of (orders - capacity) / capacity). Assumption.",
     )
     stockpile_factor: float = Field(
-        0.5, ge=0.0, le=5.0, json_schema_extra={"group": "uncertainties"},
+        1.0, ge=0.0, le=5.0, json_schema_extra={"group": "uncertainties"},
         description="Extra orders, as a share of normal orders, placed on a supply "
         "relation between a rule's announcement and its effect. Assumption.",
     )
@@ -141,9 +141,10 @@ class Parameters(_Strict):
     )
     derisk_factor: float = Field(
         1.15, ge=1.0, le=3.0, json_schema_extra={"group": "uncertainties"},
-        description="Multiplier on a firm's preference for home-country foundries each "
-        "time a rule names it or targets its country. Assumption (direction: SMIC's China "
-        "revenue share 69.9% in 2021 -> 84% in 2023Q3, calibration.csv).",
+        description="Multiplier on a firm's preference for home foundries each time a "
+        "wafers rule cuts its supply, and divisor on the issuing country's firms' preference "
+        "for a targeted country's foundries. Assumption, fitted (direction: SMIC's China "
+        "revenue share 69.9% in 2021 -> 84% in 2023Q3, Americas 22.3% -> 12.9%, calibration.csv).",
     )
     mineral_shock: float = Field(
         0.15, ge=0.0, le=1.0, json_schema_extra={"group": "uncertainties"},
