@@ -56,7 +56,8 @@ def app_url(tmp_path_factory):
     """`solara run app.py` on a free loopback port; killed (its whole process group)
     when the module's tests are done, whatever happened."""
     port = _free_port()
-    log_path = tmp_path_factory.mktemp("solara") / "server.log"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    log_path = SCREENSHOTS / "solara_server.log"  # kept for a person when a test fails
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "solara", "run", str(ROOT / "app.py"), "--host", "127.0.0.1",
@@ -116,14 +117,22 @@ def _wait_steps(page, n: int) -> None:
 
 
 def _step(page, n_from: int, times: int) -> list[float]:
-    """Click Step `times` times, each time waiting for the counter; return the seconds
-    from click to counter (logged, not asserted: timing depends on the machine)."""
+    """Click Step `times` times, each time waiting for the counter. Returns, per click,
+    the seconds from the click to the new count in the page, timed in the page by a
+    requestAnimationFrame poll (logged, never asserted: it depends on the machine)."""
     seconds = []
     for k in range(n_from + 1, n_from + times + 1):
-        start = time.perf_counter()
+        page.evaluate("""(label) => {
+            window.__stepSeen = null;
+            const start = performance.now();
+            const poll = () => document.body.innerText.includes(label)
+                ? (window.__stepSeen = (performance.now() - start) / 1000)
+                : requestAnimationFrame(poll);
+            requestAnimationFrame(poll);
+        }""", f"Step: {k}")
         page.get_by_role("button", name="Step").click()
         _wait_steps(page, k)
-        seconds.append(time.perf_counter() - start)
+        seconds.append(page.evaluate("window.__stepSeen"))
     return seconds
 
 
@@ -153,6 +162,17 @@ def _settings(page) -> str:
     return page.locator(".chipstate-settings").inner_text()
 
 
+def _expect(page, locator, what: str) -> None:
+    """Wait for `locator`; on time-out fail with what the page showed (and a screenshot)."""
+    try:
+        locator.wait_for()
+    except Exception:
+        page.screenshot(path=SCREENSHOTS / "failure.png", full_page=True)
+        pytest.fail(f"expected {what}; settings: {_settings(page)!r}; steps shown: "
+                    f"{page.get_by_text('Step: ').all_inner_texts()}; see "
+                    f"{SCREENSHOTS / 'failure.png'} and {SCREENSHOTS / 'solara_server.log'}")
+
+
 def _select(page, label: str, option: str) -> None:
     page.locator(".v-select").filter(has_text=label).click()
     page.get_by_role("option", name=option, exact=True).click()
@@ -161,6 +181,7 @@ def _select(page, label: str, option: str) -> None:
 # -------------------------------------------------------------------------- tests
 def test_step_switch_scenario_and_reset(app_url, page):
     console = _open(page, app_url)
+    print("loaded")
     assert "state_allocation" in _settings(page)
     graph = page.locator(".chipstate-trade-graph img")
     src_before = graph.get_attribute("src")
@@ -179,18 +200,24 @@ def test_step_switch_scenario_and_reset(app_url, page):
     assert "cut" in page.locator(".chipstate-ledger table").inner_text()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "policy_lab.png", full_page=True)
-    print("seconds from Step click to counter:", ", ".join(f"{s:.2f}" for s in seconds))
+    print("seconds from Step click to the new count in the page:",
+          ", ".join(f"{s:.2f}" for s in seconds if s is not None))
 
     # Levers and the scenario take effect at Reset: no controls, seed 43, DUV ban on.
+    print("stepped 8 times; switching scenario and levers")
     _select(page, "Scenario", "no_controls")
+    _expect(page, page.locator(".v-select").filter(has_text="Scenario").filter(has_text="no_controls"),
+            "the scenario select shows no_controls")
     page.locator("label", has_text="DUV servicing ban").click()  # vuetify's ripple covers the box
     assert page.get_by_label("DUV servicing ban").is_checked()
     seed = page.get_by_role("slider", name="Seed")
     seed.focus()
     seed.press("ArrowRight")
     assert "state_allocation" in _settings(page)  # nothing rebuilt before Reset
+    print("reset")
     page.get_by_role("button", name="Reset").click()
-    page.locator(".chipstate-settings").filter(has_text="no_controls").wait_for()
+    _expect(page, page.locator(".chipstate-settings").filter(has_text="no_controls"),
+            "after Reset the run settings name no_controls")
     settings = _settings(page)
     assert "seed 43" in settings
     assert "DUV servicing ban: 2026Q1" in settings
