@@ -1,4 +1,4 @@
-"""The browser app in a real browser.
+"""The browser app: its controls, and the app in a real browser.
 
 `solara run app.py` serves the app on a free loopback port; Debian's chromium, driven by
 Playwright, loads it, steps the model, checks that the step counter and the trade-graph
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.browser
+from app import CHAMPION_LISTS, LITHO_WHAT_IFS, MODEL_PARAMS, NO_CHAMPIONS, PolicyLab, initial_parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -179,6 +179,7 @@ def _select(page, label: str, option: str) -> None:
 
 
 # -------------------------------------------------------------------------- tests
+@pytest.mark.browser
 def test_step_switch_scenario_and_reset(app_url, page):
     console = _open(page, app_url)
     print("loaded")
@@ -228,6 +229,7 @@ def test_step_switch_scenario_and_reset(app_url, page):
     assert console.errors == []
 
 
+@pytest.mark.browser
 def test_each_session_has_its_own_model(app_url, browser):
     """Two tabs (sessions): stepping one leaves the other's model alone."""
     first, second = browser.new_page(), browser.new_page()
@@ -265,3 +267,38 @@ def test_viz_command_serves_on_loopback():
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=15)
+
+
+# ----------------------------------------------------------- controls -> model
+def test_controls_start_where_the_default_scenario_is():
+    lab = PolicyLab(**initial_parameters())
+    assert lab.scenario.name == "state_allocation" and lab.seed == MODEL_PARAMS["rng"]["value"]
+    assert lab.parameters.champions == ("Huawei",) and lab.parameters.reserved_share == 0.8
+    assert not lab.parameters.allies_aligned and not lab.parameters.duv_servicing_ban
+
+
+def test_unticked_boxes_leave_the_scenario_levers_alone():
+    """Escalation turns both levers on; unticked boxes must not turn them off."""
+    lab = PolicyLab(**{**initial_parameters(), "scenario": "escalation"})
+    assert lab.parameters.allies_aligned and lab.parameters.duv_servicing_ban
+
+
+def test_ticked_boxes_champions_and_litho_reach_the_model():
+    lab = PolicyLab(**{**initial_parameters(), "rng": 7, "allies_aligned": True,
+                       "duv_servicing_ban": True, "champions": CHAMPION_LISTS[2],
+                       "domestic_litho": "28nm by 2025, 7nm by 2028", "reserved_share": 0.35})
+    p = lab.parameters
+    assert lab.seed == 7 and p.allies_aligned and p.duv_servicing_ban and p.reserved_share == 0.35
+    assert p.champions == ("Huawei", "Cambricon", "Alibaba T-Head")
+    assert (p.domestic_litho_28nm_year, p.domestic_litho_7nm_year) == (2025.0, 2028.0)
+    assert PolicyLab(**{**initial_parameters(), "champions": NO_CHAMPIONS}).parameters.champions == ()
+
+
+def test_every_choice_names_firms_of_the_world_and_valid_years():
+    lab = PolicyLab(**initial_parameters())
+    firms = {f.name for f in lab.firms}
+    for choice in CHAMPION_LISTS:
+        if choice != NO_CHAMPIONS:
+            assert {name.strip() for name in choice.split(",")} <= firms, choice
+    for what_if in LITHO_WHAT_IFS.values():
+        assert all(2019 <= year <= 2030 for year in what_if.values())
