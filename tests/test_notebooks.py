@@ -3,7 +3,6 @@ results the test makes first: a run folder, a paired comparison and a Sobol swee
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat
