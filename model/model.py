@@ -456,7 +456,7 @@ class ChipMarketModel(mesa.Model):
         # also reach processes that will be ready within the planning horizon.
         eligible_now = wafers.active & (ready <= q) & (coming[self.wafer_supplier] > 0)
         eligible_ahead = wafers.active & (ready <= horizon)
-        routed, routed_ai, fallback = self._fall_back(demand, demand_ai, eligible_now)
+        routed, routed_ai, fallback = self._fall_back(demand, demand_ai, eligible_now, coming)
         routed_forecast, _, _ = self._fall_back(forecast, forecast, eligible_ahead)
         figures.fallback_wafers = fallback
 
@@ -655,21 +655,31 @@ class ChipMarketModel(mesa.Model):
             wafers.rewired |= mask
         self.wafer_priority = priority
 
-    def _fall_back(self, demand: np.ndarray, demand_ai: np.ndarray, eligible: np.ndarray):
-        """Move each firm's demand at a tier with no eligible supplier to the next older
-        tier (a performance penalty the firm's `fallback_wafers` records)."""
+    def _fall_back(self, demand: np.ndarray, demand_ai: np.ndarray, eligible: np.ndarray,
+                   supplier_capacity: np.ndarray | None = None):
+        """Move the part of each firm's demand at a tier that its eligible suppliers
+        cannot make (all of it when it has none; beyond their whole capacity at that
+        tier when `supplier_capacity` is given) to the next older tier: a performance
+        penalty the firm's `fallback_wafers` records. AI demand moves pro rata."""
         n = len(TIERS)
-        has_supplier = np.bincount(self.wafer_group, weights=eligible.astype(float),
-                                   minlength=len(self.firms) * n).reshape(-1, n) > 0
+        n_groups = len(self.firms) * n
+        if supplier_capacity is None:
+            reach = np.where(np.bincount(self.wafer_group, weights=eligible.astype(float),
+                                         minlength=n_groups) > 0, np.inf, 0.0)
+        else:
+            reach = np.bincount(self.wafer_group, weights=np.where(eligible, supplier_capacity[self.wafer_supplier], 0.0),
+                                minlength=n_groups)
+        reach = reach.reshape(-1, n)
         routed, routed_ai = demand.copy(), demand_ai.copy()
         fallback = np.zeros(len(self.firms))
         for t in range(n - 1):
-            stuck = ~has_supplier[:, t] & (routed[:, t] > 0)
-            fallback += np.where(stuck, routed[:, t], 0.0)
-            routed[:, t + 1] += np.where(stuck, routed[:, t], 0.0)
-            routed_ai[:, t + 1] += np.where(stuck, routed_ai[:, t], 0.0)
-            routed[:, t] = np.where(stuck, 0.0, routed[:, t])
-            routed_ai[:, t] = np.where(stuck, 0.0, routed_ai[:, t])
+            spill = np.maximum(routed[:, t] - reach[:, t], 0.0)
+            share = np.divide(spill, routed[:, t], out=np.zeros_like(spill), where=routed[:, t] > 0)
+            fallback += spill
+            routed[:, t + 1] += spill
+            routed_ai[:, t + 1] += routed_ai[:, t] * share
+            routed[:, t] -= spill
+            routed_ai[:, t] -= routed_ai[:, t] * share
         return routed, routed_ai, fallback
 
     def _supplier_capacity(self) -> np.ndarray:
