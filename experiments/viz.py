@@ -320,7 +320,7 @@ def _style(ax, model, title: str) -> None:
     ax.grid(True, color="#eeeeee")
     ax.tick_params(labelsize=7.5, length=2, pad=2)
     ax.xaxis.set_major_locator(MaxNLocator(6, integer=True))
-    ax.yaxis.set_major_locator(MaxNLocator(4))
+    ax.yaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 2.5, 5, 10]))
 
 
 def _legend(ax, **kwargs) -> None:
@@ -342,26 +342,31 @@ class SeriesPanels:
     """The run's key series in six panels (3 x 2), kept for the model's life.
 
     Text (titles, tick labels, legends) is most of matplotlib's rendering time and
-    hardly changes: it is drawn on a background figure, rendered to pixels only when an
-    axis range changes (ranges only grow, to round numbers, so a few times a run), and
-    pasted under a foreground figure that holds just the data, whose lines are updated
-    in place. One image to encode per step; fixed margins (no tight_layout, which would
-    render twice).
+    hardly changes: each panel's frame is drawn on a background figure of its own,
+    rendered to pixels only when its axis range changes (ranges only grow, to round
+    numbers, so a few times a run), and the panels' pixels are pasted under a foreground
+    figure that holds just the data, whose lines are updated in place. One image to
+    encode per step; fixed margins (no tight_layout, which would render twice).
     """
 
     GRID = dict(left=0.075, right=0.82, bottom=0.04, top=0.955, wspace=0.28, hspace=0.33)
 
     def __init__(self, model) -> None:
         self.model = model
-        self.background = Figure(figsize=PANELS_SIZE_IN, dpi=PANELS_DPI)
         self.figure = Figure(figsize=PANELS_SIZE_IN, dpi=PANELS_DPI)
-        back = list(self.background.subplots(3, 2, gridspec_kw=self.GRID).flat)
+        self.backgrounds = [Figure(figsize=PANELS_SIZE_IN, dpi=PANELS_DPI) for _ in range(6)]
+        back = []
+        for i, fig in enumerate(self.backgrounds):
+            fig.patch.set_alpha(0.0)
+            back.append(fig.add_subplot(fig.add_gridspec(3, 2, **self.GRID)[i // 2, i % 2]))
+        self.back = back
         front = self.figure.subplots(3, 2, gridspec_kw=self.GRID).flat
         self.front = list(front)
         for ax in self.front:
             ax.set_axis_off()
         self.lines: list[tuple] = []  # (line, column, scale)
         self.ranges: list[tuple] = []  # (back axes, front axes, bottom, lowest top, columns)
+        self.layers: list[np.ndarray | None] = [None] * 6  # each panel's frame, RGBA
         fulfil, shares, capacity, yields, cuts, prices = range(6)
         titles = ["Advanced-tier fulfilment: delivered / wanted (%)", "Foundry revenue shares (%)",
                   "SMIC advanced capacity (wafers / quarter)", "SMIC advanced yield (good dies / dies)",
@@ -376,7 +381,6 @@ class SeriesPanels:
         self._line(back[fulfil], self.front[fulfil], "other_china_fulfilment", 100.0,
                    color="#f4a261", lw=2, label="other Chinese firms")
         _legend(back[fulfil], ncol=2)
-        back[fulfil].set_yticks([0, 25, 50, 75, 100])
         self.ranges.append((back[fulfil], self.front[fulfil], -2.0, 125.0,
                             [("huawei_fulfilment", 100.0), ("other_china_fulfilment", 100.0)]))
 
@@ -414,12 +418,10 @@ class SeriesPanels:
                    drawstyle="steps-post")
         self.ranges.append((back[cuts], self.front[cuts], 0.0, 10.0, [("cut_edges", 1.0)]))
 
-        self.hint = self.background.text(0.5, 0.5, "press Step to run a quarter", ha="center",
-                                         va="center", fontsize=14, color="#888888")
-        self.pixels = None
+        self.hint = self.figure.text(0.5, 0.5, "press Step to run a quarter", ha="center",
+                                     va="center", fontsize=14, color="#888888")
         self.pasted = None
-        self.tops: tuple = ()
-        self.background_renders = 0
+        self.background_renders = 0  # panel frames rendered, for the curious
 
     def _line(self, back, front, column: str, scale: float, **style) -> None:
         back.plot([], [], **style)  # for the legend
@@ -440,43 +442,49 @@ class SeriesPanels:
             values = frame[self.share_columns].fillna(0.0).to_numpy(dtype=float).T
             self.stack = list(self.shares_ax.stackplot(years, values, colors=self.share_colours,
                                                        alpha=0.9))
-        tops = []
+        changed = [i for i, layer in enumerate(self.layers) if layer is None]
         for back, front, bottom, lowest_top, columns in self.ranges:
-            top = back.get_ylim()[1] if self.tops else lowest_top
+            top = max(back.get_ylim()[1], lowest_top)
             peak = max((np.nanmax(scale * frame[c].to_numpy(dtype=float), initial=-np.inf)
                         for c, scale in columns), default=-np.inf) if len(frame) else -np.inf
             if np.isfinite(peak) and peak * HEADROOM > top:
                 top = nice_ceiling(peak * HEADROOM)
-            tops.append(top)
-        tops = tuple(tops) + (bool(len(frame)),)
-        if tops != self.tops:
-            for (back, front, bottom, _, _), top in zip(self.ranges, tops):
+            if top != back.get_ylim()[1]:
                 back.set_ylim(bottom, top)
                 front.set_ylim(bottom, top)
-            self.hint.set_visible(not len(frame))
-            self._render_background()
-            self.tops = tops
-            self.background_renders += 1
+                changed.append(self.back.index(back))
+        self.hint.set_visible(not len(frame))
+        if changed:
+            self._render_frames(sorted(set(changed)))
         return self.figure
 
-    def _render_background(self) -> None:
+    def _render_frames(self, panels: list[int]) -> None:
+        """Render the frames of `panels` again and paste all six under the data."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-        canvas = FigureCanvasAgg(self.background)
-        canvas.draw()
-        self.pixels = np.asarray(canvas.buffer_rgba()).copy()
+        for i in panels:
+            canvas = FigureCanvasAgg(self.backgrounds[i])
+            canvas.draw()
+            self.layers[i] = np.asarray(canvas.buffer_rgba()).copy()
+            self.background_renders += 1
+        pixels = np.full(self.layers[0].shape[:2] + (3,), 255.0)
+        for layer in self.layers:  # the panels do not overlap: "over" in any order
+            alpha = layer[..., 3:4] / 255.0
+            pixels = pixels * (1.0 - alpha) + layer[..., :3] * alpha
         if self.pasted is not None:
             self.pasted.remove()
-        self.pasted = self.figure.figimage(self.pixels, xo=0, yo=0, origin="upper", zorder=-1)
+        self.pasted = self.figure.figimage(np.round(pixels).astype(np.uint8), xo=0, yo=0,
+                                           origin="upper", zorder=-1)
 
 
 def nice_ceiling(value: float) -> float:
-    """The smallest of 1, 2, 5 (x 10^k) at or above `value`: coarse, so that a growing
-    series moves its axis (and costs a background render) only a few times a run."""
+    """The smallest of 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8 (x 10^k) at or above `value`:
+    round numbers a few steps apart, so that a growing series moves its axis (and costs
+    a render of that panel's frame) only a few times a run."""
     if value <= 0:
         return 1.0
     exponent = np.floor(np.log10(value))
-    for step in (1.0, 2.0, 5.0, 10.0):
+    for step in (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
         if step * 10**exponent >= value * (1 - 1e-12):
             return float(step * 10**exponent)
     return float(10 ** (exponent + 1))
