@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from model.technology import parse_quarter, tier_from, tool_from
 
@@ -40,10 +40,29 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _quarter(value: str | None) -> str | None:
-    if value is not None:
-        parse_quarter(value)
+def _quarter(value: str) -> str:
+    parse_quarter(value)
     return value
+
+
+Quarter = Annotated[str, AfterValidator(_quarter)]
+"""A quarter label such as '2023Q4'."""
+TierName = Annotated[str, AfterValidator(lambda v: tier_from(v).value)]
+"""A tier, by value or name, stored as its value ('7nm')."""
+ToolName = Annotated[str, AfterValidator(lambda v: tool_from(v).value)]
+"""A tool category, by value or name, stored as its value ('duv_immersion')."""
+
+
+def read_toml(path: Path, error: type[Exception]) -> dict:
+    """A TOML file as a dict; a missing, unreadable or malformed file raises `error`
+    with one message naming the file."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
 # ------------------------------------------------------------------------ parameters
@@ -74,7 +93,7 @@ class Parameters(_Strict):
         description="Dutch and Japanese vendors stop servicing installed DUV tools in "
         "China from `servicing_ban_quarter`.",
     )
-    servicing_ban_quarter: str = Field(
+    servicing_ban_quarter: Quarter = Field(
         "2026Q1", json_schema_extra={"group": "levers"},
         description="Quarter a DUV servicing ban takes effect (when it is on).",
     )
@@ -173,16 +192,14 @@ class Parameters(_Strict):
         0, ge=0, le=10_000, json_schema_extra={"group": "world"},
         description="Extra synthetic equipment vendors added to the world.",
     )
-    start: str = Field(
+    start: Quarter = Field(
         "2019Q1", json_schema_extra={"group": "world"},
         description="First simulated quarter.",
     )
-    end: str = Field(
+    end: Quarter = Field(
         "2030Q4", json_schema_extra={"group": "world"},
         description="Last simulated quarter (inclusive).",
     )
-
-    _check_quarters = field_validator("servicing_ban_quarter", "start", "end")(_quarter)
 
     @field_validator("champions", mode="before")
     @classmethod
@@ -221,26 +238,14 @@ class Rule(_Strict):
     issuer: str
     kind: Literal["wafers", "tools", "servicing", "minerals"]
     targets: tuple[str, ...] = Field(min_length=1)
-    tier: str = "mature"
-    tools: tuple[str, ...] = ()
+    tier: TierName = "mature"
+    tools: tuple[ToolName, ...] = ()
     suppliers: tuple[str, ...] = ()
     foreign_direct_product: bool = False
-    announced: str | None = None
-    effective: str
-    end: str | None = None
+    announced: Quarter | None = None
+    effective: Quarter
+    end: Quarter | None = None
     event: str = Field(description="The controls_timeline.csv event this rule models.")
-
-    _check_quarters = field_validator("announced", "effective", "end")(_quarter)
-
-    @field_validator("tier")
-    @classmethod
-    def _tier(cls, value: str) -> str:
-        return tier_from(value).value
-
-    @field_validator("tools")
-    @classmethod
-    def _tools(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(tool_from(v).value for v in value)
 
 
 class Directive(_Strict):
@@ -249,11 +254,9 @@ class Directive(_Strict):
     id: str
     issuer: str = "CN"
     foundry: str = "SMIC"
-    effective: str
-    end: str | None = None
+    effective: Quarter
+    end: Quarter | None = None
     event: str
-
-    _check_quarters = field_validator("effective", "end")(_quarter)
 
 
 class Subsidy(_Strict):
@@ -263,11 +266,9 @@ class Subsidy(_Strict):
     issuer: str
     recipients: tuple[str, ...] = Field(min_length=1)
     usd_m_per_quarter: float = Field(ge=0.0)
-    effective: str
-    end: str | None = None
+    effective: Quarter
+    end: Quarter | None = None
     event: str
-
-    _check_quarters = field_validator("effective", "end")(_quarter)
 
 
 class ScenarioInfo(_Strict):
@@ -352,13 +353,7 @@ def list_scenarios() -> list[str]:
 
 def read_scenario_file(path: Path) -> ScenarioFile:
     """Parse and validate one file (no `extends` resolution)."""
-    try:
-        with open(path, "rb") as handle:
-            raw = tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot be read ({exc.strerror})") from None
+    raw = read_toml(path, ScenarioError)
     try:
         return ScenarioFile(**raw)
     except ValidationError as exc:
@@ -369,11 +364,7 @@ def fitted_parameters(path: Path = FITTED_FILE) -> dict[str, Any]:
     """The [parameters] table of the fitted-parameters file ({} if there is none)."""
     if not path.is_file():
         return {}
-    try:
-        with open(path, "rb") as handle:
-            values = tomllib.load(handle).get("parameters", {})
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
+    values = read_toml(path, ScenarioError).get("parameters", {})
     validate_parameters(values, f"{path} [parameters]")
     return values
 

@@ -7,14 +7,13 @@ live in the data file, not here.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from model.scenario import ScenarioError
-from model.technology import TIERS, Tier, parse_quarter, tier_from, tool_from
+from model.scenario import Quarter, ScenarioError, TierName, read_toml
+from model.technology import TIERS, Tier, tier_from, tool_from
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -55,15 +54,8 @@ class Vendor(_Data):
 
 class FoundryTier(_Data):
     capacity: float = Field(ge=0)
-    ready: str | None = None
+    ready: Quarter | None = None
     route: Literal["euv", "duv"] = "duv"
-
-    @field_validator("ready")
-    @classmethod
-    def _ready(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_quarter(value)
-        return value
 
 
 class Foundry(_Data):
@@ -86,24 +78,12 @@ class Foundry(_Data):
 
 
 class DemandStream(_Data):
-    tier: str
+    tier: TierName
     wafers: float = Field(ge=0)
     growth: float = Field(ge=-0.9, le=5)
     ai: bool = False
-    start: str | None = None
+    start: Quarter | None = None
     suppliers: dict[str, float] | None = None
-
-    @field_validator("tier")
-    @classmethod
-    def _tier(cls, value: str) -> str:
-        return tier_from(value).value
-
-    @field_validator("start")
-    @classmethod
-    def _start(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_quarter(value)
-        return value
 
 
 class Firm(_Data):
@@ -157,13 +137,9 @@ def world_path(name_or_path: str) -> Path:
 def load_world(name_or_path: str = "default") -> World:
     """Read and validate a world file; raise ScenarioError naming file and field."""
     path = world_path(name_or_path)
-    try:
-        with open(path, "rb") as handle:
-            raw = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ScenarioError(f"world '{name_or_path}': no such world file ({path})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
+    if not path.is_file():
+        raise ScenarioError(f"world '{name_or_path}': no such world file ({path})")
+    raw = read_toml(path, ScenarioError)
     try:
         world = World(**raw)
     except ValidationError as exc:
