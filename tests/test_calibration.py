@@ -6,7 +6,6 @@ a data value. Targets are rows of model/data/calibration.csv.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 

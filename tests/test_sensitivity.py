@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from experiments.runner import run_sweep
-from experiments.sensitivity import analyse, seed_noise, sensitivity
+from experiments.sensitivity import analyse, seed_noise
 from experiments.sweep import SweepError
 from sweep_helpers import toy_simulator, toy_sweep
 
