@@ -180,12 +180,18 @@ def _firm_rows(model, chinese: bool = True, champion: bool | None = None) -> np.
 def _fulfilment(model, rows: np.ndarray) -> float:
     figures = model.firm_figures
     wanted = _in_order(figures.demand[rows][:, ADVANCED].sum(axis=1))
+    ordered = _in_order(figures.ordered[rows][:, ADVANCED].sum(axis=1))
     got = _in_order(figures.delivered[rows][:, ADVANCED].sum(axis=1))
-    return got / wanted if wanted > 0 else np.nan
+    asked = max(wanted, ordered)
+    return got / asked if asked > 0 else np.nan
 
 
 def huawei_fulfilment(model) -> float:
-    """Delivered / wanted advanced-tier (leading, 7nm) wafers of Huawei (0-1)."""
+    """Delivered / ordered advanced-tier (leading, 7nm) wafers of Huawei (0-1).
+
+    The orders counted are the larger of what the firm ordered (stockpiling included)
+    and what it wanted (so demand it could not place anywhere, or that fell back to an
+    older tier, counts as unfilled)."""
     return _fulfilment(model, _firm_rows(model, False, True)) if CHAMPION in model.firm_index else np.nan
 
 
