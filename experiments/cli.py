@@ -170,8 +170,10 @@ def cmd_viz(args: argparse.Namespace) -> int:
         print(f"chipstate: error: {app} not found: `chipstate viz` needs a source checkout "
               "(pip install -e .)", file=sys.stderr)
         return 2
+    # --production: without it solara re-executes the app, resetting every open session,
+    # whenever a file of the tree is saved
     command = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host,
-               "--port", str(args.port), "--no-open"]
+               "--port", str(args.port), "--no-open", "--production"]
     os.execv(sys.executable, command)
     return 0  # not reached
 

@@ -306,8 +306,13 @@ def _years(frame: pd.DataFrame) -> np.ndarray:
 
 
 def series_frame(model) -> pd.DataFrame:
-    """The model frame without row 0 (the state before any trade), with a `year` column."""
-    frame = model.datacollector.get_model_vars_dataframe().iloc[1:].copy()
+    """The model frame without row 0 (the state before any trade), with a `year` column.
+
+    Only quarters every reporter has recorded: with SolaraViz's "Use Threads" the page
+    may be drawn while `collect()` is appending, one reporter at a time."""
+    columns = model.datacollector.model_vars
+    rows = min((len(values) for values in columns.values()), default=0)
+    frame = pd.DataFrame({name: values[:rows] for name, values in columns.items()}).iloc[1:].copy()
     frame["year"] = _years(frame) if len(frame) else []
     return frame
 

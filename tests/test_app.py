@@ -60,8 +60,10 @@ def app_url(tmp_path_factory):
     log_path = SCREENSHOTS / "solara_server.log"  # kept for a person when a test fails
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
+            # --production: no watching of files, which in development mode re-executes the
+            # app (and resets every session) whenever any file of the tree is saved
             [sys.executable, "-m", "solara", "run", str(ROOT / "app.py"), "--host", "127.0.0.1",
-             "--port", str(port), "--no-open"],
+             "--port", str(port), "--no-open", "--production"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}/"
@@ -246,6 +248,18 @@ def test_each_session_has_its_own_model(app_url, browser):
         _step(first, 0, 2)
         _step(second, 0, 1)  # a shared model would now be at step 3
         _wait_steps(first, 2)
+        # Play runs quarters on its own until paused
+        first.get_by_role("button", name="▶").click()
+        first.wait_for_function(  # counts may be skipped when drawing lags: at least 5
+            "() => { const m = document.body.innerText.match(/Step: (\\d+)/);"
+            " return m !== null && Number(m[1]) >= 5; }")
+        first.get_by_role("button", name="❚❚").click()
+        first.get_by_role("button", name="▶").wait_for()
+        first.wait_for_timeout(2000)  # a quarter already under way may still land
+        paused_at = first.get_by_text("Step: ").inner_text()
+        first.wait_for_timeout(2000)
+        assert first.get_by_text("Step: ").inner_text() == paused_at
+        _wait_steps(second, 1)
         assert console_first.errors == [] and console_second.errors == []
     finally:
         first.close()
