@@ -1,7 +1,8 @@
 """chipstate's policy lab: the browser app.
 
-Run with ``chipstate viz`` or ``solara run app.py --host 127.0.0.1 --port 8765`` and
-open the address it prints. Each browser session gets its own model, built from the
+Run with ``chipstate viz`` (``solara run app.py --host 127.0.0.1 --port 8765
+--production``) and open the address it prints; without ``--production`` (development
+mode) solara re-executes the app, resetting every session, whenever a file is saved. Each browser session gets its own model, built from the
 controls in the sidebar; Reset rebuilds it from them, Step runs one quarter.
 
 The page shows the trade graph (vendors -> foundries -> firms; cut relations red and
