@@ -89,6 +89,12 @@ class ChipMarketModel(mesa.Model):
         self._bills: dict = {}
 
         self._build_agents()
+        unknown = [name for name in p.champions if name not in self.firm_index]
+        if unknown:
+            raise ScenarioError(
+                f"{self.scenario.path}: field 'champions': unknown firm '{unknown[0]}'; expected "
+                "firms of the world: " + ", ".join(f.name for f in self.firms[:20])
+            )
         self._build_graph()
         self.rules = lever_rules(self.scenario.rules, p)
         self._distribute_instruments()

@@ -42,6 +42,8 @@ def test_keyword_overrides_apply_and_unknown_names_raise_at_once():
         ChipMarketModel(rng=0, reserverd_share=0.3)
     with pytest.raises(ScenarioError, match="reserved_share"):
         ChipMarketModel(rng=0, reserved_share=1.5)
+    with pytest.raises(ScenarioError, match="field 'champions': unknown firm 'NoSuchFirm'"):
+        ChipMarketModel(rng=0, champions="Huawei, NoSuchFirm")
 
 
 BAD_FILES = {
