@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from model.technology import TIERS  # noqa: E402
+from model.technology import TIERS, parse_quarter  # noqa: E402
 
 PANELS = [
     ("Huawei good AI dies / quarter", ["huawei_ai_dies"]),
@@ -51,7 +51,10 @@ def plot_run(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
 def plot_validation(quantity: str, rows: pd.DataFrame, runs: list[dict], path: str | Path) -> Path:
     """The model's 90% band over time for each series a quantity's rows speak to, with
     the data points (markers; open markers for bounds '<' / '>')."""
-    from experiments.validate import quarter_year, speaker_for
+    from experiments.validate import speaker_for
+
+    def quarter_year(label: str) -> float:  # the middle of the quarter, as a decimal year
+        return parse_quarter(label) / 4 + 0.125
 
     sns.set_theme(style="whitegrid", context="notebook")
     foundries = set(runs[0]["foundry"]["name"].unique())

@@ -21,7 +21,7 @@ import pandas as pd
 
 from model import ChipMarketModel
 from model.reporters import WAFERS_8IN_PER_12IN, slug
-from model.technology import parse_quarter, quarter_label
+from model.technology import parse_quarter
 from model.world import DATA_DIR
 
 DATA_FILE = DATA_DIR / "calibration.csv"
@@ -358,11 +358,3 @@ def write(result: Validation, out: str | Path) -> dict[str, Path]:
     for quantity, rows in table[table["speaks"]].groupby("quantity"):
         paths[f"figure:{quantity}"] = plot_validation(quantity, rows, result.runs, figures / f"{quantity}.png")
     return paths
-
-
-def quarter_year(label: str) -> float:
-    number = parse_quarter(label)
-    return number / 4 + 0.125
-
-
-__all__ = ["validate", "write", "read_data", "compare", "summarise", "projections", "quarter_label"]
