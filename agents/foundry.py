@@ -103,10 +103,6 @@ class Foundry(ChipAgent):
         blended = np.divide((by_route * weight).sum(axis=0), total, out=fallback.copy(), where=total > 0)
         return blended
 
-    def utilisation(self) -> np.ndarray:
-        cap = self.capacity_by_tier
-        return np.divide(self.delivered, cap, out=np.zeros_like(cap), where=cap > 0)
-
     # ----------------------------------------------------------------- decisions
     def plan_tool_orders(
         self, quarter: int, bill, unit_price: dict[str, float], headroom: float, depreciation: float

@@ -33,7 +33,6 @@ from model.market import clear, split_orders
 from model.policy import issuer_country, lever_rules, matching_edges, targets_mask
 from model.scenario import DEFAULT_SCENARIO, Directive, Rule, Scenario, ScenarioError, load_scenario
 from model.technology import (
-    ADVANCED_TIERS,
     TIERS,
     TOOL_CATEGORIES,
     Tier,
@@ -100,7 +99,6 @@ class ChipMarketModel(mesa.Model):
         self._distribute_instruments()
         self.announced: dict[str, np.ndarray] = {}  # rule id -> wafer-edge mask at risk
         self.announced_tools: dict[str, np.ndarray] = {}
-        self.directives = []
         self.mineral_multiplier = np.ones(len(self.vendors))
         self.tool_orders: list = []
 
@@ -758,6 +756,3 @@ class ChipMarketModel(mesa.Model):
 
     def foundry(self, name: str) -> Foundry:
         return self.foundries[self.foundry_index[name]]
-
-    def advanced_mask(self) -> np.ndarray:
-        return np.isin(np.arange(len(TIERS)), [t.index for t in ADVANCED_TIERS])
