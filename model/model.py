@@ -217,6 +217,7 @@ class ChipMarketModel(mesa.Model):
         self.wafer_base = self._base_preferences(wafers)
         self.wafer_weight = self.wafer_base.copy()
         self.wafer_quality = np.array([f.quality for f in self.foundries])[wafers.supplier]
+        self.wafer_ready = np.array([f.ready for f in self.foundries])[wafers.supplier, wafers.tier]
         self.wafer_ever_used = self.wafer_base > 0
 
         uses = np.array([[any(c.value in w.bill(t, r) for r in ("euv", "duv")) for t in TIERS]
@@ -453,7 +454,7 @@ class ChipMarketModel(mesa.Model):
         figures.demand, figures.demand_ai = demand, demand_ai
 
         wafers = self.trade.wafers
-        ready = np.array([f.ready for f in self.foundries])[wafers.supplier, wafers.tier]
+        ready = self.wafer_ready
         capacity = self._supplier_capacity()
         coming = capacity + np.concatenate([f.pipeline.sum(axis=(0, 2, 3)) for f in self.foundries])
         # Orders go where a process runs and has (or is installing) capacity; forecasts

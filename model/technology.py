@@ -55,39 +55,25 @@ LITHOGRAPHY: tuple[ToolCategory, ...] = (
     ToolCategory.DUV_DRY,
 )
 
-# Which lithography can pattern a tier. EUV patterns any tier; immersion DUV reaches 7nm
-# and (with quadruple patterning) 5nm-class, as SMIC's N+2/N+3 show (calibration.csv:
-# Kirin 9000s on SMIC N+2, DUV); dry DUV stops at mature nodes. The first entry is the
-# preferred route, the others are multi-patterning fall-backs with a yield penalty.
-LITHO_ROUTES: dict[Tier, tuple[ToolCategory, ...]] = {
-    Tier.LEADING: (ToolCategory.EUV, ToolCategory.DUV_IMMERSION),
-    Tier.N7: (ToolCategory.EUV, ToolCategory.DUV_IMMERSION),
-    Tier.N14: (ToolCategory.DUV_IMMERSION,),
-    Tier.N28: (ToolCategory.DUV_IMMERSION,),
-    Tier.MATURE: (ToolCategory.DUV_DRY, ToolCategory.DUV_IMMERSION),
-}
+
+def _member(enum, value, what: str):
+    """An Enum member from itself, its value ("7nm") or its name ("N7", "n7")."""
+    if isinstance(value, enum):
+        return value
+    for member in enum:
+        if value in (member.value, member.name, member.name.lower()):
+            return member
+    raise ValueError(f"unknown {what} {value!r}; expected one of {[m.value for m in enum]}")
 
 
 def tier_from(value: str | Tier) -> Tier:
-    """Parse a tier from its value (``"7nm"``) or name (``"N7"``); raise ValueError."""
-    if isinstance(value, Tier):
-        return value
-    for tier in Tier:
-        if value in (tier.value, tier.name, tier.name.lower()):
-            return tier
-    raise ValueError(f"unknown tier {value!r}; expected one of {[t.value for t in Tier]}")
+    """Parse a tier from its value or name; raise ValueError."""
+    return _member(Tier, value, "tier")
 
 
 def tool_from(value: str | ToolCategory) -> ToolCategory:
     """Parse a tool category from its value or name; raise ValueError."""
-    if isinstance(value, ToolCategory):
-        return value
-    for cat in ToolCategory:
-        if value in (cat.value, cat.name, cat.name.lower()):
-            return cat
-    raise ValueError(
-        f"unknown tool category {value!r}; expected one of {[c.value for c in ToolCategory]}"
-    )
+    return _member(ToolCategory, value, "tool category")
 
 
 # --------------------------------------------------------------------------- quarters
