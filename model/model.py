@@ -595,17 +595,16 @@ class ChipMarketModel(mesa.Model):
         if factor == 1.0 or rule.kind not in ("wafers", "tools"):
             return
         wafers = self.trade.wafers
-        names = np.array([f.name for f in self.firms])
-        countries = np.array([f.country for f in self.firms])
         if rule.kind == "wafers":
-            hit = targets_mask(rule.targets, names, countries)
+            hit = self._targeted(rule, self.firms)
             self.wafer_base = derisk_preferences(
                 self.wafer_base, self.wafer_same_country, hit[wafers.buyer], factor)
         targeted = {t.split(":", 1)[1] for t in rule.targets if t.startswith("country:")}
         if targeted:
             issuer = issuer_country(rule.issuer, self.government_country)
             foundry_country = np.array([f.country for f in self.foundries])[wafers.supplier]
-            leaving = (countries == issuer)[wafers.buyer] & np.isin(foundry_country, list(targeted))
+            firm_country = np.array([f.country for f in self.firms])[wafers.buyer]
+            leaving = (firm_country == issuer) & np.isin(foundry_country, list(targeted))
             self.wafer_base = derisk_preferences(self.wafer_base, leaving, np.ones(len(wafers), bool), 1 / factor)
 
     def _lift_rule(self, rule: Rule) -> None:
@@ -619,21 +618,25 @@ class ChipMarketModel(mesa.Model):
             u, v, key = edges.keys[i]
             self._log("restore", rule.id, u, v, key, "rule lifted")
 
+    @staticmethod
+    def _targeted(rule: Rule, agents) -> np.ndarray:
+        """Which of `agents` a rule's targets name (by name, or country:XX)."""
+        return targets_mask(rule.targets, np.array([a.name for a in agents]),
+                            np.array([a.country for a in agents]))
+
     def _ban_servicing(self, rule: Rule) -> None:
-        names = np.array([f.name for f in self.foundries])
-        countries = np.array([f.country for f in self.foundries])
-        for i in np.flatnonzero(targets_mask(rule.targets, names, countries)):
+        for i in np.flatnonzero(self._targeted(rule, self.foundries)):
             self.foundries[i].unserviced = True
-            self._log("servicing_ban", rule.id, rule.issuer, names[i], ",".join(rule.tools), rule.event)
+            self._log("servicing_ban", rule.id, rule.issuer, self.foundries[i].name,
+                      ",".join(rule.tools), rule.event)
 
     def _restrict_minerals(self, rule: Rule, on: bool) -> None:
-        names = np.array([v.name for v in self.vendors])
-        countries = np.array([v.country for v in self.vendors])
-        hit = targets_mask(rule.targets, names, countries)
+        hit = self._targeted(rule, self.vendors)
         self.mineral_multiplier = np.where(hit, 1.0 - self.parameters.mineral_shock if on else 1.0,
                                            self.mineral_multiplier)
         for i in np.flatnonzero(hit):
-            self._log("minerals" if on else "minerals_end", rule.id, rule.issuer, names[i], "minerals", rule.event)
+            self._log("minerals" if on else "minerals_end", rule.id, rule.issuer, self.vendors[i].name,
+                      "minerals", rule.event)
 
     def _allocate_state_priority(self) -> None:
         """The state allocator: champion -> foundry edges of the advanced tiers become
