@@ -65,7 +65,7 @@ def plot_validation(quantity: str, rows: pd.DataFrame, runs: list[dict], path: s
             values = speaker.extract(frames).iloc[1:]
             long.append(pd.DataFrame({"year": [quarter_year(q) for q in values.index],
                                       "value": values.to_numpy(), "series": series, "seed": seed}))
-    data = pd.concat(long)
+    data = pd.concat(long, ignore_index=True)
     fig, ax = plt.subplots(figsize=(9, 5))
     sns.lineplot(data, x="year", y="value", hue="series", errorbar=("pi", 90), ax=ax)
     for _, row in rows.iterrows():
