@@ -27,6 +27,8 @@ post-ChatGPT surge in accelerator orders)."""
 TIER_INDEX = {t.value: t.index for t in TIERS}
 NOT_STARTED = -(10**6)
 """Start quarter of a stream that runs from before the first simulated quarter."""
+NEVER = 10**6
+"""Peak quarter of a stream that never turns down."""
 
 
 # --------------------------------------------------------------------- the arrays
@@ -45,27 +47,32 @@ class DemandStreams:
     growth: np.ndarray
     ai: np.ndarray
     start: np.ndarray
+    peak: np.ndarray
+    decline: np.ndarray
 
     @classmethod
     def from_specs(cls, specs) -> DemandStreams:
         """From world firm specs (`model.world.Firm`), firm rows in the given order."""
         rows = [
             (j, TIER_INDEX[s.tier], s.wafers, s.growth, bool(s.ai),
-             parse_quarter(s.start) if s.start else NOT_STARTED)
+             parse_quarter(s.start) if s.start else NOT_STARTED,
+             parse_quarter(s.peak) if s.peak else NEVER, s.decline)
             for j, spec in enumerate(specs) for s in spec.demand
         ]
-        cols = list(zip(*rows)) if rows else [()] * 6
+        cols = list(zip(*rows)) if rows else [()] * 8
         return cls(
             firm=np.array(cols[0], dtype=np.int64), tier=np.array(cols[1], dtype=np.int64),
             wafers=np.array(cols[2], dtype=float), growth=np.array(cols[3], dtype=float),
             ai=np.array(cols[4], dtype=bool), start=np.array(cols[5], dtype=np.int64),
+            peak=np.array(cols[6], dtype=np.int64), decline=np.array(cols[7], dtype=float),
         )
 
     def of_firm(self, row: int) -> DemandStreams:
         """The streams of one firm, renumbered as firm 0."""
         mine = self.firm == row
         return DemandStreams(np.zeros(int(mine.sum()), dtype=np.int64), self.tier[mine],
-                             self.wafers[mine], self.growth[mine], self.ai[mine], self.start[mine])
+                             self.wafers[mine], self.growth[mine], self.ai[mine], self.start[mine],
+                             self.peak[mine], self.decline[mine])
 
     def most_advanced_tier(self, n_firms: int) -> np.ndarray:
         """Per firm, the most advanced tier it ever wants (len(TIERS) if none)."""
@@ -185,18 +192,22 @@ def stream_demand(
 
     Each stream that has started grows at its own annual rate from its start (or from
     `origin`, the world's first quarter, if it started before); from 2023Q1 AI streams
-    grow at `ai_growth` instead (AI_BOOM_QUARTER). Non-AI demand is scaled by the market
-    `cycle` of the year; all of a firm's demand by its `shock[firm]` (its own demand
-    noise). A firm's streams at one tier add up in stream order. Units: wafers/quarter.
+    grow at `ai_growth` instead (AI_BOOM_QUARTER); after its `peak` a stream declines at
+    its `decline` rate (node migration). Non-AI demand is scaled by the market `cycle`
+    of the year; all of a firm's demand by its `shock[firm]` (its own demand noise). A
+    firm's streams at one tier add up in stream order. Units: wafers/quarter.
     """
     n = len(TIERS)
     began = np.maximum(streams.start, origin)
-    grown = streams.wafers * (1 + streams.growth) ** ((quarter - began) / 4)
-    if quarter > AI_BOOM_QUARTER:
+    until = np.minimum(quarter, streams.peak)  # growth runs to the peak
+    grown = streams.wafers * (1 + streams.growth) ** ((until - began) / 4)
+    boom = until > AI_BOOM_QUARTER
+    if boom.any():
         before = np.maximum(0, AI_BOOM_QUARTER - began)
-        after = quarter - np.maximum(AI_BOOM_QUARTER, began)
+        after = np.maximum(0, until - np.maximum(AI_BOOM_QUARTER, began))
         boomed = streams.wafers * (1 + streams.growth) ** (before / 4) * (1 + ai_growth) ** (after / 4)
-        grown = np.where(streams.ai, boomed, grown)
+        grown = np.where(streams.ai & boom, boomed, grown)
+    grown = grown * (1 + streams.decline) ** (np.maximum(0, quarter - streams.peak) / 4)
     own = np.asarray(shock, dtype=float)[streams.firm]
     value = grown * np.where(streams.ai, own, own * cycle)
     value = np.where(quarter >= streams.start, value, 0.0)

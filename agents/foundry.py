@@ -81,6 +81,7 @@ class Foundry(ChipAgent):
         self.china_revenue_usd_m = 0.0
         self.subsidy_usd_m = 0.0
         self.capex_usd_m = 0.0
+        self.build_ahead = 0.0  # extra headroom a state instruction asks for this quarter
 
     # --------------------------------------------------------------------- views
     @property
@@ -103,6 +104,12 @@ class Foundry(ChipAgent):
         blended = np.divide((by_route * weight).sum(axis=0), total, out=fallback.copy(), where=total > 0)
         return blended
 
+    def target_headroom(self, world_headroom: float) -> float:
+        """Capacity built above forecast orders: the foundry's own headroom (else the
+        world's), plus what a state build-out instruction in force adds."""
+        own = self.headroom if self.headroom is not None else world_headroom
+        return own + self.build_ahead
+
     # ----------------------------------------------------------------- decisions
     def plan_tool_orders(
         self, quarter: int, bill, unit_price: dict[str, float], headroom: float, depreciation: float
@@ -117,7 +124,7 @@ class Foundry(ChipAgent):
         TSMC's guidance, calibration.csv: capex_guidance, TSMC, 2025).
         """
         lag = self.pipeline.shape[0]
-        headroom = self.headroom if self.headroom is not None else headroom
+        headroom = self.target_headroom(headroom)
         units: dict[tuple[str, str], float] = {}
         for tier in TIERS:
             i = tier.index
@@ -153,7 +160,7 @@ class Foundry(ChipAgent):
         uses: dict[tuple[str, str, str], float] = {}
         stock = {k: v.sum() for k, v in self.inventory.items()}
         lag = self.pipeline.shape[0]
-        headroom = self.headroom if self.headroom is not None else headroom
+        headroom = self.target_headroom(headroom)
         for tier in TIERS:
             i = tier.index
             if not self.has_tier[i] or quarter < self.ready[i] - lag:

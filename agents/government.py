@@ -71,6 +71,16 @@ class Government(ChipAgent):
         self.subsidy_usd_m = sum(due.values())
         return due
 
+    def build_ahead_due(self, quarter: int) -> dict[str, float]:
+        """Recipient name -> extra capacity share to build above forecast orders, from
+        subsidies in force that carry a build-out instruction (they add up)."""
+        due: dict[str, float] = {}
+        for subsidy in self.subsidies:
+            if subsidy.build_ahead > 0 and _in_force(subsidy.effective, subsidy.end, quarter):
+                for recipient in subsidy.recipients:
+                    due[recipient] = due.get(recipient, 0.0) + subsidy.build_ahead
+        return due
+
     def allocation_directives(
         self, quarter: int, champions: tuple[str, ...], reserved_share: float
     ) -> list[AllocationDirective]:

@@ -336,7 +336,7 @@ ADVANCED_COLOURS = ["#6a040f", "#e85d04"]
 TIER_COLOURS = ["#03045e", "#0077b6", "#00b4d8", "#90be6d", "#adb5bd"]
 FOUNDRY_COLOURS = {"TSMC": "#2a9d8f", "Samsung": "#7b3fa0", "Intel Foundry": "#1f4e9c",
                    "GlobalFoundries": "#6f8fb8", "UMC": "#8ab17d", "SMIC": "#c8102e",
-                   "Hua Hong": "#f4a261", "Other foundries": "#bbbbbb"}
+                   "Hua Hong": "#f4a261", "Other Chinese foundries": "#e9c46a", "Other foundries": "#bbbbbb"}
 PANELS_SIZE_IN = (7.6, 7.2)
 HEADROOM = 1.35
 """Autoscaled panels keep their top quarter free for the legend."""

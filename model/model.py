@@ -346,6 +346,8 @@ class ChipMarketModel(mesa.Model):
         self.pending: list = []
         for agent in [*self.foundries, *self.vendors]:
             agent.subsidy_usd_m = 0.0
+        for foundry in self.foundries:
+            foundry.build_ahead = 0.0
         self.firm_figures.subsidy_usd_m = np.zeros(len(self.firms))
         recipients = self.recipients
         for government in self.governments:
@@ -354,6 +356,9 @@ class ChipMarketModel(mesa.Model):
             for name, usd_m in government.subsidies_due(q).items():
                 if name in recipients:
                     recipients[name].subsidy_usd_m += usd_m
+            for name, share in government.build_ahead_due(q).items():
+                if name in self.foundry_index:
+                    self.foundries[self.foundry_index[name]].build_ahead += share
         if self.parameters.domestic_subsidy_usd_m > 0:
             domestic = [v for v in self.vendors if v.country == "CN"]
             for v in domestic:
@@ -446,10 +451,11 @@ class ChipMarketModel(mesa.Model):
         n_firms = len(self.firms)
         shocks = self.rng.lognormal(0.0, p.demand_noise, size=n_firms) if p.demand_noise > 0 else np.ones(n_firms)
         horizon = q + self.lag + 1
-        cycle_ahead = self.world.cycle(int(quarter_year(horizon)))
         demand, demand_ai = stream_demand(self.streams, n_firms, q, self.origin, p.ai_demand_growth, cycle, shocks)
+        # Capacity is planned for trend demand: forecasts look through the market cycle
+        # (ASSUMPTION: fabs take years to build; the cycle shows in utilisation and prices).
         forecast, _ = stream_demand(self.streams, n_firms, horizon, self.origin, p.ai_demand_growth,
-                                    cycle_ahead, np.ones(n_firms))
+                                    1.0, np.ones(n_firms))
         figures = self.firm_figures
         figures.demand, figures.demand_ai = demand, demand_ai
 

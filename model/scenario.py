@@ -260,12 +260,15 @@ class Directive(_Strict):
 
 
 class Subsidy(_Strict):
-    """Money a government gives its firms, USD million per quarter, split evenly."""
+    """Money a government gives its firms, USD million per quarter, split evenly; with
+    `build_ahead`, also a state instruction: foundries among the recipients build that
+    share of capacity above their forecast orders while it is in force."""
 
     id: str
     issuer: str
     recipients: tuple[str, ...] = Field(min_length=1)
     usd_m_per_quarter: float = Field(ge=0.0)
+    build_ahead: float = Field(0.0, ge=0.0, le=2.0)
     effective: Quarter
     end: Quarter | None = None
     event: str

@@ -83,6 +83,10 @@ class DemandStream(_Data):
     growth: float = Field(ge=-0.9, le=5)
     ai: bool = False
     start: Quarter | None = None
+    peak: Quarter | None = None
+    """After this quarter the stream declines at `decline` a year: its designs move to
+    a newer tier (another stream)."""
+    decline: float = Field(-0.25, ge=-0.9, le=0)
     suppliers: dict[str, float] | None = None
 
 

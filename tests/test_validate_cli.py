@@ -57,3 +57,12 @@ def test_a_bad_data_file_is_one_clear_error(tmp_path):
     assert result.returncode == 2
     assert str(data) in result.stderr and "'period'" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_validate_on_the_projects_data_writes_a_figure_per_quantity(tmp_path):
+    out = tmp_path / "validation"
+    result = chipstate("validate", "--seeds", "2", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    summary = pd.read_csv(out / "summary.csv")
+    figures = {p.stem for p in (out / "figures").iterdir()}
+    assert set(summary["quantity"]) == figures and len(figures) >= 15

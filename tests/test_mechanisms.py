@@ -1,0 +1,69 @@
+"""Behavioural rules of the default world that the calibration leans on: node migration
+of demand streams and state build-out instructions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agents.fabless import DemandStreams, stream_demand
+from model import ChipMarketModel
+from model.technology import parse_quarter
+from model.world import load_world
+
+
+def test_a_stream_grows_to_its_peak_then_declines():
+    world = load_world()
+    spec = world.firms[0].model_copy(update={"demand": [
+        world.firms[0].demand[0].model_copy(update={
+            "tier": "7nm", "wafers": 1000.0, "growth": 0.2, "ai": False, "start": None,
+            "peak": "2021Q1", "decline": -0.3,
+        })
+    ]})
+    streams = DemandStreams.from_specs([spec])
+    origin = parse_quarter("2019Q1")
+
+    def at(label: str) -> float:
+        total, _ = stream_demand(streams, 1, parse_quarter(label), origin, 0.35, 1.0, np.ones(1))
+        return float(total[0, 1])
+
+    assert np.isclose(at("2021Q1"), 1000 * 1.2**2)
+    assert np.isclose(at("2022Q1"), 1000 * 1.2**2 * 0.7)
+    assert at("2020Q3") < at("2021Q1") > at("2021Q3")
+
+
+def test_a_build_out_instruction_makes_its_recipients_build_ahead(tmp_path):
+    scenario = tmp_path / "drive.toml"
+    scenario.write_text(
+        '[scenario]\nname = "drive"\nextends = "no_controls"\n'
+        '[[subsidies]]\nid = "drive"\nissuer = "China"\nrecipients = ["Hua Hong"]\n'
+        'usd_m_per_quarter = 2000\nbuild_ahead = 0.5\neffective = "2020Q1"\nevent = "test"\n'
+    )
+    runs = {
+        name: ChipMarketModel(scenario=s, rng=3).run(16).frames()["foundry"].set_index(["quarter", "name"])
+        for name, s in (("plain", "no_controls"), ("drive", str(scenario)))
+    }
+    capacity = {k: f.loc[("2022Q4", "Hua Hong"), "capacity_wafers"] for k, f in runs.items()}
+    load = {k: f.loc[("2022Q4", "Hua Hong"), "delivered_wafers"] / f.loc[("2022Q4", "Hua Hong"), "capacity_wafers"]
+            for k, f in runs.items()}
+    assert capacity["drive"] > 1.15 * capacity["plain"]
+    assert load["drive"] < load["plain"]
+    # The instruction is the recipient's alone: TSMC builds as before.
+    assert np.isclose(runs["drive"].loc[("2022Q4", "TSMC"), "capacity_wafers"],
+                      runs["plain"].loc[("2022Q4", "TSMC"), "capacity_wafers"], rtol=0.02)
+
+
+def test_a_build_out_share_out_of_range_is_refused(tmp_path):
+    import subprocess
+    import sys
+
+    scenario = tmp_path / "bad.toml"
+    scenario.write_text(
+        '[scenario]\nname = "bad"\nextends = "no_controls"\n'
+        '[[subsidies]]\nid = "x"\nissuer = "China"\nrecipients = ["SMIC"]\n'
+        'usd_m_per_quarter = 0\nbuild_ahead = 5\neffective = "2020Q1"\nevent = "test"\n'
+    )
+    result = subprocess.run([sys.executable, "-m", "experiments.cli", "run", "--scenario", str(scenario),
+                             "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "build_ahead" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
