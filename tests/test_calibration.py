@@ -87,6 +87,17 @@ def test_smic_advanced_yield_stays_below_50_percent_through_2024(model_frames):
         assert (per_seed < 0.5).all()
 
 
+def test_asml_china_share_rises_before_the_dutch_rules_take_effect(model_frames):
+    """ASML: 14% of system sales from China in 2022, 29% in 2023 (46% in 2023Q3). The
+    first Dutch rule, announced 2023Q1, takes effect in 2023Q3: in the announcement
+    window China's share must already stand well above its 2022 level, and the year
+    2023 above 2022."""
+    share = mean_by_quarter(model_frames, "asml_china_share")
+    before = share.loc["2022Q1":"2022Q4"].mean()
+    assert share.loc["2023Q1":"2023Q2"].mean() > 1.5 * before
+    assert share.loc["2023Q1":"2023Q4"].mean() > before + 0.05
+
+
 def test_announcements_make_chinese_fabs_stockpile_asml_tools(tmp_path):
     """Paired over seeds: the historical timeline against the same timeline with the
     Dutch rules unannounced (they bite by surprise). Stockpiling raises ASML's China
