@@ -21,7 +21,7 @@ from agents.base import ChipAgent
 from model.technology import TIERS, gross_dies_per_wafer, parse_quarter
 
 AI_BOOM_QUARTER = parse_quarter("2023Q1")
-"""From here AI streams grow at the `ai_demand_growth` parameter (ASSUMPTION: the
+"""From here AI streams grow on the boom path of `ai_boom_log_growth` (ASSUMPTION: the
 post-ChatGPT surge in accelerator orders)."""
 
 TIER_INDEX = {t.value: t.index for t in TIERS}
@@ -169,16 +169,31 @@ class FablessFirm(ChipAgent):
                 for t, w, g, a, q in zip(s.tier, s.wafers, s.growth, s.ai, s.start)]
 
     def wafer_demand(
-        self, quarter: int, ai_growth: float, cycle: float, shock: float = 1.0
+        self, quarter: int, ai_growth: float, cycle: float, shock: float = 1.0, ai_fade: float = 0.0
     ) -> tuple[np.ndarray, np.ndarray]:
         """(all wafers, AI wafers) wanted per tier in `quarter`: `stream_demand` over
         this firm's own streams."""
         origin = self.start_quarter if self.start_quarter is not None else quarter
-        total, ai = stream_demand(self.own_streams, 1, quarter, origin, ai_growth, cycle, np.array([shock]))
+        total, ai = stream_demand(self.own_streams, 1, quarter, origin, ai_growth, cycle,
+                                  np.array([shock]), ai_fade)
         return total[0], ai[0]
 
 
 # ------------------------------------------------------------ batched firm decisions
+def ai_boom_log_growth(quarters: np.ndarray, growth: float, fade: float) -> np.ndarray:
+    """Log of the AI boom's demand multiplier `quarters` after 2023Q1 (0 before).
+
+    Year k of the boom (k = 0 for 2023) grows at growth x (1 - fade)^k, spread evenly
+    over its four quarters: a boom that cools (ASSUMPTION; fade = 0 is constant growth).
+    """
+    quarters = np.maximum(np.asarray(quarters, dtype=np.int64), 0)
+    years = int(quarters.max(initial=0)) // 4 + 1
+    rates = np.log1p(growth * (1.0 - fade) ** np.arange(years))
+    whole = np.concatenate([[0.0], np.cumsum(rates)])  # log multiplier after k whole years
+    k, part = quarters // 4, quarters % 4
+    return whole[k] + part / 4 * rates[np.minimum(k, years - 1)]
+
+
 def stream_demand(
     streams: DemandStreams,
     n_firms: int,
@@ -187,15 +202,17 @@ def stream_demand(
     ai_growth: float,
     cycle: float,
     shock: np.ndarray,
+    ai_fade: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(all wafers, AI wafers) each firm wants per tier in `quarter`, shape (firms, tiers).
 
     Each stream that has started grows at its own annual rate from its start (or from
     `origin`, the world's first quarter, if it started before); from 2023Q1 AI streams
-    grow at `ai_growth` instead (AI_BOOM_QUARTER); after its `peak` a stream declines at
-    its `decline` rate (node migration). Non-AI demand is scaled by the market `cycle`
-    of the year; all of a firm's demand by its `shock[firm]` (its own demand noise). A
-    firm's streams at one tier add up in stream order. Units: wafers/quarter.
+    follow the boom instead (`ai_boom_log_growth`: `ai_growth` in 2023, fading by
+    `ai_fade` a year); after its `peak` a stream declines at its `decline` rate (node
+    migration). Non-AI demand is scaled by the market `cycle` of the year; all of a
+    firm's demand by its `shock[firm]` (its own demand noise). A firm's streams at one
+    tier add up in stream order. Units: wafers/quarter.
     """
     n = len(TIERS)
     began = np.maximum(streams.start, origin)
@@ -204,8 +221,10 @@ def stream_demand(
     boom = until > AI_BOOM_QUARTER
     if boom.any():
         before = np.maximum(0, AI_BOOM_QUARTER - began)
-        after = np.maximum(0, until - np.maximum(AI_BOOM_QUARTER, began))
-        boomed = streams.wafers * (1 + streams.growth) ** (before / 4) * (1 + ai_growth) ** (after / 4)
+        joined = np.maximum(AI_BOOM_QUARTER, began) - AI_BOOM_QUARTER
+        boom_path = (ai_boom_log_growth(until - AI_BOOM_QUARTER, ai_growth, ai_fade)
+                     - ai_boom_log_growth(joined, ai_growth, ai_fade))
+        boomed = streams.wafers * (1 + streams.growth) ** (before / 4) * np.exp(boom_path)
         grown = np.where(streams.ai & boom, boomed, grown)
     grown = grown * (1 + streams.decline) ** (np.maximum(0, quarter - streams.peak) / 4)
     own = np.asarray(shock, dtype=float)[streams.firm]

@@ -93,18 +93,22 @@ def update_prices(
     adjustment: float,
     floor: float = 0.75,
     ceiling: float = 1.3,
+    normal_load: float = 0.9,
 ) -> np.ndarray:
     """Next quarter's price: moves with excess demand, bounded around a reference price.
 
-    p' = p * (1 + adjustment * clip((orders - capacity) / capacity, -0.5, 0.5)), then
-    clipped to [floor, ceiling] x reference. A tatonnement rule (Walrasian price
-    adjustment) with bounds, so that a supplier with no capacity keeps its price; the
-    bounds are an ASSUMPTION on the range foundries moved list prices in the 2021-2022
-    shortage and the 2023 glut (+20-30% mature, less at the leading edge).
-    Units: USD per wafer.
+    p' = p * (1 + adjustment * clip((orders - L * capacity) / (L * capacity), -0.5, 0.5)),
+    then clipped to [floor, ceiling] x reference, where L is the normal load: a foundry
+    holds its price while orders fill `normal_load` of its capacity (ASSUMPTION: fabs
+    count ~90% as full; list prices held through 2019 at 80-90% loading). A tatonnement
+    rule (Walrasian price adjustment) with bounds, so that a supplier with no capacity
+    keeps its price; the bounds are an ASSUMPTION on the range foundries moved list
+    prices in the 2021-2022 shortage and the 2023 glut (+20-30% mature, less at the
+    leading edge). Units: USD per wafer.
     """
+    normal = normal_load * capacity
     excess = np.divide(
-        orders - capacity, capacity, out=np.zeros_like(price, dtype=float), where=capacity > 0
+        orders - normal, normal, out=np.zeros_like(price, dtype=float), where=capacity > 0
     )
     moved = price * (1.0 + adjustment * np.clip(excess, -0.5, 0.5))
     return np.clip(moved, floor * reference, ceiling * reference)

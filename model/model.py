@@ -451,11 +451,12 @@ class ChipMarketModel(mesa.Model):
         n_firms = len(self.firms)
         shocks = self.rng.lognormal(0.0, p.demand_noise, size=n_firms) if p.demand_noise > 0 else np.ones(n_firms)
         horizon = q + self.lag + 1
-        demand, demand_ai = stream_demand(self.streams, n_firms, q, self.origin, p.ai_demand_growth, cycle, shocks)
+        demand, demand_ai = stream_demand(self.streams, n_firms, q, self.origin, p.ai_demand_growth, cycle, shocks,
+                                          p.ai_growth_fade)
         # Capacity is planned for trend demand: forecasts look through the market cycle
         # (ASSUMPTION: fabs take years to build; the cycle shows in utilisation and prices).
         forecast, _ = stream_demand(self.streams, n_firms, horizon, self.origin, p.ai_demand_growth,
-                                    1.0, np.ones(n_firms))
+                                    1.0, np.ones(n_firms), p.ai_growth_fade)
         figures = self.firm_figures
         figures.demand, figures.demand_ai = demand, demand_ai
 

@@ -109,9 +109,16 @@ class Parameters(_Strict):
     )
     # --- uncertainties: what the world might be
     ai_demand_growth: float = Field(
-        0.35, ge=-0.5, le=3.0, json_schema_extra={"group": "uncertainties"},
-        description="Annual growth of AI-accelerator wafer demand from 2023 (fraction "
-        "per year). Assumption, fitted by `chipstate calibrate`.",
+        1.4, ge=-0.5, le=3.0, json_schema_extra={"group": "uncertainties"},
+        description="Annual growth of AI-accelerator wafer demand in 2023, the first year "
+        "of the boom (fraction per year); later years grow at this rate times "
+        "(1 - ai_growth_fade) per year since 2023. Assumption: Nvidia's data-centre "
+        "shipments roughly doubled or more each year 2023-2025.",
+    )
+    ai_growth_fade: float = Field(
+        0.4, ge=0.0, le=1.0, json_schema_extra={"group": "uncertainties"},
+        description="Share by which the AI boom's growth rate shrinks each year after "
+        "2023 (0 = the 2023 rate forever). Assumption.",
     )
     smic_yield_half_life_wafers: float = Field(
         250_000.0, gt=0.0, json_schema_extra={"group": "uncertainties"},

@@ -89,8 +89,10 @@ def test_split_orders_places_each_groups_demand_once(case):
 
 def test_prices_move_with_excess_demand_within_bounds():
     ref = np.array([100.0, 100.0, 100.0])
-    price = update_prices(ref.copy(), np.array([200.0, 50.0, 100.0]), np.array([100.0, 100.0, 100.0]), ref, 0.2)
-    assert price[0] > 100 > price[1] and price[2] == 100
+    price = update_prices(ref.copy(), np.array([200.0, 50.0, 90.0]), np.array([100.0, 100.0, 100.0]), ref, 0.2)
+    assert price[0] > 100 > price[1] and price[2] == 100  # 90% loaded: the normal load, price held
+    full = update_prices(ref.copy(), np.array([100.0]), np.array([100.0]), ref[:1], 0.2, normal_load=1.0)
+    assert full[0] == 100
     for _ in range(100):
         price = update_prices(price, np.array([1e9, 0.0, 100.0]), np.array([1.0, 100.0, 100.0]), ref, 0.5)
     assert price[0] == 130 and price[1] == 75

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.fabless import DemandStreams, stream_demand
+from agents.fabless import DemandStreams, ai_boom_log_growth, stream_demand
 from model import ChipMarketModel
 from model.technology import parse_quarter
 from model.world import load_world
@@ -29,6 +29,16 @@ def test_a_stream_grows_to_its_peak_then_declines():
     assert np.isclose(at("2021Q1"), 1000 * 1.2**2)
     assert np.isclose(at("2022Q1"), 1000 * 1.2**2 * 0.7)
     assert at("2020Q3") < at("2021Q1") > at("2021Q3")
+
+
+def test_the_ai_boom_grows_at_its_first_year_rate_then_cools():
+    quarters = np.arange(0, 17)
+    constant = np.exp(ai_boom_log_growth(quarters, 0.35, 0.0))
+    assert np.allclose(constant, 1.35 ** (quarters / 4))
+    cooling = np.exp(ai_boom_log_growth(quarters, 1.4, 0.4))
+    assert np.isclose(cooling[4], 2.4)                      # 2023: +140%
+    assert np.isclose(cooling[8] / cooling[4], 1 + 1.4 * 0.6)  # 2024: the rate times 0.6
+    assert np.all(np.diff(np.log(cooling)) > 0) and ai_boom_log_growth(np.array([-3]), 1.4, 0.4)[0] == 0
 
 
 def test_a_build_out_instruction_makes_its_recipients_build_ahead(tmp_path):
