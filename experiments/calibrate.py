@@ -134,7 +134,11 @@ class Fit:
 
 def calibrate(data_file: str | Path = DATA_FILE, max_evaluations: int = 250, seeds=SEEDS,
               progress=None) -> Fit:
-    """Fit FREE to the in-sample rows with Nelder-Mead on the search scale."""
+    """Fit FREE to the in-sample rows with Powell's method (bounded) on the search scale.
+
+    Powell's line searches along each parameter suit this objective, which is flat in
+    some directions and noisy in others (Nelder-Mead stalled on a bound, 1.5 points
+    above the optimum Powell finds in half the evaluations)."""
     data = read_data(data_file)
     start = [spec.to_search(spec.start) for spec in FREE]
 
@@ -146,14 +150,10 @@ def calibrate(data_file: str | Path = DATA_FILE, max_evaluations: int = 250, see
         return value
 
     start_value = f(start)
-    # An initial simplex of sensible steps (the default's 0.025% step at log(1) = 0 would
-    # never move a multiplier).
-    steps = [0.3 if spec.log else 0.25 * (spec.high - spec.low) for spec in FREE]
-    simplex = np.vstack([start] + [np.add(start, np.eye(len(FREE))[i] * steps[i]) for i in range(len(FREE))])
+    bounds = [(spec.to_search(spec.low), spec.to_search(spec.high)) for spec in FREE]
     result = optimize.minimize(
-        f, start, method="Nelder-Mead",
-        options={"maxfev": max_evaluations, "xatol": 1e-3, "fatol": 1e-3, "adaptive": True,
-                 "initial_simplex": simplex},
+        f, start, method="Powell", bounds=bounds,
+        options={"maxfev": max_evaluations, "xtol": 1e-2, "ftol": 1e-3},
     )
     best = [spec.from_search(v) for spec, v in zip(FREE, result.x)]
     value, rows = objective(best, data, seeds)
@@ -182,7 +182,7 @@ def write_fitted(fit: Fit, path: Path = FITTED_FILE) -> Path:
         'scenario = "historical"',
         f"data = {_toml_value(Path(fit.data_file).name)}",
         f"seeds = {_toml_value(list(fit.seeds))}",
-        'method = "scipy.optimize.minimize(Nelder-Mead, adaptive) from the code defaults, on log scale for multipliers and half-lives"',
+        'method = "scipy.optimize.minimize(Powell, bounded) from the code defaults, on log scale for multipliers and half-lives"',
         'objective = "mean weighted squared error; points for percentages, percent of the data value otherwise; SMIC yield rows weight 0.5"',
         f"objective_value = {fit.objective_value:.6g}",
         f"objective_at_defaults = {fit.start_value:.6g}",
