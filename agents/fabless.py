@@ -18,13 +18,12 @@ import mesa
 import numpy as np
 
 from agents.base import ChipAgent
-from model.technology import TIERS, gross_dies_per_wafer, parse_quarter
+from model.technology import TIER_INDEX, TIERS, gross_dies_per_wafer, parse_quarter
 
 AI_BOOM_QUARTER = parse_quarter("2023Q1")
 """From here AI streams grow on the boom path of `ai_boom_log_growth` (ASSUMPTION: the
 post-ChatGPT surge in accelerator orders)."""
 
-TIER_INDEX = {t.value: t.index for t in TIERS}
 NOT_STARTED = -(10**6)
 """Start quarter of a stream that runs from before the first simulated quarter."""
 NEVER = 10**6

@@ -8,7 +8,9 @@ import numpy as np
 
 from agents.base import ChipAgent, Installation, ToolOrder
 from model.market import update_prices
-from model.technology import LITHOGRAPHY, TIERS, ToolCategory, learned_yield, parse_quarter
+from model.technology import (
+    CATEGORY_INDEX, LITHOGRAPHY, TIER_INDEX, TIERS, ToolCategory, learned_yield, parse_quarter,
+)
 
 ROUTES = ("euv", "duv")
 """Patterning routes of installed capacity; index 1 ('duv') is multi-patterning at
@@ -112,7 +114,8 @@ class Foundry(ChipAgent):
 
     # ----------------------------------------------------------------- decisions
     def plan_tool_orders(
-        self, quarter: int, bill, unit_price: dict[str, float], headroom: float, depreciation: float
+        self, quarter: int, bill, unit_price: dict[str, float], headroom: float, depreciation: float,
+        reachable: np.ndarray | None = None, repurpose_share: float = 0.0,
     ) -> ToolOrder:
         """Tools to order so that capacity one lag ahead covers forecast orders.
 
@@ -122,6 +125,13 @@ class Foundry(ChipAgent):
         bill of tools of the tier's route, scaled down to the capex budget: capex_ratio x
         last quarter's revenue plus subsidy (ASSUMPTION: capex follows revenue, as in
         TSMC's guidance, calibration.csv: capex_guidance, TSMC, 2025).
+
+        `reachable[category, tier]` says what the foundry can still buy (no rule cuts
+        every supplier). Tools it cannot buy for a tier it orders, up to
+        `repurpose_share` of the need, as for the newest older tier it runs and can
+        still buy for: the stock that `plan_installation` may repurpose (ASSUMPTION:
+        SMIC's 7nm lines used scanners bought for mature lines, which the 2023-10 and
+        2024-09 rules widened to stop, controls_timeline.csv).
         """
         lag = self.pipeline.shape[0]
         headroom = self.target_headroom(headroom)
@@ -141,11 +151,28 @@ class Foundry(ChipAgent):
                 stocked = self.inventory.get((category, tier.value), np.zeros(2)).sum()
                 need = gap * per_wafer - stocked
                 if need > 0:
-                    units[(category, tier.value)] = need
+                    units[(category, tier.value)] = units.get((category, tier.value), 0.0) + need
+        if reachable is not None and repurpose_share > 0:
+            units = self._route_around(units, reachable, repurpose_share)
         cost = sum(u * unit_price[c] for (c, _), u in units.items()) / 1e6
         budget = self.capex_ratio * self.revenue_usd_m + self.subsidy_usd_m
         scale = min(1.0, budget / cost) if cost > 0 else 0.0
         return ToolOrder(self.name, {k: v * scale for k, v in units.items() if v * scale > 0})
+
+    def _route_around(self, units: dict, reachable: np.ndarray, repurpose_share: float) -> dict:
+        """Move `repurpose_share` of each order the foundry cannot place to the newest
+        older tier it runs and can still buy that category for; drop the rest."""
+        routed: dict[tuple[str, str], float] = {}
+        for (category, tier_name), need in units.items():
+            c, t = CATEGORY_INDEX[category], TIER_INDEX[tier_name]
+            if reachable[c, t]:
+                routed[(category, tier_name)] = routed.get((category, tier_name), 0.0) + need
+                continue
+            older = next((o for o in range(t + 1, len(TIERS)) if self.has_tier[o] and reachable[c, o]), None)
+            if older is not None:
+                key = (category, TIERS[older].value)
+                routed[key] = routed.get(key, 0.0) + repurpose_share * need
+        return routed
 
     def plan_installation(self, quarter: int, bill, headroom: float, repurpose_share: float) -> Installation:
         """Install stocked tools as capacity: most advanced tier first, preferred route

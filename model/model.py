@@ -33,6 +33,10 @@ from model.market import clear, split_orders
 from model.policy import issuer_country, lever_rules, matching_edges, targets_mask
 from model.scenario import DEFAULT_SCENARIO, Directive, Rule, Scenario, ScenarioError, load_scenario
 from model.technology import (
+    CATEGORY_INDEX,
+    CATEGORY_NAMES,
+    TIER_INDEX,
+    TIER_NAMES,
     TIERS,
     TOOL_CATEGORIES,
     Tier,
@@ -42,11 +46,6 @@ from model.technology import (
 )
 from model.synthetic import synthetic_world
 from model.world import World, load_world
-
-CATEGORY_NAMES = [c.value for c in TOOL_CATEGORIES]
-CATEGORY_INDEX = {name: i for i, name in enumerate(CATEGORY_NAMES)}
-TIER_NAMES = [t.value for t in TIERS]
-TIER_INDEX = {name: i for i, name in enumerate(TIER_NAMES)}
 
 LEDGER_COLUMNS = ["step", "quarter", "action", "rule", "supplier", "buyer", "item", "note"]
 
@@ -404,6 +403,11 @@ class ChipMarketModel(mesa.Model):
         bias = self.china.domestic_tool_bias(self.quarter_number) if self.china else 1.0
         weights = weight[tools.supplier, tools.category]
         weights = np.where(self.tool_domestic & self.tool_china_buyer, weights * bias, weights)
+        # What each foundry can still buy, per (category, tier): its orders next quarter
+        # route around what it cannot (Foundry.plan_tool_orders).
+        self.tool_reachable = np.bincount(
+            self.tool_group, weights=eligible, minlength=len(self.foundries) * n_cat * n_tier
+        ).reshape(len(self.foundries), n_cat, n_tier) > 0
         orders = split_orders(demand, self.tool_group, weights, eligible)
         orders *= 1.0 + self.parameters.stockpile_factor * self._at_risk(self.announced_tools, len(tools))
         flow = clear(capacity, orders, self.tool_seller, eligible)
@@ -434,10 +438,13 @@ class ChipMarketModel(mesa.Model):
         q, w = self.quarter_number, self.world
         unit_price = {c.value: w.unit_price(c.value) for c in TOOL_CATEGORIES}
         self.tool_orders = []
-        for foundry in self.foundries:
+        repurpose = self.parameters.repurpose_share
+        reachable = getattr(self, "tool_reachable", None)
+        for f, foundry in enumerate(self.foundries):
             foundry.age(self.depreciation, self.unserviced_extra)
-            foundry.install(foundry.plan_installation(q, self.bill, self.headroom, self.parameters.repurpose_share))
-            order = foundry.plan_tool_orders(q, self.bill, unit_price, self.headroom, self.depreciation)
+            foundry.install(foundry.plan_installation(q, self.bill, self.headroom, repurpose))
+            order = foundry.plan_tool_orders(q, self.bill, unit_price, self.headroom, self.depreciation,
+                                             None if reachable is None else reachable[f], repurpose)
             foundry.capex_usd_m = sum(
                 u * unit_price[c] for (c, _), u in order.units.items()
             ) / 1e6

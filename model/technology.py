@@ -49,6 +49,11 @@ class ToolCategory(str, Enum):
 
 
 TOOL_CATEGORIES: list[ToolCategory] = list(ToolCategory)
+TIER_NAMES: list[str] = [t.value for t in Tier]
+TIER_INDEX: dict[str, int] = {name: i for i, name in enumerate(TIER_NAMES)}
+CATEGORY_NAMES: list[str] = [c.value for c in ToolCategory]
+CATEGORY_INDEX: dict[str, int] = {name: i for i, name in enumerate(CATEGORY_NAMES)}
+"""Array positions of tiers and tool categories (tiers newest first, as `Tier.index`)."""
 LITHOGRAPHY: tuple[ToolCategory, ...] = (
     ToolCategory.EUV,
     ToolCategory.DUV_IMMERSION,

@@ -77,3 +77,19 @@ def test_a_build_out_share_out_of_range_is_refused(tmp_path):
     assert result.returncode == 2
     assert "build_ahead" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_cut_off_foundries_order_around_the_rule_for_older_lines():
+    """After the 2023-2024 DUV rules SMIC can no longer buy immersion scanners for its
+    7nm lines; with repurposing allowed it buys them as for 28nm and moves them over,
+    so its 7nm capacity keeps growing and ASML's China sales hold up."""
+    runs = {
+        share: ChipMarketModel(scenario="historical", rng=2, repurpose_share=share).run(28).frames()
+        for share in (0.0, 0.25)
+    }
+    model = {k: r["model"].set_index("quarter") for k, r in runs.items()}
+    assert model[0.25].loc["2025Q4", "smic_capacity_7nm"] > 1.2 * model[0.0].loc["2025Q4", "smic_capacity_7nm"]
+    vendors = {k: r["vendor"].set_index(["quarter", "name"]) for k, r in runs.items()}
+    china_asml = {k: v.xs("ASML", level="name").loc["2024Q1":"2025Q4", "china_revenue_usd_m"].sum()
+                  for k, v in vendors.items()}
+    assert china_asml[0.25] > china_asml[0.0]
