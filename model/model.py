@@ -100,6 +100,7 @@ class ChipMarketModel(mesa.Model):
         self.announced_tools: dict[str, np.ndarray] = {}
         self.mineral_multiplier = np.ones(len(self.vendors))
         self.tool_orders: list = []
+        self.tool_reachable: np.ndarray | None = None  # (foundry, category, tier): can buy
 
         self.datacollector = reporters.ChipDataCollector(
             model_reporters=reporters.model_reporters(self),
@@ -439,7 +440,7 @@ class ChipMarketModel(mesa.Model):
         unit_price = {c.value: w.unit_price(c.value) for c in TOOL_CATEGORIES}
         self.tool_orders = []
         repurpose = self.parameters.repurpose_share
-        reachable = getattr(self, "tool_reachable", None)
+        reachable = self.tool_reachable
         for f, foundry in enumerate(self.foundries):
             foundry.age(self.depreciation, self.unserviced_extra)
             foundry.install(foundry.plan_installation(q, self.bill, self.headroom, repurpose))
