@@ -49,8 +49,10 @@ def test_smic_loses_euv_from_the_start_and_duv_immersion_later(history):
     _, states = history
     assert all(not any(s["asml_smic_euv"].values()) for s in states.values())
     duv = {q: all(s["asml_smic_duv_7nm"].values()) for q, s in states.items()}
-    assert duv["2019Q1"] and duv["2023Q2"], "immersion DUV for 7nm reaches SMIC before the Dutch rule"
-    assert not any(v for q, v in duv.items() if parse_quarter(q) >= parse_quarter("2023Q3"))
+    # The Dutch rule (in force 2023-09, shipments under earlier licences until 2024-01)
+    # and the US rule of 2023-10 (foreign direct product, 2023Q4) close it.
+    assert duv["2019Q1"] and duv["2023Q3"], "immersion DUV for 7nm reaches SMIC before the 2023 rules"
+    assert not any(v for q, v in duv.items() if parse_quarter(q) >= parse_quarter("2023Q4"))
 
 
 def test_cut_edges_never_fall_while_no_rule_is_lifted(history):
