@@ -151,7 +151,7 @@ class Foundry(ChipAgent):
                 stocked = self.inventory.get((category, tier.value), np.zeros(2)).sum()
                 need = gap * per_wafer - stocked
                 if need > 0:
-                    units[(category, tier.value)] = units.get((category, tier.value), 0.0) + need
+                    units[(category, tier.value)] = need
         if reachable is not None and repurpose_share > 0:
             units = self._route_around(units, reachable, repurpose_share)
         cost = sum(u * unit_price[c] for (c, _), u in units.items()) / 1e6
