@@ -276,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "write them with their provenance to model/data/fitted_parameters.toml.")
     calibrate.add_argument("--data", type=Path, default=DATA_FILE, help="calibration table (CSV)")
     calibrate.add_argument("--max-evaluations", type=int, default=250,
-                           help="objective evaluations at most (default: 250; ~2 s each)")
+                           help="objective evaluations at most (default: 250; ~0.6 s each)")
     calibrate.add_argument("--dry-run", action="store_true", help="fit and print, write nothing")
     calibrate.set_defaults(func=cmd_calibrate)
 
