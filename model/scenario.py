@@ -18,6 +18,7 @@ expected; the CLI prints it and exits non-zero.
 from __future__ import annotations
 
 import tomllib
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -66,6 +67,14 @@ def read_toml(path: Path, error: type[Exception]) -> dict:
 
 
 # ------------------------------------------------------------------------ parameters
+def _in_group(group: str):
+    """A pydantic `Field` that records its parameter group (see `parameter_groups`)."""
+    return partial(Field, json_schema_extra={"group": group})
+
+
+lever, uncertainty, world_setting = _in_group("levers"), _in_group("uncertainties"), _in_group("world")
+
+
 class Parameters(_Strict):
     """Every number a user may override (scenario `[parameters]`, keyword, `--set`).
 
@@ -74,137 +83,138 @@ class Parameters(_Strict):
     """
 
     # --- levers: what governments choose
-    reserved_share: float = Field(
-        0.8, ge=0.0, le=1.0, json_schema_extra={"group": "levers"},
+    reserved_share: float = lever(
+        0.8, ge=0.0, le=1.0,
         description="Share of SMIC's advanced-tier capacity the state directive reserves "
         "for champion firms (fraction). Assumption: reports say Huawei is served first, "
         "no figure is published.",
     )
-    champions: tuple[str, ...] = Field(
-        ("Huawei",), json_schema_extra={"group": "levers"},
+    champions: tuple[str, ...] = lever(
+        ("Huawei",),
         description="Firms the state allocator serves first, in priority order.",
     )
-    allies_aligned: bool = Field(
-        False, json_schema_extra={"group": "levers"},
+    allies_aligned: bool = lever(
+        False,
         description="The Netherlands and Japan apply every US tool rule to their vendors.",
     )
-    duv_servicing_ban: bool = Field(
-        False, json_schema_extra={"group": "levers"},
+    duv_servicing_ban: bool = lever(
+        False,
         description="Dutch and Japanese vendors stop servicing installed DUV tools in "
         "China from `servicing_ban_quarter`.",
     )
-    servicing_ban_quarter: Quarter = Field(
-        "2026Q1", json_schema_extra={"group": "levers"},
+    servicing_ban_quarter: Quarter = lever(
+        "2026Q1",
         description="Quarter a DUV servicing ban takes effect (when it is on).",
     )
-    enforcement: float = Field(
-        1.0, ge=0.0, le=1.0, json_schema_extra={"group": "levers"},
+    enforcement: float = lever(
+        1.0, ge=0.0, le=1.0,
         description="Share of a rule's targets that it actually reaches (1 = all). "
         "Lower values leave the smallest targeted buyers uncut (leaky controls).",
     )
-    domestic_subsidy_usd_m: float = Field(
-        0.0, ge=0.0, json_schema_extra={"group": "levers"},
+    domestic_subsidy_usd_m: float = lever(
+        0.0, ge=0.0,
         description="Extra Chinese subsidy to domestic equipment vendors, USD million "
         "per quarter, on top of the scenario's subsidies.",
     )
     # --- uncertainties: what the world might be
-    ai_demand_growth: float = Field(
-        1.4, ge=-0.5, le=3.0, json_schema_extra={"group": "uncertainties"},
+    ai_demand_growth: float = uncertainty(
+        1.4, ge=-0.5, le=3.0,
         description="Annual growth of AI-accelerator wafer demand in 2023, the first year "
         "of the boom (fraction per year); later years grow at this rate times "
         "(1 - ai_growth_fade) per year since 2023. Assumption: Nvidia's data-centre "
         "shipments roughly doubled or more each year 2023-2025.",
     )
-    ai_growth_fade: float = Field(
-        0.4, ge=0.0, le=1.0, json_schema_extra={"group": "uncertainties"},
+    ai_growth_fade: float = uncertainty(
+        0.4, ge=0.0, le=1.0,
         description="Share by which the AI boom's growth rate shrinks each year after "
         "2023 (0 = the 2023 rate forever). Assumption.",
     )
-    smic_yield_half_life_wafers: float = Field(
-        250_000.0, gt=0.0, json_schema_extra={"group": "uncertainties"},
+    smic_yield_half_life_wafers: float = uncertainty(
+        250_000.0, gt=0.0,
         description="Cumulative wafers at which SMIC closes half the gap from its start "
         "yield to its ceiling on a new tier. Assumption, fitted.",
     )
-    domestic_learning_rate: float = Field(
-        1.0, ge=0.0, le=10.0, json_schema_extra={"group": "uncertainties"},
+    domestic_learning_rate: float = uncertainty(
+        1.0, ge=0.0, le=10.0,
         description="Multiplier on Chinese vendors' technology learning from sales and "
         "subsidy (1 = default world). Assumption.",
     )
-    domestic_litho_28nm_year: float | None = Field(
-        None, ge=2019.0, le=2060.0, json_schema_extra={"group": "uncertainties"},
+    domestic_litho_28nm_year: float | None = uncertainty(
+        None, ge=2019.0, le=2060.0,
         description="What-if: Chinese immersion lithography reaches 28nm by this year "
         "(decimal year) regardless of learning. None: learning only.",
     )
-    domestic_litho_7nm_year: float | None = Field(
-        None, ge=2019.0, le=2060.0, json_schema_extra={"group": "uncertainties"},
+    domestic_litho_7nm_year: float | None = uncertainty(
+        None, ge=2019.0, le=2060.0,
         description="What-if: Chinese immersion lithography reaches 7nm by this year.",
     )
-    price_adjustment: float = Field(
-        0.15, ge=0.0, le=1.0, json_schema_extra={"group": "uncertainties"},
+    price_adjustment: float = uncertainty(
+        0.15, ge=0.0, le=1.0,
         description="Quarterly wafer-price response to excess demand (price change per "
-        "unit of (orders - capacity) / capacity). Assumption.",
+        "unit of orders beyond the normal load, over that load; model.market.update_prices). "
+        "Assumption.",
     )
-    stockpile_factor: float = Field(
-        1.0, ge=0.0, le=5.0, json_schema_extra={"group": "uncertainties"},
+    stockpile_factor: float = uncertainty(
+        1.0, ge=0.0, le=5.0,
         description="Extra orders, as a share of normal orders, placed on a supply "
         "relation between a rule's announcement and its effect. Assumption.",
     )
-    preference_adaptation: float = Field(
-        0.15, ge=0.0, le=1.0, json_schema_extra={"group": "uncertainties"},
+    preference_adaptation: float = uncertainty(
+        0.15, ge=0.0, le=1.0,
         description="Share of the gap to its target supplier mix a firm closes each "
         "quarter. Assumption.",
     )
-    repurpose_share: float = Field(
-        0.25, ge=0.0, le=1.0, json_schema_extra={"group": "uncertainties"},
+    repurpose_share: float = uncertainty(
+        0.25, ge=0.0, le=1.0,
         description="Share of the tools a foundry stocked for older tiers that it may move "
         "to a more advanced tier short of tools each quarter (tools licensed for mature "
         "lines used on advanced ones). Assumption.",
     )
-    foundry_preference: dict[str, float] = Field(
-        default_factory=dict, json_schema_extra={"group": "uncertainties"},
+    foundry_preference: dict[str, float] = uncertainty(
+        default_factory=dict,
         description="Multiplier on every firm's base preference for a foundry, by name "
         "(missing: 1). The base market-share preferences `chipstate calibrate` fits.",
     )
-    derisk_factor: float = Field(
-        1.15, ge=1.0, le=3.0, json_schema_extra={"group": "uncertainties"},
+    derisk_factor: float = uncertainty(
+        1.15, ge=1.0, le=3.0,
         description="Multiplier on a firm's preference for home foundries each time a "
         "wafers rule cuts its supply, and divisor on the issuing country's firms' preference "
         "for a targeted country's foundries. Assumption, fitted (direction: SMIC's China "
         "revenue share 69.9% in 2021 -> 84% in 2023Q3, Americas 22.3% -> 12.9%, calibration.csv).",
     )
-    mineral_shock: float = Field(
-        0.15, ge=0.0, le=1.0, json_schema_extra={"group": "uncertainties"},
+    mineral_shock: float = uncertainty(
+        0.15, ge=0.0, le=1.0,
         description="Share of a targeted country's tool output lost while a "
         "critical-mineral export control is in force. Assumption.",
     )
-    demand_noise: float = Field(
-        0.03, ge=0.0, le=0.5, json_schema_extra={"group": "uncertainties"},
+    demand_noise: float = uncertainty(
+        0.03, ge=0.0, le=0.5,
         description="Standard deviation of a firm's quarterly demand shock (lognormal, "
         "drawn from the model's rng). Assumption.",
     )
     # --- world: what the world holds
-    world: str = Field(
-        "default", json_schema_extra={"group": "world"},
+    world: str = world_setting(
+        "default",
         description="World file: a name under model/data/ (without .toml) or a path.",
     )
-    synthetic_firms: int = Field(
-        0, ge=0, le=1_000_000, json_schema_extra={"group": "world"},
+    synthetic_firms: int = world_setting(
+        0, ge=0, le=1_000_000,
         description="Extra synthetic fabless firms added to the world.",
     )
-    synthetic_foundries: int = Field(
-        0, ge=0, le=10_000, json_schema_extra={"group": "world"},
+    synthetic_foundries: int = world_setting(
+        0, ge=0, le=10_000,
         description="Extra synthetic foundries added to the world.",
     )
-    synthetic_vendors: int = Field(
-        0, ge=0, le=10_000, json_schema_extra={"group": "world"},
+    synthetic_vendors: int = world_setting(
+        0, ge=0, le=10_000,
         description="Extra synthetic equipment vendors added to the world.",
     )
-    start: Quarter = Field(
-        "2019Q1", json_schema_extra={"group": "world"},
+    start: Quarter = world_setting(
+        "2019Q1",
         description="First simulated quarter.",
     )
-    end: Quarter = Field(
-        "2030Q4", json_schema_extra={"group": "world"},
+    end: Quarter = world_setting(
+        "2030Q4",
         description="Last simulated quarter (inclusive).",
     )
 
