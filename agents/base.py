@@ -60,6 +60,15 @@ class ToolOrder:
     foundry: str
     units: dict[tuple[str, str], float] = field(default_factory=dict)
 
+    def cost_usd_m(self, unit_price: dict[str, float]) -> float:
+        """What the order costs at these tool unit prices (US$ million)."""
+        return tool_cost_usd_m(self.units, unit_price)
+
+
+def tool_cost_usd_m(units: dict[tuple[str, str], float], unit_price: dict[str, float]) -> float:
+    """Cost of tool units per (category, tier) at unit prices per category, US$ million."""
+    return sum(u * unit_price[c] for (c, _), u in units.items()) / 1e6
+
 
 @dataclass(frozen=True)
 class Installation:

@@ -66,13 +66,6 @@ class DemandStreams:
             peak=np.array(cols[6], dtype=np.int64), decline=np.array(cols[7], dtype=float),
         )
 
-    def of_firm(self, row: int) -> DemandStreams:
-        """The streams of one firm, renumbered as firm 0."""
-        mine = self.firm == row
-        return DemandStreams(np.zeros(int(mine.sum()), dtype=np.int64), self.tier[mine],
-                             self.wafers[mine], self.growth[mine], self.ai[mine], self.start[mine],
-                             self.peak[mine], self.decline[mine])
-
     def most_advanced_tier(self, n_firms: int) -> np.ndarray:
         """Per firm, the most advanced tier it ever wants (len(TIERS) if none)."""
         out = np.full(n_firms, len(TIERS), dtype=np.int64)
@@ -87,18 +80,16 @@ class FirmFigures:
     phases, read by the agents and the reporters."""
 
     demand: np.ndarray
-    demand_ai: np.ndarray
     ordered: np.ndarray
     delivered: np.ndarray
     fallback_wafers: np.ndarray
     ai_dies: np.ndarray
     domestic_wafers: np.ndarray
-    subsidy_usd_m: np.ndarray
 
     @classmethod
     def zeros(cls, n_firms: int) -> FirmFigures:
         n = len(TIERS)
-        return cls(*(np.zeros((n_firms, n)) for _ in range(4)), *(np.zeros(n_firms) for _ in range(4)))
+        return cls(*(np.zeros((n_firms, n)) for _ in range(3)), *(np.zeros(n_firms) for _ in range(3)))
 
 
 class _Row:
@@ -129,13 +120,11 @@ class FablessFirm(ChipAgent):
     kind = "firm"
 
     demand = _Row()
-    demand_ai = _Row()
     ordered = _Row()
     delivered = _Row()
     fallback_wafers = _Row()
     ai_dies = _Row()
     domestic_wafers = _Row()
-    subsidy_usd_m = _Row()
 
     def __init__(self, model: mesa.Model, name: str, country: str, *, spec) -> None:
         super().__init__(model, name, country)
@@ -159,13 +148,6 @@ class FablessFirm(ChipAgent):
     def own_streams(self) -> DemandStreams:
         """This firm's demand streams (from its world spec), as firm 0."""
         return DemandStreams.from_specs([self.spec])
-
-    @property
-    def streams(self) -> list[tuple[int, float, float, bool, int]]:
-        """(tier index, wafers, growth, ai, start quarter) per demand stream."""
-        s = self.own_streams
-        return [(int(t), float(w), float(g), bool(a), int(q))
-                for t, w, g, a, q in zip(s.tier, s.wafers, s.growth, s.ai, s.start)]
 
     def wafer_demand(
         self, quarter: int, ai_growth: float, cycle: float, shock: float = 1.0, ai_fade: float = 0.0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from agents.base import ChipAgent, Installation, ToolOrder
+from agents.base import ChipAgent, Installation, ToolOrder, tool_cost_usd_m
 from model.market import update_prices
 from model.technology import (
     CATEGORY_INDEX, LITHOGRAPHY, TIER_INDEX, TIERS, ToolCategory, learned_yield, parse_quarter,
@@ -154,7 +154,7 @@ class Foundry(ChipAgent):
                     units[(category, tier.value)] = need
         if reachable is not None and repurpose_share > 0:
             units = self._route_around(units, reachable, repurpose_share)
-        cost = sum(u * unit_price[c] for (c, _), u in units.items()) / 1e6
+        cost = tool_cost_usd_m(units, unit_price)
         budget = self.capex_ratio * self.revenue_usd_m + self.subsidy_usd_m
         scale = min(1.0, budget / cost) if cost > 0 else 0.0
         return ToolOrder(self.name, {k: v * scale for k, v in units.items() if v * scale > 0})

@@ -54,7 +54,6 @@ class EquipmentVendor(ChipAgent):
         self.revenue_usd_m = 0.0
         self.china_revenue_usd_m = 0.0
         self.orders_units: dict[str, float] = {c: 0.0 for c in output}
-        self.cumulative_sales_usd_m = 0.0
         self.subsidy_usd_m = 0.0
 
     @property

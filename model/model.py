@@ -84,7 +84,8 @@ class ChipMarketModel(mesa.Model):
         self.unserviced_extra = float(meta["unserviced_depreciation"])
         self.headroom = float(meta["headroom"])
         self.ledger: list[dict] = []
-        self._bills: dict = {}
+        self._bills = {(t, r): self.world.bill(t, r) for t in TIERS for r in ("euv", "duv")}
+        self.tool_price = {c.value: self.world.unit_price(c.value) for c in TOOL_CATEGORIES}
 
         self._build_agents()
         unknown = [name for name in p.champions if name not in self.firm_index]
@@ -100,7 +101,7 @@ class ChipMarketModel(mesa.Model):
         self.announced_tools: dict[str, np.ndarray] = {}
         self.mineral_multiplier = np.ones(len(self.vendors))
         self.tool_orders: list = []
-        self.tool_reachable: np.ndarray | None = None  # (foundry, category, tier): can buy
+        self.tool_reachable: np.ndarray | None = None  # (foundry, category, tier), set in phase 3
 
         self.datacollector = reporters.ChipDataCollector(
             model_reporters=reporters.model_reporters(self),
@@ -184,7 +185,7 @@ class ChipMarketModel(mesa.Model):
         self.firm_index = {f.name: i for i, f in enumerate(self.firms)}
         self.vendor_index = {v.name: i for i, v in enumerate(self.vendors)}
         self.china = next((g for g in self.governments if g.country == "CN"), None)
-        self.recipients = {a.name: a for a in [*self.firms, *self.foundries, *self.vendors]}
+        self.recipients = {a.name: a for a in [*self.foundries, *self.vendors]}
 
     def _build_graph(self) -> None:
         """Potential supply relations, all active at the start.
@@ -220,7 +221,7 @@ class ChipMarketModel(mesa.Model):
         self.wafer_ready = np.array([f.ready for f in self.foundries])[wafers.supplier, wafers.tier]
         self.wafer_ever_used = self.wafer_base > 0
 
-        uses = np.array([[any(c.value in w.bill(t, r) for r in ("euv", "duv")) for t in TIERS]
+        uses = np.array([[any(c.value in self.bill(t, r) for r in ("euv", "duv")) for t in TIERS]
                          for c in TOOL_CATEGORIES])  # (categories, tiers)
         columns: list[list[np.ndarray]] = [[], [], [], []]  # vendor, foundry, tier, category
         for v, vendor in enumerate(self.vendors):
@@ -253,9 +254,8 @@ class ChipMarketModel(mesa.Model):
         self.wafer_priority = np.ones(len(wafers), dtype=np.int64)
         self.wafer_orders = np.zeros(len(wafers))
         self.wafer_ai_share = np.zeros(len(wafers))
-        self.wafer_fill = np.ones(len(wafers))
         self.class_caps = np.ones(2)
-        self.tool_unit_price = np.array([w.unit_price(c.value) for c in TOOL_CATEGORIES])
+        self.tool_unit_price = np.array([self.tool_price[c.value] for c in TOOL_CATEGORIES])
         n_cat = len(TOOL_CATEGORIES)
         self.tool_group = (tools.buyer * n_cat + tools.category) * n_tiers + tools.tier  # (foundry, category, tier)
         self.tool_seller = tools.supplier * n_cat + tools.category  # (vendor, category)
@@ -348,7 +348,6 @@ class ChipMarketModel(mesa.Model):
             agent.subsidy_usd_m = 0.0
         for foundry in self.foundries:
             foundry.build_ahead = 0.0
-        self.firm_figures.subsidy_usd_m = np.zeros(len(self.firms))
         recipients = self.recipients
         for government in self.governments:
             for change in government.policy_changes(q):
@@ -420,7 +419,6 @@ class ChipMarketModel(mesa.Model):
         for v, vendor in enumerate(self.vendors):
             vendor.revenue_usd_m = float(by_vendor[v])
             vendor.china_revenue_usd_m = float(china_by_vendor[v])
-            vendor.cumulative_sales_usd_m += vendor.revenue_usd_m
             vendor.orders_units = {c_name: float(ordered[v * n_cat + CATEGORY_INDEX[c_name]])
                                    for c_name in vendor.output}
         sold = np.flatnonzero(flow > 0)
@@ -436,19 +434,15 @@ class ChipMarketModel(mesa.Model):
 
     def _run_foundries(self) -> None:
         """Phase 4: foundries install tools, depreciate, and order next quarter's tools."""
-        q, w = self.quarter_number, self.world
-        unit_price = {c.value: w.unit_price(c.value) for c in TOOL_CATEGORIES}
+        q = self.quarter_number
         self.tool_orders = []
         repurpose = self.parameters.repurpose_share
-        reachable = self.tool_reachable
         for f, foundry in enumerate(self.foundries):
             foundry.age(self.depreciation, self.unserviced_extra)
             foundry.install(foundry.plan_installation(q, self.bill, self.headroom, repurpose))
-            order = foundry.plan_tool_orders(q, self.bill, unit_price, self.headroom, self.depreciation,
-                                             None if reachable is None else reachable[f], repurpose)
-            foundry.capex_usd_m = sum(
-                u * unit_price[c] for (c, _), u in order.units.items()
-            ) / 1e6
+            order = foundry.plan_tool_orders(q, self.bill, self.tool_price, self.headroom, self.depreciation,
+                                             self.tool_reachable[f], repurpose)
+            foundry.capex_usd_m = order.cost_usd_m(self.tool_price)
             self.tool_orders.append(order)
 
     def _place_orders(self) -> None:
@@ -466,7 +460,7 @@ class ChipMarketModel(mesa.Model):
         forecast, _ = stream_demand(self.streams, n_firms, horizon, self.origin, p.ai_demand_growth,
                                     1.0, np.ones(n_firms), p.ai_growth_fade)
         figures = self.firm_figures
-        figures.demand, figures.demand_ai = demand, demand_ai
+        figures.demand = demand
 
         wafers = self.trade.wafers
         ready = self.wafer_ready
@@ -545,22 +539,18 @@ class ChipMarketModel(mesa.Model):
                                               minlength=len(self.firms))
         die_wafers = np.bincount(wafers.buyer, weights=dies, minlength=len(self.firms))
         figures.ai_dies = die_wafers * self.firm_dies_per_wafer
-        self.wafer_fill = np.divide(flow, self.wafer_orders, out=np.ones_like(flow), where=self.wafer_orders > 0)
+        fill = np.divide(flow, self.wafer_orders, out=np.ones_like(flow), where=self.wafer_orders > 0)
         self.wafer_weight = adapt_preferences(
             self.wafer_weight, self.wafer_base,
-            self.wafer_fill, self.wafer_quality, wafers.active, self.parameters.preference_adaptation,
+            fill, self.wafer_quality, wafers.active, self.parameters.preference_adaptation,
         )
         self.wafer_ever_used |= flow > 0
 
     # ============================================================ phase helpers
     def bill(self, tier: Tier, route: str) -> dict[str, float]:
-        """The world's bill of tools (`World.bill`), parsed once per (tier, route);
-        a fresh dict each call, as callers may change it."""
-        key = (tier, route)
-        bill = self._bills.get(key)
-        if bill is None:
-            bill = self._bills[key] = self.world.bill(tier, route)
-        return dict(bill)
+        """The world's bill of tools (`World.bill`) for a tier and route, parsed once at
+        set-up; read-only."""
+        return self._bills[(tier, route)]
 
     def _announce(self, rule: Rule) -> None:
         """Remember which relations an announced rule will cut (firms stockpile)."""
@@ -667,7 +657,7 @@ class ChipMarketModel(mesa.Model):
             advanced = np.isin(np.arange(len(TIERS)), [TIER_INDEX[x] for x in d.tiers])[wafers.tier]
             at_foundry = wafers.supplier == self.foundry_index.get(d.foundry, -1)
             champion = np.zeros(len(self.firms), dtype=bool)
-            champion[[self.firm_index[c] for c in d.champions if c in self.firm_index]] = True
+            champion[[self.firm_index[c] for c in d.champions]] = True  # known: checked at set-up
             mask = advanced & at_foundry & champion[wafers.buyer]
             priority[mask] = 0
             self.class_caps = np.array([d.reserved_share, 1.0])

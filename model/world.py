@@ -127,9 +127,6 @@ class World(_Data):
         value = self.market_cycle.get(str(year), 1.0)
         return float(value) if not isinstance(value, str) else 1.0
 
-    def names(self) -> set[str]:
-        return {a.name for group in (self.governments, self.vendors, self.foundries, self.firms) for a in group}
-
 
 def world_path(name_or_path: str) -> Path:
     candidate = Path(name_or_path)
