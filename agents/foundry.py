@@ -9,7 +9,7 @@ import numpy as np
 from agents.base import ChipAgent, Installation, ToolOrder, tool_cost_usd_m
 from model.market import update_prices
 from model.technology import (
-    CATEGORY_INDEX, LITHOGRAPHY, TIER_INDEX, TIERS, ToolCategory, learned_yield, parse_quarter,
+    CATEGORY_INDEX, LITHOGRAPHY, TIER_INDEX, TIER_NAMES, TIERS, ToolCategory, learned_yield, parse_quarter,
 )
 
 ROUTES = ("euv", "duv")
@@ -192,7 +192,7 @@ class Foundry(ChipAgent):
             i = tier.index
             if not self.has_tier[i] or quarter < self.ready[i] - lag:
                 continue
-            older = [t.value for t in TIERS[i + 1:]]
+            older = TIER_NAMES[i + 1:]
             gap = max(0.0, self.forecast[i] * (1 + headroom) - self.capacity_by_tier[i] - self.pipeline[:, i].sum())
             routes = [self.route[i]] + [r for r in ROUTES if r != self.route[i]]
             for route in routes:
@@ -240,7 +240,7 @@ class Foundry(ChipAgent):
                 origin_share[use_tier] = origin_share.get(use_tier, np.zeros(2)) + stock / total * used
             self.inventory[(category, stock_tier)] = np.maximum(stock * (1 - used / total), 0.0)
         for (tier, route), wafers in plan.additions.items():
-            i = [t.value for t in TIERS].index(tier)
+            i = TIER_INDEX[tier]
             share = origin_share.get(tier, np.array([1.0, 0.0]))
             share = share / share.sum() if share.sum() > 0 else np.array([1.0, 0.0])
             self.pipeline[-1, i, ROUTES.index(route)] += wafers * share

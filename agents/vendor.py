@@ -8,7 +8,7 @@ import math
 import mesa
 
 from agents.base import ChipAgent, OutputPlan
-from model.technology import TIERS
+from model.technology import TIER_INDEX, TIERS
 
 NO_TECHNOLOGY = float(len(TIERS))
 """Technology progress value meaning 'cannot make this category yet'."""
@@ -18,7 +18,7 @@ def progress_of(level: str) -> float:
     """A tier value (or 'none') -> technology progress (tier index; lower is better)."""
     if level == "none":
         return NO_TECHNOLOGY
-    return float([t.value for t in TIERS].index(level))
+    return float(TIER_INDEX[level])
 
 
 def enables(progress: float, tier_index: int) -> bool:

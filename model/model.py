@@ -257,6 +257,11 @@ class ChipMarketModel(mesa.Model):
         self.class_caps = np.ones(2)
         self.tool_unit_price = np.array([self.tool_price[c.value] for c in TOOL_CATEGORIES])
         n_cat = len(TOOL_CATEGORIES)
+        vendor_weight = np.zeros((len(self.vendors), n_cat))  # buyers' base preference
+        for v, vendor in enumerate(self.vendors):
+            for c_name, value in vendor.weight.items():
+                vendor_weight[v, CATEGORY_INDEX[c_name]] = value
+        self.tool_weight = vendor_weight[tools.supplier, tools.category]
         self.tool_group = (tools.buyer * n_cat + tools.category) * n_tiers + tools.tier  # (foundry, category, tier)
         self.tool_seller = tools.supplier * n_cat + tools.category  # (vendor, category)
         n_vendors = len(self.vendors)
@@ -391,18 +396,15 @@ class ChipMarketModel(mesa.Model):
                 demand[(f * n_cat + CATEGORY_INDEX[c_name]) * n_tier + TIER_INDEX[t_name]] += units
         # Per (vendor, category, tier): can the vendor's technology serve the tier?
         capable = np.zeros((n_vendors, n_cat, n_tier), dtype=bool)
-        weight = np.zeros((n_vendors, n_cat))
         capacity = np.zeros(n_vendors * n_cat)
         for v, vendor in enumerate(self.vendors):
             for c_name, units in vendor.output.items():
                 c = CATEGORY_INDEX[c_name]
                 capable[v, c] = [enables(vendor.progress[c_name], t) for t in range(n_tier)]
-                weight[v, c] = vendor.weight[c_name]
                 capacity[v * n_cat + c] = units * self.mineral_multiplier[v]
         eligible = tools.active & capable[tools.supplier, tools.category, tools.tier]
         bias = self.china.domestic_tool_bias(self.quarter_number) if self.china else 1.0
-        weights = weight[tools.supplier, tools.category]
-        weights = np.where(self.tool_domestic & self.tool_china_buyer, weights * bias, weights)
+        weights = np.where(self.tool_domestic & self.tool_china_buyer, self.tool_weight * bias, self.tool_weight)
         # What each foundry can still buy, per (category, tier): its orders next quarter
         # route around what it cannot (Foundry.plan_tool_orders).
         self.tool_reachable = np.bincount(
@@ -464,7 +466,7 @@ class ChipMarketModel(mesa.Model):
 
         wafers = self.trade.wafers
         ready = self.wafer_ready
-        capacity = self._supplier_capacity()
+        self.wafer_capacity = capacity = self._supplier_capacity()  # cleared against in phase 6
         coming = capacity + np.concatenate([f.pipeline.sum(axis=(0, 2, 3)) for f in self.foundries])
         # Orders go where a process runs and has (or is installing) capacity; forecasts
         # also reach processes that will be ready within the planning horizon.
@@ -507,7 +509,7 @@ class ChipMarketModel(mesa.Model):
         the state's champions first (up to the reserved share), the rest pro rata."""
         wafers = self.trade.wafers
         self.wafer_flow = clear(
-            self._supplier_capacity(), self.wafer_orders, self.wafer_supplier, wafers.active,
+            self.wafer_capacity, self.wafer_orders, self.wafer_supplier, wafers.active,
             self.wafer_priority, self.class_caps,
         )
 

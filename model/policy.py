@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.scenario import Parameters, Rule
-from model.technology import LITHOGRAPHY, TOOL_CATEGORIES, Tier, tier_from
+from model.technology import CATEGORY_INDEX, LITHOGRAPHY, Tier, tier_from
 
 
 def issuer_country(issuer: str, governments: dict[str, str]) -> str:
@@ -66,7 +66,7 @@ def matching_edges(rule: Rule, edges, sides: dict, issuer: str) -> np.ndarray:
     )
     mask = tier_ok & buyer_ok & supplier_ok
     if edges.kind == "tools" and rule.tools:
-        wanted = [TOOL_CATEGORIES.index(next(c for c in TOOL_CATEGORIES if c.value == t)) for t in rule.tools]
+        wanted = [CATEGORY_INDEX[t] for t in rule.tools]
         mask &= np.isin(edges.category, wanted)
     return mask
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.technology import TIERS, Tier, parse_quarter
+from model.technology import TIER_NAMES, TIERS, Tier, parse_quarter
 from model.world import DemandStream, Firm, Foundry, FoundryTier, ToolLine, Vendor, World
 
 TAIL_SHARE = 0.15
@@ -204,7 +204,6 @@ def _firms(world: World, foundries: list[Foundry], rng: np.random.Generator, n: 
     suppliers, shares = _choose_suppliers(foundries, s_tier, countries[s_firm], rng)
 
     names = [f.name for f in foundries]
-    tier_names = [t.value for t in TIERS]
     streams: list[list[DemandStream]] = [[] for _ in range(n)]
     order = np.argsort(s_firm, kind="stable")
     rows = zip(s_firm[order].tolist(), s_tier[order].tolist(), s_wafers[order].tolist(),
@@ -213,7 +212,7 @@ def _firms(world: World, foundries: list[Foundry], rng: np.random.Generator, n: 
     for firm, tier, wafers, grow, is_ai, picked, share in rows:
         prefs = {names[k]: w for k, w in zip(picked, share) if k >= 0}
         streams[firm].append(DemandStream.model_construct(
-            tier=tier_names[tier], wafers=wafers, growth=grow, ai=is_ai, start=None, suppliers=prefs or None,
+            tier=TIER_NAMES[tier], wafers=wafers, growth=grow, ai=is_ai, start=None, suppliers=prefs or None,
         ))
     width = len(str(n))
     return [

@@ -7,6 +7,7 @@ agents.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from enum import Enum
@@ -85,8 +86,10 @@ def tool_from(value: str | ToolCategory) -> ToolCategory:
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_quarter(label: str) -> int:
-    """``"2023Q4"`` -> absolute quarter number (year * 4 + q - 1). Raise ValueError."""
+    """``"2023Q4"`` -> absolute quarter number (year * 4 + q - 1). Raise ValueError.
+    Cached: governments ask about the same few labels every quarter."""
     match = _QUARTER.match(str(label).strip())
     if not match:
         raise ValueError(f"{label!r} is not a quarter label like '2023Q4'")
