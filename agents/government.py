@@ -45,29 +45,24 @@ class Government(ChipAgent):
     def policy_changes(self, quarter: int) -> list[PolicyChange]:
         """The instruments that are announced, take effect or end in `quarter`."""
         changes: list[PolicyChange] = []
-        for rule in self.rules:
-            if rule.announced and parse_quarter(rule.announced) == quarter:
-                changes.append(PolicyChange(self.name, "announce", rule))
-            if parse_quarter(rule.effective) == quarter:
-                changes.append(PolicyChange(self.name, "apply", rule))
-            if rule.end and parse_quarter(rule.end) == quarter:
-                changes.append(PolicyChange(self.name, "lift", rule))
-        for item in (*self.directives, *self.subsidies):
-            if parse_quarter(item.effective) == quarter:
-                changes.append(PolicyChange(self.name, "apply", item))
-            if item.end and parse_quarter(item.end) == quarter:
-                changes.append(PolicyChange(self.name, "lift", item))
+        for item in (*self.rules, *self.directives, *self.subsidies):
+            announced = getattr(item, "announced", None)  # rules only
+            for action, label in (("announce", announced), ("apply", item.effective), ("lift", item.end)):
+                if label and parse_quarter(label) == quarter:
+                    changes.append(PolicyChange(self.name, action, item))
         self.rules_in_force = sum(_in_force(r.effective, r.end, quarter) for r in self.rules)
         return changes
+
+    def _subsidies_in_force(self, quarter: int):
+        return (s for s in self.subsidies if _in_force(s.effective, s.end, quarter))
 
     def subsidies_due(self, quarter: int) -> dict[str, float]:
         """Recipient name -> US$ million this quarter, from subsidies in force."""
         due: dict[str, float] = {}
-        for subsidy in self.subsidies:
-            if _in_force(subsidy.effective, subsidy.end, quarter):
-                each = subsidy.usd_m_per_quarter / len(subsidy.recipients)
-                for recipient in subsidy.recipients:
-                    due[recipient] = due.get(recipient, 0.0) + each
+        for subsidy in self._subsidies_in_force(quarter):
+            each = subsidy.usd_m_per_quarter / len(subsidy.recipients)
+            for recipient in subsidy.recipients:
+                due[recipient] = due.get(recipient, 0.0) + each
         self.subsidy_usd_m = sum(due.values())
         return due
 
@@ -75,11 +70,10 @@ class Government(ChipAgent):
         """Recipient name -> extra capacity share to build above forecast orders, from
         subsidies in force that carry a build-out instruction (they add up)."""
         due: dict[str, float] = {}
-        for subsidy in self.subsidies:
-            if subsidy.build_ahead > 0 and _in_force(subsidy.effective, subsidy.end, quarter):
-                for recipient in subsidy.recipients:
-                    due[recipient] = due.get(recipient, 0.0) + subsidy.build_ahead
-        return due
+        for subsidy in self._subsidies_in_force(quarter):
+            for recipient in subsidy.recipients:
+                due[recipient] = due.get(recipient, 0.0) + subsidy.build_ahead
+        return {name: share for name, share in due.items() if share > 0}
 
     def allocation_directives(
         self, quarter: int, champions: tuple[str, ...], reserved_share: float

@@ -556,14 +556,14 @@ class ChipMarketModel(mesa.Model):
 
     def _announce(self, rule: Rule) -> None:
         """Remember which relations an announced rule will cut (firms stockpile)."""
-        for edges, store in ((self.trade.wafers, self.announced), (self.trade.tools, self.announced_tools)):
-            if (rule.kind == "wafers") == (edges.kind == "wafers") and rule.kind in ("wafers", "tools"):
-                # Buyers cannot know where a tool threshold will land: a foundry that a
-                # tools rule targets stockpiles the rule's categories for every tier
-                # (precautionary stockpiling, ASSUMPTION; China's DUV imports surged ahead
-                # of the Dutch rules: calibration.csv: asml_china_share, ASML, 2023Q3).
-                reach = rule.model_copy(update={"tier": Tier.MATURE.value}) if rule.kind == "tools" else rule
-                store[rule.id] = self._matches(reach, edges)
+        if rule.kind in ("wafers", "tools"):
+            store = self.announced if rule.kind == "wafers" else self.announced_tools
+            # Buyers cannot know where a tool threshold will land: a foundry that a
+            # tools rule targets stockpiles the rule's categories for every tier
+            # (precautionary stockpiling, ASSUMPTION; China's DUV imports surged ahead
+            # of the Dutch rules: calibration.csv: asml_china_share, ASML, 2023Q3).
+            reach = rule.model_copy(update={"tier": Tier.MATURE.value}) if rule.kind == "tools" else rule
+            store[rule.id] = self._matches(reach, getattr(self.trade, rule.kind))
         self._log("announce", rule.id, rule.issuer, ",".join(rule.targets), rule.tier, rule.event)
 
     def _matches(self, rule: Rule, edges: EdgeSet) -> np.ndarray:
