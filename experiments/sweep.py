@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -37,9 +36,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from model.scenario import (
     Parameters,
+    Scenario,
     ScenarioError,
     load_scenario,
     parameter_groups,
+    read_toml,
 )
 from model.technology import parse_quarter, quarter_label
 
@@ -350,13 +351,7 @@ def load_sweep(name_or_path: str | Path, overrides: dict | None = None) -> Sweep
         if not path.is_file():
             shipped = ", ".join(list_sweeps())
             raise SweepError(f"sweep '{name_or_path}': no such sweep file; expected a path or one of: {shipped}")
-    try:
-        with open(path, "rb") as handle:
-            raw = tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise SweepError(f"{path}: not valid TOML ({exc})") from None
-    except OSError as exc:
-        raise SweepError(f"{path}: cannot be read ({exc.strerror})") from None
+    raw = read_toml(path, SweepError)
     try:
         data = _file_layout(raw)
     except SweepError as exc:
@@ -387,6 +382,16 @@ def check_sweep(sweep: Sweep) -> None:
     """
     src = sweep.source
     groups = parameter_groups()
+    bases: dict[str, Scenario] = {}  # each base scenario read once, then overridden
+
+    def try_scenario(name: str, overrides: dict, where: str) -> Scenario:
+        try:
+            if name not in bases:
+                bases[name] = load_scenario(name)
+            return bases[name].with_overrides(overrides, "override")
+        except ScenarioError as exc:
+            raise SweepError(f"{where}: {str(exc).removeprefix('override: ')}") from None
+
     for name in sweep.fixed:
         if name not in groups:
             raise SweepError(f"{src}: field 'fixed.{name}': unknown parameter; expected one of: " + ", ".join(sorted(groups)))
@@ -396,7 +401,7 @@ def check_sweep(sweep: Sweep) -> None:
             if sweep.design.kind != "grid" or spec.values is None:
                 raise SweepError(f"{src}: field '{where}': the scenario can only be varied in a grid, with 'values'")
             for value in spec.values:
-                _try_scenario(value, sweep.fixed, f"{src}: field '{where}.values'")
+                try_scenario(value, sweep.fixed, f"{src}: field '{where}.values'")
             continue
         if name not in groups:
             raise SweepError(f"{src}: field '{where}': unknown parameter; expected one of: " + ", ".join(sorted(groups)))
@@ -412,22 +417,14 @@ def check_sweep(sweep: Sweep) -> None:
             ends = [int(round(v)) if spec.integer else v for v in spec.range]
             candidates = [("range", v) for v in ends]
         for part, value in candidates:
-            scenario = sweep.scenario
-            _try_scenario(scenario, {**sweep.fixed, name: value}, f"{src}: field '{where}.{part}'")
-    base = _try_scenario(_scenarios(sweep)[0], sweep.fixed, f"{src}: field 'fixed'")
+            try_scenario(sweep.scenario, {**sweep.fixed, name: value}, f"{src}: field '{where}.{part}'")
+    base = try_scenario(_scenarios(sweep)[0], sweep.fixed, f"{src}: field 'fixed'")
     _check_windows(sweep, base.parameters)
 
 
 def _scenarios(sweep: Sweep) -> list[str]:
     spec = sweep.parameters.get(SCENARIO_PARAMETER)
     return list(spec.values) if spec is not None else [sweep.scenario]
-
-
-def _try_scenario(name: str, overrides: dict, where: str):
-    try:
-        return load_scenario(name, overrides)
-    except ScenarioError as exc:
-        raise SweepError(f"{where}: {str(exc).removeprefix('override: ')}") from None
 
 
 def simulated_quarters(params: Parameters, steps: int | None) -> tuple[int, int]:
