@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from model.technology import TIERS, parse_quarter  # noqa: E402
+from model.technology import TIERS, mid_quarter_year, parse_quarter, quarter_year  # noqa: E402
 
 PANELS = [
     ("Huawei good AI dies / quarter", ["huawei_ai_dies"]),
@@ -28,7 +28,7 @@ def plot_run(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     `seed` column is drawn as a mean line with a 90% band). Returns the path."""
     sns.set_theme(style="whitegrid", context="notebook")
     data = frame.iloc[1:].copy()  # row 0 is the initial state, before any trade
-    data["year"] = data["quarter"].str[:4].astype(int) + (data["quarter"].str[-1].astype(int) - 1) / 4
+    data["year"] = [quarter_year(parse_quarter(q)) for q in data["quarter"]]
     fig, axes = plt.subplots(2, 3, figsize=(17, 9))
     for ax, (label, columns) in zip(axes.flat, PANELS):
         if columns is None:
@@ -53,9 +53,6 @@ def plot_validation(quantity: str, rows: pd.DataFrame, runs: list[dict], path: s
     the data points (markers; open markers for bounds '<' / '>')."""
     from experiments.validate import speaker_for
 
-    def quarter_year(label: str) -> float:  # the middle of the quarter, as a decimal year
-        return parse_quarter(label) / 4 + 0.125
-
     sns.set_theme(style="whitegrid", context="notebook")
     foundries = set(runs[0]["foundry"]["name"].unique())
     long = []
@@ -63,14 +60,14 @@ def plot_validation(quantity: str, rows: pd.DataFrame, runs: list[dict], path: s
         speaker, _ = speaker_for(group.iloc[0], foundries)
         for seed, frames in enumerate(runs):
             values = speaker.extract(frames).iloc[1:]
-            long.append(pd.DataFrame({"year": [quarter_year(q) for q in values.index],
+            long.append(pd.DataFrame({"year": [mid_quarter_year(q) for q in values.index],
                                       "value": values.to_numpy(), "series": series, "seed": seed}))
     data = pd.concat(long, ignore_index=True)
     fig, ax = plt.subplots(figsize=(9, 5))
     sns.lineplot(data, x="year", y="value", hue="series", errorbar=("pi", 90), ax=ax)
     for _, row in rows.iterrows():
         quarters = row["quarters"].split(",")
-        x = sum(quarter_year(q) for q in quarters) / len(quarters)
+        x = sum(mid_quarter_year(q) for q in quarters) / len(quarters)
         marker = {"<": "v", ">": "^"}.get(row["bound"], "o")
         ax.scatter([x], [row["data_value"]], marker=marker, s=60, color="black", zorder=5,
                    facecolors="none" if row["bound"] in "<>" else "black")

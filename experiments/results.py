@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from experiments.store import DESIGN, MANIFEST, RunStore
+from model.technology import mid_quarter_year
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO_ROOT / "results"
@@ -166,18 +167,12 @@ def load(path: str | Path) -> RunResults | SweepResults:
 
 
 # --------------------------------------------------------------- published figures
-def quarter_year(label: str) -> float:
-    """``"2023Q4"`` -> the quarter's middle as a decimal year (2023.875)."""
-    year, quarter = str(label).split("Q")
-    return int(year) + (int(quarter) - 0.5) / 4
-
-
 def period_year(period: str) -> float | None:
     """A data period's middle as a decimal year: 2023Q4, 2023, 2024-09, 2022H2, '2021
     (mid)', '2025 end'; None for a period that names no date (ranges, 'c.', plans)."""
     text = str(period).strip()
     if re.fullmatch(r"\d{4}Q[1-4]", text):
-        return quarter_year(text)
+        return mid_quarter_year(text)
     if match := re.fullmatch(r"(\d{4})-(\d{2})", text):
         return int(match.group(1)) + (int(match.group(2)) - 0.5) / 12
     if match := re.fullmatch(r"(\d{4})H([12])", text):

@@ -370,16 +370,14 @@ def run_sweep(
     del samples
 
     stored = store.stored_status()
-    todo, seen = [], set()
-    for task in tasks:
-        # Equal keys (e.g. meeting Morris trajectories) are one run, made once.
-        if task.key not in seen and (task.key not in stored or (retry_failed and stored[task.key] == "failed")):
-            todo.append(task)
-        seen.add(task.key)
-    del seen
-    keys = list(dict.fromkeys(t.key for t in tasks))
+    first: dict = {}
+    for task in tasks:  # equal keys (e.g. meeting Morris trajectories) are one run, made once
+        first.setdefault(task.key, task)
+    keys = list(first)
+    todo = [t for t in first.values()
+            if t.key not in stored or (retry_failed and stored[t.key] == "failed")]
     total, skipped = len(keys), len(keys) - len(todo)
-    del tasks, stored
+    del tasks, stored, first
     if todo:
         _check_outputs(sweep, todo[0])
     counts = Counter()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import pandas as pd
 import pyarrow as pa
@@ -114,18 +114,6 @@ class RunStore:
             # A loose run file is newer than a merged copy of the same run (a retry).
             status[path.stem] = table.column("status")[0].as_py()
         return status
-
-    def stored_keys(self) -> set[str]:
-        """Keys of every stored run (ok or failed), from file names and merged parts."""
-        keys = {path.stem for path in self.run_files()}
-        for path in self.merged_files():
-            keys.update(pq.read_table(path, columns=["run_key"]).column("run_key").to_pylist())
-        return keys
-
-    def iter_frames(self, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
-        """Every stored file's rows, merged parts first, then loose run files."""
-        for path in self.merged_files() + self.run_files():
-            yield pq.read_table(path, columns=columns).to_pandas()
 
     # ---------------------------------------------------------------------- merging
     def merge(self, rows_per_file: int = 500_000) -> list[Path]:

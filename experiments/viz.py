@@ -495,11 +495,6 @@ def nice_ceiling(value: float) -> float:
     return float(10 ** (exponent + 1))
 
 
-def draw_panels(model, frame: pd.DataFrame | None = None) -> Figure:
-    """The run's key series so far, in a new figure (see `SeriesPanels`)."""
-    return SeriesPanels(model).update(frame)
-
-
 LEDGER_SHOWN = ["quarter", "action", "rule", "supplier", "buyer", "item"]
 
 

@@ -106,6 +106,11 @@ def quarter_year(number: int) -> float:
     return number / 4.0
 
 
+def mid_quarter_year(label: str) -> float:
+    """A quarter label -> decimal year at the quarter's middle (2023Q4 -> 2023.875)."""
+    return quarter_year(parse_quarter(label)) + 0.125
+
+
 # ------------------------------------------------------------------------ dies, yields
 def gross_dies_per_wafer(die_area_mm2: float, wafer_diameter_mm: float = 300.0) -> float:
     """Gross dies on a wafer: pi(d/2)^2/S - pi d/sqrt(2S), no edge exclusion.
