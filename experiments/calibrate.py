@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from experiments.validate import DATA_FILE, compare, quarters_of, read_data
-from model import ChipMarketModel
+from experiments.store import write_text_atomic
+from experiments.validate import DATA_FILE, compare, modelled_foundries, quarters_of, read_data, run_seeds
 from model.scenario import FITTED_FILE, load_scenario
 from model.technology import parse_quarter
 
@@ -112,11 +112,10 @@ def target_rows(data: pd.DataFrame, runs: list[dict], foundries: set[str]) -> pd
 def objective(values: list[float], data: pd.DataFrame, seeds=SEEDS) -> tuple[float, pd.DataFrame]:
     """Mean weighted squared scaled error of the historical scenario at `values`."""
     scenario = load_scenario("historical", fitted=False).with_overrides({**overrides_for(values), "end": RUN_END})
-    runs = [ChipMarketModel(scenario=scenario, rng=s).run().frames() for s in seeds]
-    foundries = set(runs[0]["foundry"]["name"].unique())
+    runs = run_seeds(scenario, list(seeds))
     last = parse_quarter(RUN_END)
     placeable = data["period"].map(lambda p: bool(quarters_of(p)) and parse_quarter(quarters_of(p)[-1]) <= last)
-    rows = target_rows(data[placeable], runs, foundries)
+    rows = target_rows(data[placeable], runs, modelled_foundries(runs))
     value = float(np.average(rows["scaled_error"] ** 2, weights=rows["weight"]))
     return value, rows
 
@@ -198,7 +197,5 @@ def write_fitted(fit: Fit, path: Path = FITTED_FILE) -> Path:
         if isinstance(value, dict):
             lines += ["", f"[parameters.{name}]"]
             lines += [f"{_toml_value(k)} = {round(v, 6)!r}" for k, v in value.items()]
-    tmp = path.with_name(f"_{path.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, "\n".join(lines) + "\n")
     return path

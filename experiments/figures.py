@@ -51,10 +51,10 @@ def plot_run(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
 def plot_validation(quantity: str, rows: pd.DataFrame, runs: list[dict], path: str | Path) -> Path:
     """The model's 90% band over time for each series a quantity's rows speak to, with
     the data points (markers; open markers for bounds '<' / '>')."""
-    from experiments.validate import speaker_for
+    from experiments.validate import modelled_foundries, speaker_for
 
     sns.set_theme(style="whitegrid", context="notebook")
-    foundries = set(runs[0]["foundry"]["name"].unique())
+    foundries = modelled_foundries(runs)
     long = []
     for series, group in rows.groupby("series"):
         speaker, _ = speaker_for(group.iloc[0], foundries)

@@ -31,11 +31,22 @@ RUNS = "runs"
 MERGED = "merged"
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to `path` through a temporary name and an atomic rename."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text to `path` through ``_<name>.tmp`` and an atomic rename: a reader sees
+    the old file or the new one, never half of one."""
     tmp = path.with_name(f"_{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+    tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to `path` atomically (`write_text_atomic`)."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def write_csv_atomic(path: Path, frame: pd.DataFrame) -> None:
+    """Write a frame to `path` as CSV (no index) atomically (`write_text_atomic`)."""
+    write_text_atomic(path, frame.to_csv(index=False))
 
 
 def write_parquet_atomic(path: Path, frame: pd.DataFrame) -> None:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from model import ChipMarketModel
 from model.reporters import WAFERS_8IN_PER_12IN, slug
+from model.scenario import Scenario
 from model.technology import parse_quarter
 from model.world import DATA_DIR
 
@@ -246,9 +247,14 @@ def read_data(path: str | Path = DATA_FILE) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def run_seeds(scenario: str, seeds: list[int], overrides: dict | None = None) -> list[dict[str, pd.DataFrame]]:
-    """The frames of one run per seed (scenario to 2030Q4)."""
+def run_seeds(scenario: str | Scenario, seeds: list[int], overrides: dict | None = None) -> list[dict[str, pd.DataFrame]]:
+    """The frames of one run per seed (to the scenario's end)."""
     return [ChipMarketModel(scenario=scenario, rng=s, **(overrides or {})).run().frames() for s in seeds]
+
+
+def modelled_foundries(runs: list[dict[str, pd.DataFrame]]) -> set[str]:
+    """The names of the foundries in a set of runs' frames."""
+    return set(runs[0]["foundry"]["name"].unique())
 
 
 def compare(data: pd.DataFrame, runs: list[dict[str, pd.DataFrame]], foundries: set[str]) -> pd.DataFrame:
@@ -329,7 +335,7 @@ def validate(scenario: str = "historical", seeds: int = 10, data: str | Path = D
     rows = read_data(data)
     seed_list = list(range(first_seed, first_seed + seeds))
     runs = run_seeds(scenario, seed_list, overrides)
-    foundries = set(runs[0]["foundry"]["name"].unique())
+    foundries = modelled_foundries(runs)
     table = compare(rows, runs, foundries)
     return Validation(table, summarise(table), projections(runs), runs)
 
@@ -339,17 +345,15 @@ def write(result: Validation, out: str | Path) -> dict[str, Path]:
     """Write the table (Parquet and CSV), the summary, the projections and one figure
     per quantity the model speaks to."""
     from experiments.figures import plot_validation
-    from experiments.store import write_parquet_atomic
+    from experiments.store import write_csv_atomic, write_parquet_atomic
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     table = result.table.astype({"data_value": float})
     write_parquet_atomic(out / "validation.parquet", table)
-    table.to_csv(out / "_validation.csv.tmp", index=False)
-    (out / "_validation.csv.tmp").replace(out / "validation.csv")
-    result.summary.to_csv(out / "_summary.csv.tmp", index=False)
-    (out / "_summary.csv.tmp").replace(out / "summary.csv")
+    write_csv_atomic(out / "validation.csv", table)
+    write_csv_atomic(out / "summary.csv", result.summary)
     write_parquet_atomic(out / "projections.parquet", result.projections)
     paths.update(table=out / "validation.parquet", summary=out / "summary.csv",
                  projections=out / "projections.parquet")
