@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from experiments.bench_scale import bench_scale
-from experiments.results import RESULTS_DIR
+from experiments import RESULTS_DIR
 from experiments.runner import run_sweep
 from experiments.sweep import Outcome, Sweep, build_sweep
 

@@ -10,11 +10,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from experiments import RESULTS_DIR
 from experiments.sweep import SweepError
 from experiments.validate import DATA_FILE, DataFileError
-from model.scenario import ScenarioError
+from model.scenario import DEFAULT_SCENARIO, ScenarioError
 
-RESULTS = Path(__file__).resolve().parent.parent / "results"
 
 
 def _overrides(items: list[str] | None) -> dict:
@@ -64,7 +64,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(table.loc[~table["speaks"], ["quantity", "entity", "period", "reason"]].to_string(index=False))
         print("\nsummary by quantity (mae in the data's unit; inside = inside the 90% band):")
         print(result.summary.to_string(index=False))
-    out = args.out or RESULTS / "validation" / Path(str(args.scenario)).stem
+    out = args.out or RESULTS_DIR / "validation" / Path(str(args.scenario)).stem
     paths = write(result, out)
     print(f"\nwrote {paths['table']} (and .csv), {paths['summary']}, {paths['projections']}, "
           f"{sum(k.startswith('figure') for k in paths)} figures in {out / 'figures'}")
@@ -101,7 +101,7 @@ def _executor(args: argparse.Namespace) -> dict:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from experiments.runner import default_out, run_sweep
     from experiments.store import RunStore
-    from experiments.sweep import SweepError, load_sweep
+    from experiments.sweep import load_sweep
 
     sweep = load_sweep(args.file, {} if args.steps is None else {"steps": args.steps})
     out = args.out or default_out(sweep)
@@ -137,7 +137,6 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
     from experiments.results import is_sweep_dir
     from experiments.sensitivity import sensitivity
-    from experiments.sweep import SweepError
 
     if not is_sweep_dir(args.sweep_dir):
         raise SweepError(f"{args.sweep_dir}: not a sweep folder (no design.parquet or runs/)")
@@ -241,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run one scenario and write its results and a figure",
                          description="Run one scenario; write Parquet frames, the ledger, "
                          "the trade graph, a figure and a manifest; print a summary.")
-    run.add_argument("--scenario", default="state_allocation",
+    run.add_argument("--scenario", default=DEFAULT_SCENARIO,
                      help="a shipped scenario name or a TOML path (default: state_allocation)")
     run.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     run.add_argument("--out", type=Path, default=None,

@@ -22,7 +22,8 @@ import pandas as pd
 from scipy import stats
 
 from experiments.results import SweepResults
-from experiments.runner import RESULTS_DIR, run_sweep
+from experiments import RESULTS_DIR
+from experiments.runner import run_sweep
 from experiments.sweep import SCENARIO_PARAMETER, Outcome, Sweep, build_sweep
 
 DEFAULT_OUTCOMES: tuple[Outcome, ...] = (

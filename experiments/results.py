@@ -7,6 +7,8 @@
   ``manifest.json``, ``design.parquet``, ``runs/*.parquet`` and ``merged/*.parquet``.
   `load_sweep_results` returns one row per run (`runs`), the kept time series
   (`series`) and the design.
+- Published figures: `load_observed` reads the calibration table; `period_year` and
+  `mid_quarter_year` place periods and quarter labels on a decimal-year axis.
 
 Nothing here runs the model.
 """
@@ -22,11 +24,10 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from experiments import REPO_ROOT, RESULTS_DIR
 from experiments.store import DESIGN, MANIFEST, RunStore
 from model.technology import mid_quarter_year
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = REPO_ROOT / "results"
 OBSERVED_FILE = REPO_ROOT / "model" / "data" / "calibration.csv"
 # Columns that describe a run rather than a quarter of it.
 _RUN_META = ("run_key", "sweep", "sample", "replicate", "seed", "scenario", "status",

@@ -18,10 +18,11 @@ from typing import Any
 import pandas as pd
 
 from experiments.figures import plot_run
-from experiments.results import RESULTS_DIR
+from experiments import RESULTS_DIR
 from experiments.runner import git_revision, versions
 from experiments.store import write_json_atomic, write_parquet_atomic
 from model import ChipMarketModel
+from model.scenario import DEFAULT_SCENARIO
 
 SUMMARY_QUARTERS = ("2020Q2", "2020Q4", "2023Q4", "2025Q4", "2027Q4", "2030Q4")
 SUMMARY_COLUMNS = {
@@ -49,7 +50,7 @@ def default_run_dir(scenario: str, seed: int) -> Path:
 
 
 def run_scenario(
-    scenario: str = "state_allocation",
+    scenario: str = DEFAULT_SCENARIO,
     seed: int = 0,
     out: str | Path | None = None,
     steps: int | None = None,

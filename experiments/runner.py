@@ -36,9 +36,9 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 import pandas as pd
 
+from experiments import REPO_ROOT, RESULTS_DIR
 from experiments.store import RunStore
 from experiments.sweep import (
-    REPO_ROOT,
     RunTask,
     Sweep,
     SweepError,
@@ -48,7 +48,6 @@ from experiments.sweep import (
 )
 from model.technology import parse_quarter
 
-RESULTS_DIR = REPO_ROOT / "results"
 MAX_WORKER_DEATHS = 3
 """A run in flight when this many pools (or Dask workers) died is recorded as failed."""
 

@@ -34,7 +34,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from experiments import REPO_ROOT
 from model.scenario import (
+    DEFAULT_SCENARIO,
     Parameters,
     Scenario,
     ScenarioError,
@@ -45,7 +47,6 @@ from model.scenario import (
 from model.technology import parse_quarter, quarter_label
 
 SWEEP_DIR = Path(__file__).resolve().parent / "sweeps"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_PARAMETER = "scenario"
 """A grid may vary the base scenario itself (paired scenario comparisons do)."""
 
@@ -203,7 +204,7 @@ class Sweep(_Strict):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
-    scenario: str = "state_allocation"
+    scenario: str = DEFAULT_SCENARIO
     steps: int | None = Field(None, ge=0)
     design: Design
     seeds: Seeds = Seeds()

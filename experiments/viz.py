@@ -31,6 +31,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from model.reporters import slug
+from model.scenario import DEFAULT_SCENARIO
 from model.technology import ADVANCED_TIERS, TIERS, parse_quarter, quarter_label, quarter_year
 
 KIND_COLOURS = {"vendor": "#6f8fb8", "foundry": "#e0a458", "firm": "#7fb77e", "government": "#b9b9b9"}
@@ -505,7 +506,7 @@ def latest_ledger(model, rows: int = 12) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------- timing
-def time_redraws(scenario: str = "state_allocation", seed: int = 42, steps: int = 48) -> pd.DataFrame:
+def time_redraws(scenario: str = DEFAULT_SCENARIO, seed: int = 42, steps: int = 48) -> pd.DataFrame:
     """Seconds per quarter of what the app does on Step: the model's step, the trade
     graph and the series panels drawn and encoded as PNG, the ledger rows. Wall-clock
     and CPU time (this process) per phase, a row per step; the per-model set-up (layout,
@@ -546,7 +547,7 @@ if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(description="Time the app's work per Step (see time_redraws).")
-    parser.add_argument("--scenario", default="state_allocation")
+    parser.add_argument("--scenario", default=DEFAULT_SCENARIO)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--steps", type=int, default=48)
     args = parser.parse_args()
