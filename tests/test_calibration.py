@@ -153,17 +153,11 @@ def test_no_reporter_is_pinned_to_the_data():
 def test_calibrate_is_reproducible_and_a_dry_run_writes_nothing():
     """`chipstate calibrate` starts from the code's defaults over fixed seeds: two short
     fits print the same values; --dry-run leaves the fitted file untouched."""
-    import subprocess
-    import sys
-
+    from helpers import chipstate
     from model.scenario import FITTED_FILE
 
     before = FITTED_FILE.read_bytes()
-    outputs = [
-        subprocess.run([sys.executable, "-m", "experiments.cli", "calibrate", "--max-evaluations", "8",
-                        "--dry-run"], capture_output=True, text=True)
-        for _ in range(2)
-    ]
+    outputs = [chipstate("calibrate", "--max-evaluations", "8", "--dry-run") for _ in range(2)]
     assert all(o.returncode == 0 for o in outputs), outputs[0].stderr
     fitted = [o.stdout[o.stdout.index("objective"):] for o in outputs]
     assert fitted[0] == fitted[1] and "foundry_preference" in fitted[0]

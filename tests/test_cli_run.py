@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pandas as pd
 
-
-def chipstate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "experiments.cli", *args], capture_output=True, text=True)
+from helpers import chipstate
 
 
 def test_run_writes_frames_ledger_graph_figure_and_manifest(tmp_path):

@@ -11,6 +11,7 @@ from scipy import stats
 from experiments.compare import compare, paired_differences, summarise_differences
 from experiments.runner import run_sweep
 from experiments.sweep import build_sweep
+from helpers import chipstate
 from sweep_helpers import MINIMAL_SCENARIO, toy_simulator
 
 
@@ -70,23 +71,14 @@ def test_the_directive_adds_huawei_dies_and_costs_the_other_chinese_firms(tmp_pa
 
 
 def test_cli_compare_prints_the_table_and_refuses_an_unknown_scenario(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    repo = Path(__file__).resolve().parent.parent
-    result = subprocess.run(
-        [sys.executable, "-m", "experiments.cli", "compare", "historical", "state_allocation",
-         "--replicates", "2", "--workers", "0", "--out", str(tmp_path / "cmp")],
-        cwd=repo, capture_output=True, text=True, timeout=300)
+    result = chipstate("compare", "historical", "state_allocation",
+                       "--replicates", "2", "--workers", "0", "--out", str(tmp_path / "cmp"))
     assert result.returncode == 0, result.stderr
     assert "state_allocation minus historical" in result.stdout
     assert "huawei_ai_dies_2026_2030" in result.stdout
     table = pd.read_csv(tmp_path / "cmp" / "comparison.csv")
     assert list(table["n"].unique()) == [2]
-    bad = subprocess.run(
-        [sys.executable, "-m", "experiments.cli", "compare", "historical", "no_such_scenario",
-         "--replicates", "2", "--out", str(tmp_path / "bad")],
-        cwd=repo, capture_output=True, text=True, timeout=120)
+    bad = chipstate("compare", "historical", "no_such_scenario", "--replicates", "2",
+                    "--out", str(tmp_path / "bad"), timeout=120)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     assert "no_such_scenario" in bad.stderr and "Traceback" not in bad.stderr

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,8 +15,8 @@ import pytest
 from experiments.results import load_sweep_results
 from experiments.runner import run_sweep
 from experiments.sweep import load_sweep
+from helpers import chipstate
 
-REPO = Path(__file__).resolve().parent.parent
 TINY = Path(__file__).resolve().parent / "data" / "tiny_grid.toml"
 
 
@@ -90,10 +88,7 @@ def test_a_dask_worker_killed_mid_run_loses_nothing(tmp_path, cluster):
 
 
 def test_cli_dask_local(tmp_path, serial):
-    result = subprocess.run(
-        [sys.executable, "-m", "experiments.cli", "sweep", str(TINY), "--out", str(tmp_path), "--dask-local", "2"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
-    )
+    result = chipstate("sweep", str(TINY), "--out", str(tmp_path), "--dask-local", "2")
     assert result.returncode == 0, result.stderr
     assert "Dask dashboard: http://127.0.0.1:" in result.stderr
     assert_same(serial, load_sweep_results(tmp_path))

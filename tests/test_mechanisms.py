@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from helpers import chipstate
+
 from agents.fabless import DemandStreams, ai_boom_log_growth, stream_demand
 from model import ChipMarketModel
 from model.technology import parse_quarter
@@ -63,17 +65,13 @@ def test_a_build_out_instruction_makes_its_recipients_build_ahead(tmp_path):
 
 
 def test_a_build_out_share_out_of_range_is_refused(tmp_path):
-    import subprocess
-    import sys
-
     scenario = tmp_path / "bad.toml"
     scenario.write_text(
         '[scenario]\nname = "bad"\nextends = "no_controls"\n'
         '[[subsidies]]\nid = "x"\nissuer = "China"\nrecipients = ["SMIC"]\n'
         'usd_m_per_quarter = 0\nbuild_ahead = 5\neffective = "2020Q1"\nevent = "test"\n'
     )
-    result = subprocess.run([sys.executable, "-m", "experiments.cli", "run", "--scenario", str(scenario),
-                             "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    result = chipstate("run", "--scenario", str(scenario), "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "build_ahead" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()

@@ -3,8 +3,6 @@ results the test makes first: a run folder, a paired comparison and a Sobol swee
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -14,9 +12,9 @@ from experiments.run import run_scenario
 from experiments.runner import run_sweep
 from experiments.sensitivity import sensitivity
 from experiments.sweep import load_sweep
+from helpers import REPO
 
 pytestmark = pytest.mark.notebook
-REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "experiments" / "notebooks").glob("*.ipynb"))
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import mesa
 import pytest
 
+from helpers import chipstate
 from model import ChipMarketModel, ScenarioError, list_scenarios, load_scenario
 
 SHIPPED = ["escalation", "historical", "leaky", "no_controls", "retaliation", "state_allocation"]
@@ -80,10 +78,7 @@ def test_cli_reports_a_bad_file_in_one_line_and_exits_nonzero(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text('[scenario]\nname = "x"\n[parameters]\nreserved_share = 2.0\n')
     out = tmp_path / "out"
-    result = subprocess.run(
-        [sys.executable, "-m", "experiments.cli", "run", "--scenario", str(path), "--out", str(out)],
-        capture_output=True, text=True,
-    )
+    result = chipstate("run", "--scenario", str(path), "--out", str(out))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr
@@ -97,10 +92,7 @@ def test_cli_reports_a_bad_file_in_one_line_and_exits_nonzero(tmp_path):
     ("nonsense", "expected key=value"),
 ])
 def test_cli_rejects_bad_set_values(setting, expected):
-    result = subprocess.run(
-        [sys.executable, "-m", "experiments.cli", "run", "--set", setting],
-        capture_output=True, text=True,
-    )
+    result = chipstate("run", "--set", setting)
     assert result.returncode == 2 and expected in result.stderr and "Traceback" not in result.stderr
 
 

@@ -3,19 +3,15 @@ indices, those it uses do not; grids are refused; the CLI saves and plots the re
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from experiments.runner import run_sweep
 from experiments.sensitivity import analyse, seed_noise
 from experiments.sweep import SweepError
+from helpers import chipstate
 from sweep_helpers import toy_simulator, toy_sweep
 
-REPO = Path(__file__).resolve().parent.parent
 PARAMETERS = {"reserved_share": {"range": [0.0, 1.0]}, "ai_demand_growth": {"range": [0.0, 1.0]},
               "price_adjustment": {"range": [0.0, 0.5]}}  # the toy ignores price_adjustment
 
@@ -58,18 +54,14 @@ def test_a_grid_has_no_indices(tmp_path):
 
 def test_cli_sensitivity_of_a_real_sobol_sweep_saves_and_plots(tmp_path):
     sweep_dir = tmp_path / "sobol"
-    ran = subprocess.run([sys.executable, "-m", "experiments.cli", "sweep", "tests/data/tiny_sobol.toml",
-                          "--out", str(sweep_dir), "--workers", "2"],
-                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    ran = chipstate("sweep", "tests/data/tiny_sobol.toml", "--out", str(sweep_dir), "--workers", "2")
     assert ran.returncode == 0, ran.stderr
-    result = subprocess.run([sys.executable, "-m", "experiments.cli", "sensitivity", str(sweep_dir)],
-                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = chipstate("sensitivity", str(sweep_dir))
     assert result.returncode == 0, result.stderr
     indices = pd.read_csv(sweep_dir / "sensitivity" / "indices.csv")
     assert set(indices["index"]) == {"S1", "ST"}
     assert set(indices["parameter"]) == {"ai_demand_growth", "price_adjustment", "demand_noise"}
     assert indices["value"].notna().all()
     assert (sweep_dir / "sensitivity" / "indices.png").stat().st_size > 1000
-    missing = subprocess.run([sys.executable, "-m", "experiments.cli", "sensitivity", str(tmp_path / "none")],
-                             cwd=REPO, capture_output=True, text=True, timeout=60)
+    missing = chipstate("sensitivity", str(tmp_path / "none"), timeout=60)
     assert missing.returncode == 2 and "not a sweep folder" in missing.stderr

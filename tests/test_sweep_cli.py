@@ -17,14 +17,9 @@ from experiments.results import load_sweep_results
 from experiments.runner import run_sweep
 from experiments.store import RunStore
 from experiments.sweep import load_sweep
+from helpers import REPO, chipstate
 
-REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
-
-
-def chipstate(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "experiments.cli", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=300, **kwargs)
 
 
 def stored_runs(path: Path) -> pd.DataFrame:

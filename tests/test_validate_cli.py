@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pandas as pd
 
 from experiments.validate import parse_value, quarters_of
-
-
-def chipstate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "experiments.cli", *args], capture_output=True, text=True)
+from helpers import chipstate
 
 
 def test_periods_and_values_parse():
