@@ -58,6 +58,7 @@ class Foundry(ChipAgent):
             ]
         )
         self.route = [spec.tiers[t.value].route if t.value in spec.tiers else "duv" for t in TIERS]
+        self.preferred_route = np.array([ROUTES.index(r) for r in self.route])  # index per tier
         self.capacity = np.zeros((n, len(ROUTES), 2))
         for t in TIERS:
             if t.value in spec.tiers:
@@ -101,7 +102,7 @@ class Foundry(ChipAgent):
         )  # (routes, tiers)
         weight = self.capacity.sum(axis=2).T  # (routes, tiers)
         total = weight.sum(axis=0)
-        preferred = np.array([ROUTES.index(r) for r in self.route])
+        preferred = self.preferred_route
         fallback = by_route[preferred, np.arange(len(TIERS))]
         blended = np.divide((by_route * weight).sum(axis=0), total, out=fallback.copy(), where=total > 0)
         return blended
@@ -135,13 +136,14 @@ class Foundry(ChipAgent):
         """
         lag = self.pipeline.shape[0]
         headroom = self.target_headroom(headroom)
+        capacity = self.capacity_by_tier
         units: dict[tuple[str, str], float] = {}
         for tier in TIERS:
             i = tier.index
             if not self.has_tier[i] or quarter + lag + 1 < self.ready[i]:
                 continue
             will_have = (
-                self.capacity_by_tier[i] * (1 - depreciation) ** (lag + 1)
+                capacity[i] * (1 - depreciation) ** (lag + 1)
                 + self.pipeline[:, i].sum()
             )
             gap = self.forecast[i] * (1 + headroom) - will_have
@@ -188,12 +190,13 @@ class Foundry(ChipAgent):
         stock = {k: v.sum() for k, v in self.inventory.items()}
         lag = self.pipeline.shape[0]
         headroom = self.target_headroom(headroom)
+        capacity = self.capacity_by_tier
         for tier in TIERS:
             i = tier.index
             if not self.has_tier[i] or quarter < self.ready[i] - lag:
                 continue
             older = TIER_NAMES[i + 1:]
-            gap = max(0.0, self.forecast[i] * (1 + headroom) - self.capacity_by_tier[i] - self.pipeline[:, i].sum())
+            gap = max(0.0, self.forecast[i] * (1 + headroom) - capacity[i] - self.pipeline[:, i].sum())
             routes = [self.route[i]] + [r for r in ROUTES if r != self.route[i]]
             for route in routes:
                 need = bill(tier, route)

@@ -250,7 +250,9 @@ class ChipMarketModel(mesa.Model):
         self.firm_is_chinese = firm_country == "CN"
         self.wafer_group = wafers.buyer * n_tiers + wafers.tier  # (firm, tier)
         self.wafer_supplier = wafers.supplier * n_tiers + wafers.tier  # (foundry, tier)
-        self.wafer_same_country = foundry_country[wafers.supplier] == firm_country[wafers.buyer]
+        self.wafer_supplier_country = foundry_country[wafers.supplier]
+        self.wafer_buyer_country = firm_country[wafers.buyer]
+        self.wafer_same_country = self.wafer_supplier_country == self.wafer_buyer_country
         self.wafer_priority = np.ones(len(wafers), dtype=np.int64)
         self.wafer_orders = np.zeros(len(wafers))
         self.wafer_ai_share = np.zeros(len(wafers))
@@ -478,9 +480,7 @@ class ChipMarketModel(mesa.Model):
 
         n_groups = len(self.firms) * len(TIERS)
         weights = np.where(eligible_now, self.wafer_weight, 0.0)
-        has_weight = np.bincount(self.wafer_group, weights=weights, minlength=n_groups) > 0
-        searched = search_weights(has_weight, self.wafer_group, np.maximum(capacity[self.wafer_supplier], 1.0),
-                                  self.wafer_same_country, eligible_now)
+        searched = self._searched(weights, eligible_now, capacity)
         if searched.any():
             # The firm adopts the suppliers it found as relations of its own.
             share = searched / np.bincount(self.wafer_group, weights=searched, minlength=n_groups)[self.wafer_group].clip(min=1e-12)
@@ -496,13 +496,19 @@ class ChipMarketModel(mesa.Model):
         self.wafer_ai_share = np.divide(routed_ai.ravel()[self.wafer_group], group_total,
                                         out=np.zeros(len(wafers)), where=group_total > 0)
         ahead = np.where(eligible_ahead, self.wafer_weight, 0.0)
-        has_ahead = np.bincount(self.wafer_group, weights=ahead, minlength=n_groups) > 0
-        ahead = ahead + search_weights(has_ahead, self.wafer_group, np.maximum(coming[self.wafer_supplier], 1.0),
-                                       self.wafer_same_country, eligible_ahead)
+        ahead = ahead + self._searched(ahead, eligible_ahead, coming)
         fc = split_orders(routed_forecast.ravel(), self.wafer_group, ahead, eligible_ahead)
         per_supplier = np.bincount(self.wafer_supplier, weights=fc, minlength=len(self.foundries) * len(TIERS))
         for i, foundry in enumerate(self.foundries):
             foundry.forecast = per_supplier[i * len(TIERS):(i + 1) * len(TIERS)].copy()
+
+    def _searched(self, weights: np.ndarray, eligible: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+        """Search weights for the (firm, tier) groups left with no weighted eligible
+        supplier (`agents.fabless.search_weights`; zero elsewhere)."""
+        n_groups = len(self.firms) * len(TIERS)
+        has_weight = np.bincount(self.wafer_group, weights=weights, minlength=n_groups) > 0
+        return search_weights(has_weight, self.wafer_group, np.maximum(capacity[self.wafer_supplier], 1.0),
+                              self.wafer_same_country, eligible)
 
     def _clear_markets(self) -> None:
         """Phase 6: each foundry-tier's capacity goes to orders over active edges:
@@ -609,9 +615,7 @@ class ChipMarketModel(mesa.Model):
         targeted = {t.split(":", 1)[1] for t in rule.targets if t.startswith("country:")}
         if targeted:
             issuer = issuer_country(rule.issuer, self.government_country)
-            foundry_country = np.array([f.country for f in self.foundries])[wafers.supplier]
-            firm_country = np.array([f.country for f in self.firms])[wafers.buyer]
-            leaving = (firm_country == issuer) & np.isin(foundry_country, list(targeted))
+            leaving = (self.wafer_buyer_country == issuer) & np.isin(self.wafer_supplier_country, list(targeted))
             self.wafer_base = derisk_preferences(self.wafer_base, leaving, np.ones(len(wafers), bool), 1 / factor)
 
     def _lift_rule(self, rule: Rule) -> None:
