@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from experiments import REPO_ROOT, RESULTS_DIR
-from experiments.store import DESIGN, MANIFEST, RunStore
+from experiments.store import DESIGN, MANIFEST, RUNS, RunStore, visible
 from model.technology import mid_quarter_year
 
 OBSERVED_FILE = REPO_ROOT / "model" / "data" / "calibration.csv"
@@ -148,8 +148,7 @@ def load_run(path: str | Path) -> RunResults:
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: no such run folder")
-    frames = {p.stem: pq.read_table(p).to_pandas()
-              for p in sorted(path.glob("*.parquet")) if not p.name.startswith(("_", "."))}
+    frames = {p.stem: pq.read_table(p).to_pandas() for p in visible(path.glob("*.parquet"))}
     if not frames:
         raise FileNotFoundError(f"{path}: no Parquet frames; not a run folder")
     manifest_path = path / MANIFEST
@@ -159,7 +158,7 @@ def load_run(path: str | Path) -> RunResults:
 
 def is_sweep_dir(path: str | Path) -> bool:
     path = Path(path)
-    return (path / DESIGN).is_file() or (path / "runs").is_dir()
+    return (path / DESIGN).is_file() or (path / RUNS).is_dir()
 
 
 def load(path: str | Path) -> RunResults | SweepResults:

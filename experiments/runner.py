@@ -45,6 +45,7 @@ from experiments.sweep import (
     expand,
     load_sweep,
     model_version,
+    simulator_name,
 )
 from model.technology import parse_quarter
 
@@ -261,12 +262,6 @@ def versions() -> dict[str, str | None]:
     return found
 
 
-def _simulator_name(simulator: Simulator | None) -> str:
-    if simulator is None:
-        return "model.ChipMarketModel"
-    return f"{simulator.__module__}.{simulator.__qualname__}"
-
-
 def _design_frame(samples: pd.DataFrame, tasks: list[RunTask], sweep: Sweep) -> pd.DataFrame:
     rows = [{"run_key": t.key, "sample": t.sample, "replicate": t.replicate, "seed": t.seed,
              "scenario": t.scenario, **t.columns} for t in tasks]
@@ -353,7 +348,7 @@ def run_sweep(
     store = RunStore(out)
     previous = store.read_manifest()
     identity = {"sweep_digest": sweep.digest(), "model_version": model_version(),
-                "simulator": _simulator_name(simulator)}
+                "simulator": simulator_name(simulator) or "model.ChipMarketModel"}
     store.create()
     manifest = {
         **identity,

@@ -57,7 +57,8 @@ def write_parquet_atomic(path: Path, frame: pd.DataFrame) -> None:
     os.replace(tmp, path)
 
 
-def _visible(paths: Iterable[Path]) -> list[Path]:
+def visible(paths: Iterable[Path]) -> list[Path]:
+    """The finished files among `paths`, sorted: temporary (``_``) and hidden ones left out."""
     return sorted(p for p in paths if not p.name.startswith(("_", ".")))
 
 
@@ -104,10 +105,10 @@ class RunStore:
         write_parquet_atomic(self.run_path(key), frame)
 
     def run_files(self) -> list[Path]:
-        return _visible(self.runs_dir.glob("*.parquet")) if self.runs_dir.is_dir() else []
+        return visible(self.runs_dir.glob("*.parquet")) if self.runs_dir.is_dir() else []
 
     def merged_files(self) -> list[Path]:
-        return _visible(self.merged_dir.glob("*.parquet")) if self.merged_dir.is_dir() else []
+        return visible(self.merged_dir.glob("*.parquet")) if self.merged_dir.is_dir() else []
 
     def stored_status(self) -> dict[str, str]:
         """Run key -> status ('ok' or 'failed') of every stored run.

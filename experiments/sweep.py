@@ -522,6 +522,11 @@ def column_value(value: Any) -> Any:
     return value
 
 
+def simulator_name(simulator: Any = None) -> str | None:
+    """The dotted name of a stand-in simulator (None: the model itself)."""
+    return None if simulator is None else f"{simulator.__module__}.{simulator.__qualname__}"
+
+
 def expand(sweep: Sweep, simulator: Any = None) -> tuple[pd.DataFrame, list[RunTask]]:
     """The sweep's samples and its runs, sample-major (sample 0's replicates first).
 
@@ -533,7 +538,7 @@ def expand(sweep: Sweep, simulator: Any = None) -> tuple[pd.DataFrame, list[RunT
     seeds = sweep.seed_list()
     version = model_version()
     outputs = _hash([[o.model_dump() for o in sweep.outcomes], list(sweep.series)])
-    sim_name = None if simulator is None else f"{simulator.__module__}.{simulator.__qualname__}"
+    sim_name = simulator_name(simulator)
     scenarios: dict[str, Any] = {}
     tasks: list[RunTask] = []
     names = list(sweep.parameters)
