@@ -1,0 +1,128 @@
+"""Output folders: named by what made them, and never a user's folder.
+
+Every folder a command writes (a run, a sweep, a comparison, a validation) carries a
+marker, ``.chipstate.json``: which kind of output it is and a digest of the settings
+that made it. The rules, checked before any work starts:
+
+- a missing or empty folder is claimed (the marker is written first);
+- a folder holding anything but this tool's marked output is refused: never written
+  into, never deleted (``--out ..`` or a folder holding a thesis is safe);
+- a marked folder of another kind is refused;
+- a marked folder of the same kind but other settings is refused unless the caller
+  asks to overwrite (``--overwrite``);
+- a marked folder of the same settings is the same result: a resumable output (a
+  sweep) carries on in it; a one-shot output (a run) is replaced and the command says
+  so.
+
+Folders written before the marker existed are recognised by their manifest (a run's
+``manifest.json`` with ``seed`` and ``scenario``; a sweep's with ``sweep_digest``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MARKER = ".chipstate.json"
+
+
+class OutputError(ValueError):
+    """An output folder the command may not write; the message names it and says why."""
+
+
+def digest(settings: Any, length: int = 8) -> str:
+    """A short, stable hash of plain data (sorted keys; tuples as lists)."""
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of a scenario name or path ('my/x.toml' -> 'x')."""
+    stem = Path(str(text)).stem if str(text).endswith(".toml") else str(text)
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in stem) or "x"
+
+
+def read_marker(folder: Path) -> dict | None:
+    """The marker of a folder this tool made (or a legacy manifest's equivalent), else None."""
+    marker = folder / MARKER
+    if marker.is_file():
+        try:
+            return json.loads(marker.read_text())
+        except (OSError, ValueError, UnicodeDecodeError):
+            return None
+    manifest = folder / "manifest.json"
+    if manifest.is_file():
+        try:
+            data = json.loads(manifest.read_text())
+        except (OSError, ValueError, UnicodeDecodeError):
+            return None
+        if isinstance(data, dict) and "sweep_digest" in data:
+            return {"kind": "sweep", "settings": None, "legacy": True}
+        if isinstance(data, dict) and {"seed", "scenario"} <= set(data):
+            return {"kind": "run", "settings": None, "legacy": True}
+    return None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What `claim` found: whether the folder held an earlier output of these settings
+    (`same`) or of other settings that the caller chose to overwrite (`replaced`)."""
+
+    path: Path
+    existed: bool
+    same: bool
+    replaced: bool
+
+
+def claim(folder: str | Path, kind: str, settings: Any, *, overwrite: bool = False,
+          flag: str = "--out") -> Claim:
+    """Check that `folder` may receive output of `kind` made from `settings`.
+
+    Raises OutputError (one line naming the folder, what is there and what to do) for
+    a file, a foreign folder, a folder of another kind, or other settings without
+    `overwrite`. Writes nothing: the caller writes the marker (`mark`) once it knows
+    the work can start.
+    """
+    folder = Path(folder)
+    key = digest(settings, 16)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{flag} {folder}: is a file, expected a folder (or a path that does not exist)")
+    if not folder.exists() or not any(folder.iterdir()):
+        return Claim(folder, existed=False, same=False, replaced=False)
+    found = read_marker(folder)
+    if found is None:
+        raise OutputError(
+            f"{flag} {folder}: this folder holds files chipstate did not write; "
+            "expected a new or empty folder (nothing was written)"
+        )
+    if found.get("kind") != kind:
+        raise OutputError(
+            f"{flag} {folder}: holds a chipstate {found.get('kind')} output, not a {kind}; "
+            f"expected a new folder for the {kind} (nothing was written)"
+        )
+    if found.get("settings") == key:
+        return Claim(folder, existed=True, same=True, replaced=False)
+    if not overwrite:
+        raise OutputError(
+            f"{flag} {folder}: holds a {kind} made with other settings; "
+            "expected a new folder, or --overwrite to replace it (nothing was written)"
+        )
+    return Claim(folder, existed=True, same=False, replaced=True)
+
+
+def mark(folder: str | Path, kind: str, settings: Any) -> None:
+    """Write the marker that makes `folder` this tool's `kind` output of `settings`."""
+    from experiments.store import write_json_atomic
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(folder / MARKER, {"kind": kind, "settings": digest(settings, 16),
+                                        "described": _describe(settings)})
+
+
+def _describe(settings: Any) -> Any:
+    """The settings as readable JSON (for people opening the marker)."""
+    return json.loads(json.dumps(settings, default=str))
