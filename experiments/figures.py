@@ -1,81 +1,402 @@
-"""Figures of a run's key series (seaborn), shared by the CLI and the notebooks."""
+"""Figures for people: a run's key series, validation against data, and a paired
+comparison's forest plot (seaborn/matplotlib), shared by the CLI and the notebooks.
+
+Every figure carries axis labels with units, human names in its legends (never a
+reporter's column name), and a caption line saying what it shows: the scenario, the
+seeds and what a band is. Run figures mark, with a numbered dashed line and a key
+under the figure, the quarters in which the scenario's rules, directives and subsidies
+take effect.
+"""
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from model.technology import TIERS, mid_quarter_year, parse_quarter, quarter_year  # noqa: E402
 
+BAND = (5, 95)
+"""Seed-to-seed bands are the 5th-95th percentiles of the seeds' values."""
+
+TIER_NAMES = {"leading": "Leading edge (5nm and finer)", "7nm": "7nm", "14nm": "14nm",
+              "28nm": "28nm", "mature": "Mature (40nm and coarser)"}
+COUNTRY_NAMES = {"US": "US", "CN": "China", "NL": "Netherlands", "JP": "Japan", "TW": "Taiwan",
+                 "KR": "South Korea", "China": "China"}
+TOOL_NAMES = {"euv": "EUV", "duv_immersion": "DUV immersion", "duv_dry": "DUV dry",
+              "etch_dep": "etch/deposition", "metrology": "metrology"}
+
+LABELS: dict[str, str] = {
+    "huawei_ai_dies": "Huawei",
+    "huawei_fulfilment": "Huawei",
+    "other_china_fulfilment": "Other Chinese firms",
+    "huawei_smic_advanced_wafers": "SMIC to Huawei",
+    "other_china_smic_advanced_wafers": "SMIC to other Chinese firms",
+    "smic_utilisation": "SMIC utilisation",
+    "smic_capacity_8in_eq_per_month": "SMIC capacity",
+    "smic_china_revenue_share": "SMIC revenue from Chinese firms",
+    "smic_revenue_usd_m": "SMIC revenue",
+    "foundry_revenue_usd_m": "Modelled foundries' revenue",
+    "foundry_hhi": "Foundry concentration (HHI)",
+    "china_self_sufficiency": "Chinese firms' wafers made in China",
+    "china_advanced_from_smic": "Chinese firms' advanced wafers made by SMIC",
+    "vendor_china_share": "Foreign vendors' revenue from China",
+    "asml_china_share": "ASML revenue from China",
+    "china_domestic_tool_share": "Chinese foundries' tools bought from Chinese vendors",
+    "active_edges": "Active trade links",
+    "cut_edges": "Trade links cut by rules",
+    **{f"smic_capacity_{t.key}": TIER_NAMES[t.key] for t in TIERS},
+    **{f"smic_yield_{t.key}": TIER_NAMES[t.key] for t in TIERS},
+    **{f"price_index_{t.key}": TIER_NAMES[t.key] for t in TIERS},
+}
+"""Reporter column -> the name a legend shows. `share_<foundry>` columns are named by
+`label`, from the default world's foundry names."""
+
+
+def _foundry_names() -> dict[str, str]:
+    try:
+        import tomllib
+
+        from model.reporters import slug
+        from model.world import DATA_DIR
+
+        world = tomllib.loads((DATA_DIR / "default_world.toml").read_text(encoding="utf-8"))
+        return {slug(f["name"]): f["name"] for f in world.get("foundries", [])}
+    except Exception:  # a figure must not fail for want of a pretty name
+        return {}
+
+
+_FOUNDRIES: dict[str, str] | None = None
+
+
+def label(column: str) -> str:
+    """The human name of a reporter column ('share_other_chinese_foundries' ->
+    'Other Chinese foundries'); an unknown column is spelled out without underscores."""
+    global _FOUNDRIES
+    if column in LABELS:
+        return LABELS[column]
+    if column.startswith("share_"):
+        if _FOUNDRIES is None:
+            _FOUNDRIES = _foundry_names()
+        key = column.removeprefix("share_")
+        if key in _FOUNDRIES:
+            return _FOUNDRIES[key]
+        column = key
+    text = column.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel of the run figure: title, y-axis label with unit, columns, scale."""
+
+    title: str
+    unit: str
+    columns: Sequence[str] | None  # None: every share_* column
+    scale: float = 1.0
+
+
 PANELS = [
-    ("Huawei good AI dies / quarter", ["huawei_ai_dies"]),
-    ("Advanced-node fulfilment (0-1)", ["huawei_fulfilment", "other_china_fulfilment"]),
-    ("SMIC advanced capacity (wafers / quarter)", ["smic_capacity_leading", "smic_capacity_7nm"]),
-    ("Foundry revenue share (%)", None),  # every share_* column
-    ("Wafer price index (1 = 2020 list)", [f"price_index_{t.key}" for t in TIERS]),
-    ("Trade graph: cut edges", ["cut_edges"]),
+    Panel("Huawei's good AI dies", "thousand dies per quarter", ["huawei_ai_dies"], 1e-3),
+    Panel("Advanced-tier orders served (leading + 7nm)", "% of wafers ordered",
+          ["huawei_fulfilment", "other_china_fulfilment"], 100.0),
+    Panel("SMIC advanced capacity", "thousand 300 mm wafers per quarter",
+          ["smic_capacity_leading", "smic_capacity_7nm"], 1e-3),
+    Panel("Foundry revenue share", "% of modelled foundries' revenue", None),
+    Panel("Wafer price by tier", "index (1 = 2020 list price)", [f"price_index_{t.key}" for t in TIERS]),
+    Panel("Trade graph", "links cut by rules (count)", ["cut_edges"]),
 ]
 
+KEY_WIDTH = 105  # characters a line of the event key holds (one of two columns)
+EVENT_COLOURS = {"rule": "#555555", "directive": "#c8102e", "subsidy": "#2a6f97", "lifted": "#999999"}
 
-def plot_run(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+
+# ------------------------------------------------------------------------ events
+def _targets(targets: Iterable[str]) -> str:
+    return ", ".join(COUNTRY_NAMES.get(t.removeprefix("country:"), t.removeprefix("country:"))
+                     if t.startswith("country:") else t for t in targets)
+
+
+def _rule_text(rule) -> str:
+    issuer = COUNTRY_NAMES.get(rule.issuer, rule.issuer)
+    targets = _targets(rule.targets)
+    tier = "" if rule.tier == "mature" else f", {rule.tier} and finer"
+    reach = " (incl. foreign-made)" if rule.foreign_direct_product else ""
+    if rule.kind == "tools":
+        tools = "/".join(TOOL_NAMES.get(t, t) for t in rule.tools) or "all"
+        return f"{issuer} controls {tools} tools to {targets}{tier}{reach}"
+    if rule.kind == "wafers":
+        via = f" from {', '.join(rule.suppliers)}" if rule.suppliers else ""
+        return f"{issuer} controls wafers to {targets}{via}{tier}{reach}"
+    if rule.kind == "servicing":
+        return f"{issuer} stops servicing tools in {targets}"
+    return f"{issuer} controls mineral exports to {targets}"
+
+
+def run_events(source) -> list[tuple[str, str, str]]:
+    """(quarter, short text, kind) for every rule, directive and subsidy of a model (or
+    of a Scenario) that takes effect or is lifted, in date order; kind is 'rule',
+    'directive', 'subsidy' or 'lifted'. A model gives the rules its levers add too."""
+    scenario = getattr(source, "scenario", source)
+    if hasattr(source, "scenario") and hasattr(source, "rules"):
+        rules = list(source.rules)
+        champions = list(source.parameters.champions)
+    else:
+        from model.policy import lever_rules
+
+        rules = lever_rules(scenario.rules, scenario.parameters)
+        champions = list(scenario.parameters.champions)
+    out = []
+    for rule in rules:
+        text = _rule_text(rule)
+        out.append((rule.effective, text, "rule"))
+        if rule.end:
+            out.append((rule.end, f"lifted: {text}", "lifted"))
+    for directive in scenario.directives:
+        who = ", ".join(champions) or "the champions"
+        text = f"{COUNTRY_NAMES.get(directive.issuer, directive.issuer)}: {directive.foundry} serves {who} first"
+        out.append((directive.effective, text, "directive"))
+        if directive.end:
+            out.append((directive.end, f"lifted: {text}", "lifted"))
+    for subsidy in scenario.subsidies:
+        build = " and build-out" if subsidy.build_ahead else ""
+        text = f"{COUNTRY_NAMES.get(subsidy.issuer, subsidy.issuer)}: subsidy{build} for {', '.join(subsidy.recipients)}"
+        out.append((subsidy.effective, text, "subsidy"))
+        if subsidy.end:
+            out.append((subsidy.end, f"ends: {text}", "lifted"))
+    return sorted(out, key=lambda e: parse_quarter(e[0]))
+
+
+def _grouped(events, first: float, last: float) -> list[tuple[float, str, list[tuple[str, str]]]]:
+    """Events within [first, last] (years) grouped by quarter: (x, quarter, [(text, kind)])."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for event in events or []:
+        quarter, text = event[0], event[1]
+        kind = event[2] if len(event) > 2 else "rule"
+        groups.setdefault(quarter, []).append((text, kind))
+    out = []
+    for quarter, items in groups.items():
+        x = quarter_year(parse_quarter(quarter))  # the quarter's start: the rule acts from then
+        if first - 0.01 <= x <= last + 0.3:
+            out.append((x, quarter, items))
+    return sorted(out)
+
+
+def _mark_events(ax, groups) -> None:
+    transform = blended_transform_factory(ax.transData, ax.transAxes)
+    for k, (x, _, items) in enumerate(groups):
+        kinds = {kind for _, kind in items}
+        colour = next((EVENT_COLOURS[c] for c in ("directive", "subsidy", "rule", "lifted") if c in kinds),
+                      EVENT_COLOURS["rule"])
+        ax.axvline(x, color=colour, ls="--", lw=0.8, alpha=0.7, zorder=1)
+        ax.text(x, 0.985 - 0.075 * (k % 3), str(k + 1), transform=transform, fontsize=6.5, ha="center",
+                va="top", color=colour, zorder=6,
+                bbox=dict(boxstyle="round,pad=0.12", fc="white", ec=colour, lw=0.5))
+
+
+def _event_key(groups) -> list[str]:
+    return [f"{k + 1}  {quarter}: " + "; ".join(text for text, _ in items)
+            for k, (_, quarter, items) in enumerate(groups)]
+
+
+def _seed_caption(data: pd.DataFrame) -> str:
+    if "seed" in data and data["seed"].nunique() > 1:
+        n = data["seed"].nunique()
+        return (f"lines: mean of {n} seeds; band: {BAND[0]}-{BAND[1]}% of the {n} seeds' values")
+    return "one seed: no band"
+
+
+def _footer(fig, lines: list[str], key: list[str] = (), width: int = 150, size: float = 8.0) -> float:
+    """Write `lines` under the axes, then `key` in two columns; return the fraction of
+    the figure height they take."""
+    wrapped = [w for line in lines for w in (textwrap.wrap(line, width) or [""])]
+    half = (len(key) + 1) // 2
+    columns = [[w for line in part for w in textwrap.wrap(line, KEY_WIDTH, subsequent_indent="      ")]
+               for part in (key[:half], key[half:])]
+    rows = len(wrapped) + max((len(c) for c in columns), default=0)
+    line_h = size * 1.45 / 72 / fig.get_figheight()
+    top = 0.01 + line_h * (rows - 1)
+    for i, text in enumerate(wrapped):
+        fig.text(0.01, top - line_h * i, text, fontsize=size, ha="left", va="bottom", color="#222222")
+    for x, column in zip((0.01, 0.5), columns):
+        for i, text in enumerate(column):
+            fig.text(x, top - line_h * (len(wrapped) + i), text, fontsize=size - 0.5, ha="left",
+                     va="bottom", color="#444444")
+    return 0.02 + line_h * rows
+
+
+# ----------------------------------------------------------------------- figures
+def plot_run(frame: pd.DataFrame, path: str | Path, title: str = "",
+             events: Sequence[tuple] | None = None, caption: str = "") -> Path:
     """Save a 2x3 panel of the key series of one model frame (or several seeds: a
-    `seed` column is drawn as a mean line with a 90% band). Returns the path."""
+    `seed` column is drawn as a mean line with a 5-95% band over seeds).
+
+    `events`: (quarter, short text[, kind]) tuples, e.g. `run_events(model)`; each
+    quarter is marked in every panel by a numbered dashed line at its start, keyed under
+    the figure. `caption`: a line under the figure (scenario, seeds); what the band is
+    is added to it. Returns the path."""
     sns.set_theme(style="whitegrid", context="notebook")
-    data = frame.iloc[1:].copy()  # row 0 is the initial state, before any trade
+    data = frame.iloc[1:].copy() if "seed" not in frame else frame[frame["quarter"] != frame["quarter"].iloc[0]].copy()
     data["year"] = [quarter_year(parse_quarter(q)) for q in data["quarter"]]
-    fig, axes = plt.subplots(2, 3, figsize=(17, 9))
-    for ax, (label, columns) in zip(axes.flat, PANELS):
-        if columns is None:
-            columns = [c for c in data.columns if c.startswith("share_")]
-        long = data.melt(id_vars=["year"] + (["seed"] if "seed" in data else []),
-                         value_vars=[c for c in columns if c in data], var_name="series")
-        sns.lineplot(long, x="year", y="value", hue="series", ax=ax, errorbar=("pi", 90), lw=1.6)
-        ax.set_title(label)
-        ax.set_xlabel("")
-        ax.set_ylabel("")
-        ax.legend(fontsize=7, loc="best")
+    first, last = (float(data["year"].min()), float(data["year"].max())) if len(data) else (0.0, 0.0)
+    groups = _grouped(events, first, last)
+    key = _event_key(groups)
+    caption_line = "; ".join(part for part in (caption, _seed_caption(data)) if part)
+    n_footer = 2 + (sum(len(textwrap.wrap(line, KEY_WIDTH)) for line in key) + 1) // 2
+    fig_h = 9 + 0.2 * n_footer
+    fig, axes = plt.subplots(2, 3, figsize=(17, fig_h))
+    for ax, panel in zip(axes.flat, PANELS):
+        columns = panel.columns or [c for c in data.columns if c.startswith("share_")]
+        columns = [c for c in columns if c in data]
+        ids = ["year"] + (["seed"] if "seed" in data else [])
+        long = data.melt(id_vars=ids, value_vars=columns, var_name="series")
+        long["value"] = long["value"].astype(float) * panel.scale
+        long["series"] = long["series"].map(label)
+        if len(long):
+            sns.lineplot(long, x="year", y="value", hue="series", ax=ax, lw=1.6,
+                         errorbar=("pi", BAND[1] - BAND[0]), hue_order=[label(c) for c in columns])
+        _mark_events(ax, groups)
+        ax.set_title(panel.title)
+        ax.set_xlabel("year")
+        ax.set_ylabel(panel.unit)
+        if ax.get_legend() is not None:
+            ax.legend(fontsize=7, loc="best", title=None)
     fig.suptitle(title)
-    fig.tight_layout()
+    intro = ["Numbered dashed lines: the quarter a measure takes effect (red: state directive, "
+             "blue: subsidy, grey: export rule or its end):"] if key else []
+    footer = _footer(fig, ([caption_line] if caption_line else []) + intro, key)
+    fig.tight_layout(rect=(0, footer, 1, 1))
     path = Path(path)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 
 
-def plot_validation(quantity: str, rows: pd.DataFrame, runs: list[dict], path: str | Path) -> Path:
-    """The model's 90% band over time for each series a quantity's rows speak to, with
-    the data points (markers; open markers for bounds '<' / '>')."""
+def _quantity_title(quantity: str) -> str:
+    text = quantity.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def plot_validation(quantity: str, rows: pd.DataFrame, runs: list[dict], path: str | Path,
+                    caption: str = "") -> Path:
+    """The model's mean and 5-95% seed band over time for each series a quantity's rows
+    speak to, with the data points in the colour of the series they are compared with
+    (filled circle: a value; open down-triangle: an upper bound '<'; open up-triangle: a
+    lower bound '>'); every marker kind is in the legend."""
     from experiments.validate import modelled_foundries, speaker_for
 
     sns.set_theme(style="whitegrid", context="notebook")
     foundries = modelled_foundries(runs)
-    long = []
-    for series, group in rows.groupby("series"):
+    long, names = [], {}
+    for series, group in rows.groupby("series", sort=False):
         speaker, _ = speaker_for(group.iloc[0], foundries)
+        entities = list(dict.fromkeys(group["entity"].astype(str)))
+        names[series] = entities[0] if len(entities) == 1 else series
         for seed, frames in enumerate(runs):
             values = speaker.extract(frames).iloc[1:]
             long.append(pd.DataFrame({"year": [mid_quarter_year(q) for q in values.index],
-                                      "value": values.to_numpy(), "series": series, "seed": seed}))
+                                      "value": values.to_numpy(), "series": names[series], "seed": seed}))
     data = pd.concat(long, ignore_index=True)
-    fig, ax = plt.subplots(figsize=(9, 5))
-    sns.lineplot(data, x="year", y="value", hue="series", errorbar=("pi", 90), ax=ax)
+    order = list(dict.fromkeys(names.values()))
+    palette = dict(zip(order, sns.color_palette("tab10", len(order)) if len(order) <= 10
+                       else sns.color_palette("husl", len(order))))
+    fig, ax = plt.subplots(figsize=(9.5, 5.6))
+    sns.lineplot(data, x="year", y="value", hue="series", hue_order=order, palette=palette,
+                 errorbar=("pi", BAND[1] - BAND[0]), ax=ax, legend=False)
+    kinds_seen = set()
     for _, row in rows.iterrows():
         quarters = row["quarters"].split(",")
         x = sum(mid_quarter_year(q) for q in quarters) / len(quarters)
-        marker = {"<": "v", ">": "^"}.get(row["bound"], "o")
-        ax.scatter([x], [row["data_value"]], marker=marker, s=60, color="black", zorder=5,
-                   facecolors="none" if row["bound"] in "<>" else "black")
-    ax.set_title(f"{quantity}: model (mean, 90% band over seeds) vs data (black)")
-    ax.set_xlabel("")
-    ax.set_ylabel(rows["unit"].iloc[0])
-    fig.tight_layout()
+        colour = palette[names[row["series"]]]
+        bound = row["bound"] if row["bound"] in ("<", ">") else "="
+        kinds_seen.add(bound)
+        marker = {"<": "v", ">": "^"}.get(bound, "o")
+        ax.scatter([x], [row["data_value"]], marker=marker, s=64, zorder=5, linewidths=1.6,
+                   edgecolors=colour, facecolors=colour if bound == "=" else "white")
+    handles = [Line2D([], [], color=palette[name], lw=2, label=f"model: {name}") for name in order]
+    marker_labels = {"=": ("o", "data (filled, in its series' colour)"),
+                     "<": ("v", "data: upper bound (model should be below)"),
+                     ">": ("^", "data: lower bound (model should be above)")}
+    for bound in ("=", "<", ">"):
+        if bound in kinds_seen:
+            marker, text = marker_labels[bound]
+            handles.append(Line2D([], [], ls="none", marker=marker, markersize=8, color="#333333",
+                                  markerfacecolor="#333333" if bound == "=" else "white", label=text))
+    ax.legend(handles=handles, fontsize=7.5, loc="best")
+    ax.set_title(f"{_quantity_title(quantity)}: model against data")
+    ax.set_xlabel("year")
+    ax.set_ylabel(str(rows["unit"].iloc[0]))
+    n = len(runs)
+    line = "; ".join(p for p in (caption, f"lines: mean of {n} seed{'s' if n != 1 else ''}"
+                                 + (f"; band: {BAND[0]}-{BAND[1]}% of the seeds' values" if n > 1 else ""),
+                                 "a data point spanning several quarters sits at their middle") if p)
+    footer = _footer(fig, [line], width=125)
+    fig.tight_layout(rect=(0, footer, 1, 1))
     path = Path(path)
     fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_forest(table: pd.DataFrame, path: str | Path, caption: str = "",
+                descriptions: dict[str, str] | None = None, a: str = "A", b: str = "B") -> Path:
+    """A forest plot of a paired comparison: one row per outcome, the mean paired
+    difference B - A relative to A's mean (%), with its 95% interval, and a zero line.
+
+    Outcomes differ in units, so each is shown relative to its mean under A; the
+    absolute difference and its interval, in the outcome's unit, are written beside
+    each row. `table` is `compare.summarise_differences`' table; `descriptions` maps
+    outcome -> a human description (the y labels); rows with no interval (fewer than
+    two pairs, or A's mean zero) show the point alone."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    table = table.reset_index(drop=True)
+    n = len(table)
+    fig, ax = plt.subplots(figsize=(11, 1.6 + 0.55 * max(n, 1)))
+    ys = np.arange(n)[::-1]
+    for y, row in zip(ys, table.itertuples()):
+        base = row.mean_a
+        if base and np.isfinite(base):
+            rel = 100 * row.mean_difference / abs(base)
+            low, high = 100 * row.ci_low / abs(base), 100 * row.ci_high / abs(base)
+        else:
+            rel = low = high = np.nan
+        colour = "#333333"
+        if np.isfinite(low) and np.isfinite(high):
+            colour = "#2a6f97" if low > 0 else "#c8102e" if high < 0 else "#777777"
+            ax.plot([low, high], [y, y], color=colour, lw=2, solid_capstyle="butt")
+            ax.plot([low, low], [y - 0.12, y + 0.12], color=colour, lw=1.2)
+            ax.plot([high, high], [y - 0.12, y + 0.12], color=colour, lw=1.2)
+        if np.isfinite(rel):
+            ax.plot([rel], [y], marker="s", color=colour, markersize=7, zorder=5)
+        interval = (f"[{row.ci_low:+,.3g}, {row.ci_high:+,.3g}]" if np.isfinite(row.ci_low) else "[no interval]")
+        ax.annotate(f"{row.mean_difference:+,.3g} {interval}", xy=(1.01, y),
+                    xycoords=("axes fraction", "data"), fontsize=7.5, va="center", color=colour)
+    ax.axvline(0, color="black", lw=1)
+    labels = [(descriptions or {}).get(o) or label(o) for o in table["outcome"]]
+    ax.set_yticks(ys)
+    ax.set_yticklabels([textwrap.fill(t, 48) for t in labels], fontsize=8)
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_xlabel(f"{b} minus {a}: mean paired difference, % of the mean under {a} (95% t interval)")
+    ax.set_title(f"What {b} changes against {a}, seed by seed", fontsize=11)
+    ax.text(1.01, 1.01, "B - A in the outcome's unit [95% interval]", transform=ax.transAxes,
+            fontsize=7, va="bottom", color="#444444")
+    n_pairs = int(table["n"].max()) if n else 0
+    line = "; ".join(p for p in (caption, f"{n_pairs} paired seeds (common random numbers); blue/red: "
+                                 "interval above/below zero, grey: it includes zero") if p)
+    footer = _footer(fig, [line], width=140, size=7.5)
+    fig.tight_layout(rect=(0, footer, 0.8, 1))
+    path = Path(path)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
