@@ -72,8 +72,17 @@ class ChipDataCollector(mesa.DataCollector):
 
         blocks = [r[agent_type] for r in self._agenttype_records.values() if agent_type in r]
         if agent_type is not FablessFirm or not blocks or not all(isinstance(b, FirmBlock) for b in blocks):
-            return super().get_agenttype_vars_dataframe(agent_type)
+            return _integer_steps(super().get_agenttype_vars_dataframe(agent_type))
         return FirmBlock.frame(blocks)
+
+
+def _integer_steps(frame):
+    """`frame` with an integer "Step" level. Mesa 3.3 stamps agent-type records with
+    `model.steps`; Mesa 3.5 with `model.time`, a float (equal to the step count here)."""
+    if "Step" in frame.index.names and frame.index.get_level_values("Step").dtype.kind == "f":
+        level = frame.index.names.index("Step")
+        frame.index = frame.index.set_levels(frame.index.levels[level].astype("int64"), level=level)
+    return frame
 
 
 def per_collect(model, key, compute):
