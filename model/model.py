@@ -31,7 +31,7 @@ from model import reporters
 from model.graph import EdgeSet, EdgeSides, Segments, TradeGraph, wafer_relations
 from model.market import clear, split_orders
 from model.policy import issuer_country, lever_rules, matching_edges, targets_mask
-from model.scenario import DEFAULT_SCENARIO, Directive, Rule, Scenario, ScenarioError, load_scenario
+from model.scenario import DEFAULT_SCENARIO, Directive, Rule, Scenario, ScenarioError, check_against_world, load_scenario
 from model.technology import (
     CATEGORY_INDEX,
     CATEGORY_NAMES,
@@ -75,6 +75,7 @@ class ChipMarketModel(mesa.Model):
             load_world(p.world), self.rng,
             firms=p.synthetic_firms, foundries=p.synthetic_foundries, vendors=p.synthetic_vendors,
         )
+        check_against_world(self.scenario, self.world)  # names and dates mean something here
         self.first_quarter = parse_quarter(p.start)
         self.last_quarter = parse_quarter(p.end)
         self.quarter_number = self.first_quarter - 1  # the initial state is the quarter before

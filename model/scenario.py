@@ -20,11 +20,17 @@ from __future__ import annotations
 import tomllib
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from model.technology import parse_quarter, tier_from, tool_from
+
+if TYPE_CHECKING:
+    from model.world import World
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "experiments" / "scenarios"
 FITTED_FILE = Path(__file__).resolve().parent / "data" / "fitted_parameters.toml"
@@ -38,7 +44,8 @@ class ScenarioError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Unknown keys are typos; inf and nan are never meant (TOML allows both literals).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _quarter(value: str) -> str:
@@ -48,6 +55,38 @@ def _quarter(value: str) -> str:
 
 Quarter = Annotated[str, AfterValidator(_quarter)]
 """A quarter label such as '2023Q4'."""
+
+
+def _unique(names: tuple[str, ...]) -> tuple[str, ...]:
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise PydanticCustomError("unique", "'{name}' is named twice; expected each name once",
+                                  {"name": repeated[0]})
+    return names
+
+
+Names = Annotated[tuple[str, ...], AfterValidator(_unique)]
+"""Entity names or ``country:XX``, each at most once."""
+
+
+def _after(earlier: str, *, strictly: bool):
+    """A field validator: the field's quarter is after field `earlier`'s (or equal,
+    unless `strictly`). Either may be None (then nothing is checked)."""
+
+    def check(cls, value: str | None, info: ValidationInfo) -> str | None:
+        before = info.data.get(earlier)
+        if value is not None and before is not None:
+            if parse_quarter(value) < parse_quarter(before) + strictly:
+                raise PydanticCustomError(
+                    "quarter_order", "{value} is {relation} {earlier} {before}; expected a quarter "
+                    "{expected} {earlier}",
+                    {"value": value, "earlier": earlier, "before": before,
+                     "relation": "before" if parse_quarter(value) < parse_quarter(before) else "equal to",
+                     "expected": "after" if strictly else "at or after"},
+                )
+        return value
+
+    return check
 TierName = Annotated[str, AfterValidator(lambda v: tier_from(v).value)]
 """A tier, by value or name, stored as its value ('7nm')."""
 ToolName = Annotated[str, AfterValidator(lambda v: tool_from(v).value)]
@@ -55,13 +94,18 @@ ToolName = Annotated[str, AfterValidator(lambda v: tool_from(v).value)]
 
 
 def read_toml(path: Path, error: type[Exception]) -> dict:
-    """A TOML file as a dict; a missing, unreadable or malformed file raises `error`
-    with one message naming the file."""
+    """A TOML file as a dict; a missing, unreadable (a directory, no permission),
+    non-UTF-8 or binary, malformed or too deeply nested file raises `error` with one
+    message naming the file."""
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not valid TOML (not UTF-8 text: byte {exc.start}); expected a UTF-8 text file") from None
+    except RecursionError:
+        raise error(f"{path}: not valid TOML (nested too deeply); expected a few levels of tables and arrays") from None
     except OSError as exc:
         raise error(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
@@ -89,9 +133,9 @@ class Parameters(_Strict):
         "for champion firms (fraction). Assumption: reports say Huawei is served first, "
         "no figure is published.",
     )
-    champions: tuple[str, ...] = lever(
-        ("Huawei",),
-        description="Firms the state allocator serves first, in priority order.",
+    champions: Names = lever(
+        ("Huawei",), min_length=1,
+        description="Firms the state allocator serves first, in priority order (at least one).",
     )
     allies_aligned: bool = lever(
         False,
@@ -170,10 +214,12 @@ class Parameters(_Strict):
         "to a more advanced tier short of tools each quarter (tools licensed for mature "
         "lines used on advanced ones). Assumption.",
     )
-    foundry_preference: dict[str, float] = uncertainty(
+    foundry_preference: dict[str, Annotated[float, Field(ge=0.0)]] = uncertainty(
         default_factory=dict,
-        description="Multiplier on every firm's base preference for a foundry, by name "
-        "(missing: 1). The base market-share preferences `chipstate calibrate` fits.",
+        description="Multiplier (>= 0) on every firm's base preference for a foundry, by name "
+        "(missing: 1). The base market-share preferences `chipstate calibrate` fits. A "
+        "partial table merges key by key into the one beneath it (fitted values, then each "
+        "scenario of the chain, then overrides).",
     )
     derisk_factor: float = uncertainty(
         1.15, ge=1.0, le=3.0,
@@ -225,6 +271,8 @@ class Parameters(_Strict):
             return tuple(v.strip() for v in value.split(",") if v.strip())
         return value
 
+    _end_not_before_start = field_validator("end")(_after("start", strictly=False))
+
 
 def parameter_groups() -> dict[str, str]:
     """Parameter name -> group ('levers', 'uncertainties', 'world')."""
@@ -254,15 +302,36 @@ class Rule(_Strict):
     id: str
     issuer: str
     kind: Literal["wafers", "tools", "servicing", "minerals"]
-    targets: tuple[str, ...] = Field(min_length=1)
+    targets: Names = Field(min_length=1)
     tier: TierName = "mature"
     tools: tuple[ToolName, ...] = ()
-    suppliers: tuple[str, ...] = ()
+    suppliers: Names = ()
     foreign_direct_product: bool = False
     announced: Quarter | None = None
     effective: Quarter
     end: Quarter | None = None
     event: str = Field(description="The controls_timeline.csv event this rule models.")
+
+    _effective_not_before_announced = field_validator("effective")(_after("announced", strictly=False))
+    _ends_after_effective = field_validator("end")(_after("effective", strictly=True))
+
+    @field_validator("tools")
+    @classmethod
+    def _tools_for_tool_rules(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        """`tools` means something only to tools and servicing rules."""
+        if value and info.data.get("kind") in ("wafers", "minerals"):
+            raise PydanticCustomError("kind", "a {kind} rule names no tools; expected no `tools` "
+                                      "(only tools and servicing rules take them)", {"kind": info.data["kind"]})
+        return value
+
+    @field_validator("suppliers")
+    @classmethod
+    def _suppliers_for_trade_rules(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        """`suppliers` means something only to rules that cut trade (wafers, tools)."""
+        if value and info.data.get("kind") in ("servicing", "minerals"):
+            raise PydanticCustomError("kind", "a {kind} rule reaches no suppliers; expected no "
+                                      "`suppliers` (only wafers and tools rules take them)", {"kind": info.data["kind"]})
+        return value
 
 
 class Directive(_Strict):
@@ -275,6 +344,8 @@ class Directive(_Strict):
     end: Quarter | None = None
     event: str
 
+    _ends_after_effective = field_validator("end")(_after("effective", strictly=True))
+
 
 class Subsidy(_Strict):
     """Money a government gives its firms, USD million per quarter, split evenly; with
@@ -283,12 +354,14 @@ class Subsidy(_Strict):
 
     id: str
     issuer: str
-    recipients: tuple[str, ...] = Field(min_length=1)
+    recipients: Names = Field(min_length=1)
     usd_m_per_quarter: float = Field(ge=0.0)
     build_ahead: float = Field(0.0, ge=0.0, le=2.0)
     effective: Quarter
     end: Quarter | None = None
     event: str
+
+    _ends_after_effective = field_validator("end")(_after("effective", strictly=True))
 
 
 class ScenarioInfo(_Strict):
@@ -298,13 +371,27 @@ class ScenarioInfo(_Strict):
 
 
 class ScenarioFile(_Strict):
-    """The schema of one scenario file."""
+    """The schema of one scenario file. Ids are unique within each of its tables (a
+    child scenario may reuse a parent's id: its entry then replaces the parent's)."""
 
     scenario: ScenarioInfo
     parameters: dict[str, Any] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
     directives: list[Directive] = Field(default_factory=list)
     subsidies: list[Subsidy] = Field(default_factory=list)
+
+    @field_validator("rules", "directives", "subsidies")
+    @classmethod
+    def _unique_ids(cls, entries: list) -> list:
+        ids = [entry.id for entry in entries]
+        for j, entry_id in enumerate(ids):
+            if entry_id in ids[:j]:
+                raise PydanticCustomError(
+                    "unique", "entries {i} and {j} share id '{id}'; expected unique ids within a "
+                    "file (a child scenario replaces a parent's entry by reusing its id)",
+                    {"i": ids.index(entry_id), "j": j, "id": entry_id},
+                )
+        return entries
 
 
 class Scenario(_Strict):
@@ -317,18 +404,38 @@ class Scenario(_Strict):
     rules: tuple[Rule, ...]
     directives: tuple[Directive, ...]
     subsidies: tuple[Subsidy, ...]
+    origins: dict[str, tuple[str, int]] = Field(default_factory=dict, repr=False)
+    """Where each rule, directive and subsidy was written: '<table>.<id>' -> (file, its
+    index in that file's table), so that a message points at the right entry."""
 
     def with_overrides(self, overrides: dict[str, Any], source: str = "override") -> Scenario:
-        """A copy with parameters replaced; unknown names or bad values raise ScenarioError."""
+        """A copy with parameters replaced (dict-valued ones merged key by key, see
+        `merge_parameters`); unknown names or bad values raise ScenarioError."""
         if not overrides:
             return self
         params = validate_parameters(
-            {**self.parameters.model_dump(exclude_unset=False), **overrides}, source
+            merge_parameters(self.parameters.model_dump(exclude_unset=False), overrides), source
         )
         return self.model_copy(update={"parameters": params})
 
+    def origin(self, table: str, entry: Rule | Directive | Subsidy, field: str) -> str:
+        """'<file>: field '<table>.<i>.<field>'' for an entry (the leaf file if unknown)."""
+        path, index = self.origins.get(f"{table}.{entry.id}", (self.path, entry.id))
+        return f"{path}: field '{table}.{index}.{field}'"
+
 
 # --------------------------------------------------------------------------- loading
+def merge_parameters(beneath: dict[str, Any], above: dict[str, Any]) -> dict[str, Any]:
+    """`above`'s values over `beneath`'s; where both hold a table (a dict, such as
+    `foundry_preference`), key by key, so that a partial table keeps the values beneath
+    it (a scenario setting TSMC's multiplier keeps the fitted ones of the others)."""
+    merged = dict(beneath)
+    for name, value in above.items():
+        below = merged.get(name)
+        merged[name] = {**below, **value} if isinstance(below, dict) and isinstance(value, dict) else value
+    return merged
+
+
 def _describe(error: dict) -> str:
     field = ".".join(str(part) for part in error["loc"]) or "(file)"
     return f"field '{field}': {error['msg']}" + (
@@ -416,12 +523,14 @@ def load_scenario(
 
     params: dict[str, Any] = fitted_parameters() if fitted else {}
     merged: dict[str, dict[str, Any]] = {"rules": {}, "directives": {}, "subsidies": {}}
+    origins: dict[str, tuple[str, int]] = {}
     for file_path, data in reversed(chain):
-        params.update(data.parameters)
+        params = merge_parameters(params, data.parameters)
         validate_parameters(params, f"{file_path} [parameters]")
         for table in merged:
-            for entry in getattr(data, table):
+            for i, entry in enumerate(getattr(data, table)):
                 merged[table][entry.id] = entry
+                origins[f"{table}.{entry.id}"] = (str(file_path), i)
     _, leaf = chain[0]
     scenario = Scenario(
         name=leaf.scenario.name,
@@ -431,6 +540,7 @@ def load_scenario(
         rules=tuple(merged["rules"].values()),
         directives=tuple(merged["directives"].values()),
         subsidies=tuple(merged["subsidies"].values()),
+        origins=origins,
     )
     return scenario.with_overrides(overrides or {}, "override")
 
@@ -447,8 +557,99 @@ def _parent_path(child: Path, parent: str) -> Path:
         ) from None
 
 
+# --------------------------------------------------------------- against the world
+TARGET_KIND = {"wafers": "firm", "tools": "foundry", "servicing": "foundry", "minerals": "vendor"}
+"""Whom each kind of rule reaches: the buyers of the trade it cuts (firms buy wafers,
+foundries buy and have tools serviced); a minerals rule hits vendors' output."""
+SUPPLIER_KIND = {"wafers": "foundry", "tools": "vendor"}
+"""Who supplies the trade a rule cuts (its `suppliers` must be of this kind)."""
+
+
+def _listing(names) -> str:
+    names = sorted(names)
+    return ", ".join(names[:20]) + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
+
+
+def check_against_world(scenario: Scenario, world: World) -> None:
+    """Raise one ScenarioError, naming the file and field, unless every name and date
+    the scenario uses means something in `world` (the loaded world, synthetic actors
+    included). Guarantees:
+
+    - issuers are governments of the world (by name or country); a directive's issuer
+      is the government of CN, the one state allocator the model runs;
+    - a rule's targets are agents of the kind it reaches (`TARGET_KIND`) or
+      ``country:XX`` with XX the country of some agent of the world; its `suppliers`
+      are of `SUPPLIER_KIND`; a directive's foundry is a foundry; subsidy recipients
+      are foundries or vendors (the agents that take money);
+    - `champions` are firms, `foundry_preference` names foundries, `start` is not before
+      the world's first quarter; `domestic_subsidy_usd_m` has Chinese vendors to go to,
+      and `allies_aligned` / `duv_servicing_ban` have NL and JP governments to issue rules.
+    """
+    agents = {"firm": {f.name for f in world.firms}, "foundry": {f.name for f in world.foundries},
+              "vendor": {v.name for v in world.vendors}}
+    countries = {a.country for group in (world.firms, world.foundries, world.vendors, world.governments)
+                 for a in group}
+    governments = {key: g.country for g in world.governments for key in (g.name, g.country)}
+
+    def fail(where: str, problem: str, expected: str) -> None:
+        raise ScenarioError(f"{where}: {problem}; expected {expected}")
+
+    def check_names(where: str, names, kinds: tuple[str, ...], allow_countries: bool) -> None:
+        known = set().union(*(agents[k] for k in kinds))
+        for name in names:
+            country = name.removeprefix("country:") if allow_countries and name.startswith("country:") else None
+            if name not in known and country not in countries:
+                what = " or ".join(f"a {k}" for k in kinds) + " of the world"
+                if allow_countries:
+                    what += f", or country:XX with XX one of {_listing(countries)}"
+                fail(where, f"unknown name '{name}'", f"{what} ({_listing(known)})" if not allow_countries else what)
+
+    for table in ("rules", "directives", "subsidies"):
+        for entry in getattr(scenario, table):
+            if entry.issuer not in governments:
+                fail(scenario.origin(table, entry, "issuer"), f"issuer '{entry.issuer}' is not a government of the world",
+                     f"a government by name or country: {_listing(governments)}")
+    for rule in scenario.rules:
+        check_names(scenario.origin("rules", rule, "targets"), rule.targets, (TARGET_KIND[rule.kind],), True)
+        if rule.suppliers:
+            check_names(scenario.origin("rules", rule, "suppliers"), rule.suppliers,
+                        (SUPPLIER_KIND[rule.kind],), False)
+    for directive in scenario.directives:
+        if governments[directive.issuer] != "CN":
+            fail(scenario.origin("directives", directive, "issuer"), f"issuer '{directive.issuer}' does not run "
+                 "China's state allocator", "the government of CN (the only state allocator the model runs)")
+        check_names(scenario.origin("directives", directive, "foundry"), [directive.foundry], ("foundry",), False)
+    for subsidy in scenario.subsidies:
+        check_names(scenario.origin("subsidies", subsidy, "recipients"), subsidy.recipients,
+                    ("foundry", "vendor"), False)
+
+    p, source = scenario.parameters, f"{scenario.path} [parameters]"
+    for name in p.champions:
+        if name not in agents["firm"]:
+            raise ScenarioError(f"{source}: field 'champions': unknown firm '{name}'; expected firms "
+                                f"of the world: {_listing(agents['firm'])}")
+    for name in p.foundry_preference:
+        if name not in agents["foundry"]:
+            raise ScenarioError(f"{source}: field 'foundry_preference.{name}': unknown foundry; "
+                                f"expected foundries of the world: {_listing(agents['foundry'])}")
+    first = world.meta["first_quarter"]
+    if parse_quarter(p.start) < parse_quarter(first):
+        fail(f"{source}: field 'start'", f"{p.start} is before the world's first quarter",
+             f"a quarter at or after {first} (meta.first_quarter)")
+    if p.domestic_subsidy_usd_m > 0 and not any(v.country == "CN" for v in world.vendors):
+        fail(f"{source}: field 'domestic_subsidy_usd_m'", "the world has no Chinese (CN) vendor to receive it",
+             "0")
+    for lever in ("allies_aligned", "duv_servicing_ban"):
+        missing = sorted({"NL", "JP"} - set(governments))
+        if getattr(p, lever) and missing:
+            fail(f"{source}: field '{lever}'", f"the lever has NL and JP issue rules and the world has no "
+                 f"government of {', '.join(missing)}", "false, or a world with both governments")
+
+
 def parse_assignment(text: str) -> tuple[str, Any]:
-    """``"group.name=value"`` or ``"name=value"`` -> (name, value parsed as TOML).
+    """``"group.name=value"`` or ``"name=value"`` -> (name, value parsed as TOML); for a
+    table parameter also ``"[group.]name.key=value"`` -> (name, {key: value}), which
+    merges into the table beneath (``foundry_preference.TSMC=1.2``).
 
     Unquoted strings are accepted as strings. Raise ScenarioError on a malformed item,
     an unknown name or a group that does not hold the name.
@@ -457,19 +658,31 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         raise ScenarioError(f"--set {text!r}: expected key=value")
     key, raw = (part.strip() for part in text.split("=", 1))
     groups = parameter_groups()
-    if "." in key:
-        group, name = key.split(".", 1)
-        if name in groups and group != groups[name]:
+    parts = key.split(".")
+    if len(parts) > 1 and (parts[1] in groups or parts[0] not in groups):
+        group = parts.pop(0)
+        if parts[0] in groups and group != groups[parts[0]]:
             raise ScenarioError(
-                f"--set {text!r}: parameter '{name}' is in group '{groups[name]}', not '{group}'"
+                f"--set {text!r}: parameter '{parts[0]}' is in group '{groups[parts[0]]}', not '{group}'"
             )
-        key = name
+    key, entry = parts[0], ".".join(parts[1:])
     if key not in groups:
         raise ScenarioError(
             f"--set {text!r}: unknown parameter '{key}'; expected one of: " + ", ".join(sorted(groups))
         )
+    if entry and get_origin(Parameters.model_fields[key].annotation) is not dict:
+        raise ScenarioError(f"--set {text!r}: parameter '{key}' is not a table; expected {key}=value")
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         value = raw
-    return key, value
+    return key, ({entry: value} if entry else value)
+
+
+def parse_assignments(items: list[str]) -> dict[str, Any]:
+    """Several ``--set`` items as one overrides dict (`parse_assignment` each); entries
+    of one table merge (``foundry_preference.TSMC=1.2 foundry_preference.UMC=0.9``)."""
+    overrides: dict[str, Any] = {}
+    for item in items:
+        overrides = merge_parameters(overrides, dict([parse_assignment(item)]))
+    return overrides
