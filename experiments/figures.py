@@ -283,6 +283,27 @@ def plot_run(frame: pd.DataFrame, path: str | Path, title: str = "",
     return path
 
 
+SERIES_NAMES = {"smic_yield_7nm x 100": "SMIC 7nm-class yield"}
+"""Validation series that several data entities share, by a human name."""
+
+
+def _series_name(series: str) -> str:
+    if series in SERIES_NAMES:
+        return SERIES_NAMES[series]
+    if series.startswith("foundry[") and "]" in series:
+        return series[len("foundry["):series.index("]")]
+    return label(series.split(" ")[0])
+
+
+def _thousands(ax) -> None:
+    """Commas in large tick labels (12,000 rather than 12000)."""
+    from matplotlib.ticker import FuncFormatter
+
+    low, high = ax.get_ylim()
+    if max(abs(low), abs(high)) >= 10_000:
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+
+
 def _quantity_title(quantity: str) -> str:
     text = quantity.replace("_", " ")
     return text[:1].upper() + text[1:]
@@ -298,11 +319,12 @@ def plot_validation(quantity: str, rows: pd.DataFrame, runs: list[dict], path: s
 
     sns.set_theme(style="whitegrid", context="notebook")
     foundries = modelled_foundries(runs)
-    long, names = [], {}
+    long, names, per_quarter = [], {}, {}
     for series, group in rows.groupby("series", sort=False):
         speaker, _ = speaker_for(group.iloc[0], foundries)
+        per_quarter[series] = speaker.aggregate == "sum"
         entities = list(dict.fromkeys(group["entity"].astype(str)))
-        names[series] = entities[0] if len(entities) == 1 else series
+        names[series] = entities[0] if len(entities) == 1 else _series_name(series)
         for seed, frames in enumerate(runs):
             values = speaker.extract(frames).iloc[1:]
             long.append(pd.DataFrame({"year": [mid_quarter_year(q) for q in values.index],
@@ -314,7 +336,7 @@ def plot_validation(quantity: str, rows: pd.DataFrame, runs: list[dict], path: s
     fig, ax = plt.subplots(figsize=(9.5, 5.6))
     sns.lineplot(data, x="year", y="value", hue="series", hue_order=order, palette=palette,
                  errorbar=("pi", BAND[1] - BAND[0]), ax=ax, legend=False)
-    kinds_seen = set()
+    kinds_seen, spread = set(), False
     for _, row in rows.iterrows():
         quarters = row["quarters"].split(",")
         x = sum(mid_quarter_year(q) for q in quarters) / len(quarters)
@@ -322,7 +344,10 @@ def plot_validation(quantity: str, rows: pd.DataFrame, runs: list[dict], path: s
         bound = row["bound"] if row["bound"] in ("<", ">") else "="
         kinds_seen.add(bound)
         marker = {"<": "v", ">": "^"}.get(bound, "o")
-        ax.scatter([x], [row["data_value"]], marker=marker, s=64, zorder=5, linewidths=1.6,
+        y = row["data_value"]
+        if per_quarter[row["series"]] and len(quarters) > 1:  # a total over several quarters
+            y, spread = y / len(quarters), True  # drawn per quarter, as the line is
+        ax.scatter([x], [y], marker=marker, s=64, zorder=5, linewidths=1.6,
                    edgecolors=colour, facecolors=colour if bound == "=" else "white")
     handles = [Line2D([], [], color=palette[name], lw=2, label=f"model: {name}") for name in order]
     marker_labels = {"=": ("o", "data (filled, in its series' colour)"),
@@ -336,11 +361,14 @@ def plot_validation(quantity: str, rows: pd.DataFrame, runs: list[dict], path: s
     ax.legend(handles=handles, fontsize=7.5, loc="best")
     ax.set_title(f"{_quantity_title(quantity)}: model against data")
     ax.set_xlabel("year")
-    ax.set_ylabel(str(rows["unit"].iloc[0]))
+    ax.set_ylabel(str(rows["unit"].iloc[0]) + (" per quarter" if any(per_quarter.values()) else ""))
+    _thousands(ax)
     n = len(runs)
     line = "; ".join(p for p in (caption, f"lines: mean of {n} seed{'s' if n != 1 else ''}"
                                  + (f"; band: {BAND[0]}-{BAND[1]}% of the seeds' values" if n > 1 else ""),
-                                 "a data point spanning several quarters sits at their middle") if p)
+                                 "a data point spanning several quarters sits at their middle",
+                                 "totals over several quarters are drawn per quarter (total / quarters)"
+                                 if spread else "") if p)
     footer = _footer(fig, [line], width=125)
     fig.tight_layout(rect=(0, footer, 1, 1))
     path = Path(path)

@@ -300,13 +300,19 @@ def compare(data: pd.DataFrame, runs: list[dict[str, pd.DataFrame]], foundries: 
 
 
 def summarise(table: pd.DataFrame) -> pd.DataFrame:
-    """By quantity: observations, mean absolute error, how many fall inside the band."""
-    spoken = table[table["speaks"]]
+    """By quantity: its unit (the data's; the first row's where rows differ), the
+    observations compared, the mean absolute error (in that unit), the mean relative
+    error (a fraction of the data value) and how many fall inside the band (or on the
+    right side of a bound)."""
+    columns = ["quantity", "unit", "observations", "mae", "mean_rel_error", "inside_band"]
+    spoken = table[table["speaks"]] if len(table) else table
+    if not len(spoken):
+        return pd.DataFrame(columns=columns)
     return (
         spoken.groupby("quantity")
-        .agg(observations=("data_value", "size"), mae=("abs_error", "mean"),
+        .agg(unit=("unit", "first"), observations=("data_value", "size"), mae=("abs_error", "mean"),
              mean_rel_error=("rel_error", "mean"), inside_band=("inside_band", "sum"))
-        .reset_index()
+        .reset_index()[columns]
     )
 
 
@@ -327,17 +333,93 @@ class Validation:
     summary: pd.DataFrame
     projections: pd.DataFrame
     runs: list[dict[str, pd.DataFrame]]
+    scenario: str = ""
+    seeds: tuple[int, ...] = ()
 
 
 def validate(scenario: str = "historical", seeds: int = 10, data: str | Path = DATA_FILE,
-             first_seed: int = 1000, overrides: dict | None = None) -> Validation:
-    """Run `scenario` over `seeds` seeds and compare it with every row of `data`."""
+             first_seed: int = 1000, overrides: dict | None = None, progress: bool = True) -> Validation:
+    """Run `scenario` over `seeds` seeds and compare it with every row of `data`.
+
+    With `progress`, a bar on stderr counts the seeds' runs."""
+    import sys
+
+    from tqdm import tqdm
+
     rows = read_data(data)
     seed_list = list(range(first_seed, first_seed + seeds))
-    runs = run_seeds(scenario, seed_list, overrides)
+    name = scenario.name if isinstance(scenario, Scenario) else Path(str(scenario)).stem
+    runs = []
+    for seed in tqdm(seed_list, desc=f"validate {name}", unit="seed", disable=not progress,
+                     file=sys.stderr, leave=False):
+        runs += run_seeds(scenario, [seed], overrides)
     foundries = modelled_foundries(runs)
     table = compare(rows, runs, foundries)
-    return Validation(table, summarise(table), projections(runs), runs)
+    return Validation(table, summarise(table), projections(runs), runs, name, tuple(seed_list))
+
+
+def _seeds_text(seeds: tuple[int, ...]) -> str:
+    if not seeds:
+        return "seeds ?"
+    if len(seeds) > 2 and list(seeds) == list(range(seeds[0], seeds[-1] + 1)):
+        return f"seeds {seeds[0]}-{seeds[-1]} ({len(seeds)})"
+    return "seed " + str(seeds[0]) if len(seeds) == 1 else f"seeds {', '.join(map(str, seeds))}"
+
+
+def report(result: Validation, show_all: bool = False) -> str:
+    """What `chipstate validate` prints: the compared rows (data against the model's
+    mean and 5-95% seed band, in the data's unit, one number format), the rows the model
+    cannot speak to counted by reason (listed one by one with `show_all`), and the
+    summary by quantity."""
+    from experiments.tables import clip, format_table, number, percent
+
+    table = result.table
+    spoken = table[table["speaks"]] if len(table) else table
+    silent = table[~table["speaks"]] if len(table) else table
+    n_seeds = len(result.runs)
+    lines = [f"{result.scenario or 'scenario'} against the data, {_seeds_text(result.seeds)}: "
+             f"{len(spoken)} of {len(table)} rows compared; model = mean over seeds, band = "
+             f"5-95% of the seeds' values; error = model mean - data, in the data's unit", ""]
+    rows = []
+    for row in spoken.itertuples():
+        data_text = ("" if row.bound == "=" else row.bound) + number(row.data_value)
+        verdict = "yes" if row.inside_band else "no"
+        if row.bound in ("<", ">"):
+            verdict = "yes (bound)" if row.inside_band else "no (bound)"
+        rows.append([clip(row.quantity, 32), clip(row.entity, 22), clip(row.period, 12), data_text,
+                     number(row.model_mean), f"{number(row.model_p05)} - {number(row.model_p95)}",
+                     number(row.error, signed=True), clip(row.unit, 28), verdict])
+    if rows:
+        lines.append(format_table(rows, ["quantity", "entity", "period", "data", "model", "band 5-95%",
+                                         "error", "unit", "inside"],
+                                  [False, False, False, True, True, True, True, False, False]))
+    else:
+        lines.append("  (no row of the data is one the model can speak to)")
+    lines.append("")
+    if len(silent):
+        lines.append(f"{len(silent)} row(s) the model cannot speak to" + (":" if show_all else
+                     ", by reason (--all lists them):"))
+        if show_all:
+            lines.append(format_table(
+                [[clip(r.quantity, 38), clip(r.entity, 28), clip(r.period, 16), clip(r.reason, 70)]
+                 for r in silent.itertuples()], ["quantity", "entity", "period", "reason"]))
+        else:
+            counts = silent.groupby("reason").size().sort_values(ascending=False)
+            lines.append(format_table([[str(n), clip(reason, 100)] for reason, n in counts.items()],
+                                      ["rows", "reason"], [True, False]))
+        lines.append("")
+    lines.append(f"Summary by quantity (mean absolute error in the quantity's unit; inside = inside "
+                 f"the 5-95% band of {n_seeds} seed(s), or on the right side of a bound):")
+    summary = result.summary
+    if len(summary):
+        lines.append(format_table(
+            [[clip(r.quantity, 38), clip(r.unit, 40), str(r.observations), f"{int(r.inside_band)} of {r.observations}",
+              number(r.mae), percent(r.mean_rel_error)] for r in summary.itertuples()],
+            ["quantity", "unit", "rows", "inside", "mean abs. error", "mean rel. error"],
+            [False, False, True, True, True, True]))
+    else:
+        lines.append("  (nothing compared)")
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------- output
@@ -359,6 +441,8 @@ def write(result: Validation, out: str | Path) -> dict[str, Path]:
                  projections=out / "projections.parquet")
     figures = out / "figures"
     figures.mkdir(exist_ok=True)
+    caption = f"scenario {result.scenario or '?'}; {_seeds_text(result.seeds)}"
     for quantity, rows in table[table["speaks"]].groupby("quantity"):
-        paths[f"figure:{quantity}"] = plot_validation(quantity, rows, result.runs, figures / f"{quantity}.png")
+        paths[f"figure:{quantity}"] = plot_validation(quantity, rows, result.runs, figures / f"{quantity}.png",
+                                                      caption=caption)
     return paths

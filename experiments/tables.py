@@ -1,0 +1,56 @@
+"""Tables printed for people: one number format and aligned columns.
+
+Every number the CLI prints goes through `number`: three significant digits, never
+scientific notation, thousands separated by commas (1,234,567 stays whole; 0.0123;
+56.1); a missing value is '-'. Units go in the column headers or a unit column.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+
+def number(value, signed: bool = False, digits: int = 3) -> str:
+    """`value` with `digits` significant digits (whole numbers kept whole), commas for
+    thousands, a sign if `signed`; '-' for None or NaN, 'inf' for infinities."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return "-" if value is None else str(value)
+    if math.isnan(x):
+        return "-"
+    if math.isinf(x):
+        return ("+" if signed and x > 0 else "") + ("inf" if x > 0 else "-inf")
+    x = float(f"{x:.{digits}g}") if abs(x) < 10 ** digits else x  # 9.999 -> 10.0, not 10.00
+    decimals = 0 if x == 0 else max(0, digits - 1 - math.floor(math.log10(abs(x))))
+    return f"{x:+,.{decimals}f}" if signed else f"{x:,.{decimals}f}"
+
+
+def percent(value, signed: bool = False) -> str:
+    """A fraction (0.123) as a percentage with `number`'s digits ('12.3%')."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return "-"
+    return "-" if math.isnan(x) else number(100 * x, signed) + "%"
+
+
+def format_table(rows: Sequence[Sequence[str]], header: Sequence[str],
+                 right: Sequence[bool] | None = None, indent: str = "  ") -> str:
+    """Rows of already formatted cells as aligned text; `right[i]` right-aligns column i
+    (numbers), the others are left-aligned."""
+    right = list(right) if right is not None else [False] * len(header)
+    widths = [max([len(str(h))] + [len(str(r[i])) for r in rows]) for i, h in enumerate(header)]
+
+    def line(cells) -> str:
+        return indent + "  ".join(str(c).rjust(w) if r else str(c).ljust(w)
+                                  for c, w, r in zip(cells, widths, right)).rstrip()
+
+    return "\n".join([line(header), indent + "  ".join("-" * w for w in widths)] + [line(r) for r in rows])
+
+
+def clip(text, width: int) -> str:
+    """`text` cut to `width` characters (with '...' where cut)."""
+    text = str(text)
+    return text if len(text) <= width else text[: width - 3] + "..."
