@@ -112,7 +112,14 @@ class ChipMarketModel(mesa.Model):
 
     # =================================================================== the step
     def step(self) -> None:
-        """One quarter, in DESIGN.md's order."""
+        """One quarter, in DESIGN.md's order.
+
+        Past the scenario's last quarter it simulates nothing and stops the model
+        (`running = False`): `mesa.batch_run` steps until then, and Mesa 3.3.1 reports
+        the row at `steps - 1`, which is the last quarter's only after this extra call."""
+        if self.quarter_number >= self.last_quarter:
+            self.running = False
+            return
         self.quarter_number += 1
         self._apply_policies()
         self._update_graph()
@@ -122,14 +129,14 @@ class ChipMarketModel(mesa.Model):
         self._clear_markets()
         self._produce_and_price()
         self.datacollector.collect(self)
-        if self.quarter_number >= self.last_quarter:
-            self.running = False
 
     def run(self, steps: int | None = None) -> ChipMarketModel:
         """Run `steps` quarters, or to the scenario's last quarter."""
         remaining = self.last_quarter - self.quarter_number
         for _ in range(remaining if steps is None else min(steps, remaining)):
             self.step()
+        if self.quarter_number >= self.last_quarter:
+            self.running = False
         return self
 
     @property
