@@ -11,6 +11,7 @@ reason. Nothing here changes the model.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,18 +40,25 @@ class DataFileError(ValueError):
 def quarters_of(period: str) -> list[str] | None:
     """The quarters a period label covers ('2023' -> four, '2022H2' -> two, '2024-09'
     -> one, '2021 end' -> Q4, '2021 (mid)' -> Q2,Q3, 'c.2024' -> four); None if the
-    label names no time the model can place."""
+    label names no time the model can place, including labels that look like a quarter,
+    half or month but are not one ('2022Q7', '2022Q0', '2022H3', '2024-13', '2024-02-31'):
+    those are never read as their whole year."""
     text = str(period).strip()
     if re.fullmatch(r"\d{4}Q[1-4]", text):
         return [text]
-    match = re.fullmatch(r"(\d{4})-(\d{2})(-\d{2})?", text)
+    match = re.fullmatch(r"(\d{4})-(\d{2})(?:-(\d{2}))?", text)
     if match:
-        return [f"{match.group(1)}Q{(int(match.group(2)) - 1) // 3 + 1}"]
+        year, month, day = int(match.group(1)), int(match.group(2)), match.group(3)
+        if not 1 <= month <= 12 or (day and not 1 <= int(day) <= calendar.monthrange(year, month)[1]):
+            return None
+        return [f"{match.group(1)}Q{(month - 1) // 3 + 1}"]
     match = re.fullmatch(r"(\d{4})H([12])", text)
     if match:
         first = 1 if match.group(2) == "1" else 3
         return [f"{match.group(1)}Q{first}", f"{match.group(1)}Q{first + 1}"]
     match = re.fullmatch(r"(?:c\.|FY)?(\d{4})(.*)", text)
+    if match and re.match(r"[QqHh]\d|-\d", match.group(2)):
+        return None  # a malformed quarter, half or month: not the whole year
     if match and not match.group(2).strip().startswith(("-", "/")):
         year, rest = match.group(1), match.group(2).lower()
         if "end" in rest:
@@ -62,7 +70,8 @@ def quarters_of(period: str) -> list[str] | None:
 
 
 def parse_value(value: str) -> tuple[float | None, str]:
-    """'<50' -> (50, '<'); '>40' -> (40, '>'); '56.1' -> (56.1, '='); else (None, '')."""
+    """'<50' -> (50, '<'); '>40' -> (40, '>'); '56.1' -> (56.1, '='); else (None, '').
+    Only plain decimal numbers count: 'inf', 'nan', '1e400' and words give (None, '')."""
     text = str(value).replace(",", "").strip()
     match = re.fullmatch(r"([<>]?)\s*(-?\d+(?:\.\d+)?)", text)
     if not match:
@@ -227,13 +236,21 @@ def _reason(quantity: str, entity: str) -> str:
 def read_data(path: str | Path = DATA_FILE) -> pd.DataFrame:
     """Read a calibration table; raise DataFileError naming the file and what is missing.
 
-    Rows whose period and value both hold 'a -> b' are split into two observations.
+    Guarantees a UTF-8 CSV with the columns `COLUMNS` and at least one usable row (a
+    value that parses as a number, `parse_value`, and a period the model can place,
+    `quarters_of`); an unreadable, empty, header-only, binary or non-UTF-8 file, or one
+    with no usable row, raises. Rows whose period and value both hold 'a -> b' are
+    split into two observations.
     """
     path = Path(path)
     try:
-        data = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataFileError(f"{path}: cannot be read as CSV ({exc})") from None
+        data = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except pd.errors.EmptyDataError:
+        raise DataFileError(f"{path}: the file is empty; expected a CSV with columns {COLUMNS}") from None
+    except UnicodeDecodeError as exc:
+        raise DataFileError(f"{path}: not UTF-8 text ({exc.reason}); expected a UTF-8 CSV") from None
+    except (OSError, ValueError) as exc:  # pandas' ParserError is a ValueError
+        raise DataFileError(f"{path}: cannot be read as CSV ({str(exc).strip() or type(exc).__name__})") from None
     missing = [c for c in COLUMNS if c not in data.columns]
     if missing:
         raise DataFileError(f"{path}: field '{missing[0]}' is missing; expected columns {COLUMNS}")
@@ -244,6 +261,11 @@ def read_data(path: str | Path = DATA_FILE) -> pd.DataFrame:
                 rows.append({**row, "period": period.strip(), "value": value.strip()})
         else:
             rows.append(dict(row))
+    if not any(parse_value(r["value"])[0] is not None and quarters_of(r["period"]) for r in rows):
+        raise DataFileError(
+            f"{path}: no usable row ({len(data)} rows); expected at least one row with a numeric "
+            "'value' (such as 56.1 or <50) and a 'period' the model can place (such as 2023Q4, 2023, 2022H2)"
+        )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -3,30 +3,121 @@
 `load_world` validates the file with pydantic (a bad world file gets one message naming
 the file and field, like a scenario) and returns a `World`. The values and their sources
 live in the data file, not here.
+
+What a loaded world guarantees: every table and key the model reads is there; every
+number is finite and in its range (no negative capacity, weight or price; depreciation
+and yields are fractions; an AI die fits a wafer at least once); names are unique among
+firms, foundries and vendors (they are the trade graph's nodes) and among governments,
+one government a country; every firm has suppliers for each demand stream, all of them
+foundries of the world; prices, tool prices and bills of tools cover every tier and tool
+category. Keys other than fields are notes: `source`, `note` or `<field>_source`.
 """
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from model.scenario import Quarter, ScenarioError, TierName, read_toml
-from model.technology import TIERS, Tier, tier_from, tool_from
+from model.technology import CATEGORY_NAMES, TIER_NAMES, Tier, gross_dies_per_wafer, tier_from, tool_from
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+"""An ISO 3166 alpha-2 country code ('CN'), as rules' `country:XX` targets name them."""
+NonNegative = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+_A, _B = math.pi * 150.0**2, math.pi * 300.0 / math.sqrt(2)
+LARGEST_DIE_MM2 = ((math.sqrt(_B * _B + 4 * _A) - _B) / 2) ** 2
+"""The die area (mm2) at which `gross_dies_per_wafer` (300 mm wafer) falls to one: its
+formula pi r^2/S - pi d/sqrt(2S) = 1 solved for S (about 8,660 mm2)."""
+
+
+def _is_note(key: str) -> bool:
+    return key in ("source", "note") or key.endswith("_source")
+
+
+def _duplicate(names: list[str]) -> str | None:
+    repeated = [name for name, n in Counter(names).items() if n > 1]
+    return repeated[0] if repeated else None
+
 
 class _Data(BaseModel):
-    # Extra keys are allowed so that every table can carry `source` / `<field>_source`.
-    model_config = ConfigDict(extra="allow", frozen=True)
+    # Extra keys may only be notes (`source`, `note`, `<field>_source`): any other is a
+    # typo that would otherwise leave a default in place silently.
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _only_notes_beside_fields(self):
+        unknown = [key for key in self.model_extra or {} if not _is_note(key)]
+        if unknown:
+            raise PydanticCustomError(
+                "unknown_key", "unknown key '{key}'; expected one of {fields} or a note "
+                "('source', 'note', '<field>_source')",
+                {"key": unknown[0], "fields": ", ".join(type(self).model_fields)},
+            )
+        return self
+
+
+class _Table(_Data):
+    """A table the model reads by key (``meta["headroom"]``) as well as by attribute."""
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+
+class WorldMeta(_Table):
+    """The world's `[meta]` table: when it starts and how fabs build and age."""
+
+    first_quarter: Quarter
+    installation_lag_quarters: int = Field(ge=1, le=40)
+    """Quarters from a tool order to qualified capacity (>= 1: the pipeline holds them)."""
+    base_depreciation: float = Field(ge=0, lt=1)
+    """Share of capacity lost each quarter."""
+    unserviced_depreciation: float = Field(ge=0, lt=1)
+    """Extra share lost each quarter by DUV tools nobody services."""
+    headroom: float = Field(ge=0, le=2)
+    """Share of capacity built above forecast orders (a foundry may override it)."""
+
+
+class Yields(_Table):
+    """Large-die yield ceilings per patterning route and tier, and the learning curve."""
+
+    euv_ceiling: dict[TierName, Annotated[float, Field(gt=0, le=1)]]
+    duv_ceiling: dict[TierName, Annotated[float, Field(gt=0, le=1)]]
+    start: Fraction
+    half_life_wafers: float = Field(gt=0)
+
+    @field_validator("euv_ceiling", "duv_ceiling")
+    @classmethod
+    def _every_tier(cls, value: dict[str, float]) -> dict[str, float]:
+        missing = [t for t in TIER_NAMES if t not in value]
+        if missing:
+            raise PydanticCustomError("missing", "no ceiling for tier '{tier}'; expected one for "
+                                      "every tier ({tiers})", {"tier": missing[0], "tiers": ", ".join(TIER_NAMES)})
+        return value
+
+    @model_validator(mode="after")
+    def _start_below_ceilings(self):
+        lowest = min(*self.euv_ceiling.values(), *self.duv_ceiling.values())
+        if self.start > lowest:
+            raise PydanticCustomError("order", "start {start} is above a ceiling ({lowest}); expected "
+                                      "start <= every ceiling (learning raises yields)",
+                                      {"start": self.start, "lowest": lowest})
+        return self
 
 
 class Government(_Data):
     name: str
-    country: str
-    domestic_tool_bias: dict[str, float] = Field(default_factory=dict)
+    country: Country
+    domestic_tool_bias: dict[Quarter, NonNegative] = Field(default_factory=dict)
+    """Multiplier on domestic vendors' weight for this country's foundries, from each quarter."""
 
 
 class ToolLine(_Data):
@@ -40,16 +131,26 @@ class ToolLine(_Data):
         return value if value == "none" else tier_from(value).value
 
 
+def _by_value(table: dict, parse) -> dict:
+    """`table` keyed by Enum values (keys may be values or names); two keys for one
+    member would leave one silently unused, so they are refused."""
+    out = {parse(k).value: v for k, v in table.items()}
+    if len(out) < len(table):
+        raise PydanticCustomError("duplicate", "two keys name the same entry ({keys}); expected each once",
+                                  {"keys": ", ".join(table)})
+    return out
+
+
 class Vendor(_Data):
     name: str
-    country: str
-    tools: dict[str, ToolLine]
+    country: Country
+    tools: dict[str, ToolLine] = Field(min_length=1)
     learning: float = Field(0.0, ge=0)
 
     @field_validator("tools")
     @classmethod
     def _tools(cls, value: dict[str, ToolLine]) -> dict[str, ToolLine]:
-        return {tool_from(k).value: v for k, v in value.items()}
+        return _by_value(value, tool_from)
 
 
 class FoundryTier(_Data):
@@ -60,13 +161,13 @@ class FoundryTier(_Data):
 
 class Foundry(_Data):
     name: str
-    country: str
+    country: Country
     price_factor: float = Field(gt=0)
     capex_ratio: float = Field(ge=0)
     quality: float = Field(gt=0, le=1)
     headroom: float | None = Field(None, ge=0, le=2)
     """Capacity built above forecast orders; None: the world's `meta.headroom`."""
-    tiers: dict[str, FoundryTier]
+    tiers: dict[str, FoundryTier] = Field(min_length=1)
     synthetic: bool = False
     """A generated long-tail foundry (model.synthetic): firms trade with it only if
     they name it as a supplier, so that relations grow with firms, not firms x foundries."""
@@ -74,7 +175,7 @@ class Foundry(_Data):
     @field_validator("tiers")
     @classmethod
     def _tiers(cls, value: dict[str, FoundryTier]) -> dict[str, FoundryTier]:
-        return {tier_from(k).value: v for k, v in value.items()}
+        return _by_value(value, tier_from)
 
 
 class DemandStream(_Data):
@@ -87,28 +188,148 @@ class DemandStream(_Data):
     """After this quarter the stream declines at `decline` a year: its designs move to
     a newer tier (another stream)."""
     decline: float = Field(-0.25, ge=-0.9, le=0)
-    suppliers: dict[str, float] | None = None
+    suppliers: dict[str, NonNegative] | None = None
 
 
 class Firm(_Data):
+    """A fabless firm. Each demand stream has suppliers (its own, else the firm's) with
+    a positive total weight; its AI die fits a 300 mm wafer at least once."""
+
     name: str
-    country: str
-    suppliers: dict[str, float]
+    country: Country
+    suppliers: dict[str, NonNegative]
     demand: list[DemandStream]
     ai_die_mm2: float = Field(500.0, gt=0)
 
+    @field_validator("ai_die_mm2")
+    @classmethod
+    def _fits_a_wafer(cls, value: float) -> float:
+        if gross_dies_per_wafer(value) < 1:
+            raise PydanticCustomError(
+                "too_large", "a {area} mm2 die does not fit a 300 mm wafer; expected at most "
+                "{largest:.0f} mm2 (at least one gross die per wafer)",
+                {"area": value, "largest": math.floor(LARGEST_DIE_MM2)},
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _every_stream_has_suppliers(self):
+        for j, stream in enumerate(self.demand):
+            if sum((stream.suppliers or self.suppliers).values()) <= 0:
+                raise PydanticCustomError(
+                    "no_suppliers", "demand stream {j} has no supplier (its `suppliers` and the "
+                    "firm's are empty or all zero); expected at least one foundry with a positive weight",
+                    {"j": j},
+                )
+        return self
+
+
+def _numbers(table: Any, keys: list[str], what: str, *, complete: bool = True) -> Any:
+    """Check a table of positive finite numbers by `keys` (every one of them if
+    `complete`) beside text notes; return it unchanged (the field's type does the rest)."""
+    if not isinstance(table, dict):
+        return table
+    missing = [k for k in keys if k not in table] if complete else []
+    if missing:
+        raise PydanticCustomError("missing", "no {what} for '{key}'; expected one for each of {keys}",
+                                  {"what": what, "key": missing[0], "keys": ", ".join(keys)})
+    for key, value in table.items():
+        if isinstance(value, str) and _is_note(key):
+            continue
+        if key not in keys:
+            raise PydanticCustomError("unknown_key", "unknown key '{key}'; expected one of {keys} or a note "
+                                      "('source', 'note', '<field>_source')", {"key": key, "keys": ", ".join(keys)})
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+            raise PydanticCustomError("number", "'{key}' = {value!r}; expected a positive finite {what}",
+                                      {"key": key, "value": value, "what": what})
+    return table
+
 
 class World(_Data):
-    meta: dict
+    meta: WorldMeta
     reference_price_usd: dict[str, float | str]
+    """US$ per wafer by tier, before each foundry's price factor."""
     tool_unit_price_usd: dict[str, float | str]
+    """US$ per tool capacity unit by category."""
     bill_of_tools: dict[str, dict[str, dict[str, float | str]]]
-    yields: dict
+    """Tool units by category per wafer/quarter of capacity, by tier and route (euv/duv)."""
+    yields: Yields
     market_cycle: dict[str, float | str] = Field(default_factory=dict)
+    """Multiplier on non-AI demand by year ('2023')."""
     governments: list[Government]
-    vendors: list[Vendor]
-    foundries: list[Foundry]
-    firms: list[Firm]
+    vendors: list[Vendor] = Field(min_length=1)
+    foundries: list[Foundry] = Field(min_length=1)
+    firms: list[Firm] = Field(min_length=1)
+
+    @field_validator("reference_price_usd", mode="before")
+    @classmethod
+    def _price_per_tier(cls, value: Any) -> Any:
+        return _numbers(value, TIER_NAMES, "price (US$ per wafer)")
+
+    @field_validator("tool_unit_price_usd", mode="before")
+    @classmethod
+    def _price_per_tool(cls, value: Any) -> Any:
+        return _numbers(value, CATEGORY_NAMES, "price (US$ per tool unit)")
+
+    @field_validator("market_cycle", mode="before")
+    @classmethod
+    def _cycle_by_year(cls, value: Any) -> Any:
+        years = [k for k in value if k.isdigit() and len(k) == 4] if isinstance(value, dict) else []
+        return _numbers(value, years, "demand multiplier for a year (a key such as '2023')", complete=False)
+
+    @field_validator("bill_of_tools", mode="before")
+    @classmethod
+    def _bill_per_tier(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        missing = [t for t in TIER_NAMES if t not in value]
+        if missing:
+            raise PydanticCustomError("missing", "no bill for tier '{tier}'; expected one for each of {tiers}",
+                                      {"tier": missing[0], "tiers": ", ".join(TIER_NAMES)})
+        for tier, routes in value.items():
+            if tier not in TIER_NAMES:
+                raise PydanticCustomError("unknown_key", "unknown tier '{tier}'; expected one of {tiers}",
+                                          {"tier": tier, "tiers": ", ".join(TIER_NAMES)})
+            if not isinstance(routes, dict) or not routes or set(routes) - {"euv", "duv"}:
+                raise PydanticCustomError("routes", "tier '{tier}' holds {routes}; expected tables "
+                                          "'euv' and/or 'duv'", {"tier": tier, "routes": routes})
+            for route, bill in routes.items():
+                units = [v for k, v in _numbers(bill, CATEGORY_NAMES, f"units of tools ({tier}, {route})",
+                                                complete=False).items() if not _is_note(k)]
+                if not units:
+                    raise PydanticCustomError("empty", "the {tier} {route} bill names no tools; expected "
+                                              "units for at least one category", {"tier": tier, "route": route})
+        return value
+
+    @model_validator(mode="after")
+    def _names_unique_and_known(self):
+        """Agents' names are graph nodes and targets: unique across firms, foundries and
+        vendors; governments are found by name or country: each unique; suppliers exist."""
+        checks = [
+            ("governments", [g.name for g in self.governments]),
+            ("governments' countries", [g.country for g in self.governments]),
+            ("governments (one's name is another's country)",
+             [key for g in self.governments for key in {g.name, g.country}]),
+            ("firms, foundries and vendors",
+             [a.name for group in (self.firms, self.foundries, self.vendors) for a in group]),
+        ]
+        for where, names in checks:
+            name = _duplicate(names)
+            if name is not None:
+                raise PydanticCustomError("duplicate", "'{name}' is used twice among {where}; expected "
+                                          "unique names and one government a country", {"name": name, "where": where})
+        foundries = {f.name for f in self.foundries}
+        for i, firm in enumerate(self.firms):
+            tables = [("suppliers", firm.suppliers)] + [(f"demand.{j}.suppliers", s.suppliers or {})
+                                                        for j, s in enumerate(firm.demand)]
+            for field, table in tables:
+                unknown = [name for name in table if name not in foundries]
+                if unknown:
+                    raise PydanticCustomError(
+                        "unknown", "field 'firms.{i}.{field}': unknown foundry '{name}'; expected one of {known}",
+                        {"i": i, "field": field, "name": unknown[0], "known": ", ".join(sorted(foundries))},
+                    )
+        return self
 
     # -- convenient, validated views ------------------------------------------------
     def reference_price(self, tier: Tier) -> float:
@@ -136,32 +357,18 @@ def world_path(name_or_path: str) -> Path:
 
 
 def load_world(name_or_path: str = "default") -> World:
-    """Read and validate a world file; raise ScenarioError naming file and field."""
+    """Read and validate a world file (see the module's docstring for what a loaded
+    world guarantees); raise one ScenarioError naming the file, the field and what was
+    expected (the first problem, and how many more there are)."""
     path = world_path(name_or_path)
     if not path.is_file():
         raise ScenarioError(f"world '{name_or_path}': no such world file ({path})")
     raw = read_toml(path, ScenarioError)
     try:
-        world = World(**raw)
+        return World(**raw)
     except ValidationError as exc:
-        detail = "; ".join(
-            f"field '{'.'.join(str(p) for p in e['loc'])}': {e['msg']}" for e in exc.errors()
-        )
-        raise ScenarioError(f"{path}: {detail}") from None
-    _check_references(world, path)
-    return world
-
-
-def _check_references(world: World, path: Path) -> None:
-    foundries = {f.name for f in world.foundries}
-    for i, firm in enumerate(world.firms):
-        for j, stream in enumerate(firm.demand):
-            for name in (stream.suppliers or firm.suppliers):
-                if name not in foundries:
-                    raise ScenarioError(
-                        f"{path}: field 'firms.{i}.demand.{j}.suppliers': unknown foundry "
-                        f"'{name}'; expected one of {sorted(foundries)}"
-                    )
-    for tier in TIERS:
-        if tier.value not in world.reference_price_usd:
-            raise ScenarioError(f"{path}: field 'reference_price_usd.{tier.value}' is missing")
+        errors = exc.errors()
+        first = errors[0]
+        field = ".".join(str(part) for part in first["loc"])
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ScenarioError(f"{path}: " + (f"field '{field}': " if field else "") + first["msg"] + more) from None
