@@ -1,7 +1,7 @@
 """Tables printed for people: one number format and aligned columns.
 
-Every number the CLI prints goes through `number`: three significant digits, never
-scientific notation, thousands separated by commas (1,234,567 stays whole; 0.0123;
+Every number the CLI prints goes through `number`: three significant digits (at most six
+decimals), never scientific notation, thousands separated by commas (1,234,567 stays whole; 0.0123;
 56.1); a missing value is '-'. Units go in the column headers or a unit column.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+
+MAX_DECIMALS = 6  # below 1e-6 a number prints as 0 (rounding noise of estimators)
 
 
 def number(value, signed: bool = False, digits: int = 3) -> str:
@@ -23,7 +25,9 @@ def number(value, signed: bool = False, digits: int = 3) -> str:
     if math.isinf(x):
         return ("+" if signed and x > 0 else "") + ("inf" if x > 0 else "-inf")
     x = float(f"{x:.{digits}g}") if abs(x) < 10 ** digits else x  # 9.999 -> 10.0, not 10.00
-    decimals = 0 if x == 0 else max(0, digits - 1 - math.floor(math.log10(abs(x))))
+    decimals = 0 if x == 0 else min(MAX_DECIMALS, max(0, digits - 1 - math.floor(math.log10(abs(x)))))
+    if round(x, decimals) == 0:
+        return "0"
     return f"{x:+,.{decimals}f}" if signed else f"{x:,.{decimals}f}"
 
 
