@@ -12,6 +12,7 @@ reason. Nothing here changes the model.
 from __future__ import annotations
 
 import calendar
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -244,13 +245,16 @@ def read_data(path: str | Path = DATA_FILE) -> pd.DataFrame:
     """
     path = Path(path)
     try:
-        data = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except pd.errors.EmptyDataError:
-        raise DataFileError(f"{path}: the file is empty; expected a CSV with columns {COLUMNS}") from None
+        text = path.read_text(encoding="utf-8")  # small files; decoding first catches binary ones
+        data = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except UnicodeDecodeError as exc:
         raise DataFileError(f"{path}: not UTF-8 text ({exc.reason}); expected a UTF-8 CSV") from None
-    except (OSError, ValueError) as exc:  # pandas' ParserError is a ValueError
-        raise DataFileError(f"{path}: cannot be read as CSV ({str(exc).strip() or type(exc).__name__})") from None
+    except pd.errors.EmptyDataError:
+        raise DataFileError(f"{path}: the file is empty; expected a CSV with columns {COLUMNS}") from None
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except ValueError as exc:  # pandas' ParserError is a ValueError
+        raise DataFileError(f"{path}: cannot be read as CSV ({' '.join(str(exc).split())})") from None
     missing = [c for c in COLUMNS if c not in data.columns]
     if missing:
         raise DataFileError(f"{path}: field '{missing[0]}' is missing; expected columns {COLUMNS}")

@@ -438,8 +438,10 @@ def merge_parameters(beneath: dict[str, Any], above: dict[str, Any]) -> dict[str
 
 def _describe(error: dict) -> str:
     field = ".".join(str(part) for part in error["loc"]) or "(file)"
-    return f"field '{field}': {error['msg']}" + (
-        f" (got {error['input']!r})" if "input" in error and not isinstance(error["input"], dict) else ""
+    shown = "input" in error and not isinstance(error["input"], dict | list | tuple) and (
+        error["type"] != "quarter_order")  # those messages name the quarters themselves
+    return f"field '{field}': {error['msg'].removeprefix('Value error, ')}" + (
+        f" (got {error['input']!r})" if shown else ""
     )
 
 

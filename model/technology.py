@@ -88,11 +88,12 @@ _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 
 @functools.lru_cache(maxsize=4096)
 def parse_quarter(label: str) -> int:
-    """``"2023Q4"`` -> absolute quarter number (year * 4 + q - 1). Raise ValueError.
-    Cached: governments ask about the same few labels every quarter."""
+    """``"2023Q4"`` -> absolute quarter number (year * 4 + q - 1). Raise ValueError
+    for anything else: four digits, 'Q', a quarter 1-4 ('2022Q7', '2022Q0', '2022-Q1'
+    are refused). Cached: governments ask about the same few labels every quarter."""
     match = _QUARTER.match(str(label).strip())
     if not match:
-        raise ValueError(f"{label!r} is not a quarter label like '2023Q4'")
+        raise ValueError(f"{label!r} is not a quarter label; expected a year and quarter 1-4 like '2023Q4'")
     return int(match.group(1)) * 4 + int(match.group(2)) - 1
 
 

@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from model.scenario import Quarter, ScenarioError, TierName, read_toml
@@ -28,7 +28,14 @@ from model.technology import CATEGORY_NAMES, TIER_NAMES, Tier, gross_dies_per_wa
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
-Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+def _country(code: str) -> str:
+    if not (len(code) == 2 and code.isascii() and code.isalpha() and code.isupper()):
+        raise PydanticCustomError("country", "'{code}' is not a country code; expected two capital "
+                                  "letters (ISO 3166) like 'CN'", {"code": code})
+    return code
+
+
+Country = Annotated[str, AfterValidator(_country)]
 """An ISO 3166 alpha-2 country code ('CN'), as rules' `country:XX` targets name them."""
 NonNegative = Annotated[float, Field(ge=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
@@ -207,7 +214,7 @@ class Firm(_Data):
         if gross_dies_per_wafer(value) < 1:
             raise PydanticCustomError(
                 "too_large", "a {area} mm2 die does not fit a 300 mm wafer; expected at most "
-                "{largest:.0f} mm2 (at least one gross die per wafer)",
+                "{largest} mm2 (at least one gross die per wafer)",
                 {"area": value, "largest": math.floor(LARGEST_DIE_MM2)},
             )
         return value
@@ -371,4 +378,4 @@ def load_world(name_or_path: str = "default") -> World:
         first = errors[0]
         field = ".".join(str(part) for part in first["loc"])
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ScenarioError(f"{path}: " + (f"field '{field}': " if field else "") + first["msg"] + more) from None
+        raise ScenarioError(f"{path}: " + (f"field '{field}': " if field else "") + first["msg"].removeprefix("Value error, ") + more) from None
