@@ -15,15 +15,36 @@ Only the parent writes results: each finished run's rows come back to it, are wr
 as one Parquet file, and are dropped, so the parent's memory does not grow with the
 number of runs, and remote Dask workers need no shared file system. At most
 2 x workers runs are in flight at any time.
+
+A sweep folder has one writer at a time (`RunStore.lock`): a second sweep on a folder
+in use is refused at once with one line (`StoreBusy`, a SweepError), and nothing is
+written. Everything that can fail is checked before the first byte is written (the
+output folder's kind and settings, the design's size, the model starting and having
+every reporter asked for); a folder this call created is removed again if the start
+fails anyway.
+
+Ctrl-C (or SIGTERM) stops the executor (pool workers terminated, Dask futures
+cancelled), writes the manifest as ``interrupted`` with its counts and raises
+`SweepInterrupted`; the same call again resumes. Pool workers ignore SIGINT, so a
+Ctrl-C in a terminal prints no traceback from them.
+
+Memory: Mesa 3.3.1 keeps every model alive through ``Agent._ids`` (a class-level dict
+keyed by model; fixed in Mesa 3.4.2, mesa#3180). `run_frames` and `simulate_model`
+release each model after its run (`release_model`), so a worker's memory stays flat
+over thousands of runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import platform
+import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections import Counter, deque
@@ -37,7 +58,8 @@ import numpy as np
 import pandas as pd
 
 from experiments import REPO_ROOT, RESULTS_DIR
-from experiments.store import RunStore
+from experiments.outputs import MARKER, OutputError, claim, mark, read_marker
+from experiments.store import DESIGN, MANIFEST, RUNS, RunStore, StoreBusy, this_process
 from experiments.sweep import (
     RunTask,
     Sweep,
@@ -52,21 +74,64 @@ from model.technology import parse_quarter
 MAX_WORKER_DEATHS = 3
 """A run in flight when this many pools (or Dask workers) died is recorded as failed."""
 
+MAX_RUNS = 1_000_000
+"""The most runs a sweep may plan (samples x seeds); see experiments.sweep.MAX_RUNS."""
+
 Simulator = Callable[[str, dict, int, "int | None"], pd.DataFrame]
 
 
+class SweepInterrupted(Exception):
+    """A sweep stopped by Ctrl-C or SIGTERM. `stored` of `total` runs are in `out`.
+
+    ``str(exc)`` is "N of M runs stored in OUT; run the same command again to resume".
+    """
+
+    def __init__(self, stored: int, total: int, out: Path):
+        self.stored, self.total, self.out = stored, total, Path(out)
+        super().__init__(f"{stored} of {total} runs stored in {out}; run the same command again to resume")
+
+
 # ------------------------------------------------------------------------ one run
+def release_model(model: Any) -> None:
+    """Let a finished model be garbage-collected.
+
+    Mesa 3.3.1 counts agent ids per model in a class-level dict, ``Agent._ids``, keyed
+    by the model: every model ever built stays alive (~1.3 MiB each here). Dropping
+    the model's entry frees it. Later Mesa (3.4.2+, mesa#3180) has no such dict, so
+    this does nothing there. Call it only when the model will build no more agents.
+    """
+    from mesa import Agent
+
+    ids = getattr(Agent, "_ids", None)
+    if ids is not None and hasattr(ids, "pop"):
+        ids.pop(model, None)
+
+
+def run_frames(scenario: str | Path, seed: int, overrides: dict | None = None,
+               steps: int | None = None) -> dict[str, pd.DataFrame]:
+    """Build the model, run it, return its frames (`ChipMarketModel.frames`), release it.
+
+    What every caller that runs many models in one process should use (sweeps,
+    validation seeds, calibration): memory stays flat however many runs it makes.
+    `steps=None` runs to the scenario's end.
+    """
+    from model import ChipMarketModel
+
+    model = ChipMarketModel(scenario=scenario, rng=seed, **(overrides or {}))
+    try:
+        model.run(steps=steps)
+        return model.frames()
+    finally:
+        release_model(model)
+
+
 def simulate_model(scenario: str, overrides: dict, seed: int, steps: int | None) -> pd.DataFrame:
     """Run the real model once and return its model-level frame (one row per quarter).
 
     Row 0 is the initial state; then one row per step. `steps=None` runs to the
-    scenario's end.
+    scenario's end. The model is released after the run (`run_frames`).
     """
-    from model import ChipMarketModel
-
-    model = ChipMarketModel(scenario=scenario, rng=seed, **overrides)
-    model.run(steps=steps)
-    return model.frames()["model"]
+    return run_frames(scenario, seed, overrides, steps)["model"]
 
 
 def summarise(frame: pd.DataFrame, outcomes: Iterable[dict]) -> dict[str, float]:
@@ -159,36 +224,79 @@ def _serial(tasks: Iterable[RunTask]) -> Iterator[tuple[RunTask, pd.DataFrame]]:
         yield task, execute_run(task)
 
 
+def _worker_init() -> None:
+    """Pool workers ignore SIGINT: a terminal's Ctrl-C reaches the whole process group,
+    and only the parent should act on it (it stops the pool)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """Ignore Ctrl-C while cleaning up (a second Ctrl-C must not leave half a cleanup)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool now: terminate its workers (runs in flight are abandoned), join them."""
+    with _sigint_ignored():
+        terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
+        if terminate is not None:
+            terminate()
+        else:
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                with contextlib.suppress(Exception):
+                    process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _pool(tasks: Iterable[RunTask], workers: int) -> Iterator[tuple[RunTask, pd.DataFrame]]:
-    pending: deque[RunTask] = deque(tasks)
+    source = iter(tasks)
+    pending: deque[RunTask] = deque()  # runs to retry after a pool died
     deaths: Counter[str] = Counter()
     context = multiprocessing.get_context("spawn")
-    while pending:
+
+    def next_task() -> RunTask | None:
+        return pending.popleft() if pending else next(source, None)
+
+    task = next_task()
+    while task is not None:
         inflight: dict = {}
         broken = False
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
         try:
-            while (pending or inflight) and not broken:
-                while pending and len(inflight) < 2 * workers:
-                    task = pending.popleft()
+            while (task is not None or inflight) and not broken:
+                while task is not None and len(inflight) < 2 * workers:
                     inflight[pool.submit(execute_run, task)] = task
+                    task = next_task()
                 done, _ = wait(inflight, return_when=FIRST_COMPLETED)
                 for future in done:
                     if isinstance(future.exception(), BrokenProcessPool):
                         broken = True
                         continue
-                    task = inflight.pop(future)
-                    yield task, future.result()
-        finally:
-            pool.shutdown(wait=not broken, cancel_futures=True)
+                    finished = inflight.pop(future)
+                    yield finished, future.result()
+        except BaseException:  # Ctrl-C, or the consumer stopped (GeneratorExit)
+            _stop_pool(pool)
+            raise
+        pool.shutdown(wait=not broken, cancel_futures=True)
+        if task is not None:
+            pending.appendleft(task)
         # A dead worker breaks every future in flight; which run killed it is unknown,
         # so each is retried, and given up after MAX_WORKER_DEATHS.
-        for task in reversed(list(inflight.values())):
-            deaths[task.key] += 1
-            if deaths[task.key] >= MAX_WORKER_DEATHS:
-                yield task, failed_rows(task, f"WorkerDied: a worker process died {MAX_WORKER_DEATHS} times during this run")
+        for lost in reversed(list(inflight.values())):
+            deaths[lost.key] += 1
+            if deaths[lost.key] >= MAX_WORKER_DEATHS:
+                yield lost, failed_rows(lost, f"WorkerDied: a worker process died {MAX_WORKER_DEATHS} times during this run")
             else:
-                pending.appendleft(task)
+                pending.appendleft(lost)
+        task = next_task()
 
 
 def _dask(tasks: Iterable[RunTask], client) -> Iterator[tuple[RunTask, pd.DataFrame]]:
@@ -197,17 +305,29 @@ def _dask(tasks: Iterable[RunTask], client) -> Iterator[tuple[RunTask, pd.DataFr
     queue = iter(tasks)
     window = 2 * max(1, sum(client.nthreads().values()))
     by_key: dict[str, RunTask] = {}
+    futures: dict[str, Any] = {}
     completed = as_completed()
 
     def submit(task: RunTask) -> None:
         # pure=False: two runs are never merged by Dask, whatever their arguments.
         future = client.submit(execute_run, task, pure=False, retries=0)
         by_key[future.key] = task
+        futures[future.key] = future
         completed.add(future)
 
+    try:
+        yield from _dask_results(queue, window, by_key, futures, completed, submit)
+    except BaseException:  # Ctrl-C, or the consumer stopped: cancel what is in flight
+        with _sigint_ignored(), contextlib.suppress(Exception):
+            client.cancel(list(futures.values()), force=True)
+        raise
+
+
+def _dask_results(queue, window, by_key, futures, completed, submit):
     for _, task in zip(range(window), queue):
         submit(task)
     for future in completed:
+        futures.pop(future.key, None)
         task = by_key.pop(future.key)
         try:
             rows = future.result()
@@ -227,10 +347,13 @@ def start_local_dask(n_workers: int):
     """A LocalCluster of `n_workers` single-threaded processes on 127.0.0.1, and a Client."""
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(
-        n_workers=n_workers, threads_per_worker=1, processes=True,
-        host="127.0.0.1", dashboard_address="127.0.0.1:0",
-    )
+    # Its processes are started with SIGINT ignored (they inherit that), so a terminal's
+    # Ctrl-C reaches only this process, which closes the cluster itself.
+    with _sigint_ignored():
+        cluster = LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True,
+            host="127.0.0.1", dashboard_address="127.0.0.1:0",
+        )
     return cluster, Client(cluster)
 
 
@@ -306,6 +429,59 @@ def default_out(sweep: Sweep) -> Path:
     return RESULTS_DIR / "sweeps" / sweep.name
 
 
+def folder_settings(sweep: Sweep) -> dict:
+    """What identifies a sweep's folder (`experiments.outputs`): its name and scenario.
+
+    Not its seeds or samples: a sweep extended with more of them resumes in its folder.
+    """
+    return {"sweep": sweep.name, "scenario": sweep.scenario}
+
+
+def _claim_folder(out: Path, sweep: Sweep, overwrite: bool) -> None:
+    """Raise OutputError unless `out` may receive this sweep (nothing is written)."""
+    found = read_marker(out) if out.is_dir() else None
+    if found is not None and found.get("legacy") and found.get("kind") == "sweep":
+        # A sweep folder from before markers: the same sweep if its name and scenario are.
+        previous = RunStore(out).read_manifest() or {}
+        definition = previous.get("sweep") or {}
+        if (definition.get("name"), definition.get("scenario")) == (sweep.name, sweep.scenario):
+            return
+    claim(out, "sweep", folder_settings(sweep), overwrite=overwrite)
+
+
+_OURS = {MARKER, MANIFEST, DESIGN, RUNS}
+
+
+def _remove_if_ours(out: Path) -> None:
+    """Remove a folder this call created, if it holds only what this call writes."""
+    try:
+        names = {p.name for p in out.iterdir()}
+        runs = list((out / RUNS).iterdir()) if (out / RUNS).is_dir() else []
+    except OSError:
+        return
+    strays = {n for n in names - _OURS if not (n.startswith("_") and n.endswith(f".{os.getpid()}.tmp"))}
+    if not strays and not runs:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Within the block, SIGTERM raises KeyboardInterrupt (as Ctrl-C does), so a
+    terminated sweep stops cleanly and records itself as interrupted."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_sweep(
     sweep: Sweep | str | Path,
     out: str | Path | None = None,
@@ -318,21 +494,32 @@ def run_sweep(
     retry_failed: bool = False,
     load: bool = True,
     simulator: Simulator | None = None,
+    overwrite: bool = False,
 ):
     """Run every run of `sweep` not yet stored in `out`; return the results.
 
     `sweep` is a `Sweep` or a sweep file (path or shipped name). Runs already stored
     are skipped (failed ones too, unless `retry_failed`), so calling this again after
-    a crash or a kill resumes with no run lost or duplicated. A run that raises is
-    stored as failed and the sweep goes on. Exactly one executor is used: `client` (a
-    dask.distributed Client), `scheduler` (its address), `dask_local` (a LocalCluster
-    of that many workers), or a process pool of `workers` (0: in this process).
-    `simulator` replaces the model (tests only).
+    a crash, a kill or Ctrl-C resumes with no run lost or duplicated. A run that raises
+    is stored as failed and the sweep goes on. Exactly one executor is used: `client`
+    (a dask.distributed Client), `scheduler` (its address), `dask_local` (a
+    LocalCluster of that many workers), or a process pool of `workers` (0: in this
+    process). `simulator` replaces the model (tests only).
+
+    The output folder follows `experiments.outputs`: a new or empty folder, or this
+    sweep's own (same name and scenario, `folder_settings`); another sweep's folder only
+    with `overwrite` (its stored runs stay as a cache, not part of the results); a run
+    folder or a user's folder never (`OutputError`, nothing written). Another process
+    writing the folder: `StoreBusy` (a SweepError), nothing written.
 
     A folder is a cache of runs keyed by run key; the sweep last run into it defines
     (through design.parquet) which of them its results include. So a sweep extended
     with more seeds or samples reuses every run it already has, and runs of another
     model version or other outputs are never taken for this sweep's (their keys differ).
+
+    Ctrl-C or SIGTERM: the executor is stopped, the manifest says ``interrupted`` and
+    `SweepInterrupted` is raised (its message: how many runs are stored, and that the
+    same call resumes).
 
     Returns `experiments.results.SweepResults` (all stored runs) when `load`, else a
     dict of counts (what a benchmark wants: nothing kept in memory).
@@ -344,12 +531,35 @@ def run_sweep(
     ):
         raise SweepError("choose one executor: workers, scheduler, dask_local or client")
     out = Path(out) if out is not None else default_out(sweep)
+    keys: list[str] = []
+    try:
+        with _sigterm_as_interrupt():
+            return _run_sweep(sweep, out, workers, scheduler, dask_local, client, progress,
+                              retry_failed, load, simulator, overwrite, keys)
+    except KeyboardInterrupt:
+        # Interrupted before the runs started (the runs phase raises SweepInterrupted
+        # itself): count what the folder already holds of this sweep.
+        with _sigint_ignored():
+            stored = RunStore(out).stored_status() if (out / RUNS).is_dir() else {}
+        raise SweepInterrupted(sum(k in stored for k in keys), len(keys), out) from None
+
+
+def _run_sweep(sweep, out, workers, scheduler, dask_local, client, progress, retry_failed,
+               load, simulator, overwrite, keys):
+    # ---- every check before anything is written
+    _claim_folder(out, sweep, overwrite)
     samples, tasks = expand(sweep, simulator)
+    first: dict = {}
+    for task in tasks:  # equal keys (e.g. meeting Morris trajectories) are one run, made once
+        first.setdefault(task.key, task)
+    keys.extend(first)
     store = RunStore(out)
-    previous = store.read_manifest()
+    stored = store.stored_status()
+    if any(t.key not in stored or (retry_failed and stored[t.key] == "failed") for t in first.values()):
+        _check_outputs(sweep, next(iter(first.values())))
     identity = {"sweep_digest": sweep.digest(), "model_version": model_version(),
                 "simulator": simulator_name(simulator) or "model.ChipMarketModel"}
-    store.create()
+    design = _design_frame(samples, tasks, sweep)
     manifest = {
         **identity,
         "sweep": sweep.definition(), "source": sweep.source,
@@ -357,32 +567,70 @@ def run_sweep(
         "problem": sweep.problem(), "seeds": sweep.seed_list(),
         "parameters": list(sweep.parameters), "outcomes": [o.name for o in sweep.outcomes],
         "series": list(sweep.series), "versions": versions(), "git": git_revision(),
-        "created": (previous or {}).get("created", _now()),
+        "process": this_process(),
     }
-    store.write_design(_design_frame(samples, tasks, sweep))
-    store.write_manifest({**manifest, "state": "running"})
-    del samples
+    del samples, tasks
 
-    stored = store.stored_status()
-    first: dict = {}
-    for task in tasks:  # equal keys (e.g. meeting Morris trajectories) are one run, made once
-        first.setdefault(task.key, task)
-    keys = list(first)
+    # ---- claim the folder: lock it, mark it, write design and manifest
+    created = not out.exists()
+    locked = False
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        store.lock()
+        locked = True
+        _claim_folder(out, sweep, overwrite)  # again, under the lock
+        previous = store.read_manifest()
+        manifest["created"] = (previous or {}).get("created", _now())
+        mark(out, "sweep", folder_settings(sweep))
+        store.create()
+        store.write_design(design)
+        store.write_manifest({**manifest, "state": "running", "updated": _now()})
+        stored = store.stored_status()  # what is stored now that no one else writes
+    except BaseException:
+        with _sigint_ignored():
+            if created and locked:
+                _remove_if_ours(out)
+            store.unlock()
+        raise
+    del design
+
     todo = [t for t in first.values()
             if t.key not in stored or (retry_failed and stored[t.key] == "failed")]
     total, skipped = len(keys), len(keys) - len(todo)
-    del tasks, stored, first
-    if todo:
-        _check_outputs(sweep, todo[0])
-    counts = Counter()
-    for task, rows in _execute(todo, workers, scheduler, dask_local, client, sweep, progress, skipped, total, counts):
-        store.write_run(task.key, rows)
-    status = store.stored_status()
-    final = Counter(status.get(key, "missing") for key in keys)
-    store.write_manifest({
-        **manifest, "state": "finished" if not final["missing"] else "incomplete",
-        "updated": _now(), "counts": {"runs": total, "ok": final["ok"], "failed": final["failed"]},
-    })
+    del stored, first
+
+    # ---- the runs
+    counts: Counter = Counter()
+    interrupted = completed = False
+    try:
+        execution = _execute(todo, workers, scheduler, dask_local, client, sweep, progress, skipped, total, counts)
+        try:
+            for task, rows in execution:
+                store.write_run(task.key, rows)
+        finally:
+            with _sigint_ignored():
+                execution.close()
+        completed = True
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        with _sigint_ignored():
+            status = store.stored_status()
+            final = Counter(status.get(key, "missing") for key in keys)
+            done = total - final["missing"]
+            if not completed:  # Ctrl-C, SIGTERM, or an error (e.g. a lost Dask scheduler)
+                state = "interrupted"
+            elif final["missing"]:
+                state = "incomplete"
+            else:
+                state = "finished_with_failures" if final["failed"] else "finished"
+            store.write_manifest({
+                **manifest, "state": state, "updated": _now(),
+                "counts": {"runs": total, "ok": final["ok"], "failed": final["failed"], "stored": done},
+            })
+            store.unlock()
+    if interrupted:
+        raise SweepInterrupted(done, total, out)
     if not load:
         return {"runs": total, "ran": sum(counts.values()), "skipped": skipped, "ok": final["ok"], "failed": final["failed"]}
     from experiments.results import load_sweep_results
@@ -396,7 +644,7 @@ def _execute(todo, workers, scheduler, dask_local, client, sweep, progress, skip
 
     bar = tqdm(total=total, initial=skipped, unit="run", desc=sweep.name, disable=not progress,
                file=sys.stderr, dynamic_ncols=True)
-    cluster = own_client = None
+    cluster = own_client = results = None
     try:
         if client is not None or scheduler or dask_local:
             if client is None:
@@ -422,6 +670,8 @@ def _execute(todo, workers, scheduler, dask_local, client, sweep, progress, skip
                 bar.set_postfix(failed=counts["failed"], refresh=False)
     finally:
         bar.close()
+        if results is not None:
+            results.close()  # stops the pool / cancels Dask futures if runs are left
         if own_client is not None:
             own_client.close()
         if cluster is not None:

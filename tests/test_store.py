@@ -40,7 +40,7 @@ def test_each_run_is_one_file_and_the_manifest_records_the_sweep(tmp_path):
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["seeds"] == [7, 8]
     assert manifest["state"] == "finished"
-    assert manifest["counts"] == {"runs": 8, "ok": 8, "failed": 0}
+    assert manifest["counts"] == {"runs": 8, "ok": 8, "failed": 0, "stored": 8}
     assert manifest["design"] == {"kind": "grid", "samples": 4, "runs": 8}
     assert set(manifest["versions"]) >= {"python", "mesa", "numpy", "SALib", "model"}
     assert "revision" in manifest["git"]
@@ -86,7 +86,8 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert failed["traceback"].str.contains("toy_simulator").all()
     assert failed["dies_end"].isna().all()
     assert len(results.ok) == 4 and results.ok["dies_end"].notna().all()
-    assert results.manifest["counts"] == {"runs": 8, "ok": 4, "failed": 4}
+    assert results.manifest["counts"] == {"runs": 8, "ok": 4, "failed": 4, "stored": 8}
+    assert results.manifest["state"] == "finished_with_failures"
     # Stored failures are not re-run on resume, unless asked.
     assert run_sweep(sweep, tmp_path, workers=0, simulator=toy_simulator, progress=False, load=False)["ran"] == 0
     again = run_sweep(sweep, tmp_path, workers=0, simulator=toy_simulator, progress=False,
