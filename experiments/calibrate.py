@@ -132,31 +132,51 @@ class Fit:
 
 
 def calibrate(data_file: str | Path = DATA_FILE, max_evaluations: int = 250, seeds=SEEDS,
-              progress=None) -> Fit:
+              progress=True) -> Fit:
     """Fit FREE to the in-sample rows with Powell's method (bounded) on the search scale.
 
     Powell's line searches along each parameter suit this objective, which is flat in
     some directions and noisy in others (Nelder-Mead stalled on a bound, 1.5 points
-    above the optimum Powell finds in half the evaluations)."""
+    above the optimum Powell finds in half the evaluations).
+
+    `progress`: True shows a tqdm bar on stderr over the evaluations (the objective
+    now and the best so far); a callable is called with each evaluation's objective
+    instead; False shows nothing."""
+    import sys
+
+    from tqdm import tqdm
+
     data = read_data(data_file)
     start = [spec.to_search(spec.start) for spec in FREE]
+    # Powell may overrun maxfev by a line search; the bar's total is the budget plus
+    # the start and the final evaluation.
+    bar = tqdm(total=max_evaluations + 2, desc="calibrate", unit="eval", file=sys.stderr,
+               disable=progress is not True, leave=False)
+    best = [np.inf]
 
     def f(x):
         values = [spec.from_search(v) for spec, v in zip(FREE, x)]
         value, _ = objective(values, data, seeds)
-        if progress:
+        best[0] = min(best[0], value)
+        bar.update(1)
+        bar.set_postfix_str(f"objective {value:.4g}, best {best[0]:.4g}", refresh=False)
+        if callable(progress):
             progress(value)
         return value
 
-    start_value = f(start)
-    bounds = [(spec.to_search(spec.low), spec.to_search(spec.high)) for spec in FREE]
-    result = optimize.minimize(
-        f, start, method="Powell", bounds=bounds,
-        options={"maxfev": max_evaluations, "xtol": 1e-2, "ftol": 1e-3},
-    )
-    best = [spec.from_search(v) for spec, v in zip(FREE, result.x)]
-    value, rows = objective(best, data, seeds)
-    return Fit(overrides_for(best), value, start_value, rows, int(result.nfev), tuple(seeds), str(data_file))
+    try:
+        start_value = f(start)
+        bounds = [(spec.to_search(spec.low), spec.to_search(spec.high)) for spec in FREE]
+        result = optimize.minimize(
+            f, start, method="Powell", bounds=bounds,
+            options={"maxfev": max_evaluations, "xtol": 1e-2, "ftol": 1e-3},
+        )
+        fitted = [spec.from_search(v) for spec, v in zip(FREE, result.x)]
+        value, rows = objective(fitted, data, seeds)
+        bar.update(1)
+    finally:
+        bar.close()
+    return Fit(overrides_for(fitted), value, start_value, rows, int(result.nfev), tuple(seeds), str(data_file))
 
 
 def _toml_value(value) -> str:
