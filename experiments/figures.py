@@ -15,9 +15,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import sys
+
 import matplotlib
 
-matplotlib.use("Agg")
+if "ipykernel" not in sys.modules:  # a notebook keeps its inline backend
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -237,15 +240,28 @@ def _footer(fig, lines: list[str], key: list[str] = (), width: int = 150, size: 
 
 
 # ----------------------------------------------------------------------- figures
+def _save(fig, path: str | Path, dpi: int) -> Path:
+    path = Path(path)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def plot_run(frame: pd.DataFrame, path: str | Path, title: str = "",
              events: Sequence[tuple] | None = None, caption: str = "") -> Path:
+    """Save `run_figure` to `path` (PNG) and return the path."""
+    return _save(run_figure(frame, title, events, caption), path, 110)
+
+
+def run_figure(frame: pd.DataFrame, title: str = "", events: Sequence[tuple] | None = None,
+               caption: str = "") -> plt.Figure:
     """Save a 2x3 panel of the key series of one model frame (or several seeds: a
     `seed` column is drawn as a mean line with a 5-95% band over seeds).
 
     `events`: (quarter, short text[, kind]) tuples, e.g. `run_events(model)`; each
     quarter is marked in every panel by a numbered dashed line at its start, keyed under
     the figure. `caption`: a line under the figure (scenario, seeds); what the band is
-    is added to it. Returns the path."""
+    is added to it. Returns the figure."""
     sns.set_theme(style="whitegrid", context="notebook")
     data = frame.iloc[1:].copy() if "seed" not in frame else frame[frame["quarter"] != frame["quarter"].iloc[0]].copy()
     data["year"] = [quarter_year(parse_quarter(q)) for q in data["quarter"]]
@@ -277,10 +293,7 @@ def plot_run(frame: pd.DataFrame, path: str | Path, title: str = "",
              "blue: subsidy, grey: export rule or its end):"] if key else []
     footer = _footer(fig, ([caption_line] if caption_line else []) + intro, key)
     fig.tight_layout(rect=(0, footer, 1, 1))
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
 SERIES_NAMES = {"smic_yield_7nm x 100": "SMIC 7nm-class yield"}
@@ -311,6 +324,11 @@ def _quantity_title(quantity: str) -> str:
 
 def plot_validation(quantity: str, rows: pd.DataFrame, runs: list[dict], path: str | Path,
                     caption: str = "") -> Path:
+    """Save `validation_figure` to `path` (PNG) and return the path."""
+    return _save(validation_figure(quantity, rows, runs, caption), path, 100)
+
+
+def validation_figure(quantity: str, rows: pd.DataFrame, runs: list[dict], caption: str = "") -> plt.Figure:
     """The model's mean and 5-95% seed band over time for each series a quantity's rows
     speak to, with the data points in the colour of the series they are compared with
     (filled circle: a value; open down-triangle: an upper bound '<'; open up-triangle: a
@@ -371,14 +389,17 @@ def plot_validation(quantity: str, rows: pd.DataFrame, runs: list[dict], path: s
                                  if spread else "") if p)
     footer = _footer(fig, [line], width=125)
     fig.tight_layout(rect=(0, footer, 1, 1))
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def plot_forest(table: pd.DataFrame, path: str | Path, caption: str = "",
                 descriptions: dict[str, str] | None = None, a: str = "A", b: str = "B") -> Path:
+    """Save `forest_figure` to `path` (PNG) and return the path."""
+    return _save(forest_figure(table, caption, descriptions, a, b), path, 110)
+
+
+def forest_figure(table: pd.DataFrame, caption: str = "", descriptions: dict[str, str] | None = None,
+                  a: str = "A", b: str = "B") -> plt.Figure:
     """A forest plot of a paired comparison: one row per outcome, the mean paired
     difference B - A relative to A's mean (%), with its 95% interval, and a zero line.
 
@@ -387,10 +408,14 @@ def plot_forest(table: pd.DataFrame, path: str | Path, caption: str = "",
     each row. `table` is `compare.summarise_differences`' table; `descriptions` maps
     outcome -> a human description (the y labels); rows with no interval (fewer than
     two pairs, or A's mean zero) show the point alone."""
+    from matplotlib.ticker import PercentFormatter
+
+    from experiments.tables import number
+
     sns.set_theme(style="whitegrid", context="notebook")
     table = table.reset_index(drop=True)
     n = len(table)
-    fig, ax = plt.subplots(figsize=(11, 1.6 + 0.55 * max(n, 1)))
+    fig, ax = plt.subplots(figsize=(13, 1.9 + 0.62 * max(n, 1)))
     ys = np.arange(n)[::-1]
     for y, row in zip(ys, table.itertuples()):
         base = row.mean_a
@@ -407,24 +432,23 @@ def plot_forest(table: pd.DataFrame, path: str | Path, caption: str = "",
             ax.plot([high, high], [y - 0.12, y + 0.12], color=colour, lw=1.2)
         if np.isfinite(rel):
             ax.plot([rel], [y], marker="s", color=colour, markersize=7, zorder=5)
-        interval = (f"[{row.ci_low:+,.3g}, {row.ci_high:+,.3g}]" if np.isfinite(row.ci_low) else "[no interval]")
-        ax.annotate(f"{row.mean_difference:+,.3g} {interval}", xy=(1.01, y),
-                    xycoords=("axes fraction", "data"), fontsize=7.5, va="center", color=colour)
+        interval = (f"[{number(row.ci_low, True)}, {number(row.ci_high, True)}]"
+                    if np.isfinite(row.ci_low) else "[no interval]")
+        ax.annotate(f"{number(row.mean_difference, True)}  {interval}", xy=(1.02, y),
+                    xycoords=("axes fraction", "data"), fontsize=8, va="center", color=colour)
     ax.axvline(0, color="black", lw=1)
     labels = [(descriptions or {}).get(o) or label(o) for o in table["outcome"]]
     ax.set_yticks(ys)
-    ax.set_yticklabels([textwrap.fill(t, 48) for t in labels], fontsize=8)
+    ax.set_yticklabels([textwrap.fill(t, 46) for t in labels], fontsize=8)
     ax.set_ylim(-0.7, n - 0.3)
-    ax.set_xlabel(f"{b} minus {a}: mean paired difference, % of the mean under {a} (95% t interval)")
-    ax.set_title(f"What {b} changes against {a}, seed by seed", fontsize=11)
-    ax.text(1.01, 1.01, "B - A in the outcome's unit [95% interval]", transform=ax.transAxes,
-            fontsize=7, va="bottom", color="#444444")
+    ax.xaxis.set_major_formatter(PercentFormatter(100, decimals=None))
+    ax.set_xlabel(f"B - A: mean paired difference as % of the mean under A (95% t interval)", fontsize=9)
+    ax.set_title(f"B = {b} against A = {a}", fontsize=11, loc="left")
+    ax.text(1.02, 1.0, "B - A in the outcome's unit\n[95% interval]", transform=ax.transAxes,
+            fontsize=8, va="bottom", color="#444444")
     n_pairs = int(table["n"].max()) if n else 0
     line = "; ".join(p for p in (caption, f"{n_pairs} paired seeds (common random numbers); blue/red: "
                                  "interval above/below zero, grey: it includes zero") if p)
-    footer = _footer(fig, [line], width=140, size=7.5)
-    fig.tight_layout(rect=(0, footer, 0.8, 1))
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    footer = _footer(fig, [line], width=170, size=8)
+    fig.subplots_adjust(left=0.3, right=0.72, top=1 - 0.75 / fig.get_figheight(), bottom=footer + 0.7 / fig.get_figheight())
+    return fig
