@@ -58,3 +58,30 @@ def clip(text, width: int) -> str:
     """`text` cut to `width` characters (with '...' where cut)."""
     text = str(text)
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def reporter_unit(reporter: str, stat: str = "value") -> str:
+    """The unit of a model reporter (model/reporters.py; README "What a run records"),
+    and of its summary by `stat` ('sum' of a per-quarter flow is a total over the window)."""
+    flows = {"huawei_ai_dies": "dies", "huawei_smic_advanced_wafers": "wafers",
+             "other_china_smic_advanced_wafers": "wafers", "smic_revenue_usd_m": "US$ million",
+             "foundry_revenue_usd_m": "US$ million"}
+    if reporter in flows:
+        return flows[reporter] + (" in total" if stat == "sum" else " per quarter")
+    if reporter.startswith("smic_capacity_8in"):
+        return "8-inch-equivalent wafers per month"
+    if reporter.startswith("smic_capacity_"):
+        return "300 mm wafers per quarter"
+    if reporter.startswith(("share_", "smic_china_revenue_share")):
+        return "% of revenue"
+    if reporter.startswith("price_index_"):
+        return "index, 1 = 2020 list price"
+    if reporter == "foundry_hhi":
+        return "HHI points (0-10,000)"
+    if reporter in ("active_edges", "cut_edges"):
+        return "trade links"
+    if reporter in ("huawei_fulfilment", "other_china_fulfilment", "smic_utilisation",
+                    "china_self_sufficiency", "china_advanced_from_smic", "vendor_china_share",
+                    "asml_china_share", "china_domestic_tool_share") or reporter.startswith("smic_yield_"):
+        return "fraction, 0-1"
+    return "reporter's unit"
