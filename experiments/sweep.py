@@ -16,6 +16,10 @@ any two samples (or two scenarios) differ only by what the design changed. Sampl
 designs (LHS, Sobol, Morris) are drawn by SALib from `design.seed`, so a sweep file
 always expands to the same runs.
 
+Size: a sweep plans at most `MAX_RUNS` runs (samples x seeds; 1,000,000, about what
+one machine can hold as a plan and a results folder). A larger design is refused when
+the file is read, naming the field, before any sample is drawn.
+
 Every problem with a file is raised as one `SweepError` naming the file, the field and
 what was expected.
 """
@@ -55,6 +59,10 @@ META_COLUMNS = (
     "run_key", "sweep", "sample", "replicate", "seed", "scenario", "status", "error",
     "traceback", "elapsed_s", "model_version", "parameters_json", "quarter",
 )
+
+
+MAX_RUNS = 1_000_000
+"""The most runs (samples x seeds) a sweep may plan; `design.samples` is capped alike."""
 
 
 class SweepError(ValueError):
@@ -106,7 +114,7 @@ class Design(_Strict):
     """
 
     kind: Literal["grid", "lhs", "sobol", "morris"]
-    samples: int | None = Field(None, ge=1)
+    samples: int | None = Field(None, ge=1, le=MAX_RUNS)
     seed: int = Field(0, ge=0)
     second_order: bool = False
     levels: int = Field(4, ge=2)
@@ -226,6 +234,39 @@ class Sweep(_Strict):
         if clash:
             raise ValueError(f"series '{sorted(clash)[0]}' clashes with a parameter or column")
         return self
+
+    @model_validator(mode="after")
+    def _size(self) -> Sweep:
+        samples = self.sample_count()
+        if samples > MAX_RUNS:
+            where = "parameters" if self.design.kind == "grid" else "design.samples"
+            raise ValueError(
+                f"field '{where}': the design has {samples:,} samples; at most {MAX_RUNS:,} "
+                "runs (samples x seeds) per sweep"
+            )
+        seeds = len(self.seed_list())
+        if samples * seeds > MAX_RUNS:
+            where = "seeds.values" if self.seeds.values is not None else "seeds.replicates"
+            raise ValueError(
+                f"field '{where}': {samples:,} samples x {seeds:,} seeds = {samples * seeds:,} runs; "
+                f"at most {MAX_RUNS:,} runs per sweep"
+            )
+        return self
+
+    def sample_count(self) -> int:
+        """How many samples the design has, computed without drawing them."""
+        d = len(self.parameters)
+        if self.design.kind == "grid":
+            count = 1
+            for spec in self.parameters.values():
+                count *= len(spec.values) if spec.values is not None else (spec.levels or 1)
+            return count
+        n = self.design.samples
+        if self.design.kind == "sobol":
+            return n * (2 * d + 2 if self.design.second_order else d + 2)
+        if self.design.kind == "morris":
+            return n * (d + 1)
+        return n
 
     # ------------------------------------------------------------------ derived data
     def seed_list(self) -> list[int]:
