@@ -174,3 +174,29 @@ def test_outcome_summaries():
     assert result["s"] == 1 + 2 + 3 + 4
     assert result["m"] == np.mean([5, 6, 7, 8])
     assert math.isnan(result["gone"]) and math.isnan(result["absent"])
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"design": {"kind": "lhs", "samples": 200_000_000}}, "design.samples"),
+    ({"design": {"kind": "sobol", "samples": 2 ** 19}}, "design.samples"),  # 2^19 x 4 rows
+    ({"design": {"kind": "lhs", "samples": 600_000}, "seeds": {"replicates": 2}}, "seeds.replicates"),
+    ({"seeds": {"replicates": 100_000},
+      "parameters": {"reserved_share": {"range": [0, 1], "levels": 100}}}, "seeds.replicates"),
+    ({"parameters": {"reserved_share": {"range": [0, 1], "levels": 1001},
+                     "ai_demand_growth": {"range": [0.1, 0.5], "levels": 1001}}}, "parameters"),
+], ids=["lhs-samples", "sobol-rows", "samples-x-replicates", "grid-x-replicates", "grid"])
+def test_huge_designs_are_refused_at_load_in_one_line_naming_the_field(changes, field):
+    if "parameters" not in changes and changes.get("design", {}).get("kind") != "grid":
+        changes = {**changes, "parameters": {"reserved_share": {"range": [0, 1]},
+                                              "ai_demand_growth": {"range": [0.1, 0.5]}}}
+    with pytest.raises(SweepError) as info:
+        toy_sweep(**changes)
+    message = str(info.value)
+    assert f"field '{field}'" in message and "1,000,000" in message.replace("1000000", "1,000,000")
+    assert "\n" not in message
+
+
+def test_the_largest_design_allowed_is_counted_without_drawing_it():
+    sweep = toy_sweep(design={"kind": "sobol", "samples": 2 ** 16}, seeds={"replicates": 3},
+                      parameters={"reserved_share": {"range": [0, 1]}, "ai_demand_growth": {"range": [0.1, 0.5]}})
+    assert sweep.sample_count() == 2 ** 16 * 4  # N(D+2), 786,432 runs with 3 seeds
