@@ -10,10 +10,37 @@ import argparse
 import sys
 from pathlib import Path
 
-from experiments import RESULTS_DIR
+from experiments.outputs import OutputError
 from experiments.sweep import SweepError
 from experiments.validate import DATA_FILE, DataFileError
 from model.scenario import DEFAULT_SCENARIO, ScenarioError
+
+USER_ERRORS = (ScenarioError, SweepError, DataFileError, OutputError)
+"""Errors the user can fix: one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad flag reported on one line (the flag, what was expected)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _count(minimum: int):
+    """An argparse type: a whole number >= `minimum`, refused on one line otherwise."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {value}")
+        return value
+    parse.__name__ = f"whole number >= {minimum}"
+    return parse
+
+
+positive, non_negative = _count(1), _count(0)
 
 
 
@@ -29,11 +56,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from experiments.run import run_scenario, summary_table
 
-    output = run_scenario(args.scenario, args.seed, args.out, args.steps, _overrides(args.set))
+    output = run_scenario(args.scenario, args.seed, args.out, args.steps, _overrides(args.set),
+                          overwrite=args.overwrite)
     with pd.option_context("display.width", 160, "display.float_format", "{:,.3g}".format):
         print(summary_table(output.frames["model"]).to_string())
     print(f"\nwrote {output.path}/ (model, agent-type and ledger Parquet, graph.graphml, "
           f"figure.png, manifest.json)")
+    if output.replaced:
+        print(f"replaced the earlier run in {output.path}/ ({output.replaced})")
     return 0
 
 
@@ -48,23 +78,16 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------- calibration and validation
 def cmd_validate(args: argparse.Namespace) -> int:
-    import pandas as pd
+    from experiments.outputs import claim, mark, validation_folder, validation_settings
+    from experiments.validate import report, validate, write
 
-    from experiments.validate import validate, write
-
-    result = validate(args.scenario, args.seeds, args.data, overrides=_overrides(args.set))
-    table = result.table
-    spoken = table[table["speaks"]]
-    columns = ["quantity", "entity", "period", "value", "model_mean", "model_p05", "model_p95",
-               "error", "inside_band"]
-    with pd.option_context("display.width", 200, "display.max_rows", 500, "display.max_colwidth", 38,
-                           "display.float_format", "{:,.4g}".format):
-        print(spoken[columns].to_string(index=False))
-        print(f"\nrows the model cannot speak to ({(~table['speaks']).sum()}):")
-        print(table.loc[~table["speaks"], ["quantity", "entity", "period", "reason"]].to_string(index=False))
-        print("\nsummary by quantity (mae in the data's unit; inside = inside the 90% band):")
-        print(result.summary.to_string(index=False))
-    out = args.out or RESULTS_DIR / "validation" / Path(str(args.scenario)).stem
+    overrides = _overrides(args.set)
+    settings = validation_settings(args.scenario, args.seeds, args.data, overrides)
+    out = args.out or validation_folder(args.scenario, args.seeds, args.data, overrides, DATA_FILE)
+    claim(out, "validation", settings, overwrite=args.overwrite)  # before the runs, not after
+    result = validate(args.scenario, args.seeds, args.data, overrides=overrides)
+    print(report(result, show_all=getattr(args, "all", False)))
+    mark(out, "validation", settings)
     paths = write(result, out)
     print(f"\nwrote {paths['table']} (and .csv), {paths['summary']}, {paths['projections']}, "
           f"{sum(k.startswith('figure') for k in paths)} figures in {out / 'figures'}")
@@ -73,19 +96,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from experiments.calibrate import calibrate, write_fitted
+    from experiments.tables import number
 
-    done = [0]
-
-    def progress(value: float) -> None:
-        done[0] += 1
-        if done[0] % 10 == 1:
-            print(f"  evaluation {done[0]}: objective {value:.4g}", flush=True)
-
-    fit = calibrate(args.data, args.max_evaluations, progress=progress)
-    print(f"objective {fit.start_value:.4g} at the defaults -> {fit.objective_value:.4g} "
-          f"after {fit.evaluations} evaluations over seeds {list(fit.seeds)}")
+    fit = calibrate(args.data, args.max_evaluations)  # a progress bar on stderr
+    print(f"objective {number(fit.start_value)} at the defaults -> {number(fit.objective_value)} "
+          f"after {fit.evaluations} evaluations over seeds {list(fit.seeds)} "
+          "(mean weighted squared error: points for percentages, % of the data value otherwise)")
     for name, value in fit.values.items():
-        print(f"  {name} = {value}")
+        if isinstance(value, dict):
+            print(f"  {name}: " + ", ".join(f"{k} = {number(v)}" for k, v in value.items()))
+        else:
+            print(f"  {name} = {number(value)}")
     if args.dry_run:
         return 0
     print(f"wrote {write_fitted(fit)}")
@@ -112,7 +133,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"merged {out}/ into {len(parts)} file(s) under {out / 'merged'}/")
         return 0
     try:
-        counts = run_sweep(sweep, out, load=False, retry_failed=args.retry_failed, **_executor(args))
+        counts = run_sweep(sweep, out, load=False, retry_failed=args.retry_failed,
+                           overwrite=args.overwrite, **_executor(args))
     except OSError as exc:  # e.g. no Dask scheduler at that address
         raise SweepError(f"{args.scheduler or 'executor'}: {exc}") from None
     print(f"wrote {out}/: {counts['ok']} ok, {counts['failed']} failed of {counts['runs']} runs "
@@ -124,28 +146,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from experiments.compare import compare
 
     result = compare(args.a, args.b, replicates=args.replicates, base_seed=args.seed,
-                     steps=args.steps, out=args.out, **_executor(args))
+                     steps=args.steps, out=args.out, overwrite=args.overwrite, **_executor(args))
     print(result.report())
     path = result.results.path / "comparison.csv"
     result.table.to_csv(path, index=False)
-    print(f"wrote {path}")
+    print(f"\nwrote {path} and {result.figure} (forest plot: B - A as % of A, 95% intervals)")
     return 0
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from experiments.results import is_sweep_dir
     from experiments.sensitivity import sensitivity
 
     if not is_sweep_dir(args.sweep_dir):
         raise SweepError(f"{args.sweep_dir}: not a sweep folder (no design.parquet or runs/)")
-    paths = sensitivity(args.sweep_dir, args.out)
-    indices = pd.read_csv(paths["indices_csv"])
-    with pd.option_context("display.width", 160, "display.float_format", "{:.3f}".format):
-        print(indices.pivot_table(index=["outcome", "parameter"], columns="index",
-                                  values=["value", "conf"], sort=False).to_string())
-    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    result = sensitivity(args.sweep_dir, args.out)
+    print(result.report())
+    print("\nwrote " + ", ".join(str(p) for p in result.paths.values()))
     return 0
 
 
@@ -179,10 +196,10 @@ def cmd_viz(args: argparse.Namespace) -> int:
 
 def _add_executor_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--workers", type=int, metavar="N",
+    group.add_argument("--workers", type=non_negative, metavar="N",
                        help="local process pool size (default: the CPU count; 0 = in this process)")
     group.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
-    group.add_argument("--dask-local", type=int, metavar="N",
+    group.add_argument("--dask-local", type=positive, metavar="N",
                        help="run on a Dask LocalCluster of N workers on 127.0.0.1")
 
 
@@ -193,23 +210,28 @@ def _add_experiment_parsers(sub) -> None:
     sweep.add_argument("file", help="a sweep TOML file, or the name of one in experiments/sweeps/")
     sweep.add_argument("--out", type=Path, default=None,
                        help="output folder (default: results/sweeps/<sweep name>/)")
-    sweep.add_argument("--steps", type=int, default=None, help="quarters per run (default: the sweep's)")
+    sweep.add_argument("--steps", type=positive, default=None, help="quarters per run (default: the sweep's)")
     sweep.add_argument("--merge", action="store_true",
                        help="compact the stored runs into a few files instead of running")
     sweep.add_argument("--retry-failed", action="store_true", help="run again the runs stored as failed")
+    sweep.add_argument("--overwrite", action="store_true",
+                       help="write into --out although it holds another sweep's results")
     _add_executor_options(sweep)
     sweep.set_defaults(func=cmd_sweep)
 
     compare = sub.add_parser("compare", help="paired replicates of two scenarios",
                              description="Run scenarios A and B on the same seeds and report each "
-                             "outcome's mean difference B - A with a 95%% t interval.")
+                             "outcome's mean difference B - A with a 95% t interval, and a forest plot of them.")
     compare.add_argument("a", help="scenario A (e.g. historical)")
     compare.add_argument("b", help="scenario B (e.g. state_allocation)")
-    compare.add_argument("--replicates", type=int, default=10, help="seeds (default: 10)")
-    compare.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
-    compare.add_argument("--steps", type=int, default=None, help="quarters per run (default: to 2030Q4)")
+    compare.add_argument("--replicates", type=_count(2), default=10,
+                         help="seeds, at least 2 for an interval (default: 10)")
+    compare.add_argument("--seed", type=non_negative, default=0, help="first seed (default: 0)")
+    compare.add_argument("--steps", type=positive, default=None, help="quarters per run (default: to 2030Q4)")
     compare.add_argument("--out", type=Path, default=None,
-                         help="output folder (default: results/compare/<A>-vs-<B>/)")
+                         help="output folder (default: results/compare/<A>-vs-<B>-seeds<first>-<last>[-<steps>q]/)")
+    compare.add_argument("--overwrite", action="store_true",
+                         help="replace an earlier comparison of other settings in --out")
     _add_executor_options(compare)
     compare.set_defaults(func=cmd_compare)
 
@@ -231,21 +253,24 @@ def _add_experiment_parsers(sub) -> None:
 
 # ------------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="chipstate",
         description="An agent-based geopolitical market model of the semiconductor supply chain.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     run = sub.add_parser("run", help="run one scenario and write its results and a figure",
                          description="Run one scenario; write Parquet frames, the ledger, "
                          "the trade graph, a figure and a manifest; print a summary.")
     run.add_argument("--scenario", default=DEFAULT_SCENARIO,
                      help="a shipped scenario name or a TOML path (default: state_allocation)")
-    run.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    run.add_argument("--seed", type=non_negative, default=0, help="random seed, >= 0 (default: 0)")
     run.add_argument("--out", type=Path, default=None,
-                     help="output folder (default: results/runs/<scenario>-seed<N>/)")
-    run.add_argument("--steps", type=int, default=None, help="quarters to run (default: to 2030Q4)")
+                     help="output folder (default: results/runs/<scenario>[-<overrides hash>]-seed<N>"
+                     "[-<steps>q]/); a folder chipstate did not write is refused")
+    run.add_argument("--steps", type=positive, default=None, help="quarters to run (default: to 2030Q4)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace an earlier run of other settings in --out")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="override a parameter, e.g. --set reserved_share=0.5 or "
                      "--set world.synthetic_firms=1000 (repeatable)")
@@ -257,16 +282,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="the model against published figures",
                               description="Run a scenario over N seeds and compare it with every row "
-                              "of a calibration table: data value, model mean and 90%% band, error; "
-                              "rows the model cannot speak to are listed with the reason.")
+                              "of a calibration table: data value, model mean and 5-95% band over seeds, error; "
+                              "rows the model cannot speak to are counted by reason (--all lists them).")
     validate.add_argument("--scenario", default="historical", help="scenario (default: historical)")
-    validate.add_argument("--seeds", type=int, default=10, help="seeds (default: 10)")
+    validate.add_argument("--seeds", type=positive, default=10, help="seeds (default: 10)")
     validate.add_argument("--data", type=Path, default=DATA_FILE,
                           help="a CSV with columns quantity, entity, period, value, unit, source, note "
                           "(default: the project's copy, model/data/calibration.csv)")
     validate.add_argument("--out", type=Path, default=None,
-                          help="output folder (default: results/validation/<scenario>/)")
+                          help="output folder (default: results/validation/<scenario>[-<hash>]-seeds<N>/)")
     validate.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter")
+    validate.add_argument("--all", action="store_true",
+                          help="list every row the model cannot speak to, not only their count by reason")
+    validate.add_argument("--overwrite", action="store_true",
+                          help="replace an earlier validation of other settings in --out")
     validate.set_defaults(func=cmd_validate)
 
     calibrate = sub.add_parser("calibrate", help="fit the named uncertain parameters to in-sample data",
@@ -274,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "(FREE) to the in-sample rows with scipy.optimize over common seeds, and "
                                "write them with their provenance to model/data/fitted_parameters.toml.")
     calibrate.add_argument("--data", type=Path, default=DATA_FILE, help="calibration table (CSV)")
-    calibrate.add_argument("--max-evaluations", type=int, default=250,
+    calibrate.add_argument("--max-evaluations", type=positive, default=250,
                            help="objective evaluations at most (default: 250; ~0.6 s each)")
     calibrate.add_argument("--dry-run", action="store_true", help="fit and print, write nothing")
     calibrate.set_defaults(func=cmd_calibrate)
@@ -282,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     viz = sub.add_parser("viz", help="the browser app: the policy lab (Mesa SolaraViz)",
                          description="Serve the browser app (app.py) with solara; open the "
                          "address it prints. Each browser tab gets its own model.")
-    viz.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
+    viz.add_argument("--port", type=_count(1), default=8765, help="port (default: 8765)")
     viz.add_argument("--host", default="127.0.0.1",
                      help="address to listen on (default: 127.0.0.1, this machine only)")
     viz.set_defaults(func=cmd_viz)
@@ -294,9 +323,29 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ScenarioError, SweepError, DataFileError) as exc:
-        print(f"chipstate: error: {exc}", file=sys.stderr)
+    except USER_ERRORS as exc:
+        print(f"chipstate: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a path the user named cannot be written or read
+        where = exc.filename or "a file"
+        print(f"chipstate: error: {where}: {exc.strerror or exc}; expected a readable input "
+              "and a writable output folder", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("chipstate: interrupted: stopped by the user; nothing half-written was kept",
+              file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from experiments.runner import SweepInterrupted  # loaded by then if a sweep ran
+
+        if not isinstance(exc, SweepInterrupted):
+            raise
+        print(f"chipstate: interrupted: {exc}", file=sys.stderr)
+        return 130
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from experiments import RESULTS_DIR
+
 MARKER = ".chipstate.json"
 
 
@@ -45,6 +47,80 @@ def slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in stem) or "x"
 
 
+# ---------------------------------------------------------------- folder names
+def _scenario_id(scenario: str | Path) -> tuple[str, bool]:
+    """A shipped scenario's name, or a scenario file's resolved path; and which it is."""
+    name = str(scenario)
+    if name.endswith(".toml") or Path(name).exists():
+        return str(Path(name).resolve()), False
+    return name, True
+
+
+def run_settings(scenario: str, seed: int, steps: int | None, overrides: dict | None) -> dict:
+    """What makes a run: the scenario (a shipped name, or a file's resolved path), the
+    overrides, the seed and the steps (None: to the scenario's end)."""
+    return {"scenario": _scenario_id(scenario)[0], "overrides": overrides or {}, "seed": seed,
+            "steps": steps}
+
+
+def run_folder(scenario: str, seed: int, steps: int | None = None,
+               overrides: dict | None = None) -> Path:
+    """results/runs/<scenario>[-<overrides hash>]-seed<N>[-<steps>q]/.
+
+    The default run of a shipped scenario keeps the plain name (`historical-seed0`); a
+    scenario file or overrides add a hash of both, a partial run its number of steps.
+    """
+    settings = run_settings(scenario, seed, steps, overrides)
+    shipped = _scenario_id(scenario)[1]
+    name = slug(str(scenario))
+    if overrides or not shipped:
+        name += "-" + digest([settings["scenario"], settings["overrides"]], 6)
+    name += f"-seed{seed}"
+    if steps is not None:
+        name += f"-{steps}q"
+    return RESULTS_DIR / "runs" / name
+
+
+def compare_settings(a: str, b: str, replicates: int, base_seed: int, steps: int | None,
+                     outcomes: Any = None) -> dict:
+    """What makes a comparison: both scenarios, the seeds, the steps, the outcomes."""
+    return {"a": _scenario_id(a)[0], "b": _scenario_id(b)[0], "replicates": replicates,
+            "base_seed": base_seed, "steps": steps, "outcomes": outcomes}
+
+
+def compare_folder(a: str, b: str, replicates: int, base_seed: int = 0, steps: int | None = None,
+                   outcomes: Any = None) -> Path:
+    """results/compare/<A>-vs-<B>[-<hash>]-seeds<first>-<last>[-<steps>q]/; the hash
+    stands for scenario files and non-default outcomes."""
+    name = f"{slug(a)}-vs-{slug(b)}"
+    if outcomes is not None or not (_scenario_id(a)[1] and _scenario_id(b)[1]):
+        settings = compare_settings(a, b, replicates, base_seed, steps, outcomes)
+        name += "-" + digest([settings["a"], settings["b"], outcomes], 6)
+    name += f"-seeds{base_seed}-{base_seed + replicates - 1}"
+    if steps is not None:
+        name += f"-{steps}q"
+    return RESULTS_DIR / "compare" / name
+
+
+def validation_settings(scenario: str, seeds: int, data: str | Path, overrides: dict | None) -> dict:
+    """What makes a validation: the scenario, the seeds, the data file, the overrides."""
+    return {"scenario": _scenario_id(scenario)[0], "seeds": seeds,
+            "data": str(Path(data).resolve()), "overrides": overrides or {}}
+
+
+def validation_folder(scenario: str, seeds: int, data: str | Path, overrides: dict | None,
+                      default_data: str | Path) -> Path:
+    """results/validation/<scenario>[-<hash>]-seeds<N>/; the hash stands for a scenario
+    file, another data file or overrides."""
+    settings = validation_settings(scenario, seeds, data, overrides)
+    name = slug(scenario)
+    own = Path(data).resolve() != Path(default_data).resolve()
+    if overrides or own or not _scenario_id(scenario)[1]:
+        name += "-" + digest([settings["scenario"], settings["data"], settings["overrides"]], 6)
+    return RESULTS_DIR / "validation" / f"{name}-seeds{seeds}"
+
+
+# --------------------------------------------------------------------- the rules
 def read_marker(folder: Path) -> dict | None:
     """The marker of a folder this tool made (or a legacy manifest's equivalent), else None."""
     marker = folder / MARKER

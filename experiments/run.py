@@ -5,10 +5,18 @@ trade graph at the end (graph.graphml), a figure (figure.png) and manifest.json
 (scenario, overrides, seed, versions, git revision). It is written under a temporary
 name and renamed into place at the end, so a killed run never leaves a half-written
 folder that looks finished.
+
+The default folder is named by what made the run (`run_folder`): the scenario, a short
+hash of the overrides when there are any, the seed and the steps when they are not the
+whole run, so different settings never share a folder. The folder rules of
+`experiments.outputs` hold: a user's folder is refused before the model runs; an
+earlier run of the same settings is replaced (and `RunOutput.replaced` says so); a run
+of other settings is replaced only with `overwrite`.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -18,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from experiments.figures import plot_run
-from experiments import RESULTS_DIR
+from experiments.outputs import MARKER, OutputError, claim, mark, run_folder, run_settings
 from experiments.runner import git_revision, versions
 from experiments.store import write_json_atomic, write_parquet_atomic
 from model import ChipMarketModel
@@ -43,10 +51,24 @@ class RunOutput:
     path: Path
     frames: dict[str, pd.DataFrame]
     manifest: dict[str, Any]
+    replaced: str = ""
+    """'' for a new folder; 'same settings' or 'other settings (--overwrite)' when an
+    earlier run in the folder was replaced."""
 
 
-def default_run_dir(scenario: str, seed: int) -> Path:
-    return RESULTS_DIR / "runs" / f"{Path(str(scenario)).stem}-seed{seed}"
+def _check_replaceable(folder: Path) -> None:
+    """An earlier run may be replaced only if the folder holds nothing but its files."""
+    import json
+
+    try:
+        listed = set(json.loads((folder / "manifest.json").read_text()).get("files", []))
+    except (OSError, ValueError):
+        listed = set()
+    ours = listed | {"manifest.json", MARKER}
+    foreign = sorted(p.name for p in folder.iterdir() if p.name not in ours)
+    if foreign:
+        raise OutputError(f"--out {folder}: holds files a run did not write ({', '.join(foreign[:3])}); "
+                          "expected a run folder with nothing added (nothing was written)")
 
 
 def run_scenario(
@@ -55,16 +77,60 @@ def run_scenario(
     out: str | Path | None = None,
     steps: int | None = None,
     overrides: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> RunOutput:
-    """Build, run and write one model run; return the frames and where they went."""
+    """Build, run and write one model run; return the frames and where they went.
+
+    The folder is checked before the model is built (OutputError: a user's folder, a
+    file, another kind of output, or other settings without `overwrite`); on any error
+    nothing is left behind.
+    """
     started = time.perf_counter()
+    settings = run_settings(scenario, seed, steps, overrides)
+    out = Path(out) if out else run_folder(scenario, seed, steps, overrides)
+    claimed = claim(out, "run", settings, overwrite=overwrite)
+    if claimed.existed:
+        _check_replaceable(out)
     model = ChipMarketModel(scenario=scenario, rng=seed, **(overrides or {}))
     model.run(steps)
     frames = model.frames()
-    out = Path(out) if out else default_run_dir(scenario, seed)
-    tmp = out.with_name(f"_{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f"_{out.name}.{os.getpid()}.tmp")
+    try:
+        tmp.mkdir()
+        _write(tmp, model, frames, seed, overrides, started)
+        mark(tmp, "run", settings)
+        _move_into_place(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    manifest = _read_manifest(out)
+    replaced = "" if not claimed.existed else ("same settings" if claimed.same else "other settings (--overwrite)")
+    return RunOutput(out, frames, manifest, replaced)
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished temporary folder to `out`; an earlier run there (already
+    checked replaceable) is moved aside first and deleted once the new one is in place."""
+    if not out.exists() or not any(out.iterdir()):
+        if out.exists():
+            out.rmdir()
+        tmp.rename(out)
+        return
+    _check_replaceable(out)  # again: nothing may have been added while the model ran
+    old = out.with_name(f"_{out.name}.{os.getpid()}.old")
+    out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old)
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    import json
+
+    return json.loads((folder / "manifest.json").read_text())
+
+
+def _write(tmp: Path, model: ChipMarketModel, frames: dict[str, pd.DataFrame], seed: int,
+           overrides: dict[str, Any] | None, started: float) -> None:
     for name, frame in frames.items():
         write_parquet_atomic(tmp / f"{name}.parquet", frame)
     model.export_graph(tmp / "graph.graphml")
@@ -85,10 +151,6 @@ def run_scenario(
         "files": sorted(f"{name}.parquet" for name in frames) + ["graph.graphml", "figure.png"],
     }
     write_json_atomic(tmp / "manifest.json", manifest)
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
-    return RunOutput(out, frames, manifest)
 
 
 def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
