@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from experiments.runner import run_sweep
-from experiments.sensitivity import analyse, seed_noise
+from experiments.sensitivity import METHODS, adequacy, analyse, design_size, seed_noise, sensitivity
 from experiments.sweep import SweepError
 from helpers import chipstate
 from sweep_helpers import toy_simulator, toy_sweep
@@ -46,6 +46,59 @@ def test_seed_noise_is_small_when_parameters_dominate(tmp_path):
     assert 0 <= noise.loc["dies_end", "noise_share"] < 0.05
 
 
+def test_indices_name_their_method_and_confidence(tmp_path):
+    indices_of(tmp_path, "sobol", 16)
+    table = analyse(tmp_path)
+    assert set(table["method"]) == {METHODS["sobol"]} and "Sobol'" in METHODS["sobol"]
+    assert set(table["confidence"]) == {"95% bootstrap (SALib, 100 resamples of the design rows)"}
+
+
+def _warnings(tmp_path, kind, samples):
+    sweep = toy_sweep(name=f"toy_{kind}_{samples}", design={"kind": kind, "samples": samples, "seed": 3},
+                      parameters=PARAMETERS, seeds={"replicates": 1})
+    run_sweep(sweep, tmp_path, workers=0, simulator=toy_simulator, progress=False)
+    return sensitivity(tmp_path)
+
+
+def test_a_too_small_design_is_said_in_words(tmp_path):
+    result = _warnings(tmp_path, "sobol", 8)
+    text = " ".join(result.warnings)
+    assert "N = 8 base samples" in text and "too wide to rank" in text
+    assert (tmp_path / "sensitivity" / "warnings.txt").read_text().startswith("The Sobol' design has N = 8")
+    assert "WARNING: the sample is too small" in result.report()
+    assert "95% bootstrap" in result.report() and METHODS["sobol"] in result.report()
+
+
+def test_a_big_enough_design_gives_no_warning(tmp_path):
+    # The toy's outcomes are smooth in two parameters: 20 Morris trajectories rank them.
+    result = _warnings(tmp_path, "morris", 20)
+    assert result.warnings == [], result.warnings
+    assert (tmp_path / "sensitivity" / "warnings.txt").read_text() == "none\n"
+    assert "No adequacy warning" in result.report()
+
+
+def test_adequacy_criteria_on_made_up_indices():
+    def table(rows):
+        return pd.DataFrame(rows, columns=["outcome", "parameter", "index", "value", "conf"])
+
+    size = {"kind": "sobol", "rows": 8 * 512, "parameters": 6, "base": 512}
+    good = table([("y", "a", "S1", 0.6, 0.03), ("y", "a", "ST", 0.7, 0.04),
+                  ("y", "b", "S1", 0.2, 0.02), ("y", "b", "ST", 0.3, 0.03)])
+    assert adequacy(good, size) == []
+    above_one = table([("y", "a", "S1", 1.3, 0.1), ("y", "a", "ST", 1.2, 0.05)])
+    assert any("outside 0-1" in w for w in adequacy(above_one, size))
+    negative = table([("y", "a", "S1", -0.3, 0.08)])
+    assert any("S1 of a is -0.30" in w for w in adequacy(negative, size))
+    # a negative index within its own interval of zero is estimation noise, not a symptom
+    assert adequacy(table([("y", "a", "S1", -0.06, 0.07)]), size) == []
+    assert any("sum to 1.30" in w for w in adequacy(table([("y", "a", "S1", 0.7, 0.05),
+                                                            ("y", "b", "S1", 0.6, 0.05)]), size))
+    small = {**size, "base": 32, "rows": 256}
+    assert any("N = 32" in w for w in adequacy(good, small))
+    noisy = pd.DataFrame({"outcome": ["y"], "noise_share": [0.8]})
+    assert any("80% of its variance is seed-to-seed noise" in w for w in adequacy(good, size, noisy))
+
+
 def test_a_grid_has_no_indices(tmp_path):
     run_sweep(toy_sweep(), tmp_path, workers=0, simulator=toy_simulator, progress=False)
     with pytest.raises(SweepError, match="needs a sobol, morris or lhs design"):
@@ -60,6 +113,10 @@ def test_cli_sensitivity_of_a_real_sobol_sweep_saves_and_plots(tmp_path):
     assert result.returncode == 0, result.stderr
     indices = pd.read_csv(sweep_dir / "sensitivity" / "indices.csv")
     assert set(indices["index"]) == {"S1", "ST"}
+    assert {"method", "confidence"} <= set(indices.columns)
+    # the tiny fixture is far too small: the CLI says so in words, and names method and level
+    assert "Sobol'" in result.stdout and "95% bootstrap" in result.stdout
+    assert "WARNING: the sample is too small" in result.stdout and "N = 4 base samples" in result.stdout
     assert set(indices["parameter"]) == {"ai_demand_growth", "price_adjustment", "demand_noise"}
     assert indices["value"].notna().all()
     assert (sweep_dir / "sensitivity" / "indices.png").stat().st_size > 1000

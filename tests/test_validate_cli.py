@@ -27,14 +27,23 @@ def test_validate_with_a_user_data_file(tmp_path):
         {"quantity": "foundry_revenue_share", "entity": "TSMC", "period": "2022Q3", "value": "56.1",
          "unit": "%", "source": "test", "note": ""},
         {"quantity": "utilization", "entity": "SMIC", "period": "2023Q4", "value": "76.8",
-         "unit": "%", "source": "test", "note": ""},
+         "unit": "% of capacity", "source": "test", "note": ""},
         {"quantity": "gross_margin", "entity": "SMIC", "period": "2022", "value": "38",
          "unit": "%", "source": "test", "note": ""},
     ]).to_csv(data, index=False)
     out = tmp_path / "validation"
     result = chipstate("validate", "--seeds", "2", "--data", str(data), "--out", str(out))
     assert result.returncode == 0, result.stderr
-    assert "gross_margin" in result.stdout and "the model has no costs" in result.stdout
+    # compared rows with their units; the rest counted by reason, listed only with --all
+    assert "2 of 3 rows compared" in result.stdout
+    compared = [line for line in result.stdout.splitlines() if line.strip().startswith("utilization")]
+    assert len(compared) == 2 and all("% of capacity" in line for line in compared)  # row and summary
+    assert "1 row(s) the model cannot speak to, by reason (--all lists them)" in result.stdout
+    assert "the model has no costs" in result.stdout and "gross_margin" not in result.stdout
+    assert "validate historical" in result.stderr  # the progress bar, on stderr
+    listed = chipstate("validate", "--seeds", "2", "--data", str(data), "--out", str(out), "--all")
+    assert listed.returncode == 0, listed.stderr
+    assert "gross_margin" in listed.stdout and "the model has no costs" in listed.stdout
     table = pd.read_parquet(out / "validation.parquet")
     assert len(table) == 3 and table["speaks"].sum() == 2
     spoken = table[table["speaks"]]
