@@ -68,6 +68,8 @@ def test_the_directive_adds_huawei_dies_and_costs_the_other_chinese_firms(tmp_pa
     assert sorted(runs[runs["scenario"] == "historical"]["seed"]) == sorted(
         runs[runs["scenario"] == "state_allocation"]["seed"]) == [0, 1, 2]
     assert "state_allocation minus historical" in result.report()
+    assert result.figure == tmp_path / "forest.png" and result.figure.is_file()
+    assert result.units["other_china_fulfilment_2026_2030"] == "fraction, 0-1"
 
 
 def test_cli_compare_prints_the_table_and_refuses_an_unknown_scenario(tmp_path):
@@ -78,6 +80,11 @@ def test_cli_compare_prints_the_table_and_refuses_an_unknown_scenario(tmp_path):
     assert "huawei_ai_dies_2026_2030" in result.stdout
     table = pd.read_csv(tmp_path / "cmp" / "comparison.csv")
     assert list(table["n"].unique()) == [2]
+    # the forest plot of the paired differences, and units in the printed table
+    assert (tmp_path / "cmp" / "forest.png").stat().st_size > 10_000
+    assert "forest.png" in result.stdout
+    dies = next(line for line in result.stdout.splitlines() if line.strip().startswith("huawei_ai_dies_2026_2030"))
+    assert "dies in total" in dies and "e+" not in dies  # one number format, never scientific
     bad = chipstate("compare", "historical", "no_such_scenario", "--replicates", "2",
                     "--out", str(tmp_path / "bad"), timeout=120)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
