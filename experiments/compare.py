@@ -67,6 +67,7 @@ def comparison_sweep(
     `series` are the reporters kept quarter by quarter (for plots of both paths).
     """
     return build_sweep(
+        source=f"chipstate compare {a} {b}",
         name=f"compare-{_label(a)}-vs-{_label(b)}",
         description=f"Paired replicates: {a} vs {b}",
         scenario=a, steps=steps, design={"kind": "grid"},
