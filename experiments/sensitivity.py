@@ -35,6 +35,7 @@ per outcome (each is a symptom SALib's estimators show on too small a sample):
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,24 +216,36 @@ def adequacy(indices: pd.DataFrame, size: dict, noise: pd.DataFrame | None = Non
 
 
 def plot_indices(indices: pd.DataFrame, path: str | Path, caption: str = ""):
-    """A bar chart per outcome (indices by parameter, 95% intervals as error bars)."""
+    """A bar chart per outcome (indices by parameter, 95% intervals as error bars); the
+    method and confidence level, and `caption` (red when it starts with WARNING), under it."""
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "ipykernel" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    sns.set_theme(style="whitegrid", context="notebook")
     outcomes = list(dict.fromkeys(indices["outcome"]))
     shown = indices[indices["index"].isin(["S1", "ST", "mu_star"])]
+    order = list(dict.fromkeys(shown["parameter"]))
     n = max(len(outcomes), 1)
-    fig, axes = plt.subplots(1, n, figsize=(4.5 * n, 1.6 + 0.45 * shown["parameter"].nunique() * 2),
-                             squeeze=False, sharey=True)
+    method = indices["method"].iloc[0] if "method" in indices and len(indices) else ""
+    width = 40 * n + 70
+    lines = [(textwrap.fill(f"{method}; error bars: {CONFIDENCE_TEXT} intervals", width), "#222222")]
+    if caption:
+        lines.append((textwrap.fill(caption, width), "#b00000" if caption.startswith("WARNING") else "#222222"))
+    footer_lines = sum(text.count("\n") + 1 for text, _ in lines)
+    height = 1.4 + 0.45 * len(order) * 2 + 0.16 * footer_lines
+    fig, axes = plt.subplots(1, n, figsize=(4.8 * n + 1.5, height), squeeze=False, sharey=True)
     for ax, outcome in zip(axes[0], outcomes):
         data = shown[shown["outcome"] == outcome]
-        sns.barplot(data=data, x="value", y="parameter", hue="index", orient="h", errorbar=None, ax=ax)
+        sns.barplot(data=data, x="value", y="parameter", hue="index", order=order, orient="h",
+                    errorbar=None, ax=ax)
         # seaborn cannot take precomputed intervals: draw SALib's on the bars it made.
         for container, (_, group) in zip(ax.containers, data.groupby("index", sort=False)):
-            for bar, conf in zip(container, group["conf"]):
+            confs = group.set_index("parameter")["conf"].reindex(order)
+            for bar, conf in zip(container, confs):
                 if np.isfinite(conf):
                     ax.errorbar(bar.get_width(), bar.get_y() + bar.get_height() / 2, xerr=conf,
                                 color="black", capsize=2, lw=0.8)
@@ -241,16 +254,16 @@ def plot_indices(indices: pd.DataFrame, path: str | Path, caption: str = ""):
         ax.set_xlabel("index (share of variance)" if "mu_star" not in set(data["index"])
                       else "mu* (outcome's unit per parameter range)")
         ax.set_ylabel("parameter")
-        ax.set_yticks(ax.get_yticks())
-        ax.set_yticklabels([t.get_text().replace("_", " ") for t in ax.get_yticklabels()], fontsize=8)
+        ax.set_yticks(range(len(order)))
+        ax.set_yticklabels([textwrap.fill(o.replace("_", " "), 22) for o in order], fontsize=8)
         if ax.get_legend() is not None:
             ax.get_legend().set_title(None)
-    method = indices["method"].iloc[0] if "method" in indices and len(indices) else ""
-    lines = [f"{method}; error bars: {CONFIDENCE_TEXT} intervals"] + ([caption] if caption else [])
-    text = "\n".join(textwrap.fill(line, 40 * n + 60) for line in lines)
-    fig.text(0.01, 0.01, text, fontsize=8, va="bottom", ha="left",
-             color="#b00000" if caption.startswith("WARNING") else "#222222")
-    fig.tight_layout(rect=(0, 0.04 + 0.03 * text.count("\n"), 1, 1))
+    line_h = 8 * 1.45 / 72 / height
+    y = 0.01
+    for text, colour in reversed(lines):
+        fig.text(0.01, y, text, fontsize=8, va="bottom", ha="left", color=colour)
+        y += line_h * (text.count("\n") + 1)
+    fig.tight_layout(rect=(0, y + 0.01, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
