@@ -299,7 +299,9 @@ def _pool(tasks: Iterable[RunTask], workers: int) -> Iterator[tuple[RunTask, pd.
         task = next_task()
 
 
-def _dask(tasks: Iterable[RunTask], client) -> Iterator[tuple[RunTask, pd.DataFrame]]:
+def _dask(tasks: Iterable[RunTask], client, cancel: bool = True) -> Iterator[tuple[RunTask, pd.DataFrame]]:
+    """Runs on a Dask cluster. Stopped early (Ctrl-C), it cancels the runs in flight
+    when `cancel` (a cluster that lives on); a cluster about to be closed needs not."""
     from distributed import as_completed
 
     queue = iter(tasks)
@@ -318,8 +320,9 @@ def _dask(tasks: Iterable[RunTask], client) -> Iterator[tuple[RunTask, pd.DataFr
     try:
         yield from _dask_results(queue, window, by_key, futures, completed, submit)
     except BaseException:  # Ctrl-C, or the consumer stopped: cancel what is in flight
-        with _sigint_ignored(), contextlib.suppress(Exception):
-            client.cancel(list(futures.values()), force=True)
+        if cancel:
+            with _sigint_ignored(), contextlib.suppress(Exception):
+                client.cancel(list(futures.values()), force=True)
         raise
 
 
@@ -656,7 +659,7 @@ def _execute(todo, workers, scheduler, dask_local, client, sweep, progress, skip
                     cluster, client = start_local_dask(dask_local)
                     own_client = client
                     bar.write(f"Dask dashboard: {client.dashboard_link}", file=sys.stderr)
-            results = _dask(todo, client)
+            results = _dask(todo, client, cancel=cluster is None)
         elif workers == 0 or (workers is None and len(todo) <= 1):
             results = _serial(todo)
         else:
@@ -668,14 +671,28 @@ def _execute(todo, workers, scheduler, dask_local, client, sweep, progress, skip
             bar.update(1)
             if counts["failed"]:
                 bar.set_postfix(failed=counts["failed"], refresh=False)
-    finally:
-        bar.close()
-        if results is not None:
-            results.close()  # stops the pool / cancels Dask futures if runs are left
-        if own_client is not None:
-            own_client.close()
+    except BaseException:
+        # Stopped early (Ctrl-C): our own cluster's workers would log a warning for
+        # each run cancelled by its closing; those runs are simply not stored.
         if cluster is not None:
-            cluster.close()
+            with _sigint_ignored(), contextlib.suppress(Exception):
+                client.run(_quiet_dask_worker)
+        raise
+    finally:
+        with _sigint_ignored():
+            bar.close()
+            if results is not None:
+                results.close()  # stops the pool / cancels Dask futures if runs are left
+            if own_client is not None:
+                own_client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def _quiet_dask_worker() -> None:
+    import logging
+
+    logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
 
 
 def _now() -> str:
