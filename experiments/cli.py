@@ -45,9 +45,9 @@ positive, non_negative = _count(1), _count(0)
 
 
 def _overrides(items: list[str] | None) -> dict:
-    from model.scenario import parse_assignment
+    from model.scenario import parse_assignments
 
-    return dict(parse_assignment(item) for item in items or [])
+    return parse_assignments(items or [])
 
 
 # ---------------------------------------------------------------------- commands
