@@ -235,3 +235,14 @@ def test_a_failing_check_writes_nothing(tmp_path, change, expected):
     with pytest.raises(SweepError, match=expected):
         run_sweep(sweep, empty, workers=0, simulator=toy_simulator, progress=False)
     assert list(empty.iterdir()) == []
+
+
+def test_a_sweep_folder_from_before_markers_resumes_and_refuses_another_sweep(tmp_path):
+    run_sweep(toy_sweep(), tmp_path, workers=0, simulator=toy_simulator, progress=False)
+    (tmp_path / ".chipstate.json").unlink()  # as written before output markers existed
+    counts = run_sweep(toy_sweep(seeds={"replicates": 3, "base": 7}), tmp_path, workers=0,
+                       simulator=toy_simulator, progress=False, load=False)
+    assert counts["ran"] == 4 and counts["skipped"] == 8
+    (tmp_path / ".chipstate.json").unlink()
+    with pytest.raises(OutputError):
+        run_sweep(toy_sweep(name="other"), tmp_path, workers=0, simulator=toy_simulator, progress=False)
