@@ -58,6 +58,11 @@ class ChipMarketModel(mesa.Model):
     once); `rng` seeds every random draw (None: a fresh seed, kept in `self.seed`).
     """
 
+    # Mesa 3.5 makes `Model.scenario` a property whose setter writes `scenario.model`
+    # (for its experimental Scenario); ours is the project's frozen Scenario. A plain
+    # class attribute here shadows the property, so `self.scenario` is an ordinary one.
+    scenario: Scenario | None = None
+
     def __init__(
         self,
         *,

@@ -8,6 +8,7 @@ move results regenerates them (python tests/regenerate_pins.py) and says so.
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 from regenerate_pins import PATH, READABLE, pins
@@ -15,6 +16,12 @@ from regenerate_pins import PATH, READABLE, pins
 from model.scenario import list_scenarios
 
 PINNED = json.loads(PATH.read_text())
+EXACT = pytest.mark.skipif(
+    sys.version_info[:2] != (3, 11),
+    reason="digests are exact under Python 3.11, where they were made; Python 3.12's "
+    "compensated sum() moves the last bit of float sums (tests/test_regression.py "
+    "checks the numbers with a tolerance under every interpreter)",
+)
 
 
 def test_every_shipped_scenario_is_pinned_over_several_seeds():
@@ -23,6 +30,7 @@ def test_every_shipped_scenario_is_pinned_over_several_seeds():
     assert len(PINNED["seeds"]) >= 3
 
 
+@EXACT
 @pytest.mark.parametrize("key", sorted(PINNED["runs"]))
 def test_frames_match_their_pins(key):
     scenario, seed = key.split("/")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import mesa
 import pytest
 
@@ -107,14 +109,18 @@ def test_unknown_issuer_is_reported(tmp_path):
 
 
 def test_mesa_batch_run_works_on_the_model():
-    results = mesa.batch_run(
-        ChipMarketModel,
-        {"scenario": "historical", "reserved_share": [0.2, 0.9], "rng": [1, 2]},
-        iterations=1, max_steps=4, number_processes=1, data_collection_period=1,
-        display_progress=False,
-    )
-    # Four runs, each collected at steps 0 (the initial state) to 4.
-    assert len(results) == 4 * 5
+    seeds = [1, 2]
+    parameters = {"scenario": "historical", "reserved_share": [0.2, 0.9]}
+    if "rng" in inspect.signature(mesa.batch_run).parameters:  # Mesa 3.4+: seeds as rng=
+        extra = {"rng": seeds}
+    else:                                                       # Mesa 3.3.1: a parameter
+        parameters["rng"], extra = seeds, {}
+    results = mesa.batch_run(ChipMarketModel, parameters, max_steps=4,
+                             number_processes=1, data_collection_period=1,
+                             display_progress=False, **extra)
+    # Four runs, each collected at steps 0 (the initial state) to 4 (Mesa 3.4+ repeats
+    # a step's model row once per agent: agent-type reporters).
+    assert len({(r["RunId"], r["Step"]) for r in results}) == 4 * 5
     assert {r["Step"] for r in results} == set(range(5))
-    assert {r["reserved_share"] for r in results} == {0.2, 0.9}
+    assert {(r["reserved_share"], r["rng"]) for r in results} == {(s, n) for s in (0.2, 0.9) for n in seeds}
     assert all("huawei_fulfilment" in r for r in results)
