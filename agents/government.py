@@ -40,18 +40,42 @@ class Government(ChipAgent):
         self._bias = sorted((parse_quarter(q), b) for q, b in (domestic_tool_bias or {}).items())
         self.rules_in_force = 0
         self.subsidy_usd_m = 0.0
+        self._last_quarter: int | None = None  # the quarter last asked about (None: not yet)
 
     # ------------------------------------------------------------------ decisions
     def policy_changes(self, quarter: int) -> list[PolicyChange]:
-        """The instruments that are announced, take effect or end in `quarter`."""
+        """The instruments that are announced, take effect or end in `quarter`.
+
+        The first quarter a government is asked about is the run's start: what took
+        effect before it and is still in force is applied then, and a rule announced
+        before it that is not yet effective is announced then, so a run that starts
+        after 2019Q1 inherits the controls of the years it skips.
+        """
+        first = self._last_quarter is None
+        self._last_quarter = quarter
         changes: list[PolicyChange] = []
         for item in (*self.rules, *self.directives, *self.subsidies):
             announced = getattr(item, "announced", None)  # rules only
+            if first:
+                action = self._state_at_start(item.effective, item.end, announced, quarter)
+                if action:
+                    changes.append(PolicyChange(self.name, action, item))
+                continue
             for action, label in (("announce", announced), ("apply", item.effective), ("lift", item.end)):
                 if label and parse_quarter(label) == quarter:
                     changes.append(PolicyChange(self.name, action, item))
         self.rules_in_force = sum(_in_force(r.effective, r.end, quarter) for r in self.rules)
         return changes
+
+    @staticmethod
+    def _state_at_start(effective: str, end: str | None, announced: str | None, quarter: int) -> str | None:
+        """'apply' for an instrument in force at the start, 'announce' for a rule announced
+        by then but not yet effective, else None (not yet announced, or already ended)."""
+        if _in_force(effective, end, quarter):
+            return "apply"
+        if announced and parse_quarter(announced) <= quarter < parse_quarter(effective):
+            return "announce"
+        return None
 
     def _subsidies_in_force(self, quarter: int):
         return (s for s in self.subsidies if _in_force(s.effective, s.end, quarter))

@@ -135,3 +135,36 @@ def test_graphml_export_at_any_step(tmp_path):
         assert cut == model.trade.counts()[1]
         model.run(7)
     assert model.export_graph(tmp_path / "end.gexf").exists()
+
+
+def test_a_run_that_starts_late_inherits_the_controls_in_force():
+    """Rules that took effect before the start are in force from the first quarter (they
+    were silently skipped before); none that ended before it is applied."""
+    model = ChipMarketModel(scenario="historical", rng=3, start="2021Q1", end="2021Q4")
+    model.step()
+    assert not any(edge_states(model, "TSMC", "Huawei").values()), "the 2020 FDPR is in force"
+    assert not any(edge_states(model, "ASML", "SMIC", "euv").values())
+    ledger = model.ledger_frame()
+    applied = set(ledger.loc[ledger["action"] == "cut", "rule"])
+    assert {"us-2019-05-entity-huawei", "us-2020-05-fdpr-huawei"} <= applied
+    assert (ledger.loc[ledger["action"] == "cut", "quarter"] == "2021Q1").all()
+
+
+def test_a_government_alone_applies_at_its_first_quarter_what_is_in_force():
+    """One Government with stub rules: the first quarter asked catches up, later ones
+    report only what changes in that quarter."""
+    from agents.government import Government
+    from model.scenario import Rule
+
+    def rule(id, effective, end=None, announced=None):
+        return Rule(id=id, issuer="US", kind="wafers", targets=("Huawei",), effective=effective,
+                    end=end, announced=announced, event="stub")
+
+    rules = [rule("in-force", "2019Q2"), rule("ended", "2019Q2", end="2020Q1"),
+             rule("announced", "2021Q3", announced="2020Q2"), rule("later", "2021Q2")]
+    model = ChipMarketModel(scenario="no_controls", rng=0)
+    government = Government(model, "Stub", "US", rules, [], [])
+    first = {(c.action, c.item.id) for c in government.policy_changes(parse_quarter("2021Q1"))}
+    assert first == {("apply", "in-force"), ("announce", "announced")}
+    second = {(c.action, c.item.id) for c in government.policy_changes(parse_quarter("2021Q2"))}
+    assert second == {("apply", "later")}
