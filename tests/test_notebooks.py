@@ -51,3 +51,32 @@ def test_notebook_runs(path, small_results, monkeypatch):
     figures = [o for cell in book.cells if cell.cell_type == "code" for o in cell.outputs
                if "image/png" in o.get("data", {})]
     assert figures, f"{path.name} drew no figure"
+
+
+def test_each_notebook_names_the_commands_that_make_the_folder_it_reads():
+    """From a fresh clone, the commands at a notebook's top make the folder it reads by
+    default (the notebook asks the same naming functions the commands use)."""
+    from experiments import RESULTS_DIR
+    from experiments.outputs import compare_folder, run_folder
+    from experiments.runner import default_out
+
+    def top_and_code(stem):
+        book = nbformat.read(REPO / "experiments" / "notebooks" / f"{stem}.ipynb", as_version=4)
+        code = "\n".join(c.source for c in book.cells if c.cell_type == "code")
+        return book.cells[0].source, code
+
+    top, code = top_and_code("01_historical_replay")
+    assert "pip install -e ." in top and "chipstate run --scenario historical --seed 0" in top
+    assert run_folder("historical", 0) == RESULTS_DIR / "runs" / "historical-seed0"
+    assert "results/runs/historical-seed0/" in top and 'run_folder("historical", 0)' in code
+
+    top, code = top_and_code("02_state_allocation_effect")
+    assert "chipstate compare historical state_allocation --replicates 20" in top
+    folder = compare_folder("historical", "state_allocation", 20)
+    assert f"results/compare/{folder.name}/" in top
+    assert 'compare_folder("historical", "state_allocation", 20)' in code
+
+    top, code = top_and_code("03_sweep_sensitivity")
+    assert "chipstate sweep sobol" in top and "chipstate sensitivity results/sweeps/sobol" in top
+    assert default_out(load_sweep("sobol")) == RESULTS_DIR / "sweeps" / "sobol"
+    assert '"sweeps/sobol"' in code
