@@ -243,10 +243,10 @@ def _add_experiment_parsers(sub) -> None:
                              help="output folder (default: SWEEP_DIR/sensitivity/)")
     sensitivity.set_defaults(func=cmd_sensitivity)
 
-    bench = sub.add_parser("bench", help="benchmarks (bench sweep, bench scale)",
+    bench = sub.add_parser("bench", help="benchmarks (bench sweep, bench scale, bench memory)",
                            description="Run a benchmark and print what it measured.")
-    bench.add_argument("name", help="which benchmark: sweep (sweep throughput) or scale "
-                       "(step cost against world size)")
+    bench.add_argument("name", help="which benchmark: sweep (sweep throughput), scale "
+                       "(step cost against world size) or memory (a worker's memory over many runs)")
     bench.add_argument("--quick", action="store_true", help="a smaller, faster version")
     bench.set_defaults(func=cmd_bench)
 
