@@ -308,6 +308,9 @@ class Sensitivity:
                 rows.append(cells)
             lines.append(format_table(rows, ["parameter", *names], [False] + [True] * len(names)))
             lines.append("")
+        if len(self.noise) and int(self.noise["replicates"].max()) < 2:
+            lines.append("Note: one seed per design row, so seed-to-seed noise was not measured "
+                         "(run 2+ replicates to check it).")
         if self.warnings:
             lines.append("WARNING: the sample is too small (or too noisy) for these indices to mean anything:")
             lines += [f"  - {w}" for w in self.warnings]
