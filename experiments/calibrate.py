@@ -152,12 +152,13 @@ def calibrate(data_file: str | Path = DATA_FILE, max_evaluations: int = 250, see
     # the start and the final evaluation.
     bar = tqdm(total=max_evaluations + 2, desc="calibrate", unit="eval", file=sys.stderr,
                disable=progress is not True, leave=False)
-    best = [np.inf]
+    best = [np.inf, None]  # the lowest objective evaluated, and where
 
     def f(x):
         values = [spec.from_search(v) for spec, v in zip(FREE, x)]
         value, _ = objective(values, data, seeds)
-        best[0] = min(best[0], value)
+        if value < best[0]:
+            best[:] = [value, np.array(x, dtype=float)]
         bar.update(1)
         bar.set_postfix_str(f"objective {value:.4g}, best {best[0]:.4g}", refresh=False)
         if callable(progress):
@@ -171,7 +172,10 @@ def calibrate(data_file: str | Path = DATA_FILE, max_evaluations: int = 250, see
             f, start, method="Powell", bounds=bounds,
             options={"maxfev": max_evaluations, "xtol": 1e-2, "ftol": 1e-3},
         )
-        fitted = [spec.from_search(v) for spec, v in zip(FREE, result.x)]
+        # Powell returns its last accepted point; a short budget can stop it above the
+        # best point it evaluated, so the fit is the best evaluated point.
+        x = result.x if result.fun <= best[0] else best[1]
+        fitted = [spec.from_search(v) for spec, v in zip(FREE, x)]
         value, rows = objective(fitted, data, seeds)
         bar.update(1)
     finally:

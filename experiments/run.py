@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from experiments.figures import plot_run
+from experiments.figures import plot_run, run_events
 from experiments.outputs import MARKER, OutputError, claim, mark, run_folder, run_settings
 from experiments.runner import git_revision, versions
 from experiments.store import write_json_atomic, write_parquet_atomic
@@ -135,7 +135,10 @@ def _write(tmp: Path, model: ChipMarketModel, frames: dict[str, pd.DataFrame], s
         write_parquet_atomic(tmp / f"{name}.parquet", frame)
     model.export_graph(tmp / "graph.graphml")
     plot_run(frames["model"], tmp / "figure.png",
-             title=f"chipstate: {model.scenario.name}, seed {seed}")
+             title=f"chipstate: {model.scenario.name}, seed {seed}",
+             events=run_events(model),
+             caption=f"scenario {model.scenario.name}; seed {seed}"
+             + (f"; overrides: {overrides}" if overrides else ""))
     manifest = {
         "scenario": model.scenario.name,
         "scenario_path": model.scenario.path,

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model import ChipMarketModel
 from model.reporters import WAFERS_8IN_PER_12IN, slug
 from model.scenario import Scenario
 from model.technology import parse_quarter
@@ -274,8 +273,11 @@ def read_data(path: str | Path = DATA_FILE) -> pd.DataFrame:
 
 
 def run_seeds(scenario: str | Scenario, seeds: list[int], overrides: dict | None = None) -> list[dict[str, pd.DataFrame]]:
-    """The frames of one run per seed (to the scenario's end)."""
-    return [ChipMarketModel(scenario=scenario, rng=s, **(overrides or {})).run().frames() for s in seeds]
+    """The frames of one run per seed (to the scenario's end); each model is released
+    once its frames are taken, so memory stays flat over many calls (calibration)."""
+    from experiments.runner import run_frames
+
+    return [run_frames(scenario, s, overrides) for s in seeds]
 
 
 def modelled_foundries(runs: list[dict[str, pd.DataFrame]]) -> set[str]:
