@@ -51,7 +51,7 @@ class DemandStreams:
 
     @classmethod
     def from_specs(cls, specs) -> DemandStreams:
-        """From world firm specs (`model.world.Firm`), firm rows in the given order."""
+        """From world firm specs (`model.world.FirmSpec`), firm rows in the given order."""
         rows = [
             (j, TIER_INDEX[s.tier], s.wafers, s.growth, bool(s.ai),
              parse_quarter(s.start) if s.start else NOT_STARTED,

@@ -10,7 +10,7 @@ Every draw comes from the `rng` it is given (the model's), in a fixed order, so 
 gives the same world; with all three counts 0 nothing is drawn and the world is returned
 unchanged. Generated actors are ordinary world entries: the model treats them like the
 named ones, except that firms trade with a synthetic foundry only if they name it as a
-supplier (`model.world.Foundry.synthetic`), which keeps the number of supply relations
+supplier (`model.world.FoundrySpec.synthetic`), which keeps the number of supply relations
 linear in the number of firms.
 
 Sizing keeps the world balanced (all ASSUMPTIONs, open to anyone with better data):
@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.technology import TIER_NAMES, TIERS, Tier, parse_quarter
-from model.world import DemandStream, Firm, Foundry, FoundryTier, ToolLine, Vendor, World
+from model.world import DemandStream, FirmSpec, FoundrySpec, FoundryTier, ToolLine, VendorSpec, World
 
 TAIL_SHARE = 0.15
 """ASSUMPTION: the generated long tail adds 15% to demand, capacity and tool output."""
@@ -114,7 +114,7 @@ def named_demand(world: World) -> float:
 
 
 # ---------------------------------------------------------------------- foundries
-def _foundries(world: World, rng: np.random.Generator, n: int) -> list[Foundry]:
+def _foundries(world: World, rng: np.random.Generator, n: int) -> list[FoundrySpec]:
     """Specialty/mature foundries: every one runs mature; 45% also 28nm; a third of
     those also 14nm (ASSUMPTION). Capacity per tier: TAIL_SHARE of the named capacity
     at that tier, split by lognormal size."""
@@ -132,7 +132,7 @@ def _foundries(world: World, rng: np.random.Generator, n: int) -> list[Foundry]:
     for i in range(n):
         tiers = {t.value: FoundryTier.model_construct(capacity=float(capacity[t][i]), ready=None, route="duv")
                  for t in TIERS if t in runs and runs[t][i]}
-        out.append(Foundry.model_construct(
+        out.append(FoundrySpec.model_construct(
             name=f"Synthetic foundry {i + 1:0{len(str(n))}d}", country=str(countries[i]),
             price_factor=float(price_factor[i]), capex_ratio=float(capex_ratio[i]),
             quality=float(quality[i]), tiers=tiers, synthetic=True,
@@ -142,7 +142,7 @@ def _foundries(world: World, rng: np.random.Generator, n: int) -> list[Foundry]:
 
 
 # ------------------------------------------------------------------------ vendors
-def _vendors(world: World, rng: np.random.Generator, n: int) -> list[Vendor]:
+def _vendors(world: World, rng: np.random.Generator, n: int) -> list[VendorSpec]:
     """Second-tier tool makers of one or two of VENDOR_CATEGORIES. Technology level:
     foreign vendors 7nm-mature for etch/metrology, Chinese ones 28nm or mature, with
     domestic learning; dry DUV enables mature only (ASSUMPTIONs)."""
@@ -169,7 +169,7 @@ def _vendors(world: World, rng: np.random.Generator, n: int) -> list[Vendor]:
                 level = Tier.MATURE.value if c == "duv_dry" else (level_china[i] if chinese else level_foreign[i])
                 tools[c] = ToolLine.model_construct(output=float(output[c][i]), level=level,
                                                     weight=float(weight[c][i]))
-        out.append(Vendor.model_construct(
+        out.append(VendorSpec.model_construct(
             name=f"Synthetic vendor {i + 1:0{len(str(n))}d}", country=str(countries[i]), tools=tools,
             learning=0.05 if chinese else 0.0, source="model.synthetic (generated; see its ASSUMPTIONs)",
         ))
@@ -177,7 +177,7 @@ def _vendors(world: World, rng: np.random.Generator, n: int) -> list[Vendor]:
 
 
 # -------------------------------------------------------------------------- firms
-def _firms(world: World, foundries: list[Foundry], rng: np.random.Generator, n: int) -> list[Firm]:
+def _firms(world: World, foundries: list[FoundrySpec], rng: np.random.Generator, n: int) -> list[FirmSpec]:
     """Long-tail designers. Each has a main stream at its most advanced tier (60-100%
     of its wafers) and, half of them, a second stream at the mature tier with the rest
     (ASSUMPTION). Growth: 4% a year +- 4% (non-AI; ASSUMPTION, near the named firms'
@@ -216,7 +216,7 @@ def _firms(world: World, foundries: list[Foundry], rng: np.random.Generator, n: 
         ))
     width = len(str(n))
     return [
-        Firm.model_construct(
+        FirmSpec.model_construct(
             name=f"Synthetic firm {j + 1:0{width}d}", country=str(countries[j]),
             suppliers=dict(streams[j][0].suppliers or {}), demand=streams[j],
             ai_die_mm2=float(die_mm2[j]) if ai[j] else 500.0,
@@ -226,7 +226,7 @@ def _firms(world: World, foundries: list[Foundry], rng: np.random.Generator, n: 
     ]
 
 
-def _choose_suppliers(foundries: list[Foundry], tier: np.ndarray, country: np.ndarray,
+def _choose_suppliers(foundries: list[FoundrySpec], tier: np.ndarray, country: np.ndarray,
                       rng: np.random.Generator, chunk: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
     """Per stream, 1-3 distinct foundries (index, -1 for none) and preference shares.
 

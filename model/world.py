@@ -120,7 +120,7 @@ class Yields(_Table):
         return self
 
 
-class Government(_Data):
+class GovernmentSpec(_Data):
     name: str
     country: Country
     domestic_tool_bias: dict[Quarter, NonNegative] = Field(default_factory=dict)
@@ -148,7 +148,7 @@ def _by_value(table: dict, parse) -> dict:
     return out
 
 
-class Vendor(_Data):
+class VendorSpec(_Data):
     name: str
     country: Country
     tools: dict[str, ToolLine] = Field(min_length=1)
@@ -166,7 +166,7 @@ class FoundryTier(_Data):
     route: Literal["euv", "duv"] = "duv"
 
 
-class Foundry(_Data):
+class FoundrySpec(_Data):
     name: str
     country: Country
     price_factor: float = Field(gt=0)
@@ -198,7 +198,7 @@ class DemandStream(_Data):
     suppliers: dict[str, NonNegative] | None = None
 
 
-class Firm(_Data):
+class FirmSpec(_Data):
     """A fabless firm. Each demand stream has suppliers (its own, else the firm's) with
     a positive total weight; its AI die fits a 300 mm wafer at least once."""
 
@@ -263,10 +263,10 @@ class World(_Data):
     yields: Yields
     market_cycle: dict[str, float | str] = Field(default_factory=dict)
     """Multiplier on non-AI demand by year ('2023')."""
-    governments: list[Government]
-    vendors: list[Vendor] = Field(min_length=1)
-    foundries: list[Foundry] = Field(min_length=1)
-    firms: list[Firm] = Field(min_length=1)
+    governments: list[GovernmentSpec]
+    vendors: list[VendorSpec] = Field(min_length=1)
+    foundries: list[FoundrySpec] = Field(min_length=1)
+    firms: list[FirmSpec] = Field(min_length=1)
 
     @field_validator("reference_price_usd", mode="before")
     @classmethod
