@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import mesa
@@ -68,6 +69,7 @@ class ChipMarketModel(mesa.Model):
         *,
         scenario: str | Path | Scenario = DEFAULT_SCENARIO,
         rng: int | None = None,
+        collect: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         seed = int(rng) if rng is not None else secrets.randbits(32)
@@ -109,10 +111,7 @@ class ChipMarketModel(mesa.Model):
         self.tool_orders: list = []
         self.tool_reachable: np.ndarray | None = None  # (foundry, category, tier), set in phase 3
 
-        self.datacollector = reporters.ChipDataCollector(
-            model_reporters=reporters.model_reporters(self),
-            agenttype_reporters=reporters.agenttype_reporters(),
-        )
+        self.datacollector = reporters.ChipDataCollector(self, collect)
         self.datacollector.collect(self)
 
     # =================================================================== the step
@@ -175,7 +174,7 @@ class ChipMarketModel(mesa.Model):
                 self, f.name, f.country, spec=f, reference_price=ref,
                 yield_start=float(y["start"]), ceilings=ceilings,
                 half_life_wafers=(
-                    p.smic_yield_half_life_wafers if f.name == "SMIC" else float(y["half_life_wafers"])
+                    p.smic_yield_half_life_wafers if f.name == w.tracked.foundry else float(y["half_life_wafers"])
                 ),
                 lag=self.lag,
             )
@@ -196,6 +195,8 @@ class ChipMarketModel(mesa.Model):
         self.firm_dies_per_wafer = np.array([f.dies_per_wafer for f in self.firms])
         self.foundry_index = {f.name: i for i, f in enumerate(self.foundries)}
         self.firm_index = {f.name: i for i, f in enumerate(self.firms)}
+        self.firm_names = [f.name for f in self.firms]
+        self.firm_countries = [f.country for f in self.firms]
         self.vendor_index = {v.name: i for i, v in enumerate(self.vendors)}
         self.china = next((g for g in self.governments if g.country == "CN"), None)
         self.recipients = {a.name: a for a in [*self.foundries, *self.vendors]}
@@ -350,6 +351,8 @@ class ChipMarketModel(mesa.Model):
         for item_list, attr in ((self.rules, "rules"), (self.scenario.directives, "directives"),
                                 (self.scenario.subsidies, "subsidies")):
             for item in item_list:
+                if isinstance(item, Directive) and item.foundry is None:
+                    item = item.model_copy(update={"foundry": self.world.tracked.foundry})
                 government = by_key.get(item.issuer)
                 if government is None:
                     raise ScenarioError(
@@ -767,20 +770,18 @@ class ChipMarketModel(mesa.Model):
         return pd.DataFrame(self.ledger, columns=LEDGER_COLUMNS)
 
     def frames(self) -> dict[str, pd.DataFrame]:
-        """Tidy frames: 'model' (a row per quarter), one per agent type, 'ledger'."""
-        dc = self.datacollector
-        out = {"model": dc.get_model_vars_dataframe().reset_index(drop=True)}
-        labels = out["model"]["quarter"].tolist()
-        for cls in (Foundry, FablessFirm, EquipmentVendor, Government):
-            df = dc.get_agenttype_vars_dataframe(cls).reset_index()
-            df.insert(0, "quarter", np.asarray(labels, dtype=object)[df["Step"].to_numpy(dtype=np.int64)])
-            out[cls.kind] = df.drop(columns=["AgentID"]).rename(columns={"Step": "step"})
-        out["ledger"] = self.ledger_frame()
+        """Tidy frames: 'model' (a row per quarter), one per agent type, 'ledger'; in
+        the lean mode (`collect=` names) the model frame alone."""
+        out = self.datacollector.frames()
+        if not self.datacollector.lean:
+            out["ledger"] = self.ledger_frame()
         return out
 
-    # convenience for the reporters
-    def firm(self, name: str) -> FablessFirm:
-        return self.firms[self.firm_index[name]]
+    # figures the reporters share
+    def foundry_capacity(self) -> np.ndarray:
+        """(foundries, tiers) capacity, wafers/quarter."""
+        return np.array([f.capacity_by_tier for f in self.foundries])
 
-    def foundry(self, name: str) -> Foundry:
-        return self.foundries[self.foundry_index[name]]
+    def foundry_yields(self) -> np.ndarray:
+        """(foundries, tiers) large-die yields."""
+        return np.array([f.yields() for f in self.foundries])

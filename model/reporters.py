@@ -1,14 +1,21 @@
-"""What a run records: named reporter functions for Mesa's DataCollector.
+"""What a run records: named reporter functions and the collector that calls them.
 
 Model reporters are one number per quarter each (DESIGN.md, "What a run records");
 names are stable, since notebooks and validation rely on them. Shares are percent,
-wafers are per quarter, money is US$ million per quarter.
+wafers are per quarter, money is US$ million per quarter. The entities that named
+columns follow (`huawei_*`, `smic_*`, `asml_*`) are the world's `[tracked]` table: the
+engine names none itself.
+
+Every reporter is a function of one `Quarter`: the figures of the quarter just
+simulated, where what several reporters share (capacities, yields, revenue totals) is
+computed once (`functools.cached_property`), not once per reporter.
 """
 
 from __future__ import annotations
 
 import re
-from functools import partial
+from dataclasses import dataclass
+from functools import cached_property, partial
 
 import mesa
 import numpy as np
@@ -16,7 +23,6 @@ import numpy as np
 from model.market import herfindahl
 from model.technology import ADVANCED_TIERS, TIERS, quarter_label
 
-CHAMPION = "Huawei"
 ADVANCED = [t.index for t in ADVANCED_TIERS]
 ADVANCED_MASK = np.isin(np.arange(len(TIERS)), ADVANCED)
 WAFERS_8IN_PER_12IN = (300 / 200) ** 2
@@ -28,143 +34,75 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-# ------------------------------------------------------------------- collecting
-class ChipDataCollector(mesa.DataCollector):
-    """Mesa's DataCollector, with economies that change no recorded number.
+# ----------------------------------------------------------------- the quarter
+class Quarter:
+    """The figures of the quarter just simulated, as the reporters read them.
 
-    - Figures several reporters share (a foundry's yields, total foundry revenue) are
-      computed once per `collect` (`per_collect`): the model does not change during one.
-    - The fabless firms' agent-type rows are read from the model's firm arrays in one
-      pass and kept as columns (`FirmBlock`, one per collect) instead of calling each
-      reporter on each firm and keeping a tuple per firm: a synthetic world has 10^5
-      firms. A block iterates as Mesa's record tuples, and
-      `get_agenttype_vars_dataframe(FablessFirm)` gives the frame Mesa would build from
-      them (tests/test_synthetic.py checks both against the per-firm reporters of
-      `agenttype_reporters`). If the firm reporters are changed to other columns, the
-      per-firm path is used.
-    """
+    Built once per collect; every shared intermediate is computed on first use and kept
+    for the other reporters of that collect. `champion` / `foundry` / `vendor`: rows of
+    the world's tracked entities (None when the world lacks one)."""
 
-    def collect(self, model) -> None:
-        model.report_cache = {}
-        try:
-            super().collect(model)
-            if self._firms_batched():
-                from agents.fabless import FablessFirm
+    def __init__(self, model) -> None:
+        self.model = model
+        tracked = model.world.tracked
+        self.champion = model.firm_index.get(tracked.champion)
+        self.foundry = model.foundry_index.get(tracked.foundry)
+        self.vendor = model.vendor_index.get(tracked.vendor)
 
-                self._agenttype_records[model.steps][FablessFirm] = FirmBlock.of(model)
-        finally:
-            model.report_cache = None
+    @cached_property
+    def capacity(self) -> np.ndarray:
+        """(foundries, tiers) wafers/quarter."""
+        return self.model.foundry_capacity()
 
-    def _firms_batched(self) -> bool:
-        from agents.fabless import FablessFirm
+    @cached_property
+    def yields(self) -> np.ndarray:
+        """(foundries, tiers) large-die yields."""
+        return self.model.foundry_yields()
 
-        return list(self.agenttype_reporters.get(FablessFirm, {})) == FIRM_COLUMNS
+    @cached_property
+    def foundry_revenue(self) -> float:
+        return float(sum(f.revenue_usd_m for f in self.model.foundries))
 
-    def _record_agenttype(self, model, agent_type):
-        from agents.fabless import FablessFirm
+    @cached_property
+    def edge_counts(self) -> tuple[int, int]:
+        return self.model.trade.counts()
 
-        if agent_type is FablessFirm and self._firms_batched():
-            return iter(())  # `collect` stores the firms' block itself
-        return super()._record_agenttype(model, agent_type)
+    @cached_property
+    def from_tracked_foundry(self) -> np.ndarray:
+        """Per wafer edge: advanced-tier wafers the tracked foundry delivered on it."""
+        wafers = self.model.trade.wafers
+        mask = (wafers.supplier == (-1 if self.foundry is None else self.foundry)) & ADVANCED_MASK[wafers.tier]
+        return np.where(mask, wafers.volume, 0.0), mask
 
-    def get_agenttype_vars_dataframe(self, agent_type):
-        from agents.fabless import FablessFirm
+    def firm_rows(self, chinese: bool = True, champion: bool | None = None) -> np.ndarray:
+        """Rows of Chinese firms (with, without, or only the champion)."""
+        model = self.model
+        mask = model.firm_is_chinese.copy() if chinese else np.ones(len(model.firms), dtype=bool)
+        if champion is not None and self.champion is not None:
+            if champion:
+                mask[:] = False
+                mask[self.champion] = True
+            else:
+                mask[self.champion] = False
+        return np.flatnonzero(mask)
 
-        blocks = [r[agent_type] for r in self._agenttype_records.values() if agent_type in r]
-        if agent_type is not FablessFirm or not blocks or not all(isinstance(b, FirmBlock) for b in blocks):
-            return _integer_steps(super().get_agenttype_vars_dataframe(agent_type))
-        return FirmBlock.frame(blocks)
-
-
-def _integer_steps(frame):
-    """`frame` with an integer "Step" level. Mesa 3.3 stamps agent-type records with
-    `model.steps`; Mesa 3.5 with `model.time`, a float (equal to the step count here)."""
-    if "Step" in frame.index.names and frame.index.get_level_values("Step").dtype.kind == "f":
-        level = frame.index.names.index("Step")
-        frame.index = frame.index.set_levels(frame.index.levels[level].astype("int64"), level=level)
-    return frame
-
-
-def per_collect(model, key, compute):
-    """`compute()`, once per DataCollector collect for `key` (every call outside a
-    collect computes afresh)."""
-    cache = getattr(model, "report_cache", None)
-    if cache is None:
-        return compute()
-    if key not in cache:
-        cache[key] = compute()
-    return cache[key]
-
-
-FIRM_COLUMNS = ["name", "country", "demand_wafers", "ordered_wafers", "delivered_wafers",
-                "advanced_demand_wafers", "advanced_delivered_wafers", "fallback_wafers",
-                "ai_dies", "domestic_wafers"]
-
-
-class FirmBlock:
-    """The firms' agent-type rows of one collect, as columns (FIRM_COLUMNS after the
-    ids); iterates as Mesa's records, (step, agent id, *FIRM_COLUMNS) per firm."""
-
-    def __init__(self, step: int, identities: tuple[list, list, list], values: list[np.ndarray]) -> None:
-        self.step, self.identities, self.values = step, identities, values
-
-    @classmethod
-    def of(cls, model) -> FirmBlock:
-        figures = model.firm_figures
-        values = [
-            figures.demand.sum(axis=1), figures.ordered.sum(axis=1), figures.delivered.sum(axis=1),
-            figures.demand[:, ADVANCED].sum(axis=1), figures.delivered[:, ADVANCED].sum(axis=1),
-            figures.fallback_wafers.copy(), figures.ai_dies.copy(), figures.domestic_wafers.copy(),
-        ]
-        return cls(model.steps, _firm_identities(model), values)
-
-    def __len__(self) -> int:
-        return len(self.identities[0])
-
-    def __iter__(self):
-        ids, names, countries = self.identities
-        return zip([self.step] * len(self), ids, names, countries, *(v.tolist() for v in self.values))
-
-    @staticmethod
-    def frame(blocks: list[FirmBlock]):
-        """The frame Mesa's get_agenttype_vars_dataframe builds from these records."""
-        import pandas as pd
-
-        columns = {
-            "Step": np.concatenate([np.full(len(b), b.step, dtype=np.int64) for b in blocks]),
-            "AgentID": np.concatenate([np.asarray(b.identities[0], dtype=np.int64) for b in blocks]),
-        }
-        for k, name in enumerate(FIRM_COLUMNS[:2]):
-            columns[name] = [x for b in blocks for x in b.identities[k + 1]]
-        for k, name in enumerate(FIRM_COLUMNS[2:]):
-            columns[name] = np.concatenate([b.values[k] for b in blocks])
-        return pd.DataFrame(columns).set_index(["Step", "AgentID"])
-
-
-def firm_records(model) -> list[tuple]:
-    """(step, agent id, *FIRM_COLUMNS) per firm, as Mesa's agent-type records, from the
-    model's `firm_figures` arrays."""
-    return list(FirmBlock.of(model))
-
-
-def _firm_identities(model) -> tuple[list, list, list]:
-    """(agent ids, names, countries) of the model's firms, in order (made once)."""
-    ids = getattr(model, "_firm_identities", None)
-    if ids is None or len(ids[0]) != len(model.firms):
-        firms = model.firms
-        ids = model._firm_identities = ([f.unique_id for f in firms], [f.name for f in firms],
-                                         [f.country for f in firms])
-    return ids
+    def from_foundry(self, rows: np.ndarray) -> float:
+        """Advanced-tier wafers the tracked foundry delivered to the firms in `rows`."""
+        wafers = self.model.trade.wafers
+        buyers = np.zeros(len(self.model.firms), dtype=bool)
+        buyers[rows] = True
+        _, mask = self.from_tracked_foundry
+        return float(wafers.volume[mask & buyers[wafers.buyer]].sum())
 
 
 # ------------------------------------------------------------------------- firms
-def quarter(model) -> str:
-    return quarter_label(model.quarter_number)
+def quarter(q: Quarter) -> str:
+    return quarter_label(q.model.quarter_number)
 
 
-def huawei_ai_dies(model) -> float:
-    """Good AI-accelerator dies delivered to Huawei this quarter."""
-    return model.firm(CHAMPION).ai_dies if CHAMPION in model.firm_index else 0.0
+def champion_ai_dies(q: Quarter) -> float:
+    """Good AI-accelerator dies delivered to the champion (Huawei) this quarter."""
+    return float(q.model.firm_figures.ai_dies[q.champion]) if q.champion is not None else 0.0
 
 
 def _in_order(values: np.ndarray) -> float:
@@ -173,21 +111,8 @@ def _in_order(values: np.ndarray) -> float:
     return float(np.cumsum(values)[-1]) if len(values) else 0
 
 
-def _firm_rows(model, chinese: bool = True, champion: bool | None = None) -> np.ndarray:
-    """Rows of Chinese firms (with, without, or only the champion)."""
-    mask = model.firm_is_chinese.copy() if chinese else np.ones(len(model.firms), dtype=bool)
-    if champion is not None and CHAMPION in model.firm_index:
-        row = model.firm_index[CHAMPION]
-        if champion:
-            mask[:] = False
-            mask[row] = True
-        else:
-            mask[row] = False
-    return np.flatnonzero(mask)
-
-
-def _fulfilment(model, rows: np.ndarray) -> float:
-    figures = model.firm_figures
+def _fulfilment(q: Quarter, rows: np.ndarray) -> float:
+    figures = q.model.firm_figures
     wanted = _in_order(figures.demand[rows][:, ADVANCED].sum(axis=1))
     ordered = _in_order(figures.ordered[rows][:, ADVANCED].sum(axis=1))
     got = _in_order(figures.delivered[rows][:, ADVANCED].sum(axis=1))
@@ -195,203 +120,270 @@ def _fulfilment(model, rows: np.ndarray) -> float:
     return got / asked if asked > 0 else np.nan
 
 
-def huawei_fulfilment(model) -> float:
-    """Delivered / ordered advanced-tier (leading, 7nm) wafers of Huawei (0-1).
+def champion_fulfilment(q: Quarter) -> float:
+    """Delivered / ordered advanced-tier (leading, 7nm) wafers of the champion (0-1).
 
     The orders counted are the larger of what the firm ordered (stockpiling included)
     and what it wanted (so demand it could not place anywhere, or that fell back to an
     older tier, counts as unfilled)."""
-    return _fulfilment(model, _firm_rows(model, False, True)) if CHAMPION in model.firm_index else np.nan
+    return _fulfilment(q, q.firm_rows(False, True)) if q.champion is not None else np.nan
 
 
-def other_china_fulfilment(model) -> float:
+def other_china_fulfilment(q: Quarter) -> float:
     """The same for every other Chinese firm together."""
-    return _fulfilment(model, _firm_rows(model, True, False))
+    return _fulfilment(q, q.firm_rows(True, False))
 
 
-def huawei_smic_advanced_wafers(model) -> float:
-    if CHAMPION not in model.firm_index:
-        return 0.0
-    return _from_smic(model, _firm_rows(model, False, True))
+def champion_foundry_advanced_wafers(q: Quarter) -> float:
+    """Advanced-tier wafers the tracked foundry delivered to the champion."""
+    return q.from_foundry(q.firm_rows(False, True)) if q.champion is not None else 0.0
 
 
-def other_china_smic_advanced_wafers(model) -> float:
-    return _from_smic(model, _firm_rows(model, True, False))
+def other_china_foundry_advanced_wafers(q: Quarter) -> float:
+    return q.from_foundry(q.firm_rows(True, False))
 
 
-def _from_smic(model, rows: np.ndarray) -> float:
-    """Advanced-tier wafers SMIC delivered to the firms in `rows` this quarter."""
-    wafers = model.trade.wafers
-    buyers = np.zeros(len(model.firms), dtype=bool)
-    buyers[rows] = True
-    smic = model.foundry_index.get("SMIC", -1)
-    mask = (wafers.supplier == smic) & buyers[wafers.buyer] & ADVANCED_MASK[wafers.tier]
-    return float(wafers.volume[mask].sum())
-
-
-def china_self_sufficiency(model) -> float:
+def china_self_sufficiency(q: Quarter) -> float:
     """Share of Chinese firms' delivered wafers made by Chinese foundries (0-1)."""
-    rows, figures = _firm_rows(model), model.firm_figures
+    rows, figures = q.firm_rows(), q.model.firm_figures
     total = _in_order(figures.delivered[rows].sum(axis=1))
     return _in_order(figures.domestic_wafers[rows]) / total if total > 0 else np.nan
 
 
-def china_advanced_from_smic(model) -> float:
-    """Share of Chinese firms' delivered advanced wafers that SMIC made (0-1)."""
-    rows = _firm_rows(model)
-    total = _in_order(model.firm_figures.delivered[rows][:, ADVANCED].sum(axis=1))
-    return _from_smic(model, rows) / total if total > 0 else np.nan
+def china_advanced_from_foundry(q: Quarter) -> float:
+    """Share of Chinese firms' delivered advanced wafers that the tracked foundry made (0-1)."""
+    rows = q.firm_rows()
+    total = _in_order(q.model.firm_figures.delivered[rows][:, ADVANCED].sum(axis=1))
+    return q.from_foundry(rows) / total if total > 0 else np.nan
 
 
 # ---------------------------------------------------------------------- foundries
-def smic_capacity(model, tier: int) -> float:
-    return float(_capacity(model.foundry("SMIC"))[tier]) if "SMIC" in model.foundry_index else 0.0
+def tracked_capacity(q: Quarter, tier: int) -> float:
+    return float(q.capacity[q.foundry][tier]) if q.foundry is not None else 0.0
 
 
-def smic_yield(model, tier: int) -> float:
-    return float(_yields(model.foundry("SMIC"))[tier]) if "SMIC" in model.foundry_index else np.nan
+def tracked_yield(q: Quarter, tier: int) -> float:
+    return float(q.yields[q.foundry][tier]) if q.foundry is not None else np.nan
 
 
-def smic_utilisation(model) -> float:
-    """Delivered / capacity over all SMIC tiers (0-1)."""
-    smic = model.foundry("SMIC")
-    cap = _capacity(smic).sum()
-    return float(smic.delivered.sum() / cap) if cap > 0 else np.nan
+def tracked_utilisation(q: Quarter) -> float:
+    """Delivered / capacity over all the tracked foundry's tiers (0-1)."""
+    cap = q.capacity[q.foundry].sum()
+    return float(q.model.foundries[q.foundry].delivered.sum() / cap) if cap > 0 else np.nan
 
 
-def smic_capacity_8in_eq_per_month(model) -> float:
-    """SMIC's capacity in the unit SMIC reports: 8-inch-equivalent wafers a month."""
-    return float(_capacity(model.foundry("SMIC")).sum() / 3 * WAFERS_8IN_PER_12IN)
+def tracked_capacity_8in_eq_per_month(q: Quarter) -> float:
+    """The tracked foundry's capacity in the unit SMIC reports: 8-inch-equivalent
+    wafers a month."""
+    return float(q.capacity[q.foundry].sum() / 3 * WAFERS_8IN_PER_12IN)
 
 
-def smic_china_revenue_share(model) -> float:
-    """Share of SMIC's revenue from Chinese firms (percent)."""
-    smic = model.foundry("SMIC")
-    return 100 * smic.china_revenue_usd_m / smic.revenue_usd_m if smic.revenue_usd_m > 0 else np.nan
+def tracked_china_revenue_share(q: Quarter) -> float:
+    """Share of the tracked foundry's revenue from Chinese firms (percent)."""
+    f = q.model.foundries[q.foundry]
+    return 100 * f.china_revenue_usd_m / f.revenue_usd_m if f.revenue_usd_m > 0 else np.nan
 
 
-def smic_revenue_usd_m(model) -> float:
-    return model.foundry("SMIC").revenue_usd_m
+def tracked_revenue_usd_m(q: Quarter) -> float:
+    return q.model.foundries[q.foundry].revenue_usd_m
 
 
-def foundry_revenue_usd_m(model) -> float:
+def foundry_revenue_usd_m(q: Quarter) -> float:
     """All modelled foundries' revenue (the top-10 ranking's universe)."""
-    return per_collect(model, "foundry_revenue_usd_m",
-                       lambda: float(sum(f.revenue_usd_m for f in model.foundries)))
+    return q.foundry_revenue
 
 
-def foundry_share(model, name: str) -> float:
+def foundry_share(q: Quarter, row: int) -> float:
     """A foundry's share of all modelled foundries' revenue (percent)."""
-    total = foundry_revenue_usd_m(model)
-    return 100 * model.foundry(name).revenue_usd_m / total if total > 0 else np.nan
+    total = q.foundry_revenue
+    return 100 * q.model.foundries[row].revenue_usd_m / total if total > 0 else np.nan
 
 
-def foundry_hhi(model) -> float:
+def foundry_hhi(q: Quarter) -> float:
     """Herfindahl-Hirschman index of foundry revenue shares (points, 0-10,000)."""
-    total = foundry_revenue_usd_m(model)
+    total = q.foundry_revenue
     if total <= 0:
         return np.nan
-    return herfindahl([100 * f.revenue_usd_m / total for f in model.foundries])
+    return herfindahl([100 * f.revenue_usd_m / total for f in q.model.foundries])
 
 
-def price_index(model, tier: int) -> float:
+def price_index(q: Quarter, tier: int) -> float:
     """Volume-weighted wafer price of a tier relative to its 2020 reference (1 = list)."""
-    cap = np.array([_capacity(f)[tier] for f in model.foundries])
-    rel = np.array([f.price[tier] / (f.reference_price[tier] / f.price_factor) for f in model.foundries])
+    cap = q.capacity[:, tier].copy()
+    rel = np.array([f.price[tier] / (f.reference_price[tier] / f.price_factor) for f in q.model.foundries])
     if cap.sum() <= 0:
         return np.nan
     return float((rel * cap).sum() / cap.sum())
 
 
 # ----------------------------------------------------------------------- vendors
-def vendor_china_share(model) -> float:
+def vendor_china_share(q: Quarter) -> float:
     """Share of non-Chinese vendors' tool revenue from Chinese foundries (0-1)."""
-    foreign = [v for v in model.vendors if v.country != "CN"]
+    foreign = [v for v in q.model.vendors if v.country != "CN"]
     total = sum(v.revenue_usd_m for v in foreign)
     return sum(v.china_revenue_usd_m for v in foreign) / total if total > 0 else np.nan
 
 
-def asml_china_share(model) -> float:
-    """Share of ASML's tool revenue from Chinese foundries (0-1)."""
-    if "ASML" not in model.vendor_index:
-        return np.nan
-    return model.vendors[model.vendor_index["ASML"]].china_share
+def tracked_vendor_china_share(q: Quarter) -> float:
+    """Share of the tracked vendor's (ASML's) tool revenue from Chinese foundries (0-1)."""
+    return q.model.vendors[q.vendor].china_share if q.vendor is not None else np.nan
 
 
-def china_domestic_tool_share(model) -> float:
+def china_domestic_tool_share(q: Quarter) -> float:
     """Share of Chinese foundries' tool purchases made from Chinese vendors (0-1)."""
-    china = [v.china_revenue_usd_m for v in model.vendors]
-    total = sum(china)
-    domestic = sum(v.china_revenue_usd_m for v in model.vendors if v.country == "CN")
+    vendors = q.model.vendors
+    total = sum(v.china_revenue_usd_m for v in vendors)
+    domestic = sum(v.china_revenue_usd_m for v in vendors if v.country == "CN")
     return domestic / total if total > 0 else np.nan
 
 
 # ------------------------------------------------------------------------- graph
-def active_edges(model) -> int:
-    return model.trade.counts()[0]
+def active_edges(q: Quarter) -> int:
+    return q.edge_counts[0]
 
 
-def cut_edges(model) -> int:
-    return model.trade.counts()[1]
+def cut_edges(q: Quarter) -> int:
+    return q.edge_counts[1]
 
 
 def model_reporters(model) -> dict:
-    """The DataCollector's model reporters, named as DESIGN.md and issue 2 fix them."""
+    """Column name -> reporter (a function of a `Quarter`), in column order.
+
+    Names are fixed by DESIGN.md and issue 2; the tracked entities' columns take their
+    prefixes from the world's `[tracked]` names."""
+    tracked = model.world.tracked
+    champion, foundry, vendor = slug(tracked.champion), slug(tracked.foundry), slug(tracked.vendor)
     out = {
         "quarter": quarter,
-        "huawei_ai_dies": huawei_ai_dies,
-        "huawei_fulfilment": huawei_fulfilment,
+        f"{champion}_ai_dies": champion_ai_dies,
+        f"{champion}_fulfilment": champion_fulfilment,
         "other_china_fulfilment": other_china_fulfilment,
-        "huawei_smic_advanced_wafers": huawei_smic_advanced_wafers,
-        "other_china_smic_advanced_wafers": other_china_smic_advanced_wafers,
+        f"{champion}_{foundry}_advanced_wafers": champion_foundry_advanced_wafers,
+        f"other_china_{foundry}_advanced_wafers": other_china_foundry_advanced_wafers,
     }
     for t in TIERS:
-        out[f"smic_capacity_{t.key}"] = partial(smic_capacity, tier=t.index)
-    out["smic_capacity_8in_eq_per_month"] = smic_capacity_8in_eq_per_month
-    out["smic_utilisation"] = smic_utilisation
+        out[f"{foundry}_capacity_{t.key}"] = partial(tracked_capacity, tier=t.index)
+    out[f"{foundry}_capacity_8in_eq_per_month"] = tracked_capacity_8in_eq_per_month
+    out[f"{foundry}_utilisation"] = tracked_utilisation
     for t in TIERS:
-        out[f"smic_yield_{t.key}"] = partial(smic_yield, tier=t.index)
-    out["smic_revenue_usd_m"] = smic_revenue_usd_m
-    out["smic_china_revenue_share"] = smic_china_revenue_share
-    for f, spec in zip(model.foundries, model.world.foundries):
+        out[f"{foundry}_yield_{t.key}"] = partial(tracked_yield, tier=t.index)
+    out[f"{foundry}_revenue_usd_m"] = tracked_revenue_usd_m
+    out[f"{foundry}_china_revenue_share"] = tracked_china_revenue_share
+    for row, (f, spec) in enumerate(zip(model.foundries, model.world.foundries)):
         if not spec.synthetic:  # a column per named foundry; synthetic ones are in the foundry frame
-            out[f"share_{slug(f.name)}"] = partial(foundry_share, name=f.name)
+            out[f"share_{slug(f.name)}"] = partial(foundry_share, row=row)
     out["foundry_revenue_usd_m"] = foundry_revenue_usd_m
     out["foundry_hhi"] = foundry_hhi
     for t in TIERS:
         out[f"price_index_{t.key}"] = partial(price_index, tier=t.index)
-    out.update(
-        china_self_sufficiency=china_self_sufficiency,
-        china_advanced_from_smic=china_advanced_from_smic,
-        vendor_china_share=vendor_china_share,
-        asml_china_share=asml_china_share,
-        china_domestic_tool_share=china_domestic_tool_share,
-        active_edges=active_edges,
-        cut_edges=cut_edges,
-    )
+    out.update({
+        "china_self_sufficiency": china_self_sufficiency,
+        f"china_advanced_from_{foundry}": china_advanced_from_foundry,
+        "vendor_china_share": vendor_china_share,
+        f"{vendor}_china_share": tracked_vendor_china_share,
+        "china_domestic_tool_share": china_domestic_tool_share,
+        "active_edges": active_edges,
+        "cut_edges": cut_edges,
+    })
     return out
 
 
 # ----------------------------------------------------------- agent-type reporters
-def _tiers(attr: str, agent) -> float:
-    return float(_figure(agent, attr).sum())
+# Each agent type's frame is recorded as columns, one block per collect: a block
+# function returns {column: values of the agents in order} for the whole type at once.
+# `agenttype_reporters()` states the same columns per agent, in Mesa's form; the
+# collector records its blocks and tests/test_reporters.py checks that they equal what
+# Mesa's DataCollector records from the per-agent reporters.
+FIRM_COLUMNS = ["name", "country", "demand_wafers", "ordered_wafers", "delivered_wafers",
+                "advanced_demand_wafers", "advanced_delivered_wafers", "fallback_wafers",
+                "ai_dies", "domestic_wafers"]
 
 
-def _figure(agent, attr: str):
-    """An agent's attribute; the computed ones (a foundry's capacity by tier) once per
-    collect."""
-    if attr == "capacity_by_tier":
-        return _capacity(agent)
-    return getattr(agent, attr)
+def _floats(values) -> list[float]:
+    return [float(v) for v in values]
 
 
-def _capacity(foundry) -> np.ndarray:
-    """The foundry's capacity per tier (wafers/quarter), computed once per collect."""
-    return per_collect(foundry.model, ("capacity", foundry.unique_id), lambda: foundry.capacity_by_tier)
+def foundry_block(q: Quarter) -> dict[str, list]:
+    foundries = q.model.foundries
+    capacity, yields = q.capacity, q.yields
+    delivered = [f.delivered for f in foundries]
+    price = [f.price for f in foundries]
+    out = {
+        "name": [f.name for f in foundries], "country": [f.country for f in foundries],
+        "revenue_usd_m": [f.revenue_usd_m for f in foundries],
+        "china_revenue_usd_m": [f.china_revenue_usd_m for f in foundries],
+        "capex_usd_m": [f.capex_usd_m for f in foundries],
+        "subsidy_usd_m": [f.subsidy_usd_m for f in foundries],
+        "capacity_wafers": [float(c.sum()) for c in capacity],
+        "delivered_wafers": [float(d.sum()) for d in delivered],
+        "ordered_wafers": [float(f.orders.sum()) for f in foundries],
+    }
+    for t in TIERS:
+        i = t.index
+        out[f"capacity_{t.key}"] = _floats(capacity[:, i])
+        out[f"yield_{t.key}"] = _floats(yields[:, i])
+        out[f"price_usd_{t.key}"] = [float(p[i]) for p in price]
+        out[f"delivered_{t.key}"] = [float(d[i]) for d in delivered]
+    return out
+
+
+def firm_block(q: Quarter) -> dict[str, list]:
+    model = q.model
+    figures = model.firm_figures
+    names, countries = model.firm_names, model.firm_countries
+    values = [
+        figures.demand.sum(axis=1), figures.ordered.sum(axis=1), figures.delivered.sum(axis=1),
+        figures.demand[:, ADVANCED].sum(axis=1), figures.delivered[:, ADVANCED].sum(axis=1),
+        figures.fallback_wafers.copy(), figures.ai_dies.copy(), figures.domestic_wafers.copy(),
+    ]
+    return {"name": names, "country": countries, **dict(zip(FIRM_COLUMNS[2:], values))}
+
+
+def vendor_block(q: Quarter) -> dict[str, list]:
+    vendors = q.model.vendors
+    return {
+        "name": [v.name for v in vendors], "country": [v.country for v in vendors],
+        "revenue_usd_m": [v.revenue_usd_m for v in vendors],
+        "china_revenue_usd_m": [v.china_revenue_usd_m for v in vendors],
+        "china_share": [v.china_share for v in vendors],
+        "subsidy_usd_m": [v.subsidy_usd_m for v in vendors],
+        "output_units": [float(sum(v.output.values())) for v in vendors],
+        "best_progress": [float(min(v.progress.values())) for v in vendors],
+    }
+
+
+def government_block(q: Quarter) -> dict[str, list]:
+    governments = q.model.governments
+    return {
+        "name": [g.name for g in governments], "country": [g.country for g in governments],
+        "rules_in_force": [g.rules_in_force for g in governments],
+        "subsidy_usd_m": [g.subsidy_usd_m for g in governments],
+    }
+
+
+def firm_records(model) -> list[tuple]:
+    """(step, agent id, *FIRM_COLUMNS) per firm, as Mesa's agent-type records, from the
+    model's `firm_figures` arrays."""
+    block = firm_block(Quarter(model))
+    ids = [f.unique_id for f in model.firms]
+    columns = [block[c] if isinstance(block[c], list) else block[c].tolist() for c in FIRM_COLUMNS]
+    return list(zip([model.steps] * len(ids), ids, *columns))
+
+
+def agent_blocks() -> dict:
+    """Agent type -> block function (the whole type's columns of one quarter)."""
+    from agents.fabless import FablessFirm
+    from agents.foundry import Foundry
+    from agents.government import Government
+    from agents.vendor import EquipmentVendor
+
+    return {Foundry: foundry_block, FablessFirm: firm_block, EquipmentVendor: vendor_block,
+            Government: government_block}
 
 
 def agenttype_reporters() -> dict:
-    """Per agent type: each agent's own figures per quarter."""
+    """Per agent type, each agent's own figures per quarter, as Mesa's per-agent
+    reporters: what each block records (see `agent_blocks`)."""
     from agents.fabless import FablessFirm
     from agents.foundry import Foundry
     from agents.government import Government
@@ -425,17 +417,16 @@ def agenttype_reporters() -> dict:
     return {Foundry: foundry, FablessFirm: firm, EquipmentVendor: vendor, Government: government}
 
 
+def _tiers(attr: str, agent) -> float:
+    return float(getattr(agent, attr).sum())
+
+
 def _tier_value(attr: str, tier: int, agent) -> float:
-    return float(_figure(agent, attr)[tier])
+    return float(getattr(agent, attr)[tier])
 
 
 def _yield(tier: int, agent) -> float:
-    return float(_yields(agent)[tier])
-
-
-def _yields(foundry) -> np.ndarray:
-    """The foundry's yields per tier, computed once per collect."""
-    return per_collect(foundry.model, ("yields", foundry.unique_id), foundry.yields)
+    return float(agent.yields()[tier])
 
 
 def _advanced(attr: str, agent) -> float:
@@ -448,3 +439,89 @@ def _sum_dict(attr: str, agent) -> float:
 
 def _min_dict(attr: str, agent) -> float:
     return float(min(getattr(agent, attr).values()))
+
+
+# ------------------------------------------------------------------- collecting
+@dataclass
+class _Blocks:
+    """One agent type's recorded blocks: the step of each, and its columns."""
+
+    steps: list
+    columns: list
+
+
+class ChipDataCollector(mesa.DataCollector):
+    """Mesa's DataCollector, recording through its public interface only.
+
+    Model reporters (functions of a `Quarter`, see `model_reporters`) fill Mesa's
+    `model_vars`, one value per collect, so `get_model_vars_dataframe()` and
+    `mesa.batch_run` read them as usual. Agent types are recorded as column blocks per
+    collect (`agent_blocks`: a synthetic world has 10^5 firms); `agenttype_frame` gives
+    the frame Mesa's `get_agenttype_vars_dataframe` builds from the per-agent reporters
+    (`agenttype_reporters`), which this collector also declares.
+
+    `collect`: None records everything; a sequence of model reporter names records
+    only those (and `quarter`) and no agent-type frame: the lean mode for sweeps.
+    """
+
+    def __init__(self, model, collect=None) -> None:
+        reporters = model_reporters(model)
+        if collect is not None:
+            unknown = [name for name in collect if name not in reporters]
+            if unknown:
+                raise ValueError(f"collect: unknown model reporter '{unknown[0]}'; expected some of: "
+                                 + ", ".join(reporters))
+            reporters = {name: f for name, f in reporters.items() if name == "quarter" or name in collect}
+        self.lean = collect is not None
+        super().__init__(model_reporters=reporters,
+                         agenttype_reporters=None if self.lean else agenttype_reporters())
+        self.blocks = {} if self.lean else {cls: _Blocks([], []) for cls in agent_blocks()}
+        self._block_functions = {} if self.lean else agent_blocks()
+        # Agents are all made before the collector and none is added later.
+        self._ids = {cls: [a.unique_id for a in model.agents_by_type[cls]] if cls in model.agent_types else []
+                     for cls in self.blocks}
+
+    def collect(self, model) -> None:
+        q = Quarter(model)
+        for name, reporter in self.model_reporters.items():
+            self.model_vars[name].append(reporter(q))
+        for cls, record in self.blocks.items():
+            record.steps.append(model.steps)
+            record.columns.append(self._block_functions[cls](q))
+
+    def agenttype_frame(self, agent_type, ids: list[int]):
+        """The frame of one agent type: a row per collect and agent (in the order the
+        agents were made), indexed by (Step, AgentID), columns as `agenttype_reporters`."""
+        import pandas as pd
+
+        record = self.blocks[agent_type]
+        names = list(self.agenttype_reporters[agent_type])
+        n = len(ids)
+        columns = {
+            "Step": np.repeat(np.asarray(record.steps, dtype=np.int64), n),
+            "AgentID": np.tile(np.asarray(ids, dtype=np.int64), len(record.steps)),
+        }
+        for name in names:
+            parts = [block[name] for block in record.columns]
+            if parts and isinstance(parts[0], np.ndarray):
+                columns[name] = np.concatenate(parts)
+            else:
+                columns[name] = [x for part in parts for x in part]
+        return pd.DataFrame(columns).set_index(["Step", "AgentID"])
+
+    def get_agenttype_vars_dataframe(self, agent_type):
+        """Mesa's method, answered from the recorded blocks."""
+        if agent_type not in self.blocks:
+            return super().get_agenttype_vars_dataframe(agent_type)
+        return self.agenttype_frame(agent_type, self._ids[agent_type])
+
+    def frames(self) -> dict:
+        """'model' (a row per collect), and unless lean one frame per agent type with
+        `quarter` and `step` columns in front."""
+        out = {"model": self.get_model_vars_dataframe().reset_index(drop=True)}
+        labels = np.asarray(out["model"]["quarter"].tolist(), dtype=object)
+        for cls in self.blocks:
+            df = self.agenttype_frame(cls, self._ids[cls]).reset_index()
+            df.insert(0, "quarter", labels[df["Step"].to_numpy(dtype=np.int64)])
+            out[cls.kind] = df.drop(columns=["AgentID"]).rename(columns={"Step": "step"})
+        return out

@@ -339,7 +339,8 @@ class Directive(_Strict):
 
     id: str
     issuer: str = "CN"
-    foundry: str = "SMIC"
+    foundry: str | None = None
+    """The foundry directed; None: the world's tracked foundry (`World.tracked`)."""
     effective: Quarter
     end: Quarter | None = None
     event: str
@@ -620,7 +621,8 @@ def check_against_world(scenario: Scenario, world: World) -> None:
         if governments[directive.issuer] != "CN":
             fail(scenario.origin("directives", directive, "issuer"), f"issuer '{directive.issuer}' does not run "
                  "China's state allocator", "the government of CN (the only state allocator the model runs)")
-        check_names(scenario.origin("directives", directive, "foundry"), [directive.foundry], ("foundry",), False)
+        check_names(scenario.origin("directives", directive, "foundry"),
+                    [directive.foundry or world.tracked.foundry], ("foundry",), False)
     for subsidy in scenario.subsidies:
         check_names(scenario.origin("subsidies", subsidy, "recipients"), subsidy.recipients,
                     ("foundry", "vendor"), False)

@@ -120,6 +120,17 @@ class Yields(_Table):
         return self
 
 
+class TrackedSpec(_Data):
+    """Which firm, foundry and vendor the model's named reporters and parameters follow
+    (`huawei_ai_dies`, `smic_capacity_7nm`, `asml_china_share`, the
+    `smic_yield_half_life_wafers` parameter); columns are prefixed with
+    `model.reporters.slug` of the name. The engine itself names no entity."""
+
+    champion: str
+    foundry: str
+    vendor: str
+
+
 class GovernmentSpec(_Data):
     name: str
     country: Country
@@ -263,6 +274,7 @@ class World(_Data):
     yields: Yields
     market_cycle: dict[str, float | str] = Field(default_factory=dict)
     """Multiplier on non-AI demand by year ('2023')."""
+    tracked: TrackedSpec
     governments: list[GovernmentSpec]
     vendors: list[VendorSpec] = Field(min_length=1)
     foundries: list[FoundrySpec] = Field(min_length=1)
@@ -326,6 +338,14 @@ class World(_Data):
                 raise PydanticCustomError("duplicate", "'{name}' is used twice among {where}; expected "
                                           "unique names and one government a country", {"name": name, "where": where})
         foundries = {f.name for f in self.foundries}
+        for field, name, group in (("champion", self.tracked.champion, self.firms),
+                                   ("foundry", self.tracked.foundry, self.foundries),
+                                   ("vendor", self.tracked.vendor, self.vendors)):
+            if name not in {a.name for a in group}:
+                raise PydanticCustomError(
+                    "unknown", "field 'tracked.{field}': unknown name '{name}'; expected one of {known}",
+                    {"field": field, "name": name, "known": ", ".join(sorted(a.name for a in group))},
+                )
         for i, firm in enumerate(self.firms):
             tables = [("suppliers", firm.suppliers)] + [(f"demand.{j}.suppliers", s.suppliers or {})
                                                         for j, s in enumerate(firm.demand)]
