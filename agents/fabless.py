@@ -1,12 +1,14 @@
 """Fabless firms: wafer demand per tier that grows with their end markets, supplier
-preferences that adapt to who delivers, search and fall-back when cut off.
+preferences that adapt to who delivers, search and fall-back when cut off, stockpiling
+ahead of announced rules, de-risking after a rule.
 
 The firm's rules are the same for every firm, so they are written once, batched over
-arrays: `stream_demand` (demand of every firm from every demand stream),
-`adapt_preferences` and `search_weights` (over supply relations). The model owns the
-arrays (`DemandStreams`, `FirmFigures`); each `FablessFirm` agent is a real Mesa agent
-whose figures are its row of those arrays, and whose own `wafer_demand` runs the same
-batched rule over its own streams.
+arrays: `stream_demand` (demand of every firm from every demand stream), `fall_back`,
+`adapt_preferences`, `search_weights`, `derisk_preferences` (over supply relations).
+`FablessSector` holds the firms' state as arrays and decides: its `place_orders`
+returns a `WaferOrders` intent that the model resolves in the wafer market. Each
+`FablessFirm` agent is a real Mesa agent whose figures are its row of the sector's
+arrays, and whose own `wafer_demand` runs the same batched rule over its own streams.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import mesa
 import numpy as np
 
 from agents.base import ChipAgent
+from model.market import split_orders
 from model.technology import TIER_INDEX, TIERS, gross_dies_per_wafer, parse_quarter
 
 AI_BOOM_QUARTER = parse_quarter("2023Q1")
@@ -269,3 +272,163 @@ def derisk_preferences(
     revenue_share_by_customer_region, SMIC). A firm with no such relation gains none.
     """
     return np.where(hit & relation, base * factor, base)
+
+
+def fall_back(demand: np.ndarray, demand_ai: np.ndarray, reach: np.ndarray):
+    """Move the part of each firm's demand at a tier beyond `reach` (what its eligible
+    suppliers can make there, (firms, tiers); inf: all, 0: none) to the next older tier:
+    a performance penalty (ASSUMPTION: a design ported to an older node rather than
+    dropped). AI demand moves pro rata. Returns (demand, AI demand, wafers that fell
+    back per firm)."""
+    n = demand.shape[1]
+    routed, routed_ai = demand.copy(), demand_ai.copy()
+    fallback = np.zeros(len(demand))
+    for t in range(n - 1):
+        spill = np.maximum(routed[:, t] - reach[:, t], 0.0)
+        share = np.divide(spill, routed[:, t], out=np.zeros_like(spill), where=routed[:, t] > 0)
+        fallback += spill
+        routed[:, t + 1] += spill
+        routed_ai[:, t + 1] += routed_ai[:, t] * share
+        routed[:, t] -= spill
+        routed_ai[:, t] -= routed_ai[:, t] * share
+    return routed, routed_ai, fallback
+
+
+# ------------------------------------------------------------------- the sector
+@dataclass(frozen=True)
+class Relations:
+    """The firms' potential wafer supply relations, one entry per relation (the wafer
+    edges of the trade graph, by index: ids, not references).
+
+    buyer: firm row; group: firm x tier cell (firm * tiers + tier); seller: foundry x
+    tier cell; same_country: supplier and buyer share a country; supplier_country,
+    buyer_country: country codes; quality: the supplier's quality factor."""
+
+    buyer: np.ndarray
+    group: np.ndarray
+    seller: np.ndarray
+    same_country: np.ndarray
+    supplier_country: np.ndarray
+    buyer_country: np.ndarray
+    quality: np.ndarray
+
+
+@dataclass(frozen=True)
+class WaferOrders:
+    """The firms' wafer orders of one quarter: the sector's intent.
+
+    orders: wafers/quarter per relation (stockpiling included); ai_share: share of
+    each relation's order that is AI wafers; forecast: wafers/quarter per foundry x tier
+    cell the firms expect to order one installation lag ahead; first_use: relations
+    ordered on for the first time (a search found them)."""
+
+    orders: np.ndarray
+    ai_share: np.ndarray
+    forecast: np.ndarray
+    first_use: np.ndarray
+
+
+class FablessSector:
+    """Every fabless firm's rules at once, over arrays: a row per firm, an entry per
+    supply relation. Owns the firms' demand streams, figures and supplier preferences
+    (`base`: what each firm prefers before adapting; `weight`: its current mix)."""
+
+    def __init__(self, streams: DemandStreams, n_firms: int, relations: Relations, base: np.ndarray,
+                 origin: int) -> None:
+        self.streams, self.n_firms, self.relations, self.origin = streams, n_firms, relations, origin
+        self.figures = FirmFigures.zeros(n_firms)
+        self.base = base
+        self.weight = base.copy()
+        self.ever_used = base > 0
+
+    def demand(self, quarter: int, ai_growth: float, ai_fade: float, cycle: float,
+               shocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(all, AI) wafers each firm wants per tier in `quarter` (`stream_demand`)."""
+        return stream_demand(self.streams, self.n_firms, quarter, self.origin, ai_growth, cycle, shocks, ai_fade)
+
+    def place_orders(
+        self, quarter: int, horizon: int, *, ai_growth: float, ai_fade: float, cycle: float,
+        shocks: np.ndarray, eligible_now: np.ndarray, eligible_ahead: np.ndarray,
+        capacity: np.ndarray, coming: np.ndarray, at_risk: np.ndarray, stockpile_factor: float,
+    ) -> WaferOrders:
+        """This quarter's orders and the forecast one lag ahead.
+
+        Demand falls back to an older tier beyond what eligible suppliers (those with
+        capacity now or being installed) can make (`fall_back`); a firm left with no
+        weighted eligible supplier of a tier searches (`search_weights`) and adopts
+        what it finds as relations of its own; demand is split over eligible relations
+        by preference weight (`model.market.split_orders`); relations a announced rule
+        will cut get `stockpile_factor` x more (stockpiling ahead of a rule, ASSUMPTION
+        on its size). The forecast looks through the market cycle and demand noise
+        (ASSUMPTION: fabs take years to build; the cycle shows in utilisation and prices)
+        and reaches processes ready within the horizon. `capacity`, `coming`: per
+        foundry x tier cell, wafers/quarter (coming: capacity + pipeline).
+        """
+        rel, n = self.relations, len(TIERS)
+        demand, demand_ai = self.demand(quarter, ai_growth, ai_fade, cycle, shocks)
+        forecast, _ = self.demand(horizon, ai_growth, ai_fade, 1.0, np.ones(self.n_firms))
+        self.figures.demand = demand
+        n_groups = self.n_firms * n
+        reach_now = np.bincount(rel.group, weights=np.where(eligible_now, coming[rel.seller], 0.0),
+                                minlength=n_groups).reshape(-1, n)
+        reach_ahead = np.where(np.bincount(rel.group, weights=eligible_ahead.astype(float),
+                                           minlength=n_groups) > 0, np.inf, 0.0).reshape(-1, n)
+        routed, routed_ai, fallback = fall_back(demand, demand_ai, reach_now)
+        routed_forecast, _, _ = fall_back(forecast, forecast, reach_ahead)
+        self.figures.fallback_wafers = fallback
+
+        weights = np.where(eligible_now, self.weight, 0.0)
+        searched = self._searched(weights, eligible_now, capacity)
+        if searched.any():
+            share = searched / np.bincount(rel.group, weights=searched, minlength=n_groups)[rel.group].clip(min=1e-12)
+            adopted = searched > 0
+            self.base[adopted] = share[adopted]
+            self.weight[adopted] = share[adopted]
+            weights = np.where(eligible_now, self.weight, 0.0)
+        orders = split_orders(routed.ravel(), rel.group, weights, eligible_now)
+        orders *= 1.0 + stockpile_factor * at_risk
+        first_use = (orders > 0) & ~self.ever_used
+        self.ever_used |= first_use
+        group_total = routed.ravel()[rel.group]
+        ai_share = np.divide(routed_ai.ravel()[rel.group], group_total, out=np.zeros(len(orders)),
+                             where=group_total > 0)
+        ahead = np.where(eligible_ahead, self.weight, 0.0)
+        ahead = ahead + self._searched(ahead, eligible_ahead, coming)
+        fc = split_orders(routed_forecast.ravel(), rel.group, ahead, eligible_ahead)
+        per_seller = np.bincount(rel.seller, weights=fc, minlength=len(capacity))
+        return WaferOrders(orders, ai_share, per_seller, first_use)
+
+    def _searched(self, weights: np.ndarray, eligible: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+        """Search weights for the (firm, tier) groups left with no weighted eligible
+        supplier (`search_weights`; zero elsewhere)."""
+        rel = self.relations
+        has_weight = np.bincount(rel.group, weights=weights, minlength=self.n_firms * len(TIERS)) > 0
+        return search_weights(has_weight, rel.group, np.maximum(capacity[rel.seller], 1.0),
+                              rel.same_country, eligible)
+
+    def receive(self, orders: np.ndarray, flow: np.ndarray, edge_yield: np.ndarray, ai_share: np.ndarray,
+                dies_per_wafer: np.ndarray, active: np.ndarray, adaptation: float) -> None:
+        """Deliveries of the quarter: the firms' figures, and preferences that move
+        toward who delivered (`adapt_preferences`)."""
+        rel, n = self.relations, len(TIERS)
+        n_groups, figures = self.n_firms * n, self.figures
+        figures.ordered = np.bincount(rel.group, weights=orders, minlength=n_groups).reshape(-1, n)
+        figures.delivered = np.bincount(rel.group, weights=flow, minlength=n_groups).reshape(-1, n)
+        dies = flow * ai_share * edge_yield
+        figures.domestic_wafers = np.bincount(rel.buyer, weights=flow * rel.same_country, minlength=self.n_firms)
+        die_wafers = np.bincount(rel.buyer, weights=dies, minlength=self.n_firms)
+        figures.ai_dies = die_wafers * dies_per_wafer
+        fill = np.divide(flow, orders, out=np.ones_like(flow), where=orders > 0)
+        self.weight = adapt_preferences(self.weight, self.base, fill, rel.quality, active, adaptation)
+        self.ever_used |= flow > 0
+
+    def derisk(self, factor: float, cut_firms: np.ndarray | None, issuer: str, targeted: set[str]) -> None:
+        """After a rule: firms in `cut_firms` (a wafers rule cut them) lean toward home
+        foundries; firms of the `issuer`'s country lean away from foundries of the
+        `targeted` countries (`derisk_preferences`)."""
+        rel = self.relations
+        if cut_firms is not None:
+            self.base = derisk_preferences(self.base, rel.same_country, cut_firms[rel.buyer], factor)
+        if targeted:
+            leaving = (rel.buyer_country == issuer) & np.isin(rel.supplier_country, list(targeted))
+            self.base = derisk_preferences(self.base, leaving, np.ones(len(self.base), bool), 1 / factor)

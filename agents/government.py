@@ -32,8 +32,15 @@ class Government(ChipAgent):
         directives: list[Directive],
         subsidies: list[Subsidy],
         domestic_tool_bias: dict[str, float] | None = None,
+        *,
+        champions: tuple[str, ...] = (),
+        reserved_share: float = 0.0,
     ) -> None:
         super().__init__(model, name, country)
+        # The state allocator's levers (scenario parameters): whom its directives serve
+        # first and what share of the directed capacity they reserve.
+        self.champions = tuple(champions)
+        self.reserved_share = reserved_share
         self.rules = list(rules)
         self.directives = list(directives)
         self.subsidies = list(subsidies)
@@ -99,14 +106,12 @@ class Government(ChipAgent):
                 due[recipient] = due.get(recipient, 0.0) + subsidy.build_ahead
         return {name: share for name, share in due.items() if share > 0}
 
-    def allocation_directives(
-        self, quarter: int, champions: tuple[str, ...], reserved_share: float
-    ) -> list[AllocationDirective]:
+    def allocation_directives(self, quarter: int) -> list[AllocationDirective]:
         """The state allocator: directives in force re-wire a foundry's advanced tiers.
 
         From the quarter a directive takes effect, the named foundry's advanced tiers
-        (leading, 7nm) serve `champions` first, up to `reserved_share` of capacity; the
-        rest is cleared by the market. Based on 2025 reports that Beijing told SMIC to
+        (leading, 7nm) serve this government's `champions` first, up to its
+        `reserved_share` of capacity; the rest is cleared by the market. Based on 2025 reports that Beijing told SMIC to
         serve Huawei's Ascend orders first (DESIGN.md; scenario `state_allocation`).
         """
         return [
@@ -115,11 +120,11 @@ class Government(ChipAgent):
                 directive_id=d.id,
                 foundry=d.foundry,
                 tiers=tuple(t.value for t in ADVANCED_TIERS),
-                champions=tuple(champions),
-                reserved_share=reserved_share,
+                champions=self.champions,
+                reserved_share=self.reserved_share,
             )
             for d in self.directives
-            if _in_force(d.effective, d.end, quarter) and champions and reserved_share > 0
+            if _in_force(d.effective, d.end, quarter) and self.champions and self.reserved_share > 0
         ]
 
     def domestic_tool_bias(self, quarter: int) -> float:

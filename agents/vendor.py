@@ -60,6 +60,18 @@ class EquipmentVendor(ChipAgent):
     def china_share(self) -> float:
         return self.china_revenue_usd_m / self.revenue_usd_m if self.revenue_usd_m > 0 else 0.0
 
+    def serves(self, category: str) -> list[bool]:
+        """Per tier (by index): whether this vendor's `category` tools can be used there."""
+        return [enables(self.progress[category], t) for t in range(len(TIERS))]
+
+    def record_sales(self, revenue_usd_m: float, china_revenue_usd_m: float, orders_units: dict[str, float]) -> None:
+        """The quarter's sales, as the tool market resolved them."""
+        self.revenue_usd_m, self.china_revenue_usd_m, self.orders_units = revenue_usd_m, china_revenue_usd_m, orders_units
+
+    def adopt(self, plan: OutputPlan) -> None:
+        """Carry out an output plan of this vendor's (`plan_output`)."""
+        self.output, self.progress = plan.output, plan.progress
+
     def plan_output(
         self, learning_multiplier: float, floors: dict[str, float] | None = None
     ) -> OutputPlan:

@@ -1,0 +1,237 @@
+"""Building a model from its world and scenario: the agents, the fabless sector, the
+trade graph and its two markets, and each government's instruments.
+
+`populate(model)` is the whole of `ChipMarketModel`'s set-up after the scenario and
+world are loaded; everything here runs once, at build time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agents.fabless import DemandStreams, FablessFirm, FablessSector, Relations
+from agents.foundry import Foundry
+from agents.government import Government
+from agents.vendor import EquipmentVendor, progress_of
+from model.graph import EdgeSet, EdgeSides, TradeGraph, wafer_relations
+from model.ledger import Ledger
+from model.markets import ToolMarket, WaferMarket
+from model.policy import lever_rules
+from model.scenario import Directive, ScenarioError
+from model.technology import CATEGORY_INDEX, TIER_INDEX, TIERS, TOOL_CATEGORIES, parse_quarter
+
+
+def populate(model) -> None:
+    """Agents, sector, graph, markets and instruments of `model` (its `world`,
+    `scenario` and `parameters` set)."""
+    meta = model.world.meta
+    model.lag = int(meta["installation_lag_quarters"])
+    model.depreciation = float(meta["base_depreciation"])
+    model.unserviced_extra = float(meta["unserviced_depreciation"])
+    model.headroom = float(meta["headroom"])
+    model.ledger = Ledger()
+    model.bills = {(t, r): model.world.bill(t, r) for t in TIERS for r in ("euv", "duv")}
+    model.tool_price = {c.value: model.world.unit_price(c.value) for c in TOOL_CATEGORIES}
+    build_agents(model)
+    build_graph(model)
+    distribute_instruments(model)
+    model.announced = {}  # rule id -> wafer-edge mask at risk
+    model.announced_tools = {}
+    model.mineral_multiplier = np.ones(len(model.vendors))
+    model.tool_orders = []
+
+
+def build_agents(model) -> None:
+    w, p = model.world, model.parameters
+    ref = np.array([w.reference_price(t) for t in TIERS])
+    y = w.yields
+    ceilings = np.array([[float(y[f"{route}_ceiling"][t.value]) for t in TIERS] for route in ("euv", "duv")])
+    model.governments = [
+        Government(model, g.name, g.country, [], [], [], g.domestic_tool_bias,
+                   champions=p.champions if g.country == "CN" else (),
+                   reserved_share=p.reserved_share if g.country == "CN" else 0.0)
+        for g in w.governments
+    ]
+    model.vendors = [
+        EquipmentVendor(
+            model, v.name, v.country,
+            output={c: line.output for c, line in v.tools.items()},
+            progress={c: progress_of(line.level) for c, line in v.tools.items()},
+            weight={c: line.weight for c, line in v.tools.items()},
+            learning=v.learning,
+        )
+        for v in w.vendors
+    ]
+    model.foundries = [
+        Foundry(
+            model, f.name, f.country, spec=f, reference_price=ref, yield_start=float(y["start"]), ceilings=ceilings,
+            half_life_wafers=(p.smic_yield_half_life_wafers if f.name == w.tracked.foundry
+                              else float(y["half_life_wafers"])),
+            lag=model.lag,
+        )
+        for f in w.foundries
+    ]
+    model.origin = origin = parse_quarter(str(w.meta["first_quarter"]))
+    model.firms = []
+    for spec in w.firms:
+        firm = FablessFirm(model, spec.name, spec.country, spec=spec)
+        firm.start_quarter = origin
+        model.firms.append(firm)
+    model.firm_dies_per_wafer = np.array([f.dies_per_wafer for f in model.firms])
+    model.foundry_index = {f.name: i for i, f in enumerate(model.foundries)}
+    model.firm_index = {f.name: i for i, f in enumerate(model.firms)}
+    model.vendor_index = {v.name: i for i, v in enumerate(model.vendors)}
+    model.firm_names = [f.name for f in model.firms]
+    model.firm_countries = [f.country for f in model.firms]
+    model.china = next((g for g in model.governments if g.country == "CN"), None)
+    model.recipients = {a.name: a for a in [*model.foundries, *model.vendors]}
+    unknown = [name for name in p.champions if name not in model.firm_index]
+    if unknown:
+        raise ScenarioError(
+            f"{model.scenario.path}: field 'champions': unknown firm '{unknown[0]}'; expected "
+            "firms of the world: " + ", ".join(f.name for f in model.firms[:20])
+        )
+
+
+def build_graph(model) -> None:
+    """Potential supply relations, all active at the start, and the markets over them.
+
+    Wafers: foundry -> firm for every tier the foundry runs (or will) at or behind the
+    firm's most advanced demand (so that it can fall back), from every foundry of the
+    world, and from the synthetic foundries the firm names as suppliers
+    (`model.graph.wafer_relations`). Tools: vendor -> foundry for every category the
+    vendor makes that a tier of the foundry uses. Built as arrays: a synthetic world
+    has 10^6 relations.
+    """
+    w = model.world
+    tg = TradeGraph()
+    for kind, group in (("government", model.governments), ("vendor", model.vendors),
+                        ("foundry", model.foundries), ("firm", model.firms)):
+        for agent in group:
+            tg.add_node(agent.name, kind, agent.country)
+
+    n_tiers, n_foundries, n_firms = len(TIERS), len(model.foundries), len(model.firms)
+    streams = DemandStreams.from_specs(w.firms)
+    has_tier = np.array([f.has_tier for f in model.foundries]).reshape(n_foundries, n_tiers)
+    supplier, buyer, tier = wafer_relations(
+        streams.most_advanced_tier(n_firms), has_tier,
+        np.array([not spec.synthetic for spec in w.foundries], dtype=bool), _named_synthetic_suppliers(model),
+    )
+    foundry_names = [f.name for f in model.foundries]
+    wafers = EdgeSet("wafers", supplier, buyer, tier, np.full(len(supplier), -1), foundry_names, model.firm_names)
+
+    uses = np.array([[any(c.value in model.bills[(t, r)] for r in ("euv", "duv")) for t in TIERS]
+                     for c in TOOL_CATEGORIES])  # (categories, tiers)
+    columns: list[list[np.ndarray]] = [[], [], [], []]  # vendor, foundry, tier, category
+    for v, vendor in enumerate(model.vendors):
+        for c_name in vendor.output:  # in the vendor's own order, foundry by foundry
+            c = CATEGORY_INDEX[c_name]
+            foundry, t = np.nonzero(has_tier & uses[c])
+            for col, values in zip(columns, (np.full(len(t), v), foundry, t, np.full(len(t), c))):
+                col.append(values)
+    sup, buy, tier, cat = (np.concatenate([np.zeros(0, dtype=np.int64), *col]).astype(np.int64) for col in columns)
+    tools = EdgeSet("tools", sup, buy, tier, cat, [v.name for v in model.vendors], foundry_names)
+    tg.set_edges(wafers, tools)
+    model.trade = tg
+    # Per-edge names and countries, for rule matching (made on demand).
+    model.sides = {"wafers": EdgeSides(wafers, model.foundries, model.firms),
+                   "tools": EdgeSides(tools, model.vendors, model.foundries)}
+
+    firm_country = np.array([f.country for f in model.firms])
+    foundry_country = np.array([f.country for f in model.foundries])
+    vendor_country = np.array([v.country for v in model.vendors])
+    model.firm_is_chinese = firm_country == "CN"
+    model.wafer_market = WaferMarket(wafers, n_foundries, foundry_country, firm_country)
+    vendor_weight = np.zeros((len(model.vendors), len(TOOL_CATEGORIES)))  # buyers' base preference
+    for v, vendor in enumerate(model.vendors):
+        for c_name, value in vendor.weight.items():
+            vendor_weight[v, CATEGORY_INDEX[c_name]] = value
+    unit_price = np.array([model.tool_price[c.value] for c in TOOL_CATEGORIES])
+    model.tool_market = ToolMarket(tools, vendor_weight, vendor_country, foundry_country, unit_price, n_foundries)
+
+    relations = Relations(
+        buyer=wafers.buyer, group=wafers.buyer * n_tiers + wafers.tier,
+        seller=model.wafer_market.seller,
+        same_country=foundry_country[wafers.supplier] == firm_country[wafers.buyer],
+        supplier_country=foundry_country[wafers.supplier], buyer_country=firm_country[wafers.buyer],
+        quality=np.array([f.quality for f in model.foundries])[wafers.supplier],
+    )
+    model.sector = FablessSector(streams, n_firms, relations, _base_preferences(model, wafers), model.origin)
+    for j, firm in enumerate(model.firms):
+        firm.bind(model.sector.figures, j)
+    model.wafer_ready = np.array([f.ready for f in model.foundries])[wafers.supplier, wafers.tier]
+
+
+def _named_synthetic_suppliers(model) -> np.ndarray:
+    """(firm, foundry) pairs where a firm names a synthetic foundry as a supplier."""
+    synthetic = {spec.name for spec in model.world.foundries if spec.synthetic}
+    if not synthetic:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = {
+        (j, model.foundry_index[name])
+        for j, spec in enumerate(model.world.firms)
+        for prefs in (spec.suppliers, *(s.suppliers or {} for s in spec.demand))
+        for name in prefs if name in synthetic
+    }
+    return np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
+
+
+def _base_preferences(model, wafers: EdgeSet) -> np.ndarray:
+    """Per wafer edge: the firm's base preference weight for that foundry at that tier
+    (its streams' suppliers at the tier, merged in stream order, else its default
+    suppliers; 0 for a foundry it does not name), times `foundry_preference`."""
+    n_tiers, n_foundries = len(TIERS), len(model.foundries)
+    foundry_index, codes, weights, specific = model.foundry_index, [], [], []
+    for j, spec in enumerate(model.world.firms):  # a Python pass over specs: build time only
+        default = spec.suppliers
+        by_tier: dict[str, dict[str, float]] = {}
+        for s in spec.demand:
+            by_tier.setdefault(s.tier, {}).update(s.suppliers or default)
+        for slot, prefs in ((0, default), *((TIER_INDEX[t] + 1, p) for t, p in by_tier.items())):
+            if slot:
+                specific.append(j * n_tiers + slot - 1)
+            first = (j * (n_tiers + 1) + slot) * n_foundries
+            for name, weight in prefs.items():
+                i = foundry_index.get(name)
+                if i is not None:
+                    codes.append(first + i)
+                    weights.append(float(weight))
+    tier_specific = np.zeros(len(model.firms) * n_tiers, dtype=bool)
+    tier_specific[specific] = True
+    tier_specific = tier_specific.reshape(-1, n_tiers)
+    codes, weights = np.array(codes, dtype=np.int64), np.array(weights, dtype=float)
+    order = np.argsort(codes, kind="stable")
+    codes, weights = codes[order], weights[order]
+    slot = np.where(tier_specific[wafers.buyer, wafers.tier], wafers.tier + 1, 0)
+    wanted = (wafers.buyer * (n_tiers + 1) + slot) * n_foundries + wafers.supplier
+    at = np.minimum(np.searchsorted(codes, wanted), max(len(codes) - 1, 0))
+    found = (codes[at] == wanted) if len(codes) else np.zeros(len(wanted), dtype=bool)
+    base = np.where(found, weights[at] if len(codes) else 0.0, 0.0)
+    preference = model.parameters.foundry_preference
+    if preference:
+        scale = np.array([preference.get(f.name, 1.0) for f in model.foundries])
+        base = base * scale[wafers.supplier]
+    return base
+
+
+def distribute_instruments(model) -> None:
+    """Give each government the rules (with those the levers add), directives and
+    subsidies it issues; a directive that names no foundry directs the world's tracked one."""
+    model.rules = lever_rules(model.scenario.rules, model.parameters)
+    by_key = {}
+    for g in model.governments:
+        by_key[g.name] = g
+        by_key[g.country] = g
+    model.government_country = {g.name: g.country for g in model.governments}
+    for item_list, attr in ((model.rules, "rules"), (model.scenario.directives, "directives"),
+                            (model.scenario.subsidies, "subsidies")):
+        for item in item_list:
+            if isinstance(item, Directive) and item.foundry is None:
+                item = item.model_copy(update={"foundry": model.world.tracked.foundry})
+            government = by_key.get(item.issuer)
+            if government is None:
+                raise ScenarioError(
+                    f"{model.scenario.path}: field '{attr}' id '{item.id}': issuer "
+                    f"'{item.issuer}' is not a government of the world; expected one of " + ", ".join(sorted(by_key))
+                )
+            getattr(government, attr).append(item)

@@ -1,0 +1,115 @@
+"""Resolving what governments decide: export-control rules cut and restore edges of the
+trade graph (with a ledger row each), servicing bans and mineral controls change what
+foundries and vendors can do, and the state allocator's directives become priority
+classes of the wafer market. Called by the model's first two phases; which edges a
+rule reaches is `model.policy`'s pure matching.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.graph import EdgeSet
+from model.policy import issuer_country, matching_edges, targets_mask
+from model.scenario import Rule
+from model.technology import TIER_INDEX, TIERS, Tier
+
+
+def announce(model, rule: Rule) -> None:
+    """Remember which relations an announced rule will cut (firms stockpile)."""
+    if rule.kind in ("wafers", "tools"):
+        store = model.announced if rule.kind == "wafers" else model.announced_tools
+        # Buyers cannot know where a tool threshold will land: a foundry that a tools
+        # rule targets stockpiles the rule's categories for every tier (precautionary
+        # stockpiling, ASSUMPTION; China's DUV imports surged ahead of the Dutch rules:
+        # calibration.csv: asml_china_share, ASML, 2023Q3).
+        reach = rule.model_copy(update={"tier": Tier.MATURE.value}) if rule.kind == "tools" else rule
+        store[rule.id] = _matches(model, reach, getattr(model.trade, rule.kind))
+    model.log("announce", rule.id, rule.issuer, ",".join(rule.targets), rule.tier, rule.event)
+
+
+def apply_rule(model, rule: Rule) -> None:
+    """Cut what a rule reaches (each edge escapes with probability 1 - enforcement);
+    the firms de-risk along it."""
+    model.announced.pop(rule.id, None)
+    model.announced_tools.pop(rule.id, None)
+    if rule.kind == "servicing":
+        for i in np.flatnonzero(targeted(rule, model.foundries)):
+            model.foundries[i].unserviced = True
+            model.log("servicing_ban", rule.id, rule.issuer, model.foundries[i].name, ",".join(rule.tools), rule.event)
+        return
+    if rule.kind == "minerals":
+        _restrict_minerals(model, rule, on=True)
+        return
+    edges = model.trade.wafers if rule.kind == "wafers" else model.trade.tools
+    mask = _matches(model, rule, edges)
+    enforcement = model.parameters.enforcement
+    if enforcement < 1.0 and mask.any():
+        escaped = mask & (model.rng.random(len(mask)) >= enforcement)
+        model.log_edges("leak", rule.id, edges, np.flatnonzero(escaped), "not enforced on this relation")
+        mask &= ~escaped
+    model.log_edges("cut", rule.id, edges, model.trade.switch_off(edges, mask, rule.id), rule.event)
+    factor = model.parameters.derisk_factor
+    if factor != 1.0:
+        cut_firms = targeted(rule, model.firms) if rule.kind == "wafers" else None
+        countries = {t.split(":", 1)[1] for t in rule.targets if t.startswith("country:")}
+        model.sector.derisk(factor, cut_firms, issuer_country(rule.issuer, model.government_country), countries)
+
+
+def lift_rule(model, rule: Rule) -> None:
+    """Restore what a rule cut (an edge other rules cut stays cut)."""
+    if rule.kind == "minerals":
+        _restrict_minerals(model, rule, on=False)
+        return
+    if rule.kind == "servicing":
+        return
+    edges = model.trade.wafers if rule.kind == "wafers" else model.trade.tools
+    model.log_edges("restore", rule.id, edges, model.trade.switch_on(edges, rule.id), "rule lifted")
+
+
+def allocate_state_priority(model, directives) -> None:
+    """The state allocator: champion -> foundry edges of the directed tiers become
+    priority class 0 of the wafer market, capped at the directive's reserved share of
+    capacity; the ledger records the re-wiring the first quarter it happens."""
+    market = model.wafer_market
+    wafers = market.edges
+    priority = np.ones(len(wafers), dtype=np.int64)
+    for d in directives:
+        advanced = np.isin(np.arange(len(TIERS)), [TIER_INDEX[x] for x in d.tiers])[wafers.tier]
+        at_foundry = wafers.supplier == model.foundry_index.get(d.foundry, -1)
+        champion = np.zeros(len(model.firms), dtype=bool)
+        champion[[model.firm_index[c] for c in d.champions]] = True  # known: checked at set-up
+        mask = advanced & at_foundry & champion[wafers.buyer]
+        priority[mask] = 0
+        market.class_caps = np.array([d.reserved_share, 1.0])
+        model.log_edges("rewire", d.directive_id, wafers, np.flatnonzero(mask & ~wafers.rewired),
+                        f"state allocator: priority class 0, up to {d.reserved_share:.0%} of capacity")
+        wafers.rewired |= mask
+    market.priority = priority
+
+
+def at_risk(store: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """1.0 on the edges an announced rule will cut, else 0.0."""
+    risk = np.zeros(n, dtype=bool)
+    for mask in store.values():
+        risk |= mask
+    return risk.astype(float)
+
+
+def targeted(rule: Rule, agents) -> np.ndarray:
+    """Which of `agents` a rule's targets name (by name, or country:XX)."""
+    return targets_mask(rule.targets, np.array([a.name for a in agents]), np.array([a.country for a in agents]))
+
+
+def _matches(model, rule: Rule, edges: EdgeSet) -> np.ndarray:
+    issuer = issuer_country(rule.issuer, model.government_country)
+    return matching_edges(rule, edges, model.sides[edges.kind], issuer)
+
+
+def _restrict_minerals(model, rule: Rule, on: bool) -> None:
+    hit = targeted(rule, model.vendors)
+    model.mineral_multiplier = np.where(hit, 1.0 - model.parameters.mineral_shock if on else 1.0,
+                                        model.mineral_multiplier)
+    for i in np.flatnonzero(hit):
+        model.log("minerals" if on else "minerals_end", rule.id, rule.issuer, model.vendors[i].name,
+                  "minerals", rule.event)
