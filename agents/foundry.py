@@ -15,6 +15,8 @@ from model.technology import (
 ROUTES = ("euv", "duv")
 """Patterning routes of installed capacity; index 1 ('duv') is multi-patterning at
 leading/7nm and the ordinary route elsewhere."""
+EUV = ToolCategory.EUV.value
+LITHOGRAPHY_NAMES = frozenset(c.value for c in LITHOGRAPHY)
 FOREIGN, DOMESTIC = 0, 1
 """Origin of the lithography tools behind a unit of capacity (servicing bans hit foreign)."""
 
@@ -74,7 +76,7 @@ class Foundry(ChipAgent):
         self.yield_start = yield_start
         self.ceilings = ceilings * spec.quality  # shape (routes, tiers)
         self.half_life_wafers = half_life_wafers
-        self.inventory: dict[tuple[str, str], np.ndarray] = {}
+        self.inventory: dict[tuple[str, str], list[float]] = {}  # units [foreign, domestic]
         self.unserviced = False
         # Figures of the last quarter, written by the model's phases.
         self.orders = np.zeros(n)
@@ -138,8 +140,8 @@ class Foundry(ChipAgent):
         headroom = self.target_headroom(headroom)
         capacity = self.capacity_by_tier
         units: dict[tuple[str, str], float] = {}
-        for tier in TIERS:
-            i = tier.index
+        for i, tier in enumerate(TIERS):
+            name = TIER_NAMES[i]
             if not self.has_tier[i] or quarter + lag + 1 < self.ready[i]:
                 continue
             will_have = (
@@ -150,10 +152,11 @@ class Foundry(ChipAgent):
             if gap <= 0:
                 continue
             for category, per_wafer in bill(tier, self.route[i]).items():
-                stocked = self.inventory.get((category, tier.value), np.zeros(2)).sum()
+                held = self.inventory.get((category, name))
+                stocked = held[0] + held[1] if held else 0.0
                 need = gap * per_wafer - stocked
                 if need > 0:
-                    units[(category, tier.value)] = need
+                    units[(category, name)] = need
         if reachable is not None and repurpose_share > 0:
             units = self._route_around(units, reachable, repurpose_share)
         cost = tool_cost_usd_m(units, unit_price)
@@ -187,38 +190,38 @@ class Foundry(ChipAgent):
         """
         additions: dict[tuple[str, str], float] = {}
         uses: dict[tuple[str, str, str], float] = {}
-        stock = {k: v.sum() for k, v in self.inventory.items()}
+        stock = {k: v[0] + v[1] for k, v in self.inventory.items()}
         lag = self.pipeline.shape[0]
         headroom = self.target_headroom(headroom)
         capacity = self.capacity_by_tier
-        for tier in TIERS:
-            i = tier.index
+        for i, tier in enumerate(TIERS):
             if not self.has_tier[i] or quarter < self.ready[i] - lag:
                 continue
+            here = TIER_NAMES[i]
             older = TIER_NAMES[i + 1:]
             gap = max(0.0, self.forecast[i] * (1 + headroom) - capacity[i] - self.pipeline[:, i].sum())
             routes = [self.route[i]] + [r for r in ROUTES if r != self.route[i]]
             for route in routes:
                 need = bill(tier, route)
-                if not need or (route == "euv" and ToolCategory.EUV.value not in need):
+                if not need or (route == "euv" and EUV not in need):
                     continue
-                own = min(stock.get((c, tier.value), 0.0) / u for c, u in need.items() if u > 0)
+                own = min(stock.get((c, here), 0.0) / u for c, u in need.items() if u > 0)
                 spare = {c: repurpose_share * sum(stock.get((c, t), 0.0) for t in older) for c in need}
-                reach = min((stock.get((c, tier.value), 0.0) + spare[c]) / u for c, u in need.items() if u > 0)
+                reach = min((stock.get((c, here), 0.0) + spare[c]) / u for c, u in need.items() if u > 0)
                 wafers = max(own, min(reach, max(gap, own)))
                 if wafers <= 1e-9:
                     continue
-                additions[(tier.value, route)] = additions.get((tier.value, route), 0.0) + wafers
+                additions[(here, route)] = additions.get((here, route), 0.0) + wafers
                 gap = max(0.0, gap - wafers)
                 for c, u in need.items():
                     wanted = wafers * u
-                    from_own = min(wanted, stock.get((c, tier.value), 0.0))
-                    self._take(stock, uses, c, tier.value, tier.value, from_own)
+                    from_own = min(wanted, stock.get((c, here), 0.0))
+                    self._take(stock, uses, c, here, here, from_own)
                     rest = wanted - from_own
                     pool = sum(stock.get((c, t), 0.0) for t in older)
                     for t in older:
                         if rest > 1e-12 and pool > 0:
-                            self._take(stock, uses, c, t, tier.value, rest * stock.get((c, t), 0.0) / pool)
+                            self._take(stock, uses, c, t, here, rest * stock.get((c, t), 0.0) / pool)
         return Installation(self.name, additions, uses)
 
     @staticmethod
@@ -233,20 +236,22 @@ class Foundry(ChipAgent):
     def install(self, plan: Installation) -> None:
         """Put planned capacity into the pipeline, consuming tools; a tier's new capacity
         has the lithography origin (foreign/domestic) of the scanners it used."""
-        origin_share: dict[str, np.ndarray] = {}
+        origin_share: dict[str, list[float]] = {}
         for (category, stock_tier, use_tier), used in plan.uses.items():
             stock = self.inventory[(category, stock_tier)]
-            total = stock.sum()
+            total = stock[0] + stock[1]
             if total <= 0:
                 continue
-            if ToolCategory(category) in LITHOGRAPHY:
-                origin_share[use_tier] = origin_share.get(use_tier, np.zeros(2)) + stock / total * used
-            self.inventory[(category, stock_tier)] = np.maximum(stock * (1 - used / total), 0.0)
+            if category in LITHOGRAPHY_NAMES:
+                before = origin_share.get(use_tier, (0.0, 0.0))
+                origin_share[use_tier] = [before[0] + stock[0] / total * used, before[1] + stock[1] / total * used]
+            kept = 1 - used / total
+            stock[0], stock[1] = max(stock[0] * kept, 0.0), max(stock[1] * kept, 0.0)
         for (tier, route), wafers in plan.additions.items():
-            i = TIER_INDEX[tier]
-            share = origin_share.get(tier, np.array([1.0, 0.0]))
-            share = share / share.sum() if share.sum() > 0 else np.array([1.0, 0.0])
-            self.pipeline[-1, i, ROUTES.index(route)] += wafers * share
+            share = origin_share.get(tier)
+            whole = share[0] + share[1] if share else 0.0
+            share = np.array([share[0] / whole, share[1] / whole]) if whole > 0 else np.array([1.0, 0.0])
+            self.pipeline[-1, TIER_INDEX[tier], ROUTES.index(route)] += wafers * share
 
     def age(self, depreciation: float, unserviced_extra: float) -> None:
         """Pipeline advances one quarter; capacity depreciates (faster for foreign
@@ -269,5 +274,5 @@ class Foundry(ChipAgent):
         )
 
     def receive_tools(self, category: str, tier: str, units: float, domestic: bool) -> None:
-        stock = self.inventory.setdefault((category, tier), np.zeros(2))
+        stock = self.inventory.setdefault((category, tier), [0.0, 0.0])
         stock[DOMESTIC if domestic else FOREIGN] += units
