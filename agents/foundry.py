@@ -95,19 +95,11 @@ class Foundry(ChipAgent):
         return self.capacity.sum(axis=(1, 2))
 
     def yields(self) -> np.ndarray:
-        """Large-die yield per tier: each route's learning curve, capacity-weighted."""
-        by_route = np.array(
-            [
-                learned_yield(self.cumulative_wafers, self.yield_start, self.ceilings[r], self.half_life_wafers)
-                for r in range(len(ROUTES))
-            ]
-        )  # (routes, tiers)
-        weight = self.capacity.sum(axis=2).T  # (routes, tiers)
-        total = weight.sum(axis=0)
-        preferred = self.preferred_route
-        fallback = by_route[preferred, np.arange(len(TIERS))]
-        blended = np.divide((by_route * weight).sum(axis=0), total, out=fallback.copy(), where=total > 0)
-        return blended
+        """Large-die yield per tier: each route's learning curve, capacity-weighted
+        (`blended_yields`)."""
+        return blended_yields(self.cumulative_wafers[None], self.capacity[None], self.yield_start,
+                              self.ceilings[None], np.array([self.half_life_wafers]),
+                              self.preferred_route[None])[0]
 
     def target_headroom(self, world_headroom: float) -> float:
         """Capacity built above forecast orders: the foundry's own headroom (else the
@@ -276,3 +268,22 @@ class Foundry(ChipAgent):
     def receive_tools(self, category: str, tier: str, units: float, domestic: bool) -> None:
         stock = self.inventory.setdefault((category, tier), [0.0, 0.0])
         stock[DOMESTIC if domestic else FOREIGN] += units
+
+
+def blended_yields(cumulative: np.ndarray, capacity: np.ndarray, start: float, ceilings: np.ndarray,
+                   half_life: np.ndarray, preferred_route: np.ndarray) -> np.ndarray:
+    """Large-die yield per foundry and tier, shape (foundries, tiers): each route's
+    learning curve (`learned_yield` in cumulative wafers), weighted by the capacity of
+    that route; a tier with no capacity takes its preferred route's curve.
+
+    cumulative: (foundries, tiers) wafers; capacity: (foundries, tiers, routes,
+    origins) wafers/quarter; ceilings: (foundries, routes, tiers); half_life:
+    (foundries,) wafers; preferred_route: (foundries, tiers) route index."""
+    n_foundries, n_tiers = cumulative.shape
+    by_route = np.stack([learned_yield(cumulative, start, ceilings[:, r], half_life[:, None])
+                         for r in range(len(ROUTES))], axis=1)  # (foundries, routes, tiers)
+    weight = capacity.sum(axis=3).transpose(0, 2, 1)  # (foundries, routes, tiers)
+    total = weight[:, 0] + weight[:, 1]
+    fallback = np.take_along_axis(by_route, preferred_route[:, None, :], axis=1)[:, 0]
+    blended = by_route[:, 0] * weight[:, 0] + by_route[:, 1] * weight[:, 1]
+    return np.divide(blended, total, out=fallback.copy(), where=total > 0)

@@ -18,6 +18,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from agents.foundry import blended_yields
 from model import build, controls, reporters
 from model.scenario import DEFAULT_SCENARIO, Directive, Rule, Scenario, check_against_world, load_scenario
 from model.synthetic import synthetic_world
@@ -252,7 +253,10 @@ class ChipMarketModel(mesa.Model):
 
     def foundry_yields(self) -> np.ndarray:
         """(foundries, tiers) large-die yields."""
-        return np.array([f.yields() for f in self.foundries])
+        fs = self.foundries
+        return blended_yields(np.array([f.cumulative_wafers for f in fs]), np.array([f.capacity for f in fs]),
+                              fs[0].yield_start, np.array([f.ceilings for f in fs]),
+                              np.array([f.half_life_wafers for f in fs]), np.array([f.preferred_route for f in fs]))
 
     def log(self, action: str, rule: str, supplier: str, buyer: str, item: str, note: str) -> None:
         self.ledger.log(self.steps, self.quarter, action, rule, supplier, buyer, item, note)
