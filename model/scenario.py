@@ -134,8 +134,9 @@ class Parameters(_Strict):
         "no figure is published.",
     )
     champions: Names = lever(
-        ("Huawei",), min_length=1,
-        description="Firms the state allocator serves first, in priority order (at least one).",
+        ("Huawei",),
+        description="Firms the state allocator serves first, in priority order; none: the "
+        "directive reserves nothing (the browser app's 'no champions').",
     )
     allies_aligned: bool = lever(
         False,

@@ -55,7 +55,7 @@ BAD_SCENARIOS = {
     "nan preference": ("[parameters]\nfoundry_preference = { TSMC = nan }\n", "foundry_preference.TSMC"),
     "negative preference": ("[parameters]\nfoundry_preference = { TSMC = -1.0 }\n", "foundry_preference.TSMC"),
     "start after end": ('[parameters]\nstart = "2025Q1"\nend = "2024Q4"\n', "field 'end'"),
-    "no champions": ('[parameters]\nchampions = ""\n', "champions"),
+    "duplicate champion": ('[parameters]\nchampions = ["Huawei", "Huawei"]\n', "champions"),
 }
 
 
