@@ -17,7 +17,9 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 main_status=0
-python -m pytest "$@" || main_status=$?
+# Two workers (pytest-xdist): the slow statistical, CLI and browser tests share the
+# machine's two cores; every test is independent of the others' order and process.
+python -m pytest -n 2 "$@" || main_status=$?
 
 # ------------------------------------------- second leg: Python 3.12+, newest Mesa 3.x
 CORE_TESTS=(
