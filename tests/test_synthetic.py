@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import mesa
 import numpy as np
-import pandas as pd
 import pytest
 
 from agents.fabless import FablessFirm, stream_demand
@@ -137,14 +136,6 @@ def test_batched_firm_records_equal_per_agent_reporters(synthetic_model):
     model, _ = synthetic_model
     per_agent = list(mesa.DataCollector._record_agenttype(model.datacollector, model, FablessFirm))
     assert firm_records(model) == per_agent
-
-
-def test_firm_frame_is_the_one_mesa_builds_from_the_records(synthetic_model):
-    model, _ = synthetic_model
-    dc = model.datacollector
-    mesa_frame = mesa.DataCollector.get_agenttype_vars_dataframe(dc, FablessFirm)
-    pd.testing.assert_frame_equal(dc.get_agenttype_vars_dataframe(FablessFirm), mesa_frame, check_exact=True)
-    assert len(mesa_frame) == 9 * len(model.firms)
 
 
 def test_batched_demand_equals_each_firms_own_rule(synthetic_model):
