@@ -3,13 +3,11 @@ and the model runs on them with the clearing invariants intact."""
 
 from __future__ import annotations
 
-import mesa
 import numpy as np
 import pytest
 
-from agents.fabless import FablessFirm, stream_demand
+from agents.fabless import stream_demand
 from model import ChipMarketModel
-from model.reporters import firm_records
 from model.scenario import parse_assignment
 from model.synthetic import synthetic_world
 from model.world import load_world, world_path
@@ -130,12 +128,6 @@ def test_firms_buy_from_synthetic_foundries_only_when_they_name_them(synthetic_m
     assert links and links <= named
     # every firm may buy from every named foundry that runs a tier it can use
     assert len(wafers) < len(model.firms) * len(model.foundries) * 5
-
-
-def test_batched_firm_records_equal_per_agent_reporters(synthetic_model):
-    model, _ = synthetic_model
-    per_agent = list(mesa.DataCollector._record_agenttype(model.datacollector, model, FablessFirm))
-    assert firm_records(model) == per_agent
 
 
 def test_batched_demand_equals_each_firms_own_rule(synthetic_model):
