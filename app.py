@@ -7,7 +7,8 @@ controls in the sidebar; Reset rebuilds it from them, Step runs one quarter.
 
 The page shows the trade graph (vendors -> foundries -> firms; cut relations red and
 dashed, the state allocator's re-wiring purple), the run's key series and the newest
-rows of the ledger of cuts and re-wirings. Drawing lives in `experiments.viz`.
+rows of the ledger of cuts and re-wirings. Drawing lives in `experiments.app`
+(`graph`: the trade graph; `panels`: the series and the ledger).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import solara
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
-from experiments import viz
+from experiments.app.graph import GRAPH_DPI, TradeGraphPainter
+from experiments.app.panels import PANELS_DPI, SeriesPanels, latest_ledger
 from model import ChipMarketModel
 from model.scenario import DEFAULT_SCENARIO, list_scenarios
 
@@ -107,10 +109,10 @@ def initial_parameters() -> dict:
 def TradeGraph(model):
     """The trade graph after the last step; its layout is fixed per model."""
     update_counter.get()
-    painter = solara.use_memo(lambda: viz.TradeGraphPainter(model), [model])
+    painter = solara.use_memo(lambda: TradeGraphPainter(model), [model])
     figure = painter.draw()  # a new Figure each step
     with solara.Div(classes=["chipstate-trade-graph"]) as main:
-        solara.FigureMatplotlib(figure, format="png", dpi=viz.GRAPH_DPI)
+        solara.FigureMatplotlib(figure, format="png", dpi=GRAPH_DPI)
     return main
 
 
@@ -118,12 +120,12 @@ def TradeGraph(model):
 def SeriesPlots(model):
     """Fulfilment, SMIC capacity and yield, revenue shares, prices, cut relations."""
     counter = update_counter.get()
-    panels = solara.use_memo(lambda: viz.SeriesPanels(model), [model])
+    panels = solara.use_memo(lambda: SeriesPanels(model), [model])
     figure = panels.update()
     with solara.Div(classes=["chipstate-series"]) as main:
         # The figure object is kept and updated in place: name what makes it new.
         solara.FigureMatplotlib(figure, dependencies=[model, counter, model.steps],
-                                format="png", dpi=viz.PANELS_DPI)
+                                format="png", dpi=PANELS_DPI)
     return main
 
 
@@ -131,7 +133,7 @@ def SeriesPlots(model):
 def LedgerTable(model):
     """The newest ledger rows: what was cut, restored or re-wired, and by which rule."""
     update_counter.get()
-    frame = viz.latest_ledger(model, rows=12)
+    frame = latest_ledger(model, rows=12)
     scenario = model.scenario
     with solara.Div(classes=["chipstate-ledger"], style={"padding": "0 8px"}) as main:
         # Plain HTML, not solara.Markdown: Markdown pulls KaTeX from a CDN path that

@@ -1,4 +1,19 @@
-"""What users do with the model: sweeps, comparisons, sensitivity, the CLI."""
+"""What users do with the model, in rooms (the import rules between them are in
+setup.cfg's [importlinter] sections and checked by tests/test_imports.py):
+
+- `cli`: the `chipstate` command; each command imports its own modules when it runs;
+- `run`, `compare`: one run to a folder; scenarios A and B on the same seeds to a folder;
+- `bench`, `calibration`, `app` (these never import each other):
+  the benchmarks, one module each; the observed data once, validation and calibration;
+  the browser app's painters and panels;
+- `analysis`: paired differences, sensitivity indices, figures; never runs the model;
+- `batch`: sweep files and designs, the runner and its executors, the store, the loader;
+- `outputs`, `provenance`, `tables`: output folders and atomic files; the model's
+  version, git revision and library versions; number formats and text tables.
+
+Each room imports only the rooms listed below it. scenarios/, sweeps/, notebooks/
+and examples/ hold data files, notebooks and scripts.
+"""
 
 from pathlib import Path
 

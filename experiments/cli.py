@@ -1,7 +1,9 @@
 """`chipstate`: the command line. Each command is a few lines over library functions.
 
-Errors the user can fix (a bad scenario, sweep or value) print one line naming the
-file, the field and what was expected, and exit with code 2; never a traceback.
+Each command imports its own modules when it runs, so `chipstate --help` (and a bad
+flag) loads neither Mesa nor pandas. Errors the user can fix (a bad scenario, sweep
+or value) print one line naming the file, the field and what was expected, and exit
+with code 2; never a traceback.
 """
 
 from __future__ import annotations
@@ -10,13 +12,44 @@ import argparse
 import sys
 from pathlib import Path
 
-from experiments.outputs import OutputError
-from experiments.sweep import SweepError
-from experiments.validate import DATA_FILE, DataFileError
-from model.scenario import DEFAULT_SCENARIO, ScenarioError
+USER_ERRORS = (
+    ("model.scenario", "ScenarioError"),
+    ("experiments.batch.sweep", "SweepError"),
+    ("experiments.calibration.observed", "DataFileError"),
+    ("experiments.outputs", "OutputError"),
+)
+"""Errors the user can fix (module, class): one line, exit code 2. Named, not imported:
+an error can only be raised once its module is loaded, so `_user_error` looks only at
+the modules already in `sys.modules`."""
 
-USER_ERRORS = (ScenarioError, SweepError, DataFileError, OutputError)
-"""Errors the user can fix: one line, exit code 2."""
+DEFAULT_SCENARIO_TEXT = "state_allocation"
+"""The default scenario as --help shows it; `run` resolves the real default
+(`model.scenario.DEFAULT_SCENARIO`) only when it runs (tests/test_imports.py checks
+they agree)."""
+
+DATA_FILE_TEXT = "model/data/calibration.csv"
+"""The default calibration table as --help shows it (`experiments.calibration.observed.DATA_FILE`)."""
+
+
+def _user_error(exc: BaseException) -> bool:
+    """Whether `exc` is one of `USER_ERRORS` (of a module already loaded)."""
+    for module, name in USER_ERRORS:
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(exc, getattr(loaded, name)):
+            return True
+    return False
+
+
+def _sweep_error(message: str) -> Exception:
+    from experiments.batch.sweep import SweepError
+
+    return SweepError(message)
+
+
+def _data_file(args: argparse.Namespace) -> Path:
+    from experiments.calibration.observed import DATA_FILE
+
+    return DATA_FILE if args.data is None else args.data
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,8 +88,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from experiments.run import run_scenario, summary_table
+    from model.scenario import DEFAULT_SCENARIO
 
-    output = run_scenario(args.scenario, args.seed, args.out, args.steps, _overrides(args.set),
+    scenario = DEFAULT_SCENARIO if args.scenario is None else args.scenario
+    output = run_scenario(scenario, args.seed, args.out, args.steps, _overrides(args.set),
                           overwrite=args.overwrite)
     with pd.option_context("display.width", 160, "display.float_format", "{:,.3g}".format):
         print(summary_table(output.frames["model"]).to_string())
@@ -79,13 +114,15 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 # ---------------------------------------------------- calibration and validation
 def cmd_validate(args: argparse.Namespace) -> int:
     from experiments.outputs import claim, mark, validation_folder, validation_settings
-    from experiments.validate import report, validate, write
+    from experiments.calibration.observed import DATA_FILE
+    from experiments.calibration.validate import report, validate, write
 
+    data = _data_file(args)
     overrides = _overrides(args.set)
-    settings = validation_settings(args.scenario, args.seeds, args.data, overrides)
-    out = args.out or validation_folder(args.scenario, args.seeds, args.data, overrides, DATA_FILE)
+    settings = validation_settings(args.scenario, args.seeds, data, overrides)
+    out = args.out or validation_folder(args.scenario, args.seeds, data, overrides, DATA_FILE)
     claim(out, "validation", settings, overwrite=args.overwrite)  # before the runs, not after
-    result = validate(args.scenario, args.seeds, args.data, overrides=overrides)
+    result = validate(args.scenario, args.seeds, data, overrides=overrides)
     print(report(result, show_all=getattr(args, "all", False)))
     mark(out, "validation", settings)
     paths = write(result, out)
@@ -95,10 +132,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from experiments.calibrate import calibrate, write_fitted
+    from experiments.calibration.calibrate import calibrate, write_fitted
     from experiments.tables import number
 
-    fit = calibrate(args.data, args.max_evaluations)  # a progress bar on stderr
+    fit = calibrate(_data_file(args), args.max_evaluations)  # a progress bar on stderr
     print(f"objective {number(fit.start_value)} at the defaults -> {number(fit.objective_value)} "
           f"after {fit.evaluations} evaluations over seeds {list(fit.seeds)} "
           "(mean weighted squared error: points for percentages, % of the data value otherwise)")
@@ -120,15 +157,15 @@ def _executor(args: argparse.Namespace) -> dict:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from experiments.runner import default_out, run_sweep
-    from experiments.store import RunStore
-    from experiments.sweep import load_sweep
+    from experiments.batch.runner import default_out, run_sweep
+    from experiments.batch.store import RunStore
+    from experiments.batch.sweep import load_sweep
 
     sweep = load_sweep(args.file, {} if args.steps is None else {"steps": args.steps})
     out = args.out or default_out(sweep)
     if args.merge:
         if not (out / "manifest.json").is_file():
-            raise SweepError(f"{out}: no sweep results to merge (run the sweep first)")
+            raise _sweep_error(f"{out}: no sweep results to merge (run the sweep first)")
         parts = RunStore(out).merge()
         print(f"merged {out}/ into {len(parts)} file(s) under {out / 'merged'}/")
         return 0
@@ -136,7 +173,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         counts = run_sweep(sweep, out, load=False, retry_failed=args.retry_failed,
                            overwrite=args.overwrite, **_executor(args))
     except OSError as exc:  # e.g. no Dask scheduler at that address
-        raise SweepError(f"{args.scheduler or 'executor'}: {exc}") from None
+        raise _sweep_error(f"{args.scheduler or 'executor'}: {exc}") from None
     print(f"wrote {out}/: {counts['ok']} ok, {counts['failed']} failed of {counts['runs']} runs "
           f"({counts['ran']} run now, {counts['skipped']} already stored)")
     return 0
@@ -155,11 +192,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
-    from experiments.results import is_sweep_dir
-    from experiments.sensitivity import sensitivity
+    from experiments.batch.results import is_sweep_dir
+    from experiments.analysis.sensitivity import sensitivity
 
     if not is_sweep_dir(args.sweep_dir):
-        raise SweepError(f"{args.sweep_dir}: not a sweep folder (no design.parquet or runs/)")
+        raise _sweep_error(f"{args.sweep_dir}: not a sweep folder (no design.parquet or runs/)")
     result = sensitivity(args.sweep_dir, args.out)
     print(result.report())
     print("\nwrote " + ", ".join(str(p) for p in result.paths.values()))
@@ -167,7 +204,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from experiments.bench import BENCHMARKS, run_benchmark
+    from experiments.bench import BENCHMARKS, run_benchmark  # the registry; each benchmark loads on use
 
     if args.name not in BENCHMARKS:
         print(f"chipstate: error: no benchmark '{args.name}'; expected one of: "
@@ -262,8 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run one scenario and write its results and a figure",
                          description="Run one scenario; write Parquet frames, the ledger, "
                          "the trade graph, a figure and a manifest; print a summary.")
-    run.add_argument("--scenario", default=DEFAULT_SCENARIO,
-                     help="a shipped scenario name or a TOML path (default: state_allocation)")
+    run.add_argument("--scenario", default=None,
+                     help=f"a shipped scenario name or a TOML path (default: {DEFAULT_SCENARIO_TEXT})")
     run.add_argument("--seed", type=non_negative, default=0, help="random seed, >= 0 (default: 0)")
     run.add_argument("--out", type=Path, default=None,
                      help="output folder (default: results/runs/<scenario>[-<overrides hash>]-seed<N>"
@@ -286,9 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "rows the model cannot speak to are counted by reason (--all lists them).")
     validate.add_argument("--scenario", default="historical", help="scenario (default: historical)")
     validate.add_argument("--seeds", type=positive, default=10, help="seeds (default: 10)")
-    validate.add_argument("--data", type=Path, default=DATA_FILE,
+    validate.add_argument("--data", type=Path, default=None,
                           help="a CSV with columns quantity, entity, period, value, unit, source, note "
-                          "(default: the project's copy, model/data/calibration.csv)")
+                          f"(default: the project's copy, {DATA_FILE_TEXT})")
     validate.add_argument("--out", type=Path, default=None,
                           help="output folder (default: results/validation/<scenario>[-<hash>]-seeds<N>/)")
     validate.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter")
@@ -299,10 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(func=cmd_validate)
 
     calibrate = sub.add_parser("calibrate", help="fit the named uncertain parameters to in-sample data",
-                               description="Fit the parameters listed in experiments/calibrate.py "
+                               description="Fit the parameters listed in experiments/calibration/calibrate.py "
                                "(FREE) to the in-sample rows with scipy.optimize over common seeds, and "
                                "write them with their provenance to model/data/fitted_parameters.toml.")
-    calibrate.add_argument("--data", type=Path, default=DATA_FILE, help="calibration table (CSV)")
+    calibrate.add_argument("--data", type=Path, default=None,
+                           help=f"calibration table (CSV; default: {DATA_FILE_TEXT})")
     calibrate.add_argument("--max-evaluations", type=positive, default=250,
                            help="objective evaluations at most (default: 250; ~0.6 s each)")
     calibrate.add_argument("--dry-run", action="store_true", help="fit and print, write nothing")
@@ -323,9 +361,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except USER_ERRORS as exc:
-        print(f"chipstate: error: {_one_line(exc)}", file=sys.stderr)
-        return 2
     except OSError as exc:  # a path the user named cannot be written or read
         where = exc.filename or "a file"
         print(f"chipstate: error: {where}: {exc.strerror or exc}; expected a readable input "
@@ -336,9 +371,11 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 130
     except Exception as exc:
-        from experiments.runner import SweepInterrupted  # loaded by then if a sweep ran
-
-        if not isinstance(exc, SweepInterrupted):
+        if _user_error(exc):
+            print(f"chipstate: error: {_one_line(exc)}", file=sys.stderr)
+            return 2
+        runner = sys.modules.get("experiments.batch.runner")  # loaded by then if a sweep ran
+        if runner is None or not isinstance(exc, runner.SweepInterrupted):
             raise
         print(f"chipstate: interrupted: {exc}", file=sys.stderr)
         return 130

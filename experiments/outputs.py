@@ -16,17 +16,25 @@ that made it. The rules, checked before any work starts:
 
 Folders written before the marker existed are recognised by their manifest (a run's
 ``manifest.json`` with ``seed`` and ``scenario``; a sweep's with ``sweep_digest``).
+
+Every file is written whole or not at all (`write_text_atomic` and its kin: a
+temporary ``_<name>.<pid>.tmp``, then an atomic rename); readers skip names that
+start with ``_`` or ``.``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from experiments import RESULTS_DIR
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MARKER = ".chipstate.json"
 
@@ -191,8 +199,6 @@ def claim(folder: str | Path, kind: str, settings: Any, *, overwrite: bool = Fal
 
 def mark(folder: str | Path, kind: str, settings: Any) -> None:
     """Write the marker that makes `folder` this tool's `kind` output of `settings`."""
-    from experiments.store import write_json_atomic
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_json_atomic(folder / MARKER, {"kind": kind, "settings": digest(settings, 16),
@@ -202,3 +208,46 @@ def mark(folder: str | Path, kind: str, settings: Any) -> None:
 def _describe(settings: Any) -> Any:
     """The settings as readable JSON (for people opening the marker)."""
     return json.loads(json.dumps(settings, default=str))
+
+
+# ------------------------------------------------------------------ atomic files
+def tmp_name(path: Path) -> Path:
+    """This process's temporary name for `path`: ``_<name>.<pid>.tmp``."""
+    return path.with_name(f"_{path.name}.{os.getpid()}.tmp")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text to `path` through ``_<name>.<pid>.tmp`` and an atomic rename: a reader
+    sees the old file or the new one, never half of one."""
+    tmp = tmp_name(path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to `path` atomically (`write_text_atomic`)."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def write_csv_atomic(path: Path, frame: pd.DataFrame) -> None:
+    """Write a frame to `path` as CSV (no index) atomically (`write_text_atomic`)."""
+    write_text_atomic(path, frame.to_csv(index=False))
+
+
+def write_parquet_atomic(path: Path, frame: pd.DataFrame) -> None:
+    """Write a frame to `path` as Parquet through ``_<name>.<pid>.tmp`` and ``os.replace``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tmp = tmp_name(path)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

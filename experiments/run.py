@@ -25,10 +25,10 @@ from typing import Any
 
 import pandas as pd
 
-from experiments.figures import plot_run, run_events
+from experiments.analysis.figures import plot_run, run_events
 from experiments.outputs import MARKER, OutputError, claim, mark, run_folder, run_settings
-from experiments.runner import git_revision, versions
-from experiments.store import write_json_atomic, write_parquet_atomic
+from experiments.provenance import git_revision, versions
+from experiments.outputs import write_json_atomic, write_parquet_atomic
 from model import ChipMarketModel
 from model.scenario import DEFAULT_SCENARIO
 

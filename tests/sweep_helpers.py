@@ -14,7 +14,7 @@ import pandas as pd
 
 from pathlib import Path
 
-from experiments.sweep import build_sweep
+from experiments.batch.sweep import build_sweep
 
 MINIMAL_SCENARIO = Path(__file__).resolve().parent / "data" / "minimal_scenario.toml"
 

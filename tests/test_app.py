@@ -31,7 +31,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = ROOT / "results" / "screenshots"
-CUT_RED = np.array([214, 39, 40])  # experiments.viz.EDGE_STYLES["cut"], drawn opaque
+CUT_RED = np.array([214, 39, 40])  # experiments.app.graph.EDGE_STYLES["cut"], drawn opaque
 TIMEOUT_MS = 90_000  # a loaded 2-core machine builds the first page slowly
 
 

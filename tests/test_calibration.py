@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from experiments.validate import validate
+from experiments.calibration.validate import validate
 
 SEEDS = 10
 

@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from experiments.compare import compare, paired_differences, summarise_differences
-from experiments.runner import run_sweep
-from experiments.sweep import build_sweep
+from experiments.analysis.paired import paired_differences, summarise_differences
+from experiments.compare import compare
+from experiments.batch.runner import run_sweep
+from experiments.batch.sweep import build_sweep
 from helpers import chipstate
 from sweep_helpers import MINIMAL_SCENARIO, toy_simulator
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.results import load_sweep_results
-from experiments.runner import run_sweep
-from experiments.sweep import load_sweep
+from experiments.batch.results import load_sweep_results
+from experiments.batch.runner import run_sweep
+from experiments.batch.sweep import load_sweep
 from helpers import chipstate
 
 TINY = Path(__file__).resolve().parent / "data" / "tiny_grid.toml"

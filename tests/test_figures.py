@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.figures import (PANELS, forest_figure, label, plot_run, run_events, run_figure,
-                                 validation_figure)
+from experiments.analysis.figures import PANELS, forest_figure, label, plot_run, run_events, run_figure
+from experiments.calibration.validate import validation_figure
 from model import ChipMarketModel
 
 
@@ -82,7 +82,7 @@ def test_labels_are_words():
 
 
 def test_validation_points_take_their_series_colour_and_bounds_are_in_the_legend(short_run):
-    from experiments.validate import compare, modelled_foundries
+    from experiments.calibration.validate import compare_with_data, modelled_foundries
 
     _, frames_list = short_run
     model_frames = ChipMarketModel(scenario="historical", rng=3).run(24).frames()
@@ -95,7 +95,7 @@ def test_validation_points_take_their_series_colour_and_bounds_are_in_the_legend
         {"quantity": "foundry_revenue_share", "entity": "Samsung", "period": "2022Q3", "value": ">10",
          "unit": "% of top-10 foundry revenue", "source": "t", "note": ""},
     ])
-    table = compare(data, runs, modelled_foundries(runs))
+    table = compare_with_data(data, runs, modelled_foundries(runs))
     rows = table[table["speaks"]].astype({"data_value": float})
     fig = validation_figure("foundry_revenue_share", rows, runs, "scenario historical; seed 3")
     ax = fig.axes[0]

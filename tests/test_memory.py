@@ -3,8 +3,8 @@ model alive through ``Agent._ids`` unless `runner.run_frames` releases it)."""
 
 from __future__ import annotations
 
-from experiments.bench import worker_memory
-from experiments.runner import release_model, run_frames
+from experiments.bench.memory import worker_memory
+from experiments.batch.runner import release_model, run_frames
 
 
 def test_many_runs_in_one_process_keep_resident_memory_flat():

@@ -9,9 +9,9 @@ from nbclient import NotebookClient
 
 from experiments.compare import compare
 from experiments.run import run_scenario
-from experiments.runner import run_sweep
-from experiments.sensitivity import sensitivity
-from experiments.sweep import load_sweep
+from experiments.batch.runner import run_sweep
+from experiments.analysis.sensitivity import sensitivity
+from experiments.batch.sweep import load_sweep
 from helpers import REPO
 
 pytestmark = pytest.mark.notebook
@@ -58,7 +58,7 @@ def test_each_notebook_names_the_commands_that_make_the_folder_it_reads():
     default (the notebook asks the same naming functions the commands use)."""
     from experiments import RESULTS_DIR
     from experiments.outputs import compare_folder, run_folder
-    from experiments.runner import default_out
+    from experiments.batch.runner import default_out
 
     def top_and_code(stem):
         book = nbformat.read(REPO / "experiments" / "notebooks" / f"{stem}.ipynb", as_version=4)

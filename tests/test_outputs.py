@@ -12,7 +12,7 @@ import pytest
 
 from experiments.outputs import MARKER, OutputError, claim, compare_folder, mark, run_folder, validation_folder
 from experiments.run import run_scenario
-from experiments.validate import DATA_FILE
+from experiments.calibration.observed import DATA_FILE
 from helpers import chipstate
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from experiments.validate import DataFileError, quarters_of, read_data
+from experiments.calibration.observed import DataFileError, quarters_of, read_data
 from model import ChipMarketModel, ScenarioError, list_scenarios, load_scenario
 from model.scenario import (
     check_against_world, fitted_parameters, parse_assignment, parse_assignments, read_toml,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from experiments.runner import run_sweep
-from experiments.sensitivity import METHODS, adequacy, analyse, design_size, seed_noise, sensitivity
-from experiments.sweep import SweepError
+from experiments.batch.runner import run_sweep
+from experiments.analysis.sensitivity import METHODS, adequacy, analyse, design_size, seed_noise, sensitivity
+from experiments.batch.sweep import SweepError
 from helpers import chipstate
 from sweep_helpers import toy_simulator, toy_sweep
 
@@ -127,8 +127,8 @@ def test_cli_sensitivity_of_a_real_sobol_sweep_saves_and_plots(tmp_path):
 def test_the_shipped_sweeps_are_sized_past_the_size_criteria():
     """The shipped Sobol and LHS sweeps clear the sample-size floors (their interval
     widths were checked on the real model: see the comments at the top of each file)."""
-    from experiments.sensitivity import MIN_LHS_ROWS, MIN_SOBOL_BASE
-    from experiments.sweep import load_sweep
+    from experiments.analysis.sensitivity import MIN_LHS_ROWS, MIN_SOBOL_BASE
+    from experiments.batch.sweep import load_sweep
 
     sobol = load_sweep("sobol")
     assert sobol.design.samples >= 8 * MIN_SOBOL_BASE

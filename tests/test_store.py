@@ -13,9 +13,9 @@ import pandas as pd
 import psutil
 import pytest
 
-from experiments.results import load, load_sweep_results
-from experiments.runner import run_sweep
-from experiments.store import RunStore
+from experiments.batch.results import load, load_sweep_results
+from experiments.batch.runner import run_sweep
+from experiments.batch.store import RunStore
 from sweep_helpers import toy_simulator, toy_sweep
 
 VOLATILE = ["elapsed_s"]
@@ -167,8 +167,8 @@ def test_load_tells_run_and_sweep_folders_apart(tmp_path):
 def test_a_worker_with_other_model_code_refuses_the_run():
     from dataclasses import replace
 
-    from experiments.runner import execute_run
-    from experiments.sweep import expand
+    from experiments.batch.runner import execute_run
+    from experiments.batch.sweep import expand
 
     _, tasks = expand(toy_sweep())
     # The real model (no simulator) under a key that promises another model version.

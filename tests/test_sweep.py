@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.runner import summarise
-from experiments.sweep import SweepError, expand, load_sweep
+from experiments.batch.runner import outcome_values
+from experiments.batch.sweep import SweepError, expand, load_sweep
 from sweep_helpers import MINIMAL_SCENARIO, toy_simulator, toy_sweep
 
 GOOD = f"""
@@ -167,7 +167,7 @@ def test_outcome_summaries():
         {"name": "gone", "reporter": "active_edges", "stat": "max", "at": None, "start": "2029Q1", "end": None},
         {"name": "absent", "reporter": "active_edges", "stat": "value", "at": "2030Q4", "start": None, "end": None},
     ]
-    result = summarise(frame, outcomes)
+    result = outcome_values(frame, outcomes)
     # Row 0 is 2018Q4 (initial state, active_edges 0); 2019Q1 is row 1.
     assert result["v"] == 2.0
     assert result["last"] == 8.0

@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.results import load_sweep_results
-from experiments.runner import run_sweep
-from experiments.store import RunStore
-from experiments.sweep import load_sweep
+from experiments.batch.results import load_sweep_results
+from experiments.batch.runner import run_sweep
+from experiments.batch.store import RunStore
+from experiments.batch.sweep import load_sweep
 from helpers import REPO, chipstate
 
 DATA = Path(__file__).resolve().parent / "data"

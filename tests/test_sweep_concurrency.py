@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from experiments.outputs import OutputError
-from experiments.results import load_sweep_results
-from experiments.runner import SweepInterrupted, run_sweep
-from experiments.store import RunStore, StoreBusy
-from experiments.sweep import SweepError
+from experiments.batch.results import load_sweep_results
+from experiments.batch.runner import SweepInterrupted, run_sweep
+from experiments.batch.store import RunStore, StoreBusy
+from experiments.batch.sweep import SweepError
 from helpers import REPO, chipstate
 from sweep_helpers import toy_simulator, toy_sweep
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from experiments.validate import parse_value, quarters_of
+from experiments.calibration.observed import parse_value, quarters_of
 from helpers import chipstate
 
 

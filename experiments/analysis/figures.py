@@ -1,5 +1,4 @@
-"""Figures for people: a run's key series, validation against data, and a paired
-comparison's forest plot (seaborn/matplotlib), shared by the CLI and the notebooks.
+"""Figures for people: a run's key series and a paired comparison's forest plot (seaborn/matplotlib), shared by the CLI and the notebooks.
 
 Every figure carries axis labels with units, human names in its legends (never a
 reporter's column name), and a caption line saying what it shows: the scenario, the
@@ -25,10 +24,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
-from model.technology import TIERS, mid_quarter_year, parse_quarter, quarter_year  # noqa: E402
+from model.technology import TIERS, parse_quarter, quarter_year  # noqa: E402
 
 BAND = (5, 95)
 """Seed-to-seed bands are the 5th-95th percentiles of the seeds' values."""
@@ -220,7 +218,7 @@ def _seed_caption(data: pd.DataFrame) -> str:
     return "one seed: no band"
 
 
-def _footer(fig, lines: list[str], key: list[str] = (), width: int = 150, size: float = 8.0) -> float:
+def add_footer(fig, lines: list[str], key: list[str] = (), width: int = 150, size: float = 8.0) -> float:
     """Write `lines` under the axes, then `key` in two columns; return the fraction of
     the figure height they take."""
     wrapped = [w for line in lines for w in (textwrap.wrap(line, width) or [""])]
@@ -240,7 +238,7 @@ def _footer(fig, lines: list[str], key: list[str] = (), width: int = 150, size: 
 
 
 # ----------------------------------------------------------------------- figures
-def _save(fig, path: str | Path, dpi: int) -> Path:
+def save_figure(fig, path: str | Path, dpi: int) -> Path:
     path = Path(path)
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
@@ -250,7 +248,7 @@ def _save(fig, path: str | Path, dpi: int) -> Path:
 def plot_run(frame: pd.DataFrame, path: str | Path, title: str = "",
              events: Sequence[tuple] | None = None, caption: str = "") -> Path:
     """Save `run_figure` to `path` (PNG) and return the path."""
-    return _save(run_figure(frame, title, events, caption), path, 110)
+    return save_figure(run_figure(frame, title, events, caption), path, 110)
 
 
 def run_figure(frame: pd.DataFrame, title: str = "", events: Sequence[tuple] | None = None,
@@ -291,103 +289,7 @@ def run_figure(frame: pd.DataFrame, title: str = "", events: Sequence[tuple] | N
     fig.suptitle(title)
     intro = ["Numbered dashed lines: the quarter a measure takes effect (red: state directive, "
              "blue: subsidy, grey: export rule or its end):"] if key else []
-    footer = _footer(fig, ([caption_line] if caption_line else []) + intro, key)
-    fig.tight_layout(rect=(0, footer, 1, 1))
-    return fig
-
-
-SERIES_NAMES = {"smic_yield_7nm x 100": "SMIC 7nm-class yield"}
-"""Validation series that several data entities share, by a human name."""
-
-
-def _series_name(series: str) -> str:
-    if series in SERIES_NAMES:
-        return SERIES_NAMES[series]
-    if series.startswith("foundry[") and "]" in series:
-        return series[len("foundry["):series.index("]")]
-    return label(series.split(" ")[0])
-
-
-def _thousands(ax) -> None:
-    """Commas in large tick labels (12,000 rather than 12000)."""
-    from matplotlib.ticker import FuncFormatter
-
-    low, high = ax.get_ylim()
-    if max(abs(low), abs(high)) >= 10_000:
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-
-
-def _quantity_title(quantity: str) -> str:
-    text = quantity.replace("_", " ")
-    return text[:1].upper() + text[1:]
-
-
-def plot_validation(quantity: str, rows: pd.DataFrame, runs: list[dict], path: str | Path,
-                    caption: str = "") -> Path:
-    """Save `validation_figure` to `path` (PNG) and return the path."""
-    return _save(validation_figure(quantity, rows, runs, caption), path, 100)
-
-
-def validation_figure(quantity: str, rows: pd.DataFrame, runs: list[dict], caption: str = "") -> plt.Figure:
-    """The model's mean and 5-95% seed band over time for each series a quantity's rows
-    speak to, with the data points in the colour of the series they are compared with
-    (filled circle: a value; open down-triangle: an upper bound '<'; open up-triangle: a
-    lower bound '>'); every marker kind is in the legend."""
-    from experiments.validate import modelled_foundries, speaker_for
-
-    sns.set_theme(style="whitegrid", context="notebook")
-    foundries = modelled_foundries(runs)
-    long, names, per_quarter = [], {}, {}
-    for series, group in rows.groupby("series", sort=False):
-        speaker, _ = speaker_for(group.iloc[0], foundries)
-        per_quarter[series] = speaker.aggregate == "sum"
-        entities = list(dict.fromkeys(group["entity"].astype(str)))
-        names[series] = entities[0] if len(entities) == 1 else _series_name(series)
-        for seed, frames in enumerate(runs):
-            values = speaker.extract(frames).iloc[1:]
-            long.append(pd.DataFrame({"year": [mid_quarter_year(q) for q in values.index],
-                                      "value": values.to_numpy(), "series": names[series], "seed": seed}))
-    data = pd.concat(long, ignore_index=True)
-    order = list(dict.fromkeys(names.values()))
-    palette = dict(zip(order, sns.color_palette("tab10", len(order)) if len(order) <= 10
-                       else sns.color_palette("husl", len(order))))
-    fig, ax = plt.subplots(figsize=(9.5, 5.6))
-    sns.lineplot(data, x="year", y="value", hue="series", hue_order=order, palette=palette,
-                 errorbar=("pi", BAND[1] - BAND[0]), ax=ax, legend=False)
-    kinds_seen, spread = set(), False
-    for _, row in rows.iterrows():
-        quarters = row["quarters"].split(",")
-        x = sum(mid_quarter_year(q) for q in quarters) / len(quarters)
-        colour = palette[names[row["series"]]]
-        bound = row["bound"] if row["bound"] in ("<", ">") else "="
-        kinds_seen.add(bound)
-        marker = {"<": "v", ">": "^"}.get(bound, "o")
-        y = row["data_value"]
-        if per_quarter[row["series"]] and len(quarters) > 1:  # a total over several quarters
-            y, spread = y / len(quarters), True  # drawn per quarter, as the line is
-        ax.scatter([x], [y], marker=marker, s=64, zorder=5, linewidths=1.6,
-                   edgecolors=colour, facecolors=colour if bound == "=" else "white")
-    handles = [Line2D([], [], color=palette[name], lw=2, label=f"model: {name}") for name in order]
-    marker_labels = {"=": ("o", "data (filled, in its series' colour)"),
-                     "<": ("v", "data: upper bound (model should be below)"),
-                     ">": ("^", "data: lower bound (model should be above)")}
-    for bound in ("=", "<", ">"):
-        if bound in kinds_seen:
-            marker, text = marker_labels[bound]
-            handles.append(Line2D([], [], ls="none", marker=marker, markersize=8, color="#333333",
-                                  markerfacecolor="#333333" if bound == "=" else "white", label=text))
-    ax.legend(handles=handles, fontsize=7.5, loc="best")
-    ax.set_title(f"{_quantity_title(quantity)}: model against data")
-    ax.set_xlabel("year")
-    ax.set_ylabel(str(rows["unit"].iloc[0]) + (" per quarter" if any(per_quarter.values()) else ""))
-    _thousands(ax)
-    n = len(runs)
-    line = "; ".join(p for p in (caption, f"lines: mean of {n} seed{'s' if n != 1 else ''}"
-                                 + (f"; band: {BAND[0]}-{BAND[1]}% of the seeds' values" if n > 1 else ""),
-                                 "a data point spanning several quarters sits at their middle",
-                                 "totals over several quarters are drawn per quarter (total / quarters)"
-                                 if spread else "") if p)
-    footer = _footer(fig, [line], width=125)
+    footer = add_footer(fig, ([caption_line] if caption_line else []) + intro, key)
     fig.tight_layout(rect=(0, footer, 1, 1))
     return fig
 
@@ -395,7 +297,7 @@ def validation_figure(quantity: str, rows: pd.DataFrame, runs: list[dict], capti
 def plot_forest(table: pd.DataFrame, path: str | Path, caption: str = "",
                 descriptions: dict[str, str] | None = None, a: str = "A", b: str = "B") -> Path:
     """Save `forest_figure` to `path` (PNG) and return the path."""
-    return _save(forest_figure(table, caption, descriptions, a, b), path, 110)
+    return save_figure(forest_figure(table, caption, descriptions, a, b), path, 110)
 
 
 def forest_figure(table: pd.DataFrame, caption: str = "", descriptions: dict[str, str] | None = None,
@@ -449,6 +351,6 @@ def forest_figure(table: pd.DataFrame, caption: str = "", descriptions: dict[str
     n_pairs = int(table["n"].max()) if n else 0
     line = "; ".join(p for p in (caption, f"{n_pairs} paired seeds (common random numbers); blue/red: "
                                  "interval above/below zero, grey: it includes zero") if p)
-    footer = _footer(fig, [line], width=170, size=8)
+    footer = add_footer(fig, [line], width=170, size=8)
     fig.subplots_adjust(left=0.3, right=0.72, top=1 - 0.75 / fig.get_figheight(), bottom=footer + 0.7 / fig.get_figheight())
     return fig

@@ -43,8 +43,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.results import SweepResults, load_sweep_results
-from experiments.sweep import SweepError
+from experiments.batch.results import SweepResults, load_sweep_results
+from experiments.batch.sweep import SweepError
 
 OUT_DIR = "sensitivity"
 CONFIDENCE = 0.95
@@ -316,7 +316,7 @@ class Sensitivity:
             lines += [f"  - {w}" for w in self.warnings]
         else:
             lines.append("No adequacy warning: no index outside 0-1, no interval wider than "
-                         f"+/- {MAX_HALF_WIDTH}, enough samples (see experiments/sensitivity.py).")
+                         f"+/- {MAX_HALF_WIDTH}, enough samples (see experiments/analysis/sensitivity.py).")
         return "\n".join(lines)
 
 
@@ -328,7 +328,7 @@ def sensitivity(sweep_dir: str | Path, out: str | Path | None = None) -> Sensiti
     there are none) and ``indices.png`` under `out` (default SWEEP_DIR/sensitivity/).
     Returns a Sensitivity (indexing it by name gives the paths, as before).
     """
-    from experiments.store import write_text_atomic
+    from experiments.outputs import write_text_atomic
 
     results = load_sweep_results(sweep_dir)
     out = Path(out) if out is not None else Path(sweep_dir) / OUT_DIR

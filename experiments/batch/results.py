@@ -3,12 +3,12 @@
 - A run folder (written by ``chipstate run``): ``model.parquet``, one
   ``<agent type>.parquet`` per type, ``ledger.parquet`` and ``manifest.json``.
   `load_run` returns its frames by name and its manifest.
-- A sweep folder (written by `experiments.runner.run_sweep`, or ``chipstate compare``):
+- A sweep folder (written by `experiments.batch.runner.run_sweep`, or ``chipstate compare``):
   ``manifest.json``, ``design.parquet``, ``runs/*.parquet`` and ``merged/*.parquet``.
   `load_sweep_results` returns one row per run (`runs`), the kept time series
   (`series`) and the design.
-- Published figures: `load_observed` reads the calibration table; `period_year` and
-  `mid_quarter_year` place periods and quarter labels on a decimal-year axis.
+- `mid_quarter_year` places a quarter label on a decimal-year axis. The published
+  figures are read by `experiments.calibration.observed.load_observed`.
 
 Nothing here runs the model.
 """
@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 
-from experiments import REPO_ROOT, RESULTS_DIR
-from experiments.store import DESIGN, MANIFEST, RUNS, RunStore, visible
-from model.technology import mid_quarter_year
+from experiments import RESULTS_DIR
+from experiments.batch.store import DESIGN, MANIFEST, RUNS, RunStore, visible
+from model.technology import mid_quarter_year  # noqa: F401 - part of the loader's API (notebooks' time axis)
 
-OBSERVED_FILE = REPO_ROOT / "model" / "data" / "calibration.csv"
 # Columns that describe a run rather than a quarter of it.
 _RUN_META = ("run_key", "sweep", "sample", "replicate", "seed", "scenario", "status",
              "error", "traceback", "elapsed_s", "model_version", "parameters_json")
@@ -164,38 +162,3 @@ def is_sweep_dir(path: str | Path) -> bool:
 def load(path: str | Path) -> RunResults | SweepResults:
     """Read a run folder or a sweep folder, whichever `path` is."""
     return load_sweep_results(path) if is_sweep_dir(path) else load_run(path)
-
-
-# --------------------------------------------------------------- published figures
-def period_year(period: str) -> float | None:
-    """A data period's middle as a decimal year: 2023Q4, 2023, 2024-09, 2022H2, '2021
-    (mid)', '2025 end'; None for a period that names no date (ranges, 'c.', plans)."""
-    text = str(period).strip()
-    if re.fullmatch(r"\d{4}Q[1-4]", text):
-        return mid_quarter_year(text)
-    if match := re.fullmatch(r"(\d{4})-(\d{2})", text):
-        return int(match.group(1)) + (int(match.group(2)) - 0.5) / 12
-    if match := re.fullmatch(r"(\d{4})H([12])", text):
-        return int(match.group(1)) + (0.25 if match.group(2) == "1" else 0.75)
-    if match := re.fullmatch(r"(\d{4})\s*\(mid\)", text):
-        return int(match.group(1)) + 0.5
-    if match := re.fullmatch(r"(\d{4})\s+end", text):
-        return int(match.group(1)) + 0.875
-    if re.fullmatch(r"\d{4}", text):
-        return int(text) + 0.5
-    return None
-
-
-def load_observed(path: str | Path | None = None) -> pd.DataFrame:
-    """The published figures (model/data/calibration.csv unless told), for plotting.
-
-    Adds `number` (the value as a float; NaN for '<50', ranges or text), `year` (the
-    period's middle as a decimal year; NaN when the period is not a date) and `weak`
-    (the note marks the row as weak, approximate, conflicting or unknown).
-    """
-    frame = pd.read_csv(path or OBSERVED_FILE, dtype=str, keep_default_na=False)
-    frame["number"] = pd.to_numeric(frame["value"].str.replace(",", ""), errors="coerce")
-    frame["year"] = [period_year(p) for p in frame["period"]]
-    frame["year"] = frame["year"].astype(float)
-    frame["weak"] = frame["note"].str.contains("weak|approx|conflict|unknown", case=False)
-    return frame

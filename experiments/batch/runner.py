@@ -39,10 +39,8 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import platform
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -57,25 +55,25 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from experiments import REPO_ROOT, RESULTS_DIR
-from experiments.outputs import MARKER, OutputError, claim, mark, read_marker
-from experiments.store import DESIGN, MANIFEST, RUNS, RunStore, StoreBusy, this_process
-from experiments.sweep import (
+from experiments import RESULTS_DIR
+from experiments.outputs import MARKER, claim, mark, read_marker
+from experiments.batch.store import DESIGN, MANIFEST, RUNS, RunStore, this_process
+from experiments.batch.sweep import (
     RunTask,
     Sweep,
     SweepError,
     expand,
     load_sweep,
-    model_version,
     simulator_name,
 )
+from experiments.provenance import git_revision, model_version, versions
 from model.technology import parse_quarter
 
 MAX_WORKER_DEATHS = 3
 """A run in flight when this many pools (or Dask workers) died is recorded as failed."""
 
 MAX_RUNS = 1_000_000
-"""The most runs a sweep may plan (samples x seeds); see experiments.sweep.MAX_RUNS."""
+"""The most runs a sweep may plan (samples x seeds); see experiments.batch.sweep.MAX_RUNS."""
 
 Simulator = Callable[[str, dict, int, "int | None"], pd.DataFrame]
 
@@ -134,7 +132,7 @@ def simulate_model(scenario: str, overrides: dict, seed: int, steps: int | None)
     return run_frames(scenario, seed, overrides, steps)["model"]
 
 
-def summarise(frame: pd.DataFrame, outcomes: Iterable[dict]) -> dict[str, float]:
+def outcome_values(frame: pd.DataFrame, outcomes: Iterable[dict]) -> dict[str, float]:
     """Each outcome's scalar from a model frame with a ``quarter`` column.
 
     ``value`` reads one quarter (``last`` = the final row); mean/sum/min/max read the
@@ -201,7 +199,7 @@ def execute_run(task: RunTask) -> pd.DataFrame:
                                  f"the sweep's is {task.model_version} (restart long-lived workers, then run again)")
     try:
         frame = simulate(task.scenario, dict(task.overrides), task.seed, task.steps)
-        scalars = summarise(frame, task.outcomes)
+        scalars = outcome_values(frame, task.outcomes)
     except Exception as exc:  # noqa: BLE001 - a failing run is data, not a crash
         return failed_rows(
             task, f"{type(exc).__name__}: {exc}", traceback.format_exc(), time.perf_counter() - started
@@ -361,33 +359,6 @@ def start_local_dask(n_workers: int):
 
 
 # ------------------------------------------------------------------------ manifest
-def git_revision() -> dict[str, Any]:
-    """The repository's commit and whether model/agents/experiments have local edits."""
-    def git(*args: str) -> str | None:
-        try:
-            return subprocess.run(
-                ["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, timeout=10, check=True
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return None
-
-    status = git("status", "--porcelain", "--", "model", "agents", "experiments")
-    return {"revision": git("rev-parse", "HEAD"), "dirty": None if status is None else bool(status)}
-
-
-def versions() -> dict[str, str | None]:
-    """Versions of Python and of every library a run's results depend on."""
-    from importlib import metadata
-
-    found: dict[str, str | None] = {"python": platform.python_version(), "model": model_version()}
-    for package in ("mesa", "numpy", "pandas", "pyarrow", "networkx", "scipy", "SALib", "pydantic", "dask", "distributed"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = None
-    return found
-
-
 def _design_frame(samples: pd.DataFrame, tasks: list[RunTask], sweep: Sweep) -> pd.DataFrame:
     rows = [{"run_key": t.key, "sample": t.sample, "replicate": t.replicate, "seed": t.seed,
              "scenario": t.scenario, **t.columns} for t in tasks]
@@ -524,7 +495,7 @@ def run_sweep(
     `SweepInterrupted` is raised (its message: how many runs are stored, and that the
     same call resumes).
 
-    Returns `experiments.results.SweepResults` (all stored runs) when `load`, else a
+    Returns `experiments.batch.results.SweepResults` (all stored runs) when `load`, else a
     dict of counts (what a benchmark wants: nothing kept in memory).
     """
     if not isinstance(sweep, Sweep):
@@ -636,7 +607,7 @@ def _run_sweep(sweep, out, workers, scheduler, dask_local, client, progress, ret
         raise SweepInterrupted(done, total, out)
     if not load:
         return {"runs": total, "ran": sum(counts.values()), "skipped": skipped, "ok": final["ok"], "failed": final["failed"]}
-    from experiments.results import load_sweep_results
+    from experiments.batch.results import load_sweep_results
 
     return load_sweep_results(out)
 

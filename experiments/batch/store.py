@@ -40,13 +40,13 @@ import json
 import os
 import socket
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
-from experiments.sweep import SweepError
+from experiments.batch.sweep import SweepError
+from experiments.outputs import write_json_atomic, write_parquet_atomic
 
 MANIFEST = "manifest.json"
 DESIGN = "design.parquet"
@@ -61,11 +61,6 @@ class StoreBusy(SweepError):
     """Another process is writing this sweep folder; the message names it (one line).
 
     A `SweepError`, so the command line reports it as one line with exit code 2."""
-
-
-def _tmp_name(path: Path) -> Path:
-    """This process's temporary name for `path`: ``_<name>.<pid>.tmp``."""
-    return path.with_name(f"_{path.name}.{os.getpid()}.tmp")
 
 
 def _tmp_owner(path: Path) -> int | None:
@@ -98,40 +93,6 @@ def process_gone(process: dict | None) -> bool:
         return False
     pid = process.get("pid")
     return isinstance(pid, int) and not pid_alive(pid)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write text to `path` through ``_<name>.<pid>.tmp`` and an atomic rename: a reader
-    sees the old file or the new one, never half of one."""
-    tmp = _tmp_name(path)
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to `path` atomically (`write_text_atomic`)."""
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str))
-
-
-def write_csv_atomic(path: Path, frame: pd.DataFrame) -> None:
-    """Write a frame to `path` as CSV (no index) atomically (`write_text_atomic`)."""
-    write_text_atomic(path, frame.to_csv(index=False))
-
-
-def write_parquet_atomic(path: Path, frame: pd.DataFrame) -> None:
-    """Write a frame to `path` as Parquet through ``_<name>.<pid>.tmp`` and ``os.replace``."""
-    tmp = _tmp_name(path)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def visible(paths: Iterable[Path]) -> list[Path]:

@@ -30,7 +30,6 @@ import hashlib
 import itertools
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,7 +37,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from experiments import REPO_ROOT
+from experiments.provenance import model_version
 from model.scenario import (
     DEFAULT_SCENARIO,
     Parameters,
@@ -50,7 +49,7 @@ from model.scenario import (
 )
 from model.technology import parse_quarter, quarter_label
 
-SWEEP_DIR = Path(__file__).resolve().parent / "sweeps"
+SWEEP_DIR = Path(__file__).resolve().parents[1] / "sweeps"
 SCENARIO_PARAMETER = "scenario"
 """A grid may vary the base scenario itself (paired scenario comparisons do)."""
 
@@ -499,37 +498,6 @@ def list_sweeps() -> list[str]:
 def _hash(data: Any) -> str:
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-@lru_cache(maxsize=1)
-def model_version() -> str:
-    """The package version plus a hash of the model's code and data.
-
-    Any change to model/ or agents/ (code, world data, shipped scenarios) changes it,
-    so stored runs from another model never pass for this one's.
-    """
-    from importlib import metadata
-
-    try:
-        version = metadata.version("chipstate")
-    except metadata.PackageNotFoundError:
-        version = _setup_cfg_version()
-    digest = hashlib.sha256()
-    roots = [REPO_ROOT / "model", REPO_ROOT / "agents", REPO_ROOT / "experiments" / "scenarios"]
-    for root in roots:
-        for path in sorted(root.rglob("*")):
-            if path.suffix in {".py", ".toml", ".csv", ".json"} and "__pycache__" not in path.parts:
-                digest.update(str(path.relative_to(REPO_ROOT)).encode())
-                digest.update(path.read_bytes())
-    return f"{version}+{digest.hexdigest()[:12]}"
-
-
-def _setup_cfg_version() -> str:
-    import configparser
-
-    config = configparser.ConfigParser()
-    config.read(REPO_ROOT / "setup.cfg")
-    return config.get("metadata", "version", fallback="0")
 
 
 @dataclass(frozen=True)

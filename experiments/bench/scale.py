@@ -16,9 +16,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
+
+from experiments import REPO_ROOT
 
 SIZES = (1_000, 10_000, 100_000)
 QUICK_SIZES = (1_000, 10_000)
@@ -82,7 +83,7 @@ if __name__ == "__main__":
 def _probe(code: str, *args) -> dict:
     result = subprocess.run(
         [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, check=True,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=REPO_ROOT,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
 

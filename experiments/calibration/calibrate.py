@@ -26,8 +26,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from experiments.store import write_text_atomic
-from experiments.validate import DATA_FILE, compare, modelled_foundries, quarters_of, read_data, run_seeds
+from experiments.outputs import write_text_atomic
+from experiments.calibration.observed import DATA_FILE, quarters_of, read_data
+from experiments.calibration.validate import compare_with_data, modelled_foundries, run_seeds
 from model.scenario import FITTED_FILE, load_scenario
 from model.technology import parse_quarter
 
@@ -95,7 +96,7 @@ def overrides_for(values: list[float]) -> dict:
 
 def target_rows(data: pd.DataFrame, runs: list[dict], foundries: set[str]) -> pd.DataFrame:
     """The rows the objective uses: spoken to, in sample, hard or SMIC yields."""
-    table = compare(data, runs, foundries)
+    table = compare_with_data(data, runs, foundries)
     spoken = table[table["speaks"]].copy()
     yields = (spoken["quantity"] == "yield_estimate") & spoken["entity"].str.contains("SMIC")
     keep = spoken["in_sample"].astype(bool) & spoken["hard_target"].astype(bool)

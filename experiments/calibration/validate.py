@@ -11,72 +11,23 @@ reason. Nothing here changes the model.
 
 from __future__ import annotations
 
-import calendar
-import io
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
+from matplotlib.lines import Line2D
 
+from experiments.analysis.figures import BAND, add_footer, label, save_figure
+from experiments.calibration.observed import COLUMNS, DATA_FILE, is_weak, parse_value, quarters_of, read_data
 from model.reporters import WAFERS_8IN_PER_12IN, slug
 from model.scenario import Scenario
-from model.technology import parse_quarter
-from model.world import DATA_DIR
+from model.technology import mid_quarter_year, parse_quarter
 
-DATA_FILE = DATA_DIR / "calibration.csv"
-COLUMNS = ["quantity", "entity", "period", "value", "unit", "source", "note"]
-WEAK = re.compile(r"weak|approx|conflict|unknown|plan|target|guidance|estimate", re.I)
 FIRST_QUARTER, LAST_QUARTER = parse_quarter("2019Q1"), parse_quarter("2030Q4")
-
-
-class DataFileError(ValueError):
-    """A data file that is not a calibration table; the message names file and field."""
-
-
-# ------------------------------------------------------------------------ periods
-def quarters_of(period: str) -> list[str] | None:
-    """The quarters a period label covers ('2023' -> four, '2022H2' -> two, '2024-09'
-    -> one, '2021 end' -> Q4, '2021 (mid)' -> Q2,Q3, 'c.2024' -> four); None if the
-    label names no time the model can place, including labels that look like a quarter,
-    half or month but are not one ('2022Q7', '2022Q0', '2022H3', '2024-13', '2024-02-31'):
-    those are never read as their whole year."""
-    text = str(period).strip()
-    if re.fullmatch(r"\d{4}Q[1-4]", text):
-        return [text]
-    match = re.fullmatch(r"(\d{4})-(\d{2})(?:-(\d{2}))?", text)
-    if match:
-        year, month, day = int(match.group(1)), int(match.group(2)), match.group(3)
-        if not 1 <= month <= 12 or (day and not 1 <= int(day) <= calendar.monthrange(year, month)[1]):
-            return None
-        return [f"{match.group(1)}Q{(month - 1) // 3 + 1}"]
-    match = re.fullmatch(r"(\d{4})H([12])", text)
-    if match:
-        first = 1 if match.group(2) == "1" else 3
-        return [f"{match.group(1)}Q{first}", f"{match.group(1)}Q{first + 1}"]
-    match = re.fullmatch(r"(?:c\.|FY)?(\d{4})(.*)", text)
-    if match and re.match(r"[QqHh]\d|-\d", match.group(2)):
-        return None  # a malformed quarter, half or month: not the whole year
-    if match and not match.group(2).strip().startswith(("-", "/")):
-        year, rest = match.group(1), match.group(2).lower()
-        if "end" in rest:
-            return [f"{year}Q4"]
-        if "mid" in rest:
-            return [f"{year}Q2", f"{year}Q3"]
-        return [f"{year}Q{q}" for q in range(1, 5)]
-    return None
-
-
-def parse_value(value: str) -> tuple[float | None, str]:
-    """'<50' -> (50, '<'); '>40' -> (40, '>'); '56.1' -> (56.1, '='); else (None, '').
-    Only plain decimal numbers count: 'inf', 'nan', '1e400' and words give (None, '')."""
-    text = str(value).replace(",", "").strip()
-    match = re.fullmatch(r"([<>]?)\s*(-?\d+(?:\.\d+)?)", text)
-    if not match:
-        return None, ""
-    return float(match.group(2)), match.group(1) or "="
 
 
 # ------------------------------------------------------------------ what speaks
@@ -233,49 +184,10 @@ def _reason(quantity: str, entity: str) -> str:
 
 
 # ---------------------------------------------------------------------- the table
-def read_data(path: str | Path = DATA_FILE) -> pd.DataFrame:
-    """Read a calibration table; raise DataFileError naming the file and what is missing.
-
-    Guarantees a UTF-8 CSV with the columns `COLUMNS` and at least one usable row (a
-    value that parses as a number, `parse_value`, and a period the model can place,
-    `quarters_of`); an unreadable, empty, header-only, binary or non-UTF-8 file, or one
-    with no usable row, raises. Rows whose period and value both hold 'a -> b' are
-    split into two observations.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")  # small files; decoding first catches binary ones
-        data = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except UnicodeDecodeError as exc:
-        raise DataFileError(f"{path}: not UTF-8 text ({exc.reason}); expected a UTF-8 CSV") from None
-    except pd.errors.EmptyDataError:
-        raise DataFileError(f"{path}: the file is empty; expected a CSV with columns {COLUMNS}") from None
-    except OSError as exc:
-        raise DataFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    except ValueError as exc:  # pandas' ParserError is a ValueError
-        raise DataFileError(f"{path}: cannot be read as CSV ({' '.join(str(exc).split())})") from None
-    missing = [c for c in COLUMNS if c not in data.columns]
-    if missing:
-        raise DataFileError(f"{path}: field '{missing[0]}' is missing; expected columns {COLUMNS}")
-    rows = []
-    for _, row in data.iterrows():
-        if "->" in row["period"] and "->" in row["value"]:
-            for period, value in zip(row["period"].split("->"), row["value"].split("->")):
-                rows.append({**row, "period": period.strip(), "value": value.strip()})
-        else:
-            rows.append(dict(row))
-    if not any(parse_value(r["value"])[0] is not None and quarters_of(r["period"]) for r in rows):
-        raise DataFileError(
-            f"{path}: no usable row ({len(data)} rows); expected at least one row with a numeric "
-            "'value' (such as 56.1 or <50) and a 'period' the model can place (such as 2023Q4, 2023, 2022H2)"
-        )
-    return pd.DataFrame(rows, columns=COLUMNS)
-
-
 def run_seeds(scenario: str | Scenario, seeds: list[int], overrides: dict | None = None) -> list[dict[str, pd.DataFrame]]:
     """The frames of one run per seed (to the scenario's end); each model is released
     once its frames are taken, so memory stays flat over many calls (calibration)."""
-    from experiments.runner import run_frames
+    from experiments.batch.runner import run_frames
 
     return [run_frames(scenario, s, overrides) for s in seeds]
 
@@ -285,7 +197,7 @@ def modelled_foundries(runs: list[dict[str, pd.DataFrame]]) -> set[str]:
     return set(runs[0]["foundry"]["name"].unique())
 
 
-def compare(data: pd.DataFrame, runs: list[dict[str, pd.DataFrame]], foundries: set[str]) -> pd.DataFrame:
+def compare_with_data(data: pd.DataFrame, runs: list[dict[str, pd.DataFrame]], foundries: set[str]) -> pd.DataFrame:
     """One row per data row: data value, model mean and 90% band, error, inside band."""
     out = []
     for _, row in data.iterrows():
@@ -293,7 +205,7 @@ def compare(data: pd.DataFrame, runs: list[dict[str, pd.DataFrame]], foundries: 
         value, bound = parse_value(row["value"])
         quarters = quarters_of(row["period"])
         speaker, reason = speaker_for(row, foundries)
-        record.update(data_value=value, bound=bound, hard_target=not WEAK.search(f"{row['note']} {row['unit']} {row['quantity']}"))
+        record.update(data_value=value, bound=bound, hard_target=not is_weak(row))
         if speaker is not None and value is None:
             speaker, reason = None, f"value '{row['value']}' is not a number"
         if speaker is not None and quarters is None:
@@ -327,7 +239,7 @@ def compare(data: pd.DataFrame, runs: list[dict[str, pd.DataFrame]], foundries: 
     return pd.DataFrame(out)
 
 
-def summarise(table: pd.DataFrame) -> pd.DataFrame:
+def errors_by_quantity(table: pd.DataFrame) -> pd.DataFrame:
     """By quantity: its unit (the data's; the first row's where rows differ), the
     observations compared, the mean absolute error (in that unit), the mean relative
     error (a fraction of the data value) and how many fall inside the band (or on the
@@ -382,8 +294,8 @@ def validate(scenario: str = "historical", seeds: int = 10, data: str | Path = D
                      file=sys.stderr, leave=False):
         runs += run_seeds(scenario, [seed], overrides)
     foundries = modelled_foundries(runs)
-    table = compare(rows, runs, foundries)
-    return Validation(table, summarise(table), projections(runs), runs, name, tuple(seed_list))
+    table = compare_with_data(rows, runs, foundries)
+    return Validation(table, errors_by_quantity(table), projections(runs), runs, name, tuple(seed_list))
 
 
 def _seeds_text(seeds: tuple[int, ...]) -> str:
@@ -450,12 +362,106 @@ def report(result: Validation, show_all: bool = False) -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------ figures
+SERIES_NAMES = {"smic_yield_7nm x 100": "SMIC 7nm-class yield"}
+"""Validation series that several data entities share, by a human name."""
+
+
+def _series_name(series: str) -> str:
+    if series in SERIES_NAMES:
+        return SERIES_NAMES[series]
+    if series.startswith("foundry[") and "]" in series:
+        return series[len("foundry["):series.index("]")]
+    return label(series.split(" ")[0])
+
+
+def _thousands(ax) -> None:
+    """Commas in large tick labels (12,000 rather than 12000)."""
+    from matplotlib.ticker import FuncFormatter
+
+    low, high = ax.get_ylim()
+    if max(abs(low), abs(high)) >= 10_000:
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+
+
+def _quantity_title(quantity: str) -> str:
+    text = quantity.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def plot_validation(quantity: str, rows: pd.DataFrame, runs: list[dict], path: str | Path,
+                    caption: str = "") -> Path:
+    """Save `validation_figure` to `path` (PNG) and return the path."""
+    return save_figure(validation_figure(quantity, rows, runs, caption), path, 100)
+
+
+def validation_figure(quantity: str, rows: pd.DataFrame, runs: list[dict], caption: str = "") -> plt.Figure:
+    """The model's mean and 5-95% seed band over time for each series a quantity's rows
+    speak to, with the data points in the colour of the series they are compared with
+    (filled circle: a value; open down-triangle: an upper bound '<'; open up-triangle: a
+    lower bound '>'); every marker kind is in the legend."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    foundries = modelled_foundries(runs)
+    long, names, per_quarter = [], {}, {}
+    for series, group in rows.groupby("series", sort=False):
+        speaker, _ = speaker_for(group.iloc[0], foundries)
+        per_quarter[series] = speaker.aggregate == "sum"
+        entities = list(dict.fromkeys(group["entity"].astype(str)))
+        names[series] = entities[0] if len(entities) == 1 else _series_name(series)
+        for seed, frames in enumerate(runs):
+            values = speaker.extract(frames).iloc[1:]
+            long.append(pd.DataFrame({"year": [mid_quarter_year(q) for q in values.index],
+                                      "value": values.to_numpy(), "series": names[series], "seed": seed}))
+    data = pd.concat(long, ignore_index=True)
+    order = list(dict.fromkeys(names.values()))
+    palette = dict(zip(order, sns.color_palette("tab10", len(order)) if len(order) <= 10
+                       else sns.color_palette("husl", len(order))))
+    fig, ax = plt.subplots(figsize=(9.5, 5.6))
+    sns.lineplot(data, x="year", y="value", hue="series", hue_order=order, palette=palette,
+                 errorbar=("pi", BAND[1] - BAND[0]), ax=ax, legend=False)
+    kinds_seen, spread = set(), False
+    for _, row in rows.iterrows():
+        quarters = row["quarters"].split(",")
+        x = sum(mid_quarter_year(q) for q in quarters) / len(quarters)
+        colour = palette[names[row["series"]]]
+        bound = row["bound"] if row["bound"] in ("<", ">") else "="
+        kinds_seen.add(bound)
+        marker = {"<": "v", ">": "^"}.get(bound, "o")
+        y = row["data_value"]
+        if per_quarter[row["series"]] and len(quarters) > 1:  # a total over several quarters
+            y, spread = y / len(quarters), True  # drawn per quarter, as the line is
+        ax.scatter([x], [y], marker=marker, s=64, zorder=5, linewidths=1.6,
+                   edgecolors=colour, facecolors=colour if bound == "=" else "white")
+    handles = [Line2D([], [], color=palette[name], lw=2, label=f"model: {name}") for name in order]
+    marker_labels = {"=": ("o", "data (filled, in its series' colour)"),
+                     "<": ("v", "data: upper bound (model should be below)"),
+                     ">": ("^", "data: lower bound (model should be above)")}
+    for bound in ("=", "<", ">"):
+        if bound in kinds_seen:
+            marker, text = marker_labels[bound]
+            handles.append(Line2D([], [], ls="none", marker=marker, markersize=8, color="#333333",
+                                  markerfacecolor="#333333" if bound == "=" else "white", label=text))
+    ax.legend(handles=handles, fontsize=7.5, loc="best")
+    ax.set_title(f"{_quantity_title(quantity)}: model against data")
+    ax.set_xlabel("year")
+    ax.set_ylabel(str(rows["unit"].iloc[0]) + (" per quarter" if any(per_quarter.values()) else ""))
+    _thousands(ax)
+    n = len(runs)
+    line = "; ".join(p for p in (caption, f"lines: mean of {n} seed{'s' if n != 1 else ''}"
+                                 + (f"; band: {BAND[0]}-{BAND[1]}% of the seeds' values" if n > 1 else ""),
+                                 "a data point spanning several quarters sits at their middle",
+                                 "totals over several quarters are drawn per quarter (total / quarters)"
+                                 if spread else "") if p)
+    footer = add_footer(fig, [line], width=125)
+    fig.tight_layout(rect=(0, footer, 1, 1))
+    return fig
+
+
 # ------------------------------------------------------------------------- output
 def write(result: Validation, out: str | Path) -> dict[str, Path]:
     """Write the table (Parquet and CSV), the summary, the projections and one figure
     per quantity the model speaks to."""
-    from experiments.figures import plot_validation
-    from experiments.store import write_csv_atomic, write_parquet_atomic
+    from experiments.outputs import write_csv_atomic, write_parquet_atomic
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
 
-from experiments.runner import run_sweep  # noqa: E402
-from experiments.sweep import build_sweep  # noqa: E402
+from experiments.batch.runner import run_sweep  # noqa: E402
+from experiments.batch.sweep import build_sweep  # noqa: E402
 
 
 def main() -> None:

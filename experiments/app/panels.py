@@ -1,0 +1,219 @@
+"""The browser app's series panels and ledger: the run's key series in six panels
+(`SeriesPanels`, kept for the model's life and redrawn per Step) and the latest rows of
+the ledger of cuts and re-wirings. Drawn on a `matplotlib.figure.Figure`, never pyplot
+(whose global state every browser session would share).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from model.reporters import slug
+from model.technology import ADVANCED_TIERS, TIERS, parse_quarter, quarter_year
+
+
+# ------------------------------------------------------------------ time series
+def _years(frame: pd.DataFrame) -> np.ndarray:
+    return np.array([quarter_year(parse_quarter(q)) for q in frame["quarter"]])
+
+
+def series_frame(model) -> pd.DataFrame:
+    """The model frame without row 0 (the state before any trade), with a `year` column.
+
+    Only quarters every reporter has recorded: with SolaraViz's "Use Threads" the page
+    may be drawn while `collect()` is appending, one reporter at a time."""
+    columns = model.datacollector.model_vars
+    rows = min((len(values) for values in columns.values()), default=0)
+    frame = pd.DataFrame({name: values[:rows] for name, values in columns.items()}).iloc[1:].copy()
+    frame["year"] = _years(frame) if len(frame) else []
+    return frame
+
+
+def _style(ax, model, title: str) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_title(title, fontsize=9, loc="left")
+    ax.set_xlim(quarter_year(model.first_quarter), quarter_year(model.last_quarter) + 0.25)
+    ax.grid(True, color="#eeeeee")
+    ax.tick_params(labelsize=7.5, length=2, pad=2)
+    ax.xaxis.set_major_locator(MaxNLocator(6, integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 2.5, 5, 10]))
+
+
+def _legend(ax, **kwargs) -> None:
+    ax.legend(**{"fontsize": 7, "loc": "upper left", "frameon": False, **kwargs})
+
+
+ADVANCED_COLOURS = ["#6a040f", "#e85d04"]
+TIER_COLOURS = ["#03045e", "#0077b6", "#00b4d8", "#90be6d", "#adb5bd"]
+FOUNDRY_COLOURS = {"TSMC": "#2a9d8f", "Samsung": "#7b3fa0", "Intel Foundry": "#1f4e9c",
+                   "GlobalFoundries": "#6f8fb8", "UMC": "#8ab17d", "SMIC": "#c8102e",
+                   "Hua Hong": "#f4a261", "Other Chinese foundries": "#e9c46a", "Other foundries": "#bbbbbb"}
+PANELS_SIZE_IN = (7.6, 7.2)
+HEADROOM = 1.35
+"""Autoscaled panels keep their top quarter free for the legend."""
+PANELS_DPI = 80
+
+
+class SeriesPanels:
+    """The run's key series in six panels (3 x 2), kept for the model's life.
+
+    Text (titles, tick labels, legends) is most of matplotlib's rendering time and
+    hardly changes: each panel's frame is drawn on a background figure of its own,
+    rendered to pixels only when its axis range changes (ranges only grow, to round
+    numbers, so a few times a run), and the panels' pixels are pasted under a foreground
+    figure that holds just the data, whose lines are updated in place. One image to
+    encode per step; fixed margins (no tight_layout, which would render twice).
+    """
+
+    GRID = dict(left=0.075, right=0.82, bottom=0.04, top=0.955, wspace=0.28, hspace=0.33)
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.figure = Figure(figsize=PANELS_SIZE_IN, dpi=PANELS_DPI)
+        self.backgrounds = [Figure(figsize=PANELS_SIZE_IN, dpi=PANELS_DPI) for _ in range(6)]
+        back = []
+        for i, fig in enumerate(self.backgrounds):
+            fig.patch.set_alpha(0.0)
+            back.append(fig.add_subplot(fig.add_gridspec(3, 2, **self.GRID)[i // 2, i % 2]))
+        self.back = back
+        front = self.figure.subplots(3, 2, gridspec_kw=self.GRID).flat
+        self.front = list(front)
+        for ax in self.front:
+            ax.set_axis_off()
+        self.lines: list[tuple] = []  # (line, column, scale)
+        self.ranges: list[tuple] = []  # (back axes, front axes, bottom, lowest top, columns)
+        self.layers: list[np.ndarray | None] = [None] * 6  # each panel's frame, RGBA
+        fulfil, shares, capacity, yields, cuts, prices = range(6)
+        titles = ["Advanced-tier fulfilment: delivered / wanted (%)", "Foundry revenue shares (%)",
+                  "SMIC advanced capacity (wafers / quarter)", "SMIC advanced yield (good dies / dies)",
+                  "Relations cut by export controls (items)", "Wafer price index (1 = 2020 list)"]
+        for ax, title in zip(back, titles):
+            _style(ax, model, title)
+        for ax in self.front:
+            ax.set_xlim(quarter_year(model.first_quarter), quarter_year(model.last_quarter) + 0.25)
+
+        self._line(back[fulfil], self.front[fulfil], "huawei_fulfilment", 100.0,
+                   color="#c8102e", lw=2, label="Huawei")
+        self._line(back[fulfil], self.front[fulfil], "other_china_fulfilment", 100.0,
+                   color="#f4a261", lw=2, label="other Chinese firms")
+        _legend(back[fulfil], ncol=2)
+        self.ranges.append((back[fulfil], self.front[fulfil], -2.0, 125.0,
+                            [("huawei_fulfilment", 100.0), ("other_china_fulfilment", 100.0)]))
+
+        for tier, colour in zip(ADVANCED_TIERS, ADVANCED_COLOURS):
+            self._line(back[capacity], self.front[capacity], f"smic_capacity_{tier.key}", 1.0,
+                       color=colour, lw=2, label=tier.value)
+            self._line(back[yields], self.front[yields], f"smic_yield_{tier.key}", 1.0,
+                       color=colour, lw=2, label=tier.value)
+        _legend(back[capacity], ncol=2)
+        _legend(back[yields], ncol=2)
+        self.ranges.append((back[capacity], self.front[capacity], 0.0, 1000.0,
+                            [(f"smic_capacity_{t.key}", 1.0) for t in ADVANCED_TIERS]))
+        for ax in (back[yields], self.front[yields]):
+            ax.set_ylim(0, 1.2)
+        back[yields].set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+
+        self.shares_ax = self.front[shares]
+        self.share_columns = [f"share_{slug(f.name)}" for f in model.foundries]
+        self.share_colours = [FOUNDRY_COLOURS.get(f.name, "#999999") for f in model.foundries]
+        for ax in (back[shares], self.front[shares]):
+            ax.set_ylim(0, 100)
+        handles = [Patch(color=c, label=f.name) for c, f in zip(self.share_colours, model.foundries)]
+        back[shares].legend(handles=handles[::-1], loc="center left", bbox_to_anchor=(1.0, 0.5),
+                            fontsize=6.5, frameon=False)
+        self.stack: list = []
+
+        for tier, colour in zip(TIERS, TIER_COLOURS):
+            self._line(back[prices], self.front[prices], f"price_index_{tier.key}", 1.0,
+                       color=colour, lw=1.8, label=tier.value)
+        _legend(back[prices], ncol=3)
+        self.ranges.append((back[prices], self.front[prices], 0.0, 1.5,
+                            [(f"price_index_{t.key}", 1.0) for t in TIERS]))
+
+        self._line(back[cuts], self.front[cuts], "cut_edges", 1.0, color="#d62728", lw=2,
+                   drawstyle="steps-post")
+        self.ranges.append((back[cuts], self.front[cuts], 0.0, 10.0, [("cut_edges", 1.0)]))
+
+        self.hint = self.figure.text(0.5, 0.5, "press Step to run a quarter", ha="center",
+                                     va="center", fontsize=14, color="#888888")
+        self.pasted = None
+        self.background_renders = 0  # panel frames rendered, for the curious
+
+    def _line(self, back, front, column: str, scale: float, **style) -> None:
+        back.plot([], [], **style)  # for the legend
+        (line,) = front.plot([], [], **{k: v for k, v in style.items() if k != "label"})
+        self.lines.append((line, column, scale))
+
+    def update(self, frame: pd.DataFrame | None = None) -> Figure:
+        """Show `frame` (default: the model's frame so far); return the figure to save
+        (at its own dpi, the default, so that the layers align)."""
+        frame = series_frame(self.model) if frame is None else frame
+        years = frame["year"].to_numpy(dtype=float)
+        for line, column, scale in self.lines:
+            line.set_data(years, scale * frame[column].to_numpy(dtype=float))
+        for artist in self.stack:
+            artist.remove()
+        self.stack = []
+        if len(frame):
+            values = frame[self.share_columns].fillna(0.0).to_numpy(dtype=float).T
+            self.stack = list(self.shares_ax.stackplot(years, values, colors=self.share_colours,
+                                                       alpha=0.9))
+        changed = [i for i, layer in enumerate(self.layers) if layer is None]
+        for back, front, bottom, lowest_top, columns in self.ranges:
+            top = max(back.get_ylim()[1], lowest_top)
+            peak = max((np.nanmax(scale * frame[c].to_numpy(dtype=float), initial=-np.inf)
+                        for c, scale in columns), default=-np.inf) if len(frame) else -np.inf
+            if np.isfinite(peak) and peak * HEADROOM > top:
+                top = nice_ceiling(peak * HEADROOM)
+            if top != back.get_ylim()[1]:
+                back.set_ylim(bottom, top)
+                front.set_ylim(bottom, top)
+                changed.append(self.back.index(back))
+        self.hint.set_visible(not len(frame))
+        if changed:
+            self._render_frames(sorted(set(changed)))
+        return self.figure
+
+    def _render_frames(self, panels: list[int]) -> None:
+        """Render the frames of `panels` again and paste all six under the data."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        for i in panels:
+            canvas = FigureCanvasAgg(self.backgrounds[i])
+            canvas.draw()
+            self.layers[i] = np.asarray(canvas.buffer_rgba()).copy()
+            self.background_renders += 1
+        pixels = np.full(self.layers[0].shape[:2] + (3,), 255.0)
+        for layer in self.layers:  # the panels do not overlap: "over" in any order
+            alpha = layer[..., 3:4] / 255.0
+            pixels = pixels * (1.0 - alpha) + layer[..., :3] * alpha
+        if self.pasted is not None:
+            self.pasted.remove()
+        self.pasted = self.figure.figimage(np.round(pixels).astype(np.uint8), xo=0, yo=0,
+                                           origin="upper", zorder=-1)
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8 (x 10^k) at or above `value`:
+    round numbers a few steps apart, so that a growing series moves its axis (and costs
+    a render of that panel's frame) only a few times a run."""
+    if value <= 0:
+        return 1.0
+    exponent = np.floor(np.log10(value))
+    for step in (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
+        if step * 10**exponent >= value * (1 - 1e-12):
+            return float(step * 10**exponent)
+    return float(10 ** (exponent + 1))
+
+
+LEDGER_SHOWN = ["quarter", "action", "rule", "supplier", "buyer", "item"]
+
+
+def latest_ledger(model, rows: int = 12) -> pd.DataFrame:
+    """The newest `rows` ledger rows, newest first."""
+    frame = model.ledger_frame()
+    return frame[LEDGER_SHOWN].iloc[::-1].head(rows).reset_index(drop=True)
