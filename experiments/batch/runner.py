@@ -106,16 +106,19 @@ def release_model(model: Any) -> None:
 
 
 def run_frames(scenario: str | Path, seed: int, overrides: dict | None = None,
-               steps: int | None = None) -> dict[str, pd.DataFrame]:
+               steps: int | None = None, collect: Iterable[str] | None = None) -> dict[str, pd.DataFrame]:
     """Build the model, run it, return its frames (`ChipMarketModel.frames`), release it.
 
     What every caller that runs many models in one process should use (sweeps,
     validation seeds, calibration): memory stays flat however many runs it makes.
-    `steps=None` runs to the scenario's end.
+    `steps=None` runs to the scenario's end. `collect` names the model reporters to
+    record (the model's lean mode: only those and `quarter`, no agent-type frame, no
+    ledger); None records everything.
     """
     from model import ChipMarketModel
 
-    model = ChipMarketModel(scenario=scenario, rng=seed, **(overrides or {}))
+    lean = {} if collect is None else {"collect": tuple(collect)}
+    model = ChipMarketModel(scenario=scenario, rng=seed, **lean, **(overrides or {}))
     try:
         model.run(steps=steps)
         return model.frames()
@@ -123,13 +126,15 @@ def run_frames(scenario: str | Path, seed: int, overrides: dict | None = None,
         release_model(model)
 
 
-def simulate_model(scenario: str, overrides: dict, seed: int, steps: int | None) -> pd.DataFrame:
+def simulate_model(scenario: str, overrides: dict, seed: int, steps: int | None,
+                   collect: Iterable[str] | None = None) -> pd.DataFrame:
     """Run the real model once and return its model-level frame (one row per quarter).
 
     Row 0 is the initial state; then one row per step. `steps=None` runs to the
-    scenario's end. The model is released after the run (`run_frames`).
+    scenario's end. `collect`: only these reporters (`run_frames`); a sweep passes
+    the reporters its outcomes and series read. The model is released after the run.
     """
-    return run_frames(scenario, seed, overrides, steps)["model"]
+    return run_frames(scenario, seed, overrides, steps, collect)["model"]
 
 
 def outcome_values(frame: pd.DataFrame, outcomes: Iterable[dict]) -> dict[str, float]:
@@ -191,14 +196,17 @@ def execute_run(task: RunTask) -> pd.DataFrame:
     status 'failed' and its error ("Type: message") and traceback.
     """
     started = time.perf_counter()
-    simulate = task.simulator or simulate_model
     if task.simulator is None and model_version() != task.model_version:
         # The run key promises the model the sweep was planned with; this process
         # would run other code (model/ or agents/ edited since), so it refuses.
         return failed_rows(task, f"ModelChanged: this worker's model is {model_version()}, "
                                  f"the sweep's is {task.model_version} (restart long-lived workers, then run again)")
     try:
-        frame = simulate(task.scenario, dict(task.overrides), task.seed, task.steps)
+        if task.simulator is None:  # the model's lean mode: only the reporters the run stores
+            frame = simulate_model(task.scenario, dict(task.overrides), task.seed, task.steps,
+                                   collect=task.reporters)
+        else:
+            frame = task.simulator(task.scenario, dict(task.overrides), task.seed, task.steps)
         scalars = outcome_values(frame, task.outcomes)
     except Exception as exc:  # noqa: BLE001 - a failing run is data, not a crash
         return failed_rows(

@@ -523,6 +523,12 @@ class RunTask:
     parameters_json: str
     simulator: Any = field(default=None, compare=False)
 
+    @property
+    def reporters(self) -> tuple[str, ...]:
+        """The model reporters this run's outcomes and series read (sorted, once each):
+        all a sweep records of a run (the model's lean collection mode)."""
+        return tuple(sorted({o["reporter"] for o in self.outcomes} | set(self.series)))
+
 
 def column_value(value: Any) -> Any:
     """A parameter value as stored in a column: sequences joined with commas."""

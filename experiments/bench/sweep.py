@@ -1,5 +1,7 @@
-"""`chipstate bench sweep`: a sweep's throughput against `mesa.batch_run` on the same
-runs, and the parent process's memory over many runs (a benchmark, not a test)."""
+"""`chipstate bench sweep`: `chipstate sweep`'s throughput against `mesa.batch_run` on
+the same runs, both timed as whole commands from start to finish; the sweep's overhead
+beyond the model runs themselves (the sum of the runs' model time against wall time x
+workers); and the parent process's memory over many runs. A benchmark, not a test."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from experiments import REPO_ROOT
 from experiments.batch.runner import run_sweep
@@ -28,42 +31,100 @@ def bench_sweep_definition(samples: int, replicates: int, steps: int | None, nam
     )
 
 
-def _timed_sweep(sweep: Sweep, workers: int) -> float:
-    """Seconds to run `sweep` from scratch with a pool of `workers` (store included)."""
+def sweep_toml(samples: int, replicates: int, steps: int | None, name: str = "bench") -> str:
+    """`bench_sweep_definition` as a sweep file (what `chipstate sweep` reads)."""
+    sweep = bench_sweep_definition(samples, replicates, steps, name)
+    values = ", ".join(repr(v) for v in sweep.parameters["reserved_share"].values)
+    return "\n".join([
+        "[sweep]", f'name = "{name}"', f'scenario = "{SCENARIO}"',
+        *([f"steps = {steps}"] if steps is not None else []),
+        "", "[design]", 'kind = "grid"', "", "[seeds]", f"replicates = {replicates}", "base = 0",
+        "", "[parameters.reserved_share]", f"values = [{values}]",
+        "", "[[outcomes]]", 'name = "huawei_ai_dies_last"', 'reporter = "huawei_ai_dies"',
+        'stat = "value"', 'at = "last"', "",
+    ])
+
+
+def _chipstate() -> list[str]:
+    """The `chipstate` command of this environment (the console script beside this
+    interpreter, else ``python -m experiments.cli``)."""
+    script = os.path.join(os.path.dirname(sys.executable), "chipstate")
+    return [script] if os.path.isfile(script) else [sys.executable, "-m", "experiments.cli"]
+
+
+def _timed_command(command: list[str]) -> tuple[float, str]:
+    """Wall-clock seconds of a whole command, start to finish, and its output."""
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {result.stderr[-2000:]}")
+    return elapsed, result.stdout
+
+
+def timed_sweep_command(sweep_file: Path, out: Path, workers: int) -> dict:
+    """`chipstate sweep FILE --workers N --out OUT` timed as a whole command, with the
+    sum of its runs' model time (each run's `elapsed_s`: build, run, outcomes)."""
     from experiments.batch.results import load_sweep_results
 
-    with tempfile.TemporaryDirectory(prefix="chipstate-bench-") as out:
-        started = time.perf_counter()
-        counts = run_sweep(sweep, out, workers=workers, progress=False, load=False)
-        elapsed = time.perf_counter() - started
-        if counts["failed"]:
-            first = load_sweep_results(out).failed["error"].iloc[0]
-            raise RuntimeError(f"benchmark sweep had {counts['failed']} failed runs, e.g. {first}")
-    return elapsed
+    command = [*_chipstate(), "sweep", str(sweep_file), "--workers", str(workers), "--out", str(out)]
+    seconds, _ = _timed_command(command)
+    results = load_sweep_results(out)
+    if len(results.failed):
+        raise RuntimeError(f"benchmark sweep had {len(results.failed)} failed runs, "
+                           f"e.g. {results.failed['error'].iloc[0]}")
+    return {"command": " ".join(["chipstate", *command[len(_chipstate()):]]), "seconds": seconds,
+            "runs": len(results.runs), "model_seconds": float(results.runs["elapsed_s"].sum())}
 
 
-def _timed_batch_run(sweep: Sweep, processes: int) -> float:
-    """Seconds for mesa.batch_run to make the same runs (model frames kept in memory)."""
+BATCH_RUN_SCRIPT = """
+import inspect, json, sys, time
+
+if __name__ == "__main__":  # batch_run's processes are spawned: they re-import this file
     import mesa
-
     from model import ChipMarketModel
 
-    values = [v for v in sweep.parameters["reserved_share"].values]
-    # batch_run's max_steps = n makes n + 1 steps; without `steps` the model stops
-    # itself at the scenario's end (model.running).
-    max_steps = 10_000 if sweep.steps is None else sweep.steps - 1
-    started = time.perf_counter()
-    rows = mesa.batch_run(
-        ChipMarketModel,
-        parameters={"scenario": SCENARIO, "reserved_share": values, "rng": sweep.seed_list()},
-        number_processes=processes, iterations=1, max_steps=max_steps,
-        data_collection_period=-1, display_progress=False,
-    )
-    elapsed = time.perf_counter() - started
-    expected = len(values) * len(sweep.seed_list())
-    if len(rows) != expected:
-        raise RuntimeError(f"batch_run returned {len(rows)} rows, expected {expected}")
-    return elapsed
+    spec = json.loads(sys.argv[1])
+    parameters = {"scenario": spec["scenario"], "reserved_share": spec["values"]}
+    if spec["end"] is not None:
+        parameters["end"] = spec["end"]  # the model stops itself there (model.running)
+    kwargs = {}
+    if "rng" in inspect.signature(mesa.batch_run).parameters:  # Mesa 3.4+: seeds as rng=[...]
+        kwargs["rng"] = spec["seeds"]
+    else:  # Mesa 3.3.1: seeds as a swept 'rng' parameter
+        parameters["rng"] = spec["seeds"]
+    # max_steps stays at its default (1000): every run ends at the scenario's last quarter
+    # (or `end`), where the model stops itself, on Mesa 3.3.1 and 3.4+ alike.
+    rows = mesa.batch_run(ChipMarketModel, parameters, number_processes=spec["processes"],
+                          data_collection_period=-1, display_progress=False, **kwargs)
+    # Mesa 3.4+ gives a row per agent of each run: count runs, not rows.
+    runs = {(r["reserved_share"], r["rng"]) for r in rows}
+    quarters = {r["quarter"] for r in rows}
+    print(json.dumps({"rows": len(rows), "runs": len(runs), "quarters": sorted(quarters)}))
+"""
+
+
+def timed_batch_run_command(sweep: Sweep, processes: int, folder: Path) -> dict:
+    """`mesa.batch_run` on the same runs (same scenario, reserved_share values, seeds and
+    last quarter), timed as a whole command: ``python batch_run_bench.py SPEC``."""
+    from model.scenario import load_scenario
+    from model.technology import parse_quarter, quarter_label
+
+    end = None
+    if sweep.steps is not None:
+        first = parse_quarter(load_scenario(SCENARIO).parameters.start)
+        end = quarter_label(first + sweep.steps - 1)
+    spec = {"scenario": SCENARIO, "values": list(sweep.parameters["reserved_share"].values),
+            "seeds": sweep.seed_list(), "end": end, "processes": processes}
+    script = folder / "batch_run_bench.py"
+    script.write_text(BATCH_RUN_SCRIPT)
+    seconds, output = _timed_command([sys.executable, str(script), json.dumps(spec)])
+    found = json.loads(output.strip().splitlines()[-1])
+    expected = len(spec["values"]) * len(spec["seeds"])
+    if found["runs"] != expected:
+        raise RuntimeError(f"batch_run made {found['runs']} runs, expected {expected}")
+    return {"command": f"python {script.name} '{json.dumps(spec)}' (mesa.batch_run, {processes} processes)",
+            "seconds": seconds, "runs": found["runs"], "last_quarters": found["quarters"]}
 
 
 def memory_probe(runs: int, steps: int) -> dict:
@@ -106,33 +167,47 @@ def _parent_peak_memory(runs: int, steps: int) -> dict:
     """Peak RSS of a fresh parent process that runs a sweep of `runs` short runs."""
     # A fresh process each time: ru_maxrss is a high-water mark over a process's life.
     result = subprocess.run(
-        [sys.executable, "-m", "experiments.bench", "memory-probe", str(runs), str(steps)],
+        [sys.executable, "-m", "experiments.bench.sweep", str(runs), str(steps)],
         capture_output=True, text=True, check=True, cwd=REPO_ROOT,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def bench_sweep(quick: bool = False) -> dict:
-    """Sweep throughput (1 and 2 workers), against mesa.batch_run, and parent memory."""
-    runs_grid = (4, 4) if quick else (5, 8)  # samples x seeds
+    """Sweep throughput against mesa.batch_run, each timed as a whole command; the
+    sweep's overhead beyond model time; parent memory over many runs."""
+    samples, replicates = (4, 4) if quick else (5, 8)
     steps = 12 if quick else None
-    sweep = bench_sweep_definition(*runs_grid, steps)
-    n = runs_grid[0] * runs_grid[1]
+    sweep = bench_sweep_definition(samples, replicates, steps)
+    n = samples * replicates
     length = f"{steps} quarters" if steps else "48 quarters (2019Q1-2030Q4)"
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.1f} (1 min) at start; other "
           "processes competing for the CPUs lower the 2-worker figures")
-    print(f"sweep throughput: {n} runs of {length}, scenario {SCENARIO}, grid over reserved_share")
-    t1 = _timed_sweep(sweep, 1)
-    t2 = _timed_sweep(sweep, 2)
-    efficiency = t1 / (2 * t2)
-    print(f"  chipstate sweep, 1 worker : {t1:7.2f} s  {n / t1:6.2f} runs/s")
-    print(f"  chipstate sweep, 2 workers: {t2:7.2f} s  {n / t2:6.2f} runs/s  "
-          f"(speed-up {t1 / t2:.2f}x, parallel efficiency {efficiency:.0%})")
-    tb = _timed_batch_run(sweep, 2)
-    print(f"  mesa.batch_run, 2 procs   : {tb:7.2f} s  {n / tb:6.2f} runs/s  "
-          f"(chipstate/batch_run throughput ratio {tb / t2:.2f}; chipstate also writes one "
-          "Parquet file per run, batch_run keeps everything in memory)")
+    print(f"sweep throughput: {n} runs of {length}, scenario {SCENARIO}, grid over reserved_share; "
+          "each timed as a whole command, start to finish (interpreter, imports, workers, writing)")
+    with tempfile.TemporaryDirectory(prefix="chipstate-bench-") as tmp:
+        folder = Path(tmp)
+        sweep_file = folder / "bench.toml"
+        sweep_file.write_text(sweep_toml(samples, replicates, steps))
+        one = timed_sweep_command(sweep_file, folder / "one", 1)
+        two = timed_sweep_command(sweep_file, folder / "two", 2)
+        batch = timed_batch_run_command(sweep, 2, folder)
+    t1, t2, tb = one["seconds"], two["seconds"], batch["seconds"]
+    print(f"  {one['command']}")
+    print(f"      {t1:7.2f} s  {n / t1:6.2f} runs/s")
+    print(f"  {two['command']}")
+    print(f"      {t2:7.2f} s  {n / t2:6.2f} runs/s  (speed-up {t1 / t2:.2f}x over 1 worker)")
+    print(f"  {batch['command']}")
+    print(f"      {tb:7.2f} s  {n / tb:6.2f} runs/s  (every run ends at {', '.join(batch['last_quarters'])})")
+    ratio = tb / t2
+    print(f"  throughput, chipstate sweep / mesa.batch_run, 2 processes each: {ratio:.2f}x (target >= 1.5x; "
+          "chipstate also writes one Parquet file per run, batch_run keeps everything in memory)")
+    overhead = 1 - two["model_seconds"] / (t2 * 2)
+    overhead_one = 1 - one["model_seconds"] / t1
+    print(f"  sweep overhead beyond model time, 1 - (sum of the runs' model time) / (wall x workers): "
+          f"{overhead:.0%} with 2 workers ({two['model_seconds']:.2f} s of runs in {t2:.2f} s x 2), "
+          f"{overhead_one:.0%} with 1 ({one['model_seconds']:.2f} s in {t1:.2f} s); target <= 10%")
     memory_steps = 2
     print(f"parent peak memory (fresh process, 2 workers, short runs of {memory_steps} quarters):")
     memory = {}
@@ -146,8 +221,9 @@ def bench_sweep(quick: bool = False) -> dict:
     print(f"  peak growth from {min(memory)} to {max(memory)} runs: {large - small:+.1f} MiB")
     return {
         "runs": n, "steps": steps or 48, "cpus": os.cpu_count(), "load_average_at_start": load[0],
-        "seconds_1_worker": t1, "seconds_2_workers": t2, "parallel_efficiency": efficiency,
-        "seconds_batch_run_2_processes": tb, "memory": {str(k): v for k, v in memory.items()},
+        "sweep_1_worker": one, "sweep_2_workers": two, "batch_run_2_processes": batch,
+        "throughput_ratio_vs_batch_run": ratio, "overhead_2_workers": overhead,
+        "overhead_1_worker": overhead_one, "memory": {str(k): v for k, v in memory.items()},
     }
 
 
