@@ -500,6 +500,44 @@ def fitted_parameters(path: Path = FITTED_FILE) -> dict[str, Any]:
     return values
 
 
+def file_stamp(path: Path) -> tuple | None:
+    """What identifies a file's present content cheaply: (resolved path, mtime in ns,
+    size, inode); None if it does not exist or cannot be stat'ed."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (str(path.resolve()), st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+class FileCache:
+    """Parsed, validated objects by key, each kept with the stamps (`file_stamp`) of the
+    files it was read from and given back only while every one of them is unchanged.
+
+    The objects are frozen pydantic models, shared by every model that loads them (a
+    model constructs its own world copy when it adds synthetic actors, from its own
+    rng: that copy is never cached). Bounded: cleared when it holds `limit` entries."""
+
+    def __init__(self, limit: int = 64) -> None:
+        self.entries: dict = {}
+        self.limit = limit
+
+    def get(self, key):
+        hit = self.entries.get(key)
+        if hit is None:
+            return None
+        files, stamps, value = hit
+        return value if [file_stamp(f) for f in files] == stamps else None
+
+    def put(self, key, files: list[Path], value) -> None:
+        if len(self.entries) >= self.limit:
+            self.entries.clear()
+        self.entries[key] = (files, [file_stamp(f) for f in files], value)
+
+
+_SCENARIOS = FileCache()
+
+
 def load_scenario(
     name_or_path: str | Path = DEFAULT_SCENARIO, overrides: dict | None = None, fitted: bool = True
 ) -> Scenario:
@@ -509,9 +547,21 @@ def load_scenario(
     (model/data/fitted_parameters.toml, unless `fitted` is False), then each file of the
     chain from the root; a child's rules, directives and subsidies are added to the
     parent's (a child entry with a parent's id replaces it). Raises ScenarioError for any
-    problem, naming the file and field.
+    problem, naming the file and field. The loaded scenario is kept (`FileCache`) while
+    none of its files changes: a sweep constructs thousands of models from one file.
     """
     path = scenario_path(name_or_path)
+    key = (str(path), str(path.resolve()), fitted)
+    scenario = _SCENARIOS.get(key)
+    if scenario is None:
+        scenario, files = _read_scenario(path, fitted)
+        _SCENARIOS.put(key, files, scenario)
+    return scenario.with_overrides(overrides or {}, "override")
+
+
+def _read_scenario(path: Path, fitted: bool) -> tuple[Scenario, list[Path]]:
+    """The scenario of `path` (its `extends` chain resolved, no overrides) and the files
+    it was read from."""
     chain: list[tuple[Path, ScenarioFile]] = []
     seen: set[Path] = set()
     current: Path | None = path
@@ -546,7 +596,7 @@ def load_scenario(
         subsidies=tuple(merged["subsidies"].values()),
         origins=origins,
     )
-    return scenario.with_overrides(overrides or {}, "override")
+    return scenario, [p for p, _ in chain] + ([FITTED_FILE] if fitted else [])
 
 
 def _parent_path(child: Path, parent: str) -> Path:

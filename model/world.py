@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from model.scenario import Quarter, ScenarioError, TierName, read_toml
+from model.scenario import FileCache, Quarter, ScenarioError, TierName, read_toml
 from model.technology import CATEGORY_NAMES, TIER_NAMES, Tier, gross_dies_per_wafer, tier_from, tool_from
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -383,13 +383,26 @@ def world_path(name_or_path: str) -> Path:
     return DATA_DIR / f"{name_or_path}_world.toml"
 
 
+_WORLDS = FileCache()
+
+
 def load_world(name_or_path: str = "default") -> World:
     """Read and validate a world file (see the module's docstring for what a loaded
     world guarantees); raise one ScenarioError naming the file, the field and what was
-    expected (the first problem, and how many more there are)."""
+    expected (the first problem, and how many more there are). The loaded world is kept
+    while its file is unchanged (`model.scenario.FileCache`; a World is frozen)."""
     path = world_path(name_or_path)
     if not path.is_file():
         raise ScenarioError(f"world '{name_or_path}': no such world file ({path})")
+    key = str(path.resolve())
+    world = _WORLDS.get(key)
+    if world is None:
+        world = _read_world(path)
+        _WORLDS.put(key, [path], world)
+    return world
+
+
+def _read_world(path: Path) -> World:
     raw = read_toml(path, ScenarioError)
     try:
         return World(**raw)
