@@ -9,7 +9,8 @@ import numpy as np
 from agents.base import ChipAgent, Installation, ToolOrder, tool_cost_usd_m
 from model.market import update_prices
 from model.technology import (
-    CATEGORY_INDEX, LITHOGRAPHY, TIER_INDEX, TIER_NAMES, TIERS, ToolCategory, learned_yield, parse_quarter,
+    CATEGORY_INDEX, CATEGORY_NAMES, LITHOGRAPHY, TIER_INDEX, TIER_NAMES, TIERS, TOOL_CATEGORIES, ToolCategory, learned_yield,
+    parse_quarter,
 )
 
 ROUTES = ("euv", "duv")
@@ -76,7 +77,8 @@ class Foundry(ChipAgent):
         self.yield_start = yield_start
         self.ceilings = ceilings * spec.quality  # shape (routes, tiers)
         self.half_life_wafers = half_life_wafers
-        self.inventory: dict[tuple[str, str], list[float]] = {}  # units [foreign, domestic]
+        # Tool units in stock per (category, tier of use, origin [foreign, domestic]).
+        self.inventory = np.zeros((len(TOOL_CATEGORIES), n, 2))
         self.unserviced = False
         # Figures of the last quarter, written by the model's phases.
         self.orders = np.zeros(n)
@@ -144,8 +146,8 @@ class Foundry(ChipAgent):
             if gap <= 0:
                 continue
             for category, per_wafer in bill(tier, self.route[i]).items():
-                held = self.inventory.get((category, name))
-                stocked = held[0] + held[1] if held else 0.0
+                held = self.inventory[CATEGORY_INDEX[category], i]
+                stocked = held[0] + held[1]
                 need = gap * per_wafer - stocked
                 if need > 0:
                     units[(category, name)] = need
@@ -182,7 +184,8 @@ class Foundry(ChipAgent):
         """
         additions: dict[tuple[str, str], float] = {}
         uses: dict[tuple[str, str, str], float] = {}
-        stock = {k: v[0] + v[1] for k, v in self.inventory.items()}
+        held = (self.inventory[:, :, 0] + self.inventory[:, :, 1]).tolist()
+        stock = {(c, t): held[i][j] for i, c in enumerate(CATEGORY_NAMES) for j, t in enumerate(TIER_NAMES)}
         lag = self.pipeline.shape[0]
         headroom = self.target_headroom(headroom)
         capacity = self.capacity_by_tier
@@ -230,7 +233,7 @@ class Foundry(ChipAgent):
         has the lithography origin (foreign/domestic) of the scanners it used."""
         origin_share: dict[str, list[float]] = {}
         for (category, stock_tier, use_tier), used in plan.uses.items():
-            stock = self.inventory[(category, stock_tier)]
+            stock = self.inventory[CATEGORY_INDEX[category], TIER_INDEX[stock_tier]]
             total = stock[0] + stock[1]
             if total <= 0:
                 continue
@@ -247,13 +250,9 @@ class Foundry(ChipAgent):
 
     def age(self, depreciation: float, unserviced_extra: float) -> None:
         """Pipeline advances one quarter; capacity depreciates (faster for foreign
-        lithography when servicing is banned)."""
-        self.capacity += self.pipeline[0]
-        self.pipeline = np.roll(self.pipeline, -1, axis=0)
-        self.pipeline[-1] = 0.0
-        self.capacity *= 1.0 - depreciation
-        if self.unserviced:
-            self.capacity[:, :, FOREIGN] *= 1.0 - unserviced_extra
+        lithography when servicing is banned). In place (`age_fleet` for one foundry)."""
+        age_fleet(self.capacity[None], self.pipeline[None], depreciation, unserviced_extra,
+                  np.array([self.unserviced]))
 
     def learn(self, produced: np.ndarray) -> None:
         """Add this quarter's wafers to cumulative output (the yield learning curve)."""
@@ -266,8 +265,48 @@ class Foundry(ChipAgent):
         )
 
     def receive_tools(self, category: str, tier: str, units: float, domestic: bool) -> None:
-        stock = self.inventory.setdefault((category, tier), [0.0, 0.0])
-        stock[DOMESTIC if domestic else FOREIGN] += units
+        self.inventory[CATEGORY_INDEX[category], TIER_INDEX[tier], DOMESTIC if domestic else FOREIGN] += units
+
+
+# ------------------------------------------------------------------ the fleet
+class FoundryFleet:
+    """Every foundry's capacity, pipeline and tool inventory stacked in arrays (a row
+    per foundry, in the model's order); each Foundry's own arrays are views of its row,
+    so an agent and the fleet always agree. Lets a phase update all foundries at once."""
+
+    def __init__(self, foundries: list[Foundry]) -> None:
+        self.capacity = np.array([f.capacity for f in foundries])  # (foundries, tiers, routes, origins)
+        self.pipeline = np.array([f.pipeline for f in foundries])  # (foundries, lag, tiers, routes, origins)
+        self.inventory = np.array([f.inventory for f in foundries])  # (foundries, categories, tiers, origins)
+        self.foundries = foundries
+        for i, f in enumerate(foundries):
+            f.capacity, f.pipeline, f.inventory = self.capacity[i], self.pipeline[i], self.inventory[i]
+
+    def age(self, depreciation: float, unserviced_extra: float) -> None:
+        """`Foundry.age` for every foundry (`age_fleet`)."""
+        age_fleet(self.capacity, self.pipeline, depreciation, unserviced_extra,
+                  np.array([f.unserviced for f in self.foundries]))
+
+    def receive_tools(self, foundry: np.ndarray, category: np.ndarray, tier: np.ndarray, units: np.ndarray,
+                      domestic: np.ndarray) -> None:
+        """Tools delivered: `units` of `category` for use at `tier` to each `foundry`
+        (parallel arrays; added one after another in the given order, as
+        `Foundry.receive_tools` would)."""
+        np.add.at(self.inventory, (foundry, category, tier, np.where(domestic, DOMESTIC, FOREIGN)), units)
+
+
+def age_fleet(capacity: np.ndarray, pipeline: np.ndarray, depreciation: float, unserviced_extra: float,
+              unserviced: np.ndarray) -> None:
+    """In place: each foundry's pipeline (foundries, lag, ...) advances a quarter, its
+    front becoming capacity (foundries, tiers, routes, origins); capacity depreciates
+    by `depreciation`, and foreign-lithography capacity of the `unserviced` foundries
+    by `unserviced_extra` more (fractions a quarter)."""
+    capacity += pipeline[:, 0]
+    pipeline[:, :-1] = pipeline[:, 1:].copy()
+    pipeline[:, -1] = 0.0
+    capacity *= 1.0 - depreciation
+    if unserviced.any():
+        capacity[unserviced, :, :, FOREIGN] *= 1.0 - unserviced_extra
 
 
 def blended_yields(cumulative: np.ndarray, capacity: np.ndarray, start: float, ceilings: np.ndarray,

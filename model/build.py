@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from agents.fabless import DemandStreams, FablessFirm, FablessSector, Relations
-from agents.foundry import Foundry
+from agents.foundry import Foundry, FoundryFleet
 from agents.government import Government
 from agents.vendor import EquipmentVendor, progress_of
 from model.graph import EdgeSet, EdgeSides, TradeGraph, wafer_relations
@@ -71,6 +71,7 @@ def build_agents(model) -> None:
         )
         for f in w.foundries
     ]
+    model.fleet = FoundryFleet(model.foundries)
     model.origin = origin = parse_quarter(str(w.meta["first_quarter"]))
     model.firms = []
     for spec in w.firms:

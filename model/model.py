@@ -22,7 +22,7 @@ from agents.foundry import blended_yields
 from model import build, controls, reporters
 from model.scenario import DEFAULT_SCENARIO, Directive, Rule, Scenario, check_against_world, load_scenario
 from model.synthetic import synthetic_world
-from model.technology import CATEGORY_INDEX, CATEGORY_NAMES, TIER_INDEX, TIER_NAMES, TIERS, TOOL_CATEGORIES, Tier
+from model.technology import CATEGORY_INDEX, TIER_INDEX, TIERS, TOOL_CATEGORIES, Tier
 from model.technology import parse_quarter, quarter_label, quarter_year
 from model.world import World, load_world
 
@@ -161,10 +161,8 @@ class ChipMarketModel(mesa.Model):
             vendor.record_sales(float(sales.revenue[v]), float(sales.china_revenue[v]),
                                 {c: float(sales.ordered[v * n_cat + CATEGORY_INDEX[c]]) for c in vendor.output})
         edges, sold = market.edges, np.flatnonzero(sales.flow > 0)
-        for f, c, t, units, domestic in zip(edges.buyer[sold].tolist(), edges.category[sold].tolist(),
-                                            edges.tier[sold].tolist(), sales.flow[sold].tolist(),
-                                            market.domestic[sold].tolist()):
-            self.foundries[f].receive_tools(CATEGORY_NAMES[c], TIER_NAMES[t], units, domestic)
+        self.fleet.receive_tools(edges.buyer[sold], edges.category[sold], edges.tier[sold], sales.flow[sold],
+                                 market.domestic[sold])
         floors = self._domestic_litho_floors()
         for vendor in self.vendors:
             vendor.adopt(vendor.plan_output(self.parameters.domestic_learning_rate,
@@ -174,8 +172,8 @@ class ChipMarketModel(mesa.Model):
         """Phase 4: foundries install tools, depreciate, and order next quarter's tools."""
         q, repurpose, reachable = self.quarter_number, self.parameters.repurpose_share, self.tool_market.reachable
         self.tool_orders = []
+        self.fleet.age(self.depreciation, self.unserviced_extra)
         for f, foundry in enumerate(self.foundries):
-            foundry.age(self.depreciation, self.unserviced_extra)
             foundry.install(foundry.plan_installation(q, self.bill, self.headroom, repurpose))
             order = foundry.plan_tool_orders(q, self.bill, self.tool_price, self.headroom, self.depreciation,
                                              reachable[f], repurpose)
