@@ -403,8 +403,15 @@ class FablessSector:
         supplier (`search_weights`; zero elsewhere)."""
         rel = self.relations
         has_weight = np.bincount(rel.group, weights=weights, minlength=self.n_firms * len(TIERS)) > 0
-        return search_weights(has_weight, rel.group, np.maximum(capacity[rel.seller], 1.0),
-                              rel.same_country, eligible)
+        out = np.zeros(len(weights))
+        if has_weight.all():  # nobody is cut off from every supplier: no search
+            return out
+        # Only the relations of groups left without a weighted supplier can search
+        # (a few, in a world of 10^6 relations): the rule runs over those alone.
+        at = np.flatnonzero(~has_weight[rel.group] & eligible)
+        out[at] = search_weights(has_weight, rel.group[at], np.maximum(capacity[rel.seller[at]], 1.0),
+                                 rel.same_country[at], eligible[at])
+        return out
 
     def receive(self, orders: np.ndarray, flow: np.ndarray, edge_yield: np.ndarray, ai_share: np.ndarray,
                 dies_per_wafer: np.ndarray, active: np.ndarray, adaptation: float) -> None:

@@ -29,8 +29,8 @@ def split_orders(
     (the caller decides what an unplaced demand means). Inactive edges get 0.
     """
     w = np.where(active, np.maximum(weights, 0.0), 0.0)
-    total = np.bincount(edge_group, weights=w, minlength=len(demand))
-    share = np.divide(w, total[edge_group], out=np.zeros_like(w), where=total[edge_group] > 0)
+    group_total = np.bincount(edge_group, weights=w, minlength=len(demand))[edge_group]
+    share = np.divide(w, group_total, out=np.zeros_like(w), where=group_total > 0)
     return share * demand[edge_group]
 
 
