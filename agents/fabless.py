@@ -379,33 +379,37 @@ class FablessSector:
 
         weights = np.where(eligible_now, self.weight, 0.0)
         searched = self._searched(weights, eligible_now, capacity)
-        if searched.any():
+        if searched is not None and searched.any():
             share = searched / np.bincount(rel.group, weights=searched, minlength=n_groups)[rel.group].clip(min=1e-12)
             adopted = searched > 0
             self.base[adopted] = share[adopted]
             self.weight[adopted] = share[adopted]
             weights = np.where(eligible_now, self.weight, 0.0)
         orders = split_orders(routed.ravel(), rel.group, weights, eligible_now)
-        orders *= 1.0 + stockpile_factor * at_risk
+        risky = np.flatnonzero(at_risk)  # x 1.0 elsewhere: only the relations at risk change
+        if len(risky):
+            orders[risky] *= 1.0 + stockpile_factor * at_risk[risky]
         first_use = (orders > 0) & ~self.ever_used
         self.ever_used |= first_use
         group_total = routed.ravel()[rel.group]
         ai_share = np.divide(routed_ai.ravel()[rel.group], group_total, out=np.zeros(len(orders)),
                              where=group_total > 0)
         ahead = np.where(eligible_ahead, self.weight, 0.0)
-        ahead = ahead + self._searched(ahead, eligible_ahead, coming)
+        found = self._searched(ahead, eligible_ahead, coming)
+        if found is not None:
+            ahead = ahead + found
         fc = split_orders(routed_forecast.ravel(), rel.group, ahead, eligible_ahead)
         per_seller = np.bincount(rel.seller, weights=fc, minlength=len(capacity))
         return WaferOrders(orders, ai_share, per_seller, first_use)
 
-    def _searched(self, weights: np.ndarray, eligible: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    def _searched(self, weights: np.ndarray, eligible: np.ndarray, capacity: np.ndarray) -> np.ndarray | None:
         """Search weights for the (firm, tier) groups left with no weighted eligible
-        supplier (`search_weights`; zero elsewhere)."""
+        supplier (`search_weights`; zero elsewhere); None when every group has one."""
         rel = self.relations
         has_weight = np.bincount(rel.group, weights=weights, minlength=self.n_firms * len(TIERS)) > 0
-        out = np.zeros(len(weights))
         if has_weight.all():  # nobody is cut off from every supplier: no search
-            return out
+            return None
+        out = np.zeros(len(weights))
         # Only the relations of groups left without a weighted supplier can search
         # (a few, in a world of 10^6 relations): the rule runs over those alone.
         at = np.flatnonzero(~has_weight[rel.group] & eligible)

@@ -30,7 +30,7 @@ def split_orders(
     """
     w = np.where(active, np.maximum(weights, 0.0), 0.0)
     group_total = np.bincount(edge_group, weights=w, minlength=len(demand))[edge_group]
-    share = np.divide(w, group_total, out=np.zeros_like(w), where=group_total > 0)
+    share = np.divide(w, group_total, out=np.zeros(len(w)), where=group_total > 0)
     return share * demand[edge_group]
 
 
