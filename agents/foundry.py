@@ -96,6 +96,12 @@ class Foundry(ChipAgent):
         """Wafers/quarter per tier, all routes and origins."""
         return self.capacity.sum(axis=(1, 2))
 
+    def tier_totals(self) -> tuple[list[float], list[float]]:
+        """(capacity, capacity in the pipeline) per tier, wafers/quarter, as lists
+        (`tier_totals` over this one foundry)."""
+        capacity, pipeline = tier_totals(self.capacity[None], self.pipeline[None])
+        return capacity[0].tolist(), pipeline[0].tolist()
+
     def yields(self) -> np.ndarray:
         """Large-die yield per tier: each route's learning curve, capacity-weighted
         (`blended_yields`)."""
@@ -112,7 +118,7 @@ class Foundry(ChipAgent):
     # ----------------------------------------------------------------- decisions
     def plan_tool_orders(
         self, quarter: int, bill, unit_price: dict[str, float], headroom: float, depreciation: float,
-        reachable: np.ndarray | None = None, repurpose_share: float = 0.0,
+        reachable: np.ndarray | None = None, repurpose_share: float = 0.0, tier_totals=None,
     ) -> ToolOrder:
         """Tools to order so that capacity one lag ahead covers forecast orders.
 
@@ -129,20 +135,21 @@ class Foundry(ChipAgent):
         still buy for: the stock that `plan_installation` may repurpose (ASSUMPTION:
         SMIC's 7nm lines used scanners bought for mature lines, which the 2023-10 and
         2024-09 rules widened to stop, controls_timeline.csv).
+
+        `tier_totals`: (capacity, pipeline) per tier as lists, if the caller has them
+        (`FoundryFleet.tier_totals`); else computed here.
         """
         lag = self.pipeline.shape[0]
         headroom = self.target_headroom(headroom)
-        capacity = self.capacity_by_tier
+        capacity, in_pipeline = tier_totals if tier_totals is not None else self.tier_totals()
+        forecast, runs, ready = self.forecast.tolist(), self.has_tier.tolist(), self.ready.tolist()
         units: dict[tuple[str, str], float] = {}
         for i, tier in enumerate(TIERS):
             name = TIER_NAMES[i]
-            if not self.has_tier[i] or quarter + lag + 1 < self.ready[i]:
+            if not runs[i] or quarter + lag + 1 < ready[i]:
                 continue
-            will_have = (
-                capacity[i] * (1 - depreciation) ** (lag + 1)
-                + self.pipeline[:, i].sum()
-            )
-            gap = self.forecast[i] * (1 + headroom) - will_have
+            will_have = capacity[i] * (1 - depreciation) ** (lag + 1) + in_pipeline[i]
+            gap = forecast[i] * (1 + headroom) - will_have
             if gap <= 0:
                 continue
             for category, per_wafer in bill(tier, self.route[i]).items():
@@ -173,7 +180,8 @@ class Foundry(ChipAgent):
                 routed[key] = routed.get(key, 0.0) + repurpose_share * need
         return routed
 
-    def plan_installation(self, quarter: int, bill, headroom: float, repurpose_share: float) -> Installation:
+    def plan_installation(self, quarter: int, bill, headroom: float, repurpose_share: float,
+                          tier_totals=None) -> Installation:
         """Install stocked tools as capacity: most advanced tier first, preferred route
         first; capacity added is limited by the scarcest category (Leontief).
 
@@ -188,13 +196,14 @@ class Foundry(ChipAgent):
         stock = {(c, t): held[i][j] for i, c in enumerate(CATEGORY_NAMES) for j, t in enumerate(TIER_NAMES)}
         lag = self.pipeline.shape[0]
         headroom = self.target_headroom(headroom)
-        capacity = self.capacity_by_tier
+        capacity, in_pipeline = tier_totals if tier_totals is not None else self.tier_totals()
+        forecast, runs, ready = self.forecast.tolist(), self.has_tier.tolist(), self.ready.tolist()
         for i, tier in enumerate(TIERS):
-            if not self.has_tier[i] or quarter < self.ready[i] - lag:
+            if not runs[i] or quarter < ready[i] - lag:
                 continue
             here = TIER_NAMES[i]
             older = TIER_NAMES[i + 1:]
-            gap = max(0.0, self.forecast[i] * (1 + headroom) - capacity[i] - self.pipeline[:, i].sum())
+            gap = max(0.0, forecast[i] * (1 + headroom) - capacity[i] - in_pipeline[i])
             routes = [self.route[i]] + [r for r in ROUTES if r != self.route[i]]
             for route in routes:
                 need = bill(tier, route)
@@ -282,6 +291,11 @@ class FoundryFleet:
         for i, f in enumerate(foundries):
             f.capacity, f.pipeline, f.inventory = self.capacity[i], self.pipeline[i], self.inventory[i]
 
+    def tier_totals(self) -> list[tuple[list[float], list[float]]]:
+        """Per foundry, (capacity, pipeline) per tier as lists (`tier_totals`)."""
+        capacity, pipeline = tier_totals(self.capacity, self.pipeline)
+        return list(zip(capacity.tolist(), pipeline.tolist()))
+
     def age(self, depreciation: float, unserviced_extra: float) -> None:
         """`Foundry.age` for every foundry (`age_fleet`)."""
         age_fleet(self.capacity, self.pipeline, depreciation, unserviced_extra,
@@ -293,6 +307,18 @@ class FoundryFleet:
         (parallel arrays; added one after another in the given order, as
         `Foundry.receive_tools` would)."""
         np.add.at(self.inventory, (foundry, category, tier, np.where(domestic, DOMESTIC, FOREIGN)), units)
+
+
+def tier_totals(capacity: np.ndarray, pipeline: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per foundry and tier, (foundries, tiers): capacity over routes and origins, and
+    capacity in the pipeline over lag quarters, routes and origins (wafers/quarter).
+
+    Each total adds its cells in the order (and with the pairwise grouping) numpy uses
+    for one foundry's `capacity[i].sum()` and `pipeline[:, i].sum()`, so the figures
+    are the same to the last bit (checked in tests/test_kernels.py)."""
+    n_foundries, lag, n_tiers = pipeline.shape[:3]
+    by_tier = np.ascontiguousarray(pipeline.transpose(0, 2, 1, 3, 4)).reshape(n_foundries, n_tiers, -1)
+    return capacity.sum(axis=(2, 3)), by_tier.sum(axis=2)
 
 
 def age_fleet(capacity: np.ndarray, pipeline: np.ndarray, depreciation: float, unserviced_extra: float,

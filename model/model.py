@@ -173,10 +173,13 @@ class ChipMarketModel(mesa.Model):
         q, repurpose, reachable = self.quarter_number, self.parameters.repurpose_share, self.tool_market.reachable
         self.tool_orders = []
         self.fleet.age(self.depreciation, self.unserviced_extra)
+        before = self.fleet.tier_totals()
         for f, foundry in enumerate(self.foundries):
-            foundry.install(foundry.plan_installation(q, self.bill, self.headroom, repurpose))
+            foundry.install(foundry.plan_installation(q, self.bill, self.headroom, repurpose, before[f]))
+        after = self.fleet.tier_totals()  # installing filled the pipeline
+        for f, foundry in enumerate(self.foundries):
             order = foundry.plan_tool_orders(q, self.bill, self.tool_price, self.headroom, self.depreciation,
-                                             reachable[f], repurpose)
+                                             reachable[f], repurpose, after[f])
             foundry.capex_usd_m = order.cost_usd_m(self.tool_price)
             self.tool_orders.append(order)
 
