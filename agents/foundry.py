@@ -118,7 +118,7 @@ class Foundry(ChipAgent):
     # ----------------------------------------------------------------- decisions
     def plan_tool_orders(
         self, quarter: int, bill, unit_price: dict[str, float], headroom: float, depreciation: float,
-        reachable: np.ndarray | None = None, repurpose_share: float = 0.0, tier_totals=None,
+        reachable=None, repurpose_share: float = 0.0, tier_totals=None,
     ) -> ToolOrder:
         """Tools to order so that capacity one lag ahead covers forecast orders.
 
@@ -129,33 +129,35 @@ class Foundry(ChipAgent):
         last quarter's revenue plus subsidy (ASSUMPTION: capex follows revenue, as in
         TSMC's guidance, calibration.csv: capex_guidance, TSMC, 2025).
 
-        `reachable[category, tier]` says what the foundry can still buy (no rule cuts
-        every supplier). Tools it cannot buy for a tier it orders, up to
-        `repurpose_share` of the need, as for the newest older tier it runs and can
-        still buy for: the stock that `plan_installation` may repurpose (ASSUMPTION:
-        SMIC's 7nm lines used scanners bought for mature lines, which the 2023-10 and
-        2024-09 rules widened to stop, controls_timeline.csv).
+        `reachable[category][tier]` (an array or nested lists) says what the foundry can
+        still buy (no rule cuts every supplier). Tools it cannot buy for a tier it
+        orders, up to `repurpose_share` of the need, as for the newest older tier it runs
+        and can still buy for: the stock that `plan_installation` may repurpose
+        (ASSUMPTION: SMIC's 7nm lines used scanners bought for mature lines, which the
+        2023-10 and 2024-09 rules widened to stop, controls_timeline.csv).
 
         `tier_totals`: (capacity, pipeline) per tier as lists, if the caller has them
         (`FoundryFleet.tier_totals`); else computed here.
         """
+        # Plain Python floats throughout: the same IEEE operations, in the same order, as
+        # on numpy scalars, at a fraction of the per-operation cost (a few dozen a tier).
         lag = self.pipeline.shape[0]
         headroom = self.target_headroom(headroom)
         capacity, in_pipeline = tier_totals if tier_totals is not None else self.tier_totals()
         forecast, runs, ready = self.forecast.tolist(), self.has_tier.tolist(), self.ready.tolist()
+        held = self.inventory.tolist()  # [category][tier][origin]
         units: dict[tuple[str, str], float] = {}
         for i, tier in enumerate(TIERS):
-            name = TIER_NAMES[i]
             if not runs[i] or quarter + lag + 1 < ready[i]:
                 continue
             will_have = capacity[i] * (1 - depreciation) ** (lag + 1) + in_pipeline[i]
             gap = forecast[i] * (1 + headroom) - will_have
             if gap <= 0:
                 continue
+            name = TIER_NAMES[i]
             for category, per_wafer in bill(tier, self.route[i]).items():
-                held = self.inventory[CATEGORY_INDEX[category], i]
-                stocked = held[0] + held[1]
-                need = gap * per_wafer - stocked
+                stock = held[CATEGORY_INDEX[category]][i]
+                need = gap * per_wafer - (stock[0] + stock[1])
                 if need > 0:
                     units[(category, name)] = need
         if reachable is not None and repurpose_share > 0:
@@ -165,19 +167,24 @@ class Foundry(ChipAgent):
         scale = min(1.0, budget / cost) if cost > 0 else 0.0
         return ToolOrder(self.name, {k: v * scale for k, v in units.items() if v * scale > 0})
 
-    def _route_around(self, units: dict, reachable: np.ndarray, repurpose_share: float) -> dict:
+    def _route_around(self, units: dict, reachable, repurpose_share: float) -> dict:
         """Move `repurpose_share` of each order the foundry cannot place to the newest
         older tier it runs and can still buy that category for; drop the rest."""
+        can = reachable.tolist() if isinstance(reachable, np.ndarray) else reachable
+        runs, n = self.has_tier.tolist(), len(TIERS)
         routed: dict[tuple[str, str], float] = {}
-        for (category, tier_name), need in units.items():
-            c, t = CATEGORY_INDEX[category], TIER_INDEX[tier_name]
-            if reachable[c, t]:
-                routed[(category, tier_name)] = routed.get((category, tier_name), 0.0) + need
+        for key, need in units.items():
+            category, tier_name = key
+            row = can[CATEGORY_INDEX[category]]
+            t = TIER_INDEX[tier_name]
+            if row[t]:
+                routed[key] = routed.get(key, 0.0) + need
                 continue
-            older = next((o for o in range(t + 1, len(TIERS)) if self.has_tier[o] and reachable[c, o]), None)
-            if older is not None:
-                key = (category, TIERS[older].value)
-                routed[key] = routed.get(key, 0.0) + repurpose_share * need
+            for o in range(t + 1, n):
+                if runs[o] and row[o]:
+                    key = (category, TIER_NAMES[o])
+                    routed[key] = routed.get(key, 0.0) + repurpose_share * need
+                    break
         return routed
 
     def plan_installation(self, quarter: int, bill, headroom: float, repurpose_share: float,
@@ -190,10 +197,11 @@ class Foundry(ChipAgent):
         etchers licensed for mature lines end up on advanced ones; the 2023-2024 Dutch
         and US rules widened to close this, controls_timeline.csv 2023-10-17, 2024-09-06).
         """
+        # Plain Python floats over [category][tier] lists: every figure is the same IEEE
+        # operation, in the same order, as on the arrays (sums left to right by `sum`).
         additions: dict[tuple[str, str], float] = {}
         uses: dict[tuple[str, str, str], float] = {}
-        held = (self.inventory[:, :, 0] + self.inventory[:, :, 1]).tolist()
-        stock = {(c, t): held[i][j] for i, c in enumerate(CATEGORY_NAMES) for j, t in enumerate(TIER_NAMES)}
+        stock = [[a + b for a, b in row] for row in self.inventory.tolist()]  # [category][tier]
         lag = self.pipeline.shape[0]
         headroom = self.target_headroom(headroom)
         capacity, in_pipeline = tier_totals if tier_totals is not None else self.tier_totals()
@@ -202,47 +210,54 @@ class Foundry(ChipAgent):
             if not runs[i] or quarter < ready[i] - lag:
                 continue
             here = TIER_NAMES[i]
-            older = TIER_NAMES[i + 1:]
+            after = i + 1
             gap = max(0.0, forecast[i] * (1 + headroom) - capacity[i] - in_pipeline[i])
-            routes = [self.route[i]] + [r for r in ROUTES if r != self.route[i]]
-            for route in routes:
+            preferred = self.route[i]
+            for route in (preferred, *(r for r in ROUTES if r != preferred)):
                 need = bill(tier, route)
                 if not need or (route == "euv" and EUV not in need):
                     continue
-                own = min(stock.get((c, here), 0.0) / u for c, u in need.items() if u > 0)
-                spare = {c: repurpose_share * sum(stock.get((c, t), 0.0) for t in older) for c in need}
-                reach = min((stock.get((c, here), 0.0) + spare[c]) / u for c, u in need.items() if u > 0)
+                items = [(stock[CATEGORY_INDEX[c]], c, u) for c, u in need.items()]
+                own = reach = None
+                for row, _, u in items:
+                    if u > 0:
+                        mine = row[i]
+                        own = min(own, mine / u) if own is not None else mine / u
+                        spare = repurpose_share * sum(row[after:])
+                        reach = min(reach, (mine + spare) / u) if reach is not None else (mine + spare) / u
                 wafers = max(own, min(reach, max(gap, own)))
                 if wafers <= 1e-9:
                     continue
                 additions[(here, route)] = additions.get((here, route), 0.0) + wafers
                 gap = max(0.0, gap - wafers)
-                for c, u in need.items():
+                for row, c, u in items:
                     wanted = wafers * u
-                    from_own = min(wanted, stock.get((c, here), 0.0))
-                    self._take(stock, uses, c, here, here, from_own)
+                    from_own = min(wanted, row[i])
+                    if not from_own <= 0:  # as `units <= 0` skipped a take
+                        row[i] -= from_own
+                        key = (c, here, here)
+                        uses[key] = uses.get(key, 0.0) + from_own
                     rest = wanted - from_own
-                    pool = sum(stock.get((c, t), 0.0) for t in older)
-                    for t in older:
-                        if rest > 1e-12 and pool > 0:
-                            self._take(stock, uses, c, t, here, rest * stock.get((c, t), 0.0) / pool)
+                    pool = sum(row[after:])
+                    if rest > 1e-12 and pool > 0:
+                        for t in range(after, len(row)):
+                            taken = rest * row[t] / pool
+                            if not taken <= 0:
+                                row[t] -= taken
+                                key = (c, TIER_NAMES[t], here)
+                                uses[key] = uses.get(key, 0.0) + taken
         return Installation(self.name, additions, uses)
-
-    @staticmethod
-    def _take(stock, uses, category: str, stock_tier: str, use_tier: str, units: float) -> None:
-        if units <= 0:
-            return
-        stock[(category, stock_tier)] -= units
-        key = (category, stock_tier, use_tier)
-        uses[key] = uses.get(key, 0.0) + units
 
     # ------------------------------------------------------- own state updates
     def install(self, plan: Installation) -> None:
         """Put planned capacity into the pipeline, consuming tools; a tier's new capacity
         has the lithography origin (foreign/domestic) of the scanners it used."""
+        if not plan.uses and not plan.additions:
+            return
+        inventory = self.inventory.tolist()  # plain floats, written back once
         origin_share: dict[str, list[float]] = {}
         for (category, stock_tier, use_tier), used in plan.uses.items():
-            stock = self.inventory[CATEGORY_INDEX[category], TIER_INDEX[stock_tier]]
+            stock = inventory[CATEGORY_INDEX[category]][TIER_INDEX[stock_tier]]
             total = stock[0] + stock[1]
             if total <= 0:
                 continue
@@ -251,11 +266,20 @@ class Foundry(ChipAgent):
                 origin_share[use_tier] = [before[0] + stock[0] / total * used, before[1] + stock[1] / total * used]
             kept = 1 - used / total
             stock[0], stock[1] = max(stock[0] * kept, 0.0), max(stock[1] * kept, 0.0)
-        for (tier, route), wafers in plan.additions.items():
-            share = origin_share.get(tier)
-            whole = share[0] + share[1] if share else 0.0
-            share = np.array([share[0] / whole, share[1] / whole]) if whole > 0 else np.array([1.0, 0.0])
-            self.pipeline[-1, TIER_INDEX[tier], ROUTES.index(route)] += wafers * share
+        self.inventory[...] = inventory
+        if plan.additions:
+            front = self.pipeline[-1].tolist()  # [tier][route][origin]
+            for (tier, route), wafers in plan.additions.items():
+                share = origin_share.get(tier)
+                whole = share[0] + share[1] if share else 0.0
+                cell = front[TIER_INDEX[tier]][ROUTES.index(route)]
+                if whole > 0:
+                    cell[0] += wafers * (share[0] / whole)
+                    cell[1] += wafers * (share[1] / whole)
+                else:
+                    cell[0] += wafers * 1.0
+                    cell[1] += wafers * 0.0
+            self.pipeline[-1] = front
 
     def age(self, depreciation: float, unserviced_extra: float) -> None:
         """Pipeline advances one quarter; capacity depreciates (faster for foreign
