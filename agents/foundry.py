@@ -293,7 +293,7 @@ class Foundry(ChipAgent):
 
     def set_prices(self, adjustment: float) -> None:
         """Move prices with last quarter's excess demand (model.market.update_prices)."""
-        self.price = update_prices(
+        self.price[...] = update_prices(
             self.price, self.orders, self.capacity_by_tier, self.reference_price, adjustment
         )
 
@@ -311,9 +311,38 @@ class FoundryFleet:
         self.capacity = np.array([f.capacity for f in foundries])  # (foundries, tiers, routes, origins)
         self.pipeline = np.array([f.pipeline for f in foundries])  # (foundries, lag, tiers, routes, origins)
         self.inventory = np.array([f.inventory for f in foundries])  # (foundries, categories, tiers, origins)
+        self.price = np.array([f.price for f in foundries])  # (foundries, tiers) US$/wafer
+        self.cumulative_wafers = np.array([f.cumulative_wafers for f in foundries])  # (foundries, tiers)
         self.foundries = foundries
         for i, f in enumerate(foundries):
             f.capacity, f.pipeline, f.inventory = self.capacity[i], self.pipeline[i], self.inventory[i]
+            f.price, f.cumulative_wafers = self.price[i], self.cumulative_wafers[i]
+        # Fixed at set-up: what prices and yields read every quarter.
+        self.reference_price = np.array([f.reference_price for f in foundries])
+        self.ceilings = np.array([f.ceilings for f in foundries])
+        self.half_life_wafers = np.array([f.half_life_wafers for f in foundries])
+        self.preferred_route = np.array([f.preferred_route for f in foundries])
+        self.yield_start = foundries[0].yield_start if foundries else 0.0
+
+    def capacity_by_tier(self) -> np.ndarray:
+        """(foundries, tiers) wafers/quarter: each foundry's `capacity_by_tier`, bit for
+        bit (`tier_totals`)."""
+        return self.capacity.sum(axis=(2, 3))
+
+    def yields(self) -> np.ndarray:
+        """(foundries, tiers) large-die yields (`blended_yields`)."""
+        return blended_yields(self.cumulative_wafers, self.capacity, self.yield_start, self.ceilings,
+                              self.half_life_wafers, self.preferred_route)
+
+    def learn(self, produced: np.ndarray) -> None:
+        """`Foundry.learn` for every foundry: `produced` is (foundries, tiers) wafers."""
+        self.cumulative_wafers += produced
+
+    def set_prices(self, orders: np.ndarray, adjustment: float) -> None:
+        """`Foundry.set_prices` for every foundry (`update_prices` is elementwise), in
+        place: `orders` is (foundries, tiers) wafers."""
+        self.price[...] = update_prices(self.price, orders, self.capacity_by_tier(), self.reference_price,
+                                        adjustment)
 
     def tier_totals(self) -> list[tuple[list[float], list[float]]]:
         """Per foundry, (capacity, pipeline) per tier as lists (`tier_totals`)."""

@@ -18,7 +18,6 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from agents.foundry import blended_yields
 from model import build, controls, reporters
 from model.scenario import DEFAULT_SCENARIO, Directive, Rule, Scenario, check_against_world, load_scenario
 from model.synthetic import synthetic_world
@@ -218,14 +217,13 @@ class ChipMarketModel(mesa.Model):
     def _produce_and_price(self) -> None:
         """Phase 7: deliveries become dies and revenue; prices and preferences adapt."""
         market, p = self.wafer_market, self.parameters
-        price = np.array([f.price for f in self.foundries])
-        settled = market.settle(price, self.foundry_yields())
+        settled = market.settle(self.fleet.price.copy(), self.foundry_yields())
+        revenue, china_revenue = settled.revenue.tolist(), settled.china_revenue.tolist()
         for i, foundry in enumerate(self.foundries):
             foundry.orders, foundry.delivered = settled.ordered[i], settled.delivered[i]
-            foundry.revenue_usd_m = float(settled.revenue[i])
-            foundry.china_revenue_usd_m = float(settled.china_revenue[i])
-            foundry.learn(settled.delivered[i])
-            foundry.set_prices(p.price_adjustment)
+            foundry.revenue_usd_m, foundry.china_revenue_usd_m = revenue[i], china_revenue[i]
+        self.fleet.learn(settled.delivered)  # every foundry's Foundry.learn and set_prices at once
+        self.fleet.set_prices(settled.ordered, p.price_adjustment)
         self.sector.receive(market.orders, market.flow, settled.edge_yield, market.ai_share,
                             self.firm_dies_per_wafer, market.edges.active, p.preference_adaptation)
 
@@ -246,18 +244,15 @@ class ChipMarketModel(mesa.Model):
 
     def _supplier_capacity(self) -> np.ndarray:
         """Capacity per foundry x tier cell (the wafer market's sellers), wafers/quarter."""
-        return np.concatenate([f.capacity_by_tier for f in self.foundries])
+        return self.fleet.capacity_by_tier().ravel()
 
     def foundry_capacity(self) -> np.ndarray:
         """(foundries, tiers) capacity, wafers/quarter."""
-        return np.array([f.capacity_by_tier for f in self.foundries])
+        return self.fleet.capacity_by_tier()
 
     def foundry_yields(self) -> np.ndarray:
         """(foundries, tiers) large-die yields."""
-        fs = self.foundries
-        return blended_yields(np.array([f.cumulative_wafers for f in fs]), np.array([f.capacity for f in fs]),
-                              fs[0].yield_start, np.array([f.ceilings for f in fs]),
-                              np.array([f.half_life_wafers for f in fs]), np.array([f.preferred_route for f in fs]))
+        return self.fleet.yields()
 
     def log(self, action: str, rule: str, supplier: str, buyer: str, item: str, note: str) -> None:
         self.ledger.log(self.steps, self.quarter, action, rule, supplier, buyer, item, note)
