@@ -55,6 +55,13 @@ class Quarter:
         return self.model.foundry_capacity()
 
     @cached_property
+    def relative_price(self) -> np.ndarray:
+        """(tiers, foundries) each foundry's price over its 2020 reference (1 = list)."""
+        fleet = self.model.fleet
+        factor = np.array([f.price_factor for f in self.model.foundries])
+        return np.ascontiguousarray((fleet.price / (fleet.reference_price / factor[:, None])).T)
+
+    @cached_property
     def yields(self) -> np.ndarray:
         """(foundries, tiers) large-die yields."""
         return self.model.foundry_yields()
@@ -210,7 +217,7 @@ def foundry_hhi(q: Quarter) -> float:
 def price_index(q: Quarter, tier: int) -> float:
     """Volume-weighted wafer price of a tier relative to its 2020 reference (1 = list)."""
     cap = q.capacity[:, tier].copy()
-    rel = np.array([f.price[tier] / (f.reference_price[tier] / f.price_factor) for f in q.model.foundries])
+    rel = q.relative_price[tier]
     if cap.sum() <= 0:
         return np.nan
     return float((rel * cap).sum() / cap.sum())
@@ -304,26 +311,29 @@ def _floats(values) -> list[float]:
 
 
 def foundry_block(q: Quarter) -> dict[str, list]:
+    # Whole (foundries, tiers) arrays: a row's sum over tiers is the sum of that
+    # foundry's own array (the same contiguous reduction), columns read as lists.
     foundries = q.model.foundries
-    capacity, yields = q.capacity, q.yields
-    delivered = [f.delivered for f in foundries]
-    price = [f.price for f in foundries]
+    capacity, yields, price = q.capacity, q.yields, q.model.fleet.price
+    delivered = np.array([f.delivered for f in foundries])
+    orders = np.array([f.orders for f in foundries])
     out = {
         "name": [f.name for f in foundries], "country": [f.country for f in foundries],
         "revenue_usd_m": [f.revenue_usd_m for f in foundries],
         "china_revenue_usd_m": [f.china_revenue_usd_m for f in foundries],
         "capex_usd_m": [f.capex_usd_m for f in foundries],
         "subsidy_usd_m": [f.subsidy_usd_m for f in foundries],
-        "capacity_wafers": [float(c.sum()) for c in capacity],
-        "delivered_wafers": [float(d.sum()) for d in delivered],
-        "ordered_wafers": [float(f.orders.sum()) for f in foundries],
+        "capacity_wafers": capacity.sum(axis=1).tolist(),
+        "delivered_wafers": delivered.sum(axis=1).tolist(),
+        "ordered_wafers": orders.sum(axis=1).tolist(),
     }
+    columns = [capacity.T.tolist(), yields.T.tolist(), price.T.tolist(), delivered.T.tolist()]
     for t in TIERS:
         i = t.index
-        out[f"capacity_{t.key}"] = _floats(capacity[:, i])
-        out[f"yield_{t.key}"] = _floats(yields[:, i])
-        out[f"price_usd_{t.key}"] = [float(p[i]) for p in price]
-        out[f"delivered_{t.key}"] = [float(d[i]) for d in delivered]
+        out[f"capacity_{t.key}"] = columns[0][i]
+        out[f"yield_{t.key}"] = columns[1][i]
+        out[f"price_usd_{t.key}"] = columns[2][i]
+        out[f"delivered_{t.key}"] = columns[3][i]
     return out
 
 
