@@ -380,10 +380,13 @@ class FablessSector:
         weights = np.where(eligible_now, self.weight, 0.0)
         searched = self._searched(weights, eligible_now, capacity)
         if searched is not None and searched.any():
-            share = searched / np.bincount(rel.group, weights=searched, minlength=n_groups)[rel.group].clip(min=1e-12)
-            adopted = searched > 0
-            self.base[adopted] = share[adopted]
-            self.weight[adopted] = share[adopted]
+            # Only the few relations found carry weight (search weights are >= 0): each
+            # group's total over them alone adds the same numbers in the same order.
+            adopted = np.flatnonzero(searched > 0)
+            found, group = searched[adopted], rel.group[adopted]
+            share = found / np.bincount(group, weights=found, minlength=n_groups)[group].clip(min=1e-12)
+            self.base[adopted] = share
+            self.weight[adopted] = share
             weights = np.where(eligible_now, self.weight, 0.0)
         orders = split_orders(routed.ravel(), rel.group, weights, eligible_now)
         risky = np.flatnonzero(at_risk)  # x 1.0 elsewhere: only the relations at risk change
@@ -397,7 +400,7 @@ class FablessSector:
         ahead = np.where(eligible_ahead, self.weight, 0.0)
         found = self._searched(ahead, eligible_ahead, coming)
         if found is not None:
-            ahead = ahead + found
+            ahead += found  # a fresh array: in place, the same sums
         fc = split_orders(routed_forecast.ravel(), rel.group, ahead, eligible_ahead)
         per_seller = np.bincount(rel.seller, weights=fc, minlength=len(capacity))
         return WaferOrders(orders, ai_share, per_seller, first_use)

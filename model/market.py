@@ -28,10 +28,15 @@ def split_orders(
     weight, sum(orders of the group) == demand[g]; a group with none gets nothing
     (the caller decides what an unplaced demand means). Inactive edges get 0.
     """
-    w = np.where(active, np.maximum(weights, 0.0), 0.0)
+    # The same elementwise operations as np.where / divide / multiply on fresh arrays,
+    # written into three buffers (a world of 10^6 edges pays per pass and allocation).
+    w = np.zeros(len(weights))
+    np.maximum(weights, 0.0, out=w, where=active)
     group_total = np.bincount(edge_group, weights=w, minlength=len(demand))[edge_group]
-    share = np.divide(w, group_total, out=np.zeros(len(w)), where=group_total > 0)
-    return share * demand[edge_group]
+    share = np.zeros(len(w))
+    np.divide(w, group_total, out=share, where=group_total > 0)
+    share *= np.take(demand, edge_group, out=group_total)
+    return share
 
 
 def clear(
