@@ -86,6 +86,7 @@ class EquipmentVendor(ChipAgent):
         """
         output, progress = {}, {}
         spend = self.revenue_usd_m + self.subsidy_usd_m
+        step = self.learning * learning_multiplier * 0.1 * math.log1p(spend / 50.0)  # the same for every category
         for category, units in self.output.items():
             ordered = self.orders_units.get(category, 0.0)
             if ordered > units:
@@ -93,7 +94,6 @@ class EquipmentVendor(ChipAgent):
             elif ordered < 0.7 * units:
                 units *= 0.99
             output[category] = units
-            step = self.learning * learning_multiplier * 0.1 * math.log1p(spend / 50.0)
             value = max(0.0, self.progress[category] - step)
             if floors and category in floors:
                 value = min(value, floors[category])

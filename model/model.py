@@ -145,20 +145,26 @@ class ChipMarketModel(mesa.Model):
             f = self.foundry_index[order.foundry]
             for (c_name, t_name), units in order.units.items():
                 demand[(f * n_cat + CATEGORY_INDEX[c_name]) * n_tier + TIER_INDEX[t_name]] += units
-        capable = np.zeros((n_vendors, n_cat, n_tier), dtype=bool)  # can a vendor serve a tier?
-        capacity = np.zeros(n_vendors * n_cat)
+        # Built as lists, made arrays once (a few hundred cells: numpy's per-call cost
+        # would dominate); the same products.
+        capable = [[[False] * n_tier for _ in range(n_cat)] for _ in range(n_vendors)]  # serves a tier?
+        capacity = [0.0] * (n_vendors * n_cat)
+        multiplier = self.mineral_multiplier.tolist()
         for v, vendor in enumerate(self.vendors):
             for c_name, units in vendor.output.items():
                 c = CATEGORY_INDEX[c_name]
-                capable[v, c] = vendor.serves(c_name)
-                capacity[v * n_cat + c] = units * self.mineral_multiplier[v]
+                capable[v][c] = vendor.serves(c_name)
+                capacity[v * n_cat + c] = units * multiplier[v]
+        capable = np.array(capable, dtype=bool).reshape(n_vendors, n_cat, n_tier)
+        capacity = np.array(capacity, dtype=float)
         bias = self.china.domestic_tool_bias(self.quarter_number) if self.china else 1.0
         market = self.tool_market
         sales = market.sell(demand, capacity, capable, bias, controls.at_risk(self.announced_tools, len(market.edges)),
                             self.parameters.stockpile_factor)
+        revenue, china_revenue, ordered = sales.revenue.tolist(), sales.china_revenue.tolist(), sales.ordered.tolist()
         for v, vendor in enumerate(self.vendors):
-            vendor.record_sales(float(sales.revenue[v]), float(sales.china_revenue[v]),
-                                {c: float(sales.ordered[v * n_cat + CATEGORY_INDEX[c]]) for c in vendor.output})
+            vendor.record_sales(revenue[v], china_revenue[v],
+                                {c: ordered[v * n_cat + CATEGORY_INDEX[c]] for c in vendor.output})
         edges, sold = market.edges, np.flatnonzero(sales.flow > 0)
         self.fleet.receive_tools(edges.buyer[sold], edges.category[sold], edges.tier[sold], sales.flow[sold],
                                  market.domestic[sold])
