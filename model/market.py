@@ -62,11 +62,16 @@ def clear(
     active order on it is filled.
     """
     capacity = np.maximum(np.asarray(capacity, dtype=float), 0.0)
-    remaining_order = np.where(active, np.maximum(orders, 0.0), 0.0)
+    ordered = np.zeros(len(orders))
+    np.maximum(orders, 0.0, out=ordered, where=active)  # active orders, 0 elsewhere
+    remaining_order = ordered.copy()
     n_suppliers = len(capacity)
     if priority is None:
         priority = np.zeros(len(orders), dtype=np.int64)
     n_classes = int(priority.max()) + 1 if len(priority) else 1
+    # A round below the lowest class present has no competing edge: it grants 0.0
+    # everywhere, which changes no flow, order or use; it is skipped.
+    lowest = int(priority.min()) if len(priority) else 0
     caps = np.ones(n_classes) if class_caps is None else np.asarray(class_caps, dtype=float)
     if len(caps) < n_classes:
         caps = np.concatenate([caps, np.ones(n_classes - len(caps))])
@@ -75,19 +80,22 @@ def clear(
 
     used = np.zeros(n_suppliers)
     flow = np.zeros(len(orders))
-    for k in range(n_classes):
-        competing = np.where(priority <= k, remaining_order, 0.0)
+    granted = np.empty(len(orders))
+    for k in range(lowest, n_classes):
+        # Every edge competes in the last round (read before it is updated below).
+        competing = remaining_order if k == n_classes - 1 else np.where(priority <= k, remaining_order, 0.0)
         wanted = np.bincount(edge_supplier, weights=competing, minlength=n_suppliers)
         available = np.maximum(caps[k] * capacity - used, 0.0)
         ratio = np.divide(
             np.minimum(available, wanted), wanted, out=np.zeros(n_suppliers), where=wanted > 0
         )
-        granted = competing * ratio[edge_supplier]
+        np.take(ratio, edge_supplier, out=granted)
+        granted *= competing  # competing x ratio, the same product
         flow += granted
         remaining_order -= granted
         used += np.bincount(edge_supplier, weights=granted, minlength=n_suppliers)
     # Floating-point rounding can leave a hair over an order; never exceed it.
-    return np.minimum(flow, np.where(active, np.maximum(orders, 0.0), 0.0))
+    return np.minimum(flow, ordered, out=flow)
 
 
 def update_prices(

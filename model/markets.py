@@ -53,11 +53,12 @@ class WaferMarket:
         """What the cleared flows mean to sellers at `price` and `yields` ((foundries,
         tiers), US$/wafer and fractions): revenue per foundry (US$ million), orders and
         deliveries per foundry x tier, the yield on each edge."""
-        edges, flow, n = self.edges, self.flow, len(TIERS)
-        edge_revenue = flow * price[edges.supplier, edges.tier] / 1e6
+        flow, n = self.flow, len(TIERS)
+        # price[supplier, tier] of each edge is price.ravel()[seller]: a flat gather.
+        edge_revenue = flow * np.take(np.ravel(price), self.seller) / 1e6
         n_sellers = len(self.capacity)
         return WaferSettlement(
-            edge_yield=yields[edges.supplier, edges.tier],
+            edge_yield=np.take(np.ravel(yields), self.seller),
             ordered=np.bincount(self.seller, weights=self.orders, minlength=n_sellers).reshape(-1, n),
             delivered=np.bincount(self.seller, weights=flow, minlength=n_sellers).reshape(-1, n),
             revenue=self.by_foundry.sums(edge_revenue),
