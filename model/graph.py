@@ -242,6 +242,16 @@ class EdgeSides(Mapping):
             for attr in ("name", "country")
         }
 
+    def index(self, side: str) -> np.ndarray:
+        """Per edge, the row of its `side` ('supplier' or 'buyer') agent."""
+        return self._index[side]
+
+    def agents(self, side: str) -> tuple[np.ndarray, np.ndarray]:
+        """(names, countries) of the `side` agents, a row per agent (not per edge):
+        a per-edge test of one side's own attributes is that test per agent, gathered
+        by `index(side)`."""
+        return self._values[(side, "name")], self._values[(side, "country")]
+
     def __getitem__(self, key: str) -> np.ndarray:
         side, _, what = key.partition("_")
         attr = {"names": "name", "countries": "country"}.get(what)
