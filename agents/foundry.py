@@ -9,7 +9,7 @@ import numpy as np
 from agents.base import ChipAgent, Installation, ToolOrder, tool_cost_usd_m
 from model.market import update_prices
 from model.technology import (
-    CATEGORY_INDEX, CATEGORY_NAMES, LITHOGRAPHY, TIER_INDEX, TIER_NAMES, TIERS, TOOL_CATEGORIES, ToolCategory, learned_yield,
+    CATEGORY_INDEX, LITHOGRAPHY, TIER_INDEX, TIER_NAMES, TIERS, TOOL_CATEGORIES, ToolCategory, learned_yield,
     parse_quarter,
 )
 

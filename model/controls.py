@@ -52,7 +52,8 @@ def apply_rule(model, rule: Rule) -> None:
     factor = model.parameters.derisk_factor
     if factor != 1.0:
         # The firms' names and countries as arrays, made once at set-up (10^5 firms).
-        cut_firms = targets_mask(rule.targets, *model.sides["wafers"].agents("buyer")) if rule.kind == "wafers" else None
+        cut_firms = (targets_mask(rule.targets, *model.sides["wafers"].agents("buyer"))
+                     if rule.kind == "wafers" else None)
         countries = {t.split(":", 1)[1] for t in rule.targets if t.startswith("country:")}
         model.sector.derisk(factor, cut_firms, issuer_country(rule.issuer, model.government_country), countries)
 

@@ -306,10 +306,6 @@ FIRM_COLUMNS = ["name", "country", "demand_wafers", "ordered_wafers", "delivered
                 "ai_dies", "domestic_wafers"]
 
 
-def _floats(values) -> list[float]:
-    return [float(v) for v in values]
-
-
 def foundry_block(q: Quarter) -> dict[str, list]:
     # Whole (foundries, tiers) arrays: a row's sum over tiers is the sum of that
     # foundry's own array (the same contiguous reduction), columns read as lists.

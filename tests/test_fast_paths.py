@@ -1,0 +1,304 @@
+"""The fast paths of the speed work give, to the last bit, what the forms they replaced
+gave: the same numbers in the same order (tests/test_pins.py checks whole runs; these
+check the kernels and decisions alone, over random inputs, signed zeros included)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agents.base import Installation, ToolOrder, tool_cost_usd_m
+from agents.fabless import derisk_preferences
+from agents.foundry import EUV, LITHOGRAPHY_NAMES, ROUTES, Foundry
+from model import ChipMarketModel
+from model.market import clear, split_orders, update_prices
+from model.technology import CATEGORY_INDEX, CATEGORY_NAMES, TIER_INDEX, TIER_NAMES, TIERS
+
+
+def bits(x):
+    """Floats as their exact hex form (signed zeros told apart), containers kept."""
+    if isinstance(x, np.ndarray):
+        return bits(x.tolist())
+    if isinstance(x, float):
+        return x.hex()
+    if isinstance(x, dict):
+        return [(k, bits(v)) for k, v in x.items()]  # key order matters: it is the order of use
+    if isinstance(x, (list, tuple)):
+        return [bits(v) for v in x]
+    return x
+
+
+# ------------------------------------------------- the forms that were replaced
+def reference_clear(
+    capacity: np.ndarray,
+    orders: np.ndarray,
+    edge_supplier: np.ndarray,
+    active: np.ndarray,
+    priority: np.ndarray | None = None,
+    class_caps: np.ndarray | None = None,
+) -> np.ndarray:
+    capacity = np.maximum(np.asarray(capacity, dtype=float), 0.0)
+    remaining_order = np.where(active, np.maximum(orders, 0.0), 0.0)
+    n_suppliers = len(capacity)
+    if priority is None:
+        priority = np.zeros(len(orders), dtype=np.int64)
+    n_classes = int(priority.max()) + 1 if len(priority) else 1
+    caps = np.ones(n_classes) if class_caps is None else np.asarray(class_caps, dtype=float)
+    if len(caps) < n_classes:
+        caps = np.concatenate([caps, np.ones(n_classes - len(caps))])
+    caps = caps.copy()
+    caps[n_classes - 1] = 1.0
+
+    used = np.zeros(n_suppliers)
+    flow = np.zeros(len(orders))
+    for k in range(n_classes):
+        competing = np.where(priority <= k, remaining_order, 0.0)
+        wanted = np.bincount(edge_supplier, weights=competing, minlength=n_suppliers)
+        available = np.maximum(caps[k] * capacity - used, 0.0)
+        ratio = np.divide(
+            np.minimum(available, wanted), wanted, out=np.zeros(n_suppliers), where=wanted > 0
+        )
+        granted = competing * ratio[edge_supplier]
+        flow += granted
+        remaining_order -= granted
+        used += np.bincount(edge_supplier, weights=granted, minlength=n_suppliers)
+    # Floating-point rounding can leave a hair over an order; never exceed it.
+    return np.minimum(flow, np.where(active, np.maximum(orders, 0.0), 0.0))
+
+
+def reference_split_orders(
+    demand: np.ndarray,
+    edge_group: np.ndarray,
+    weights: np.ndarray,
+    active: np.ndarray,
+) -> np.ndarray:
+    w = np.where(active, np.maximum(weights, 0.0), 0.0)
+    group_total = np.bincount(edge_group, weights=w, minlength=len(demand))[edge_group]
+    share = np.divide(w, group_total, out=np.zeros(len(w)), where=group_total > 0)
+    return share * demand[edge_group]
+
+
+class ReferenceFoundry(Foundry):
+    """Foundry with the decisions as written before the speed work (numpy scalars,
+    generator expressions, (category, tier) dicts)."""
+
+    def plan_tool_orders(
+        self, quarter: int, bill, unit_price: dict[str, float], headroom: float, depreciation: float,
+        reachable: np.ndarray | None = None, repurpose_share: float = 0.0, tier_totals=None,
+    ) -> ToolOrder:
+        lag = self.pipeline.shape[0]
+        headroom = self.target_headroom(headroom)
+        capacity, in_pipeline = tier_totals if tier_totals is not None else self.tier_totals()
+        forecast, runs, ready = self.forecast.tolist(), self.has_tier.tolist(), self.ready.tolist()
+        units: dict[tuple[str, str], float] = {}
+        for i, tier in enumerate(TIERS):
+            name = TIER_NAMES[i]
+            if not runs[i] or quarter + lag + 1 < ready[i]:
+                continue
+            will_have = capacity[i] * (1 - depreciation) ** (lag + 1) + in_pipeline[i]
+            gap = forecast[i] * (1 + headroom) - will_have
+            if gap <= 0:
+                continue
+            for category, per_wafer in bill(tier, self.route[i]).items():
+                held = self.inventory[CATEGORY_INDEX[category], i]
+                stocked = held[0] + held[1]
+                need = gap * per_wafer - stocked
+                if need > 0:
+                    units[(category, name)] = need
+        if reachable is not None and repurpose_share > 0:
+            units = self._route_around(units, reachable, repurpose_share)
+        cost = tool_cost_usd_m(units, unit_price)
+        budget = self.capex_ratio * self.revenue_usd_m + self.subsidy_usd_m
+        scale = min(1.0, budget / cost) if cost > 0 else 0.0
+        return ToolOrder(self.name, {k: v * scale for k, v in units.items() if v * scale > 0})
+
+    def _route_around(self, units: dict, reachable: np.ndarray, repurpose_share: float) -> dict:
+        routed: dict[tuple[str, str], float] = {}
+        for (category, tier_name), need in units.items():
+            c, t = CATEGORY_INDEX[category], TIER_INDEX[tier_name]
+            if reachable[c, t]:
+                routed[(category, tier_name)] = routed.get((category, tier_name), 0.0) + need
+                continue
+            older = next((o for o in range(t + 1, len(TIERS)) if self.has_tier[o] and reachable[c, o]), None)
+            if older is not None:
+                key = (category, TIERS[older].value)
+                routed[key] = routed.get(key, 0.0) + repurpose_share * need
+        return routed
+
+    def plan_installation(self, quarter: int, bill, headroom: float, repurpose_share: float,
+                          tier_totals=None) -> Installation:
+        additions: dict[tuple[str, str], float] = {}
+        uses: dict[tuple[str, str, str], float] = {}
+        held = (self.inventory[:, :, 0] + self.inventory[:, :, 1]).tolist()
+        stock = {(c, t): held[i][j] for i, c in enumerate(CATEGORY_NAMES) for j, t in enumerate(TIER_NAMES)}
+        lag = self.pipeline.shape[0]
+        headroom = self.target_headroom(headroom)
+        capacity, in_pipeline = tier_totals if tier_totals is not None else self.tier_totals()
+        forecast, runs, ready = self.forecast.tolist(), self.has_tier.tolist(), self.ready.tolist()
+        for i, tier in enumerate(TIERS):
+            if not runs[i] or quarter < ready[i] - lag:
+                continue
+            here = TIER_NAMES[i]
+            older = TIER_NAMES[i + 1:]
+            gap = max(0.0, forecast[i] * (1 + headroom) - capacity[i] - in_pipeline[i])
+            routes = [self.route[i]] + [r for r in ROUTES if r != self.route[i]]
+            for route in routes:
+                need = bill(tier, route)
+                if not need or (route == "euv" and EUV not in need):
+                    continue
+                own = min(stock.get((c, here), 0.0) / u for c, u in need.items() if u > 0)
+                spare = {c: repurpose_share * sum(stock.get((c, t), 0.0) for t in older) for c in need}
+                reach = min((stock.get((c, here), 0.0) + spare[c]) / u for c, u in need.items() if u > 0)
+                wafers = max(own, min(reach, max(gap, own)))
+                if wafers <= 1e-9:
+                    continue
+                additions[(here, route)] = additions.get((here, route), 0.0) + wafers
+                gap = max(0.0, gap - wafers)
+                for c, u in need.items():
+                    wanted = wafers * u
+                    from_own = min(wanted, stock.get((c, here), 0.0))
+                    self._take(stock, uses, c, here, here, from_own)
+                    rest = wanted - from_own
+                    pool = sum(stock.get((c, t), 0.0) for t in older)
+                    for t in older:
+                        if rest > 1e-12 and pool > 0:
+                            self._take(stock, uses, c, t, here, rest * stock.get((c, t), 0.0) / pool)
+        return Installation(self.name, additions, uses)
+
+    @staticmethod
+    def _take(stock, uses, category: str, stock_tier: str, use_tier: str, units: float) -> None:
+        if units <= 0:
+            return
+        stock[(category, stock_tier)] -= units
+        key = (category, stock_tier, use_tier)
+        uses[key] = uses.get(key, 0.0) + units
+
+    # ------------------------------------------------------- own state updates
+    def install(self, plan: Installation) -> None:
+        origin_share: dict[str, list[float]] = {}
+        for (category, stock_tier, use_tier), used in plan.uses.items():
+            stock = self.inventory[CATEGORY_INDEX[category], TIER_INDEX[stock_tier]]
+            total = stock[0] + stock[1]
+            if total <= 0:
+                continue
+            if category in LITHOGRAPHY_NAMES:
+                before = origin_share.get(use_tier, (0.0, 0.0))
+                origin_share[use_tier] = [before[0] + stock[0] / total * used, before[1] + stock[1] / total * used]
+            kept = 1 - used / total
+            stock[0], stock[1] = max(stock[0] * kept, 0.0), max(stock[1] * kept, 0.0)
+        for (tier, route), wafers in plan.additions.items():
+            share = origin_share.get(tier)
+            whole = share[0] + share[1] if share else 0.0
+            share = np.array([share[0] / whole, share[1] / whole]) if whole > 0 else np.array([1.0, 0.0])
+            self.pipeline[-1, TIER_INDEX[tier], ROUTES.index(route)] += wafers * share
+
+
+
+# ------------------------------------------------------------------ the kernels
+def _orders(rng, n_edges):
+    orders = rng.random(n_edges) * 10.0 ** rng.uniform(-3, 4, n_edges)
+    orders[rng.random(n_edges) < 0.2] = 0.0
+    orders[rng.random(n_edges) < 0.1] = -0.0
+    return orders
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 3), st.booleans())
+def test_clear_is_the_round_by_round_rule_bit_for_bit(seed, n_classes, everyone_low):
+    rng = np.random.default_rng(seed)
+    n_suppliers, n_edges = 6, 60
+    supplier = rng.integers(0, n_suppliers, n_edges)
+    capacity = rng.random(n_suppliers) * 100.0
+    orders, active = _orders(rng, n_edges), rng.random(n_edges) < 0.8
+    # classes may start above 0 (no champion edge: round 0 has nobody)
+    priority = rng.integers(0 if everyone_low else 1, n_classes + 1, n_edges)
+    caps = rng.random(n_classes + 1)
+    expected = reference_clear(capacity, orders, supplier, active, priority, caps)
+    assert bits(clear(capacity, orders, supplier, active, priority, caps)) == bits(expected)
+    assert bits(clear(capacity, orders, supplier, active)) == bits(reference_clear(capacity, orders, supplier, active))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_split_orders_is_the_masked_share_rule_bit_for_bit(seed):
+    rng = np.random.default_rng(seed)
+    n_groups, n_edges = 9, 70
+    group = rng.integers(0, n_groups, n_edges)
+    weights = rng.normal(size=n_edges) * 10.0 ** rng.uniform(-3, 3, n_edges)
+    weights[rng.random(n_edges) < 0.1] = -0.0
+    active, demand = rng.random(n_edges) < 0.7, rng.random(n_groups) * 100.0
+    assert bits(split_orders(demand, group, weights, active)) == bits(
+        reference_split_orders(demand, group, weights, active))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_derisk_changes_only_the_relations_hit(seed):
+    rng = np.random.default_rng(seed)
+    base = rng.random(50)
+    base[:5] = -0.0
+    relation, hit = rng.random(50) < 0.5, rng.random(50) < 0.5
+    expected = np.where(hit & relation, base * 1.7, base)
+    assert bits(derisk_preferences(base, relation, hit, 1.7)) == bits(expected)
+    assert bits(derisk_preferences(base, relation, np.True_, 0.5)) == bits(np.where(relation, base * 0.5, base))
+
+
+# ------------------------------------------------------------ the foundries
+def _randomise(foundry: Foundry, rng) -> None:
+    """A state a foundry may be in: stock of every kind, some empty; forecasts above
+    and below capacity; part of the capacity domestic."""
+    shape = foundry.inventory.shape
+    foundry.inventory[...] = rng.random(shape) * 10.0 ** rng.uniform(0, 3, shape) * (rng.random(shape) < 0.7)
+    foundry.capacity[...] *= rng.uniform(0.5, 1.5, foundry.capacity.shape)
+    foundry.capacity[..., 1] = foundry.capacity[..., 0] * rng.random(foundry.capacity.shape[:-1])
+    foundry.pipeline[...] = rng.random(foundry.pipeline.shape) * 50.0
+    foundry.forecast[...] = foundry.capacity_by_tier * rng.uniform(0.5, 1.6, len(TIERS)) + rng.random(len(TIERS)) * 100
+    foundry.build_ahead = float(rng.choice([0.0, 0.1]))
+    foundry.revenue_usd_m, foundry.subsidy_usd_m = float(rng.random() * 2000.0), float(rng.random() * 100.0)
+
+
+def _decide(foundry: Foundry, cls, model, quarter, repurpose, reachable):
+    """(plan, inventory and pipeline after installing it, tool order) of `foundry`
+    decided by the methods of `cls`, from the state it has now (left unchanged)."""
+    saved = foundry.inventory.copy(), foundry.pipeline.copy()
+    foundry.__class__ = cls
+    try:
+        plan = foundry.plan_installation(quarter, model.bill, model.headroom, repurpose)
+        foundry.install(plan)
+        after = foundry.inventory.copy(), foundry.pipeline.copy()
+        order = foundry.plan_tool_orders(quarter, model.bill, model.tool_price, model.headroom, model.depreciation,
+                                         reachable, repurpose)
+    finally:
+        foundry.__class__ = Foundry
+        foundry.inventory[...], foundry.pipeline[...] = saved
+    return bits((plan.additions, plan.uses, after, order.units))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([0.0, 0.25, 1.0]))
+def test_a_foundrys_decisions_are_those_of_the_numpy_scalar_form(seed, repurpose):
+    rng = np.random.default_rng(seed)
+    model = ChipMarketModel(scenario="historical", rng=1)
+    quarter = model.quarter_number + int(rng.integers(0, 30))
+    for foundry in model.foundries:
+        _randomise(foundry, rng)
+        reachable = rng.random((len(CATEGORY_NAMES), len(TIERS))) < 0.7
+        assert _decide(foundry, Foundry, model, quarter, repurpose, reachable) == _decide(
+            foundry, ReferenceFoundry, model, quarter, repurpose, reachable)
+
+
+def test_fleet_prices_and_learning_are_each_foundrys_own():
+    model = ChipMarketModel(scenario="historical", rng=3)
+    rng = np.random.default_rng(3)
+    fleet, foundries = model.fleet, model.foundries
+    orders = fleet.capacity_by_tier() * rng.uniform(0.0, 2.0, (len(foundries), len(TIERS)))
+    expected = [update_prices(f.price.copy(), orders[i], f.capacity_by_tier, f.reference_price, 0.2)
+                for i, f in enumerate(foundries)]
+    produced = rng.random((len(foundries), len(TIERS))) * 1000.0
+    learnt = [f.cumulative_wafers + produced[i] for i, f in enumerate(foundries)]
+    fleet.set_prices(orders, 0.2)
+    fleet.learn(produced)
+    assert bits([f.price for f in foundries]) == bits(expected)
+    assert bits([f.cumulative_wafers for f in foundries]) == bits(learnt)
+    assert bits(fleet.yields()) == bits(np.array([f.yields() for f in foundries]))
