@@ -397,11 +397,11 @@ def blended_yields(cumulative: np.ndarray, capacity: np.ndarray, start: float, c
     cumulative: (foundries, tiers) wafers; capacity: (foundries, tiers, routes,
     origins) wafers/quarter; ceilings: (foundries, routes, tiers); half_life:
     (foundries,) wafers; preferred_route: (foundries, tiers) route index."""
-    n_foundries, n_tiers = cumulative.shape
-    by_route = np.stack([learned_yield(cumulative, start, ceilings[:, r], half_life[:, None])
-                         for r in range(len(ROUTES))], axis=1)  # (foundries, routes, tiers)
+    # Both routes' curves in one call: each cell's learning progress is computed once
+    # and broadcast over the routes' ceilings (the same elementwise operations).
+    by_route = learned_yield(cumulative[:, None, :], start, ceilings, half_life[:, None, None])  # (f, routes, tiers)
     weight = capacity.sum(axis=3).transpose(0, 2, 1)  # (foundries, routes, tiers)
     total = weight[:, 0] + weight[:, 1]
-    fallback = np.take_along_axis(by_route, preferred_route[:, None, :], axis=1)[:, 0]
+    fallback = np.where(preferred_route == 0, by_route[:, 0], by_route[:, 1])
     blended = by_route[:, 0] * weight[:, 0] + by_route[:, 1] * weight[:, 1]
-    return np.divide(blended, total, out=fallback.copy(), where=total > 0)
+    return np.divide(blended, total, out=fallback, where=total > 0)

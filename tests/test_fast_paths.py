@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from agents.base import Installation, ToolOrder, tool_cost_usd_m
 from agents.fabless import derisk_preferences
-from agents.foundry import EUV, LITHOGRAPHY_NAMES, ROUTES, Foundry
+from agents.foundry import EUV, LITHOGRAPHY_NAMES, ROUTES, Foundry, blended_yields
 from model import ChipMarketModel
 from model.market import clear, split_orders, update_prices
-from model.technology import CATEGORY_INDEX, CATEGORY_NAMES, TIER_INDEX, TIER_NAMES, TIERS
+from model.technology import CATEGORY_INDEX, CATEGORY_NAMES, TIER_INDEX, TIER_NAMES, TIERS, learned_yield
 
 
 def bits(x):
@@ -77,6 +77,16 @@ def reference_split_orders(
     group_total = np.bincount(edge_group, weights=w, minlength=len(demand))[edge_group]
     share = np.divide(w, group_total, out=np.zeros(len(w)), where=group_total > 0)
     return share * demand[edge_group]
+
+
+def reference_blended_yields(cumulative, capacity, start, ceilings, half_life, preferred_route):
+    by_route = np.stack([learned_yield(cumulative, start, ceilings[:, r], half_life[:, None])
+                         for r in range(len(ROUTES))], axis=1)
+    weight = capacity.sum(axis=3).transpose(0, 2, 1)
+    total = weight[:, 0] + weight[:, 1]
+    fallback = np.take_along_axis(by_route, preferred_route[:, None, :], axis=1)[:, 0]
+    blended = by_route[:, 0] * weight[:, 0] + by_route[:, 1] * weight[:, 1]
+    return np.divide(blended, total, out=fallback.copy(), where=total > 0)
 
 
 class ReferenceFoundry(Foundry):
@@ -242,6 +252,18 @@ def test_derisk_changes_only_the_relations_hit(seed):
     expected = np.where(hit & relation, base * 1.7, base)
     assert bits(derisk_preferences(base, relation, hit, 1.7)) == bits(expected)
     assert bits(derisk_preferences(base, relation, np.True_, 0.5)) == bits(np.where(relation, base * 0.5, base))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 30))
+def test_blended_yields_are_each_routes_curve_weighted_bit_for_bit(seed, n):
+    rng = np.random.default_rng(seed)
+    cumulative = rng.random((n, 5)) * 10.0 ** rng.uniform(0, 7, (n, 5))
+    capacity = rng.random((n, 5, 2, 2)) * 1000.0 * (rng.random((n, 5, 2, 2)) < 0.6)
+    ceilings, half_life = rng.uniform(0.5, 0.95, (n, 2, 5)), rng.uniform(1e3, 1e6, n)
+    route = rng.integers(0, 2, (n, 5))
+    assert bits(blended_yields(cumulative, capacity, 0.3, ceilings, half_life, route)) == bits(
+        reference_blended_yields(cumulative, capacity, 0.3, ceilings, half_life, route))
 
 
 # ------------------------------------------------------------ the foundries
