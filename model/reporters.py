@@ -66,6 +66,16 @@ class Quarter:
         """(foundries, tiers) large-die yields."""
         return self.model.foundry_yields()
 
+    def advanced(self, attr: str) -> np.ndarray:
+        """Per firm, advanced-tier wafers of one of its figures ('demand', 'ordered',
+        'delivered'), computed once per collect. Each row adds the same two cells as
+        the rows picked first would (figures are bincount sums: never -0.0, so how a
+        two-cell sum is grouped cannot show)."""
+        cache = self.__dict__.setdefault("_advanced", {})
+        if attr not in cache:
+            cache[attr] = getattr(self.model.firm_figures, attr)[:, ADVANCED].sum(axis=1)
+        return cache[attr]
+
     @cached_property
     def foundry_revenue(self) -> float:
         return float(sum(f.revenue_usd_m for f in self.model.foundries))
@@ -119,10 +129,9 @@ def _in_order(values: np.ndarray) -> float:
 
 
 def _fulfilment(q: Quarter, rows: np.ndarray) -> float:
-    figures = q.model.firm_figures
-    wanted = _in_order(figures.demand[rows][:, ADVANCED].sum(axis=1))
-    ordered = _in_order(figures.ordered[rows][:, ADVANCED].sum(axis=1))
-    got = _in_order(figures.delivered[rows][:, ADVANCED].sum(axis=1))
+    wanted = _in_order(q.advanced("demand")[rows])
+    ordered = _in_order(q.advanced("ordered")[rows])
+    got = _in_order(q.advanced("delivered")[rows])
     asked = max(wanted, ordered)
     return got / asked if asked > 0 else np.nan
 
@@ -160,7 +169,7 @@ def china_self_sufficiency(q: Quarter) -> float:
 def china_advanced_from_foundry(q: Quarter) -> float:
     """Share of Chinese firms' delivered advanced wafers that the tracked foundry made (0-1)."""
     rows = q.firm_rows()
-    total = _in_order(q.model.firm_figures.delivered[rows][:, ADVANCED].sum(axis=1))
+    total = _in_order(q.advanced("delivered")[rows])
     return q.from_foundry(rows) / total if total > 0 else np.nan
 
 
@@ -218,9 +227,10 @@ def price_index(q: Quarter, tier: int) -> float:
     """Volume-weighted wafer price of a tier relative to its 2020 reference (1 = list)."""
     cap = q.capacity[:, tier].copy()
     rel = q.relative_price[tier]
-    if cap.sum() <= 0:
+    whole = cap.sum()
+    if whole <= 0:
         return np.nan
-    return float((rel * cap).sum() / cap.sum())
+    return float((rel * cap).sum() / whole)
 
 
 # ----------------------------------------------------------------------- vendors
@@ -339,7 +349,7 @@ def firm_block(q: Quarter) -> dict[str, list]:
     names, countries = model.firm_names, model.firm_countries
     values = [
         figures.demand.sum(axis=1), figures.ordered.sum(axis=1), figures.delivered.sum(axis=1),
-        figures.demand[:, ADVANCED].sum(axis=1), figures.delivered[:, ADVANCED].sum(axis=1),
+        q.advanced("demand").copy(), q.advanced("delivered").copy(),
         figures.fallback_wafers.copy(), figures.ai_dies.copy(), figures.domestic_wafers.copy(),
     ]
     return {"name": names, "country": countries, **dict(zip(FIRM_COLUMNS[2:], values))}
