@@ -254,32 +254,35 @@ class Foundry(ChipAgent):
         has the lithography origin (foreign/domestic) of the scanners it used."""
         if not plan.uses and not plan.additions:
             return
-        inventory = self.inventory.tolist()  # plain floats, written back once
+        # Plain floats (flat, [(category * tiers + tier) * 2 + origin]), written back once.
+        n_tiers = self.inventory.shape[1]
+        stock = self.inventory.ravel().tolist()
         origin_share: dict[str, list[float]] = {}
         for (category, stock_tier, use_tier), used in plan.uses.items():
-            stock = inventory[CATEGORY_INDEX[category]][TIER_INDEX[stock_tier]]
-            total = stock[0] + stock[1]
+            at = (CATEGORY_INDEX[category] * n_tiers + TIER_INDEX[stock_tier]) * 2
+            foreign, domestic = stock[at], stock[at + 1]
+            total = foreign + domestic
             if total <= 0:
                 continue
             if category in LITHOGRAPHY_NAMES:
                 before = origin_share.get(use_tier, (0.0, 0.0))
-                origin_share[use_tier] = [before[0] + stock[0] / total * used, before[1] + stock[1] / total * used]
+                origin_share[use_tier] = [before[0] + foreign / total * used, before[1] + domestic / total * used]
             kept = 1 - used / total
-            stock[0], stock[1] = max(stock[0] * kept, 0.0), max(stock[1] * kept, 0.0)
-        self.inventory[...] = inventory
+            stock[at], stock[at + 1] = max(foreign * kept, 0.0), max(domestic * kept, 0.0)
+        self.inventory[...] = np.array(stock).reshape(self.inventory.shape)
         if plan.additions:
-            front = self.pipeline[-1].tolist()  # [tier][route][origin]
+            front = self.pipeline[-1].ravel().tolist()  # [(tier * routes + route) * 2 + origin]
             for (tier, route), wafers in plan.additions.items():
                 share = origin_share.get(tier)
                 whole = share[0] + share[1] if share else 0.0
-                cell = front[TIER_INDEX[tier]][ROUTES.index(route)]
+                at = (TIER_INDEX[tier] * len(ROUTES) + ROUTES.index(route)) * 2
                 if whole > 0:
-                    cell[0] += wafers * (share[0] / whole)
-                    cell[1] += wafers * (share[1] / whole)
+                    front[at] += wafers * (share[0] / whole)
+                    front[at + 1] += wafers * (share[1] / whole)
                 else:
-                    cell[0] += wafers * 1.0
-                    cell[1] += wafers * 0.0
-            self.pipeline[-1] = front
+                    front[at] += wafers * 1.0
+                    front[at + 1] += wafers * 0.0
+            self.pipeline[-1] = np.array(front).reshape(self.pipeline.shape[1:])
 
     def age(self, depreciation: float, unserviced_extra: float) -> None:
         """Pipeline advances one quarter; capacity depreciates (faster for foreign
