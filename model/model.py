@@ -201,11 +201,13 @@ class ChipMarketModel(mesa.Model):
         # Orders go where a process runs and has (or is installing) capacity; forecasts
         # also reach processes that will be ready within the planning horizon.
         active = market.edges.active
+        # Readiness and capacity are per seller cell: tested per cell, gathered per edge.
+        ready = np.array([f.ready for f in self.foundries]).ravel()
         intent = self.sector.place_orders(
             q, horizon, ai_growth=p.ai_demand_growth, ai_fade=p.ai_growth_fade,
             cycle=self.world.cycle(int(quarter_year(q))), shocks=shocks,
-            eligible_now=active & (self.wafer_ready <= q) & (coming[market.seller] > 0),
-            eligible_ahead=active & (self.wafer_ready <= horizon), capacity=capacity, coming=coming,
+            eligible_now=active & ((ready <= q) & (coming > 0))[market.seller],
+            eligible_ahead=active & (ready <= horizon)[market.seller], capacity=capacity, coming=coming,
             at_risk=controls.at_risk(self.announced, len(market.edges)), stockpile_factor=p.stockpile_factor,
         )
         self.log_edges("search", "", market.edges, np.flatnonzero(intent.first_use),
