@@ -237,9 +237,16 @@ def adapt_preferences(
     classic adaptive-expectations rule (ASSUMPTION on its speed: the
     `preference_adaptation` parameter).
     """
-    target = base * np.maximum(fill_rate, 0.2) * quality
-    moved = (1.0 - rate) * weights + rate * target
-    return np.where(active, moved, 0.0)
+    # In two buffers, the same products in the same order (a world has 10^6 relations):
+    # target = (base x max(fill, 0.2)) x quality; moved = (1 - rate) x weights + rate x target.
+    target = np.maximum(fill_rate, 0.2)
+    np.multiply(base, target, out=target)
+    target *= quality
+    target *= rate
+    moved = (1.0 - rate) * weights
+    moved += target
+    np.putmask(moved, ~np.asarray(active, dtype=bool), 0.0)
+    return moved
 
 
 def search_weights(
@@ -433,7 +440,8 @@ class FablessSector:
         n_groups, figures = self.n_firms * n, self.figures
         figures.ordered = np.bincount(rel.group, weights=orders, minlength=n_groups).reshape(-1, n)
         figures.delivered = np.bincount(rel.group, weights=flow, minlength=n_groups).reshape(-1, n)
-        dies = flow * ai_share * edge_yield
+        dies = flow * ai_share
+        dies *= edge_yield
         figures.domestic_wafers = np.bincount(rel.buyer, weights=flow * rel.same_country, minlength=self.n_firms)
         die_wafers = np.bincount(rel.buyer, weights=dies, minlength=self.n_firms)
         figures.ai_dies = die_wafers * dies_per_wafer

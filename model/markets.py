@@ -55,7 +55,9 @@ class WaferMarket:
         deliveries per foundry x tier, the yield on each edge."""
         flow, n = self.flow, len(TIERS)
         # price[supplier, tier] of each edge is price.ravel()[seller]: a flat gather.
-        edge_revenue = flow * np.take(np.ravel(price), self.seller) / 1e6
+        edge_revenue = np.take(np.ravel(price), self.seller)
+        edge_revenue *= flow  # flow x price, then / 1e6, in one buffer
+        edge_revenue /= 1e6
         n_sellers = len(self.capacity)
         return WaferSettlement(
             edge_yield=np.take(np.ravel(yields), self.seller),

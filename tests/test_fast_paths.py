@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents.base import Installation, ToolOrder, tool_cost_usd_m
-from agents.fabless import derisk_preferences
+from agents.fabless import adapt_preferences, derisk_preferences
 from agents.foundry import EUV, LITHOGRAPHY_NAMES, ROUTES, Foundry, blended_yields
 from model import ChipMarketModel
 from model.market import clear, split_orders, update_prices
@@ -264,6 +264,19 @@ def test_blended_yields_are_each_routes_curve_weighted_bit_for_bit(seed, n):
     route = rng.integers(0, 2, (n, 5))
     assert bits(blended_yields(cumulative, capacity, 0.3, ceilings, half_life, route)) == bits(
         reference_blended_yields(cumulative, capacity, 0.3, ceilings, half_life, route))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(0.0, 1.0))
+def test_adapt_preferences_is_the_partial_adjustment_rule_bit_for_bit(seed, rate):
+    rng = np.random.default_rng(seed)
+    weights, base, quality = rng.random(60), rng.random(60) * 3.0, rng.uniform(0.5, 1.0, 60)
+    fill, active = rng.random(60) * 1.2, rng.random(60) < 0.8
+    weights[:4], base[4:8] = -0.0, 0.0
+    expected = np.where(active, (1.0 - rate) * weights + rate * (base * np.maximum(fill, 0.2) * quality), 0.0)
+    before = fill.copy()
+    assert bits(adapt_preferences(weights, base, fill, quality, active, rate)) == bits(expected)
+    assert bits(fill) == bits(before)  # its inputs are left alone
 
 
 # ------------------------------------------------------------ the foundries
