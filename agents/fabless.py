@@ -399,8 +399,9 @@ class FablessSector:
             share = found / np.bincount(group, weights=found, minlength=n_groups)[group].clip(min=1e-12)
             self.base[adopted] = share
             self.weight[adopted] = share
-            weights = np.where(eligible_now, self.weight, 0.0)
-        orders = split_orders(routed.ravel(), rel.group, weights, eligible_now)
+        # split_orders keeps only the eligible relations' weights itself: the same split
+        # as from the masked copy, without making one.
+        orders = split_orders(routed.ravel(), rel.group, self.weight, eligible_now)
         risky = np.flatnonzero(at_risk)  # x 1.0 elsewhere: only the relations at risk change
         if len(risky):
             orders[risky] *= 1.0 + stockpile_factor * at_risk[risky]
