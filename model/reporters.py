@@ -85,11 +85,12 @@ class Quarter:
         return self.model.trade.counts()
 
     @cached_property
-    def from_tracked_foundry(self) -> np.ndarray:
-        """Per wafer edge: advanced-tier wafers the tracked foundry delivered on it."""
+    def tracked_advanced_edges(self) -> np.ndarray:
+        """The wafer edges (indices, in edge order) on which the tracked foundry sells
+        advanced tiers."""
         wafers = self.model.trade.wafers
-        mask = (wafers.supplier == (-1 if self.foundry is None else self.foundry)) & ADVANCED_MASK[wafers.tier]
-        return np.where(mask, wafers.volume, 0.0), mask
+        return np.flatnonzero((wafers.supplier == (-1 if self.foundry is None else self.foundry))
+                              & ADVANCED_MASK[wafers.tier])
 
     def firm_rows(self, chinese: bool = True, champion: bool | None = None) -> np.ndarray:
         """Rows of Chinese firms (with, without, or only the champion)."""
@@ -108,8 +109,8 @@ class Quarter:
         wafers = self.model.trade.wafers
         buyers = np.zeros(len(self.model.firms), dtype=bool)
         buyers[rows] = True
-        _, mask = self.from_tracked_foundry
-        return float(wafers.volume[mask & buyers[wafers.buyer]].sum())
+        edges = self.tracked_advanced_edges  # the same edges, in the same order, as a mask over all
+        return float(wafers.volume[edges[buyers[wafers.buyer[edges]]]].sum())
 
 
 # ------------------------------------------------------------------------- firms
