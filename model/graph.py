@@ -241,6 +241,11 @@ class EdgeSides(Mapping):
             for side, agents in (("supplier", suppliers), ("buyer", buyers))
             for attr in ("name", "country")
         }
+        # Countries as integer codes shared by both sides: whether an edge's supplier and
+        # buyer share a country is an integer comparison.
+        table: dict[str, int] = {}
+        self._codes = {side: np.array([table.setdefault(a.country, len(table)) for a in agents], dtype=np.int64)
+                       for side, agents in (("supplier", suppliers), ("buyer", buyers))}
 
     def index(self, side: str) -> np.ndarray:
         """Per edge, the row of its `side` ('supplier' or 'buyer') agent."""
@@ -251,6 +256,11 @@ class EdgeSides(Mapping):
         a per-edge test of one side's own attributes is that test per agent, gathered
         by `index(side)`."""
         return self._values[(side, "name")], self._values[(side, "country")]
+
+    def country_codes(self, side: str) -> np.ndarray:
+        """Per `side` agent, its country as a code (equal codes: the same country, on
+        either side)."""
+        return self._codes[side]
 
     def __getitem__(self, key: str) -> np.ndarray:
         side, _, what = key.partition("_")

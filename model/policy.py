@@ -52,6 +52,19 @@ def supplier_reach(
     return reach
 
 
+def _supplier_reach_by_agent(rule: Rule, issuer: str, sides) -> np.ndarray:
+    """`supplier_reach` per edge, from the suppliers' own names and countries and the
+    country codes of an `EdgeSides` (the same mask; tests/test_fast_paths.py)."""
+    names, countries = sides.agents("supplier")
+    at = sides.index("supplier")
+    if rule.suppliers:
+        return np.isin(names, list(rule.suppliers))[at]
+    reach = (countries == issuer)[at]
+    if rule.foreign_direct_product:
+        reach |= sides.country_codes("supplier")[at] != sides.country_codes("buyer")[sides.index("buyer")]
+    return reach
+
+
 def matching_edges(rule: Rule, edges, sides: dict, issuer: str) -> np.ndarray:
     """Mask of the edges of `edges` (an EdgeSet) that `rule` cuts.
 
@@ -61,13 +74,14 @@ def matching_edges(rule: Rule, edges, sides: dict, issuer: str) -> np.ndarray:
     more advanced one; a tools rule reaches only its tool categories (all if none).
     """
     tier_ok = edges.tier <= tier_from(rule.tier).index
-    if hasattr(sides, "agents"):  # per buyer, then per edge: the same mask, 10^5 tests not 10^6
+    if hasattr(sides, "agents"):  # per agent, then per edge: the same masks, 10^5 tests not 10^6
         buyer_ok = targets_mask(rule.targets, *sides.agents("buyer"))[sides.index("buyer")]
+        supplier_ok = _supplier_reach_by_agent(rule, issuer, sides)
     else:
         buyer_ok = targets_mask(rule.targets, sides["buyer_names"], sides["buyer_countries"])
-    supplier_ok = supplier_reach(
-        rule, issuer, sides["supplier_names"], sides["supplier_countries"], sides["buyer_countries"]
-    )
+        supplier_ok = supplier_reach(
+            rule, issuer, sides["supplier_names"], sides["supplier_countries"], sides["buyer_countries"]
+        )
     mask = tier_ok & buyer_ok & supplier_ok
     if edges.kind == "tools" and rule.tools:
         wanted = [CATEGORY_INDEX[t] for t in rule.tools]

@@ -13,6 +13,7 @@ from agents.fabless import adapt_preferences, derisk_preferences
 from agents.foundry import EUV, LITHOGRAPHY_NAMES, ROUTES, Foundry, blended_yields
 from model import ChipMarketModel
 from model.market import clear, split_orders, update_prices
+from model.policy import issuer_country, matching_edges
 from model.technology import CATEGORY_INDEX, CATEGORY_NAMES, TIER_INDEX, TIER_NAMES, TIERS, learned_yield
 
 
@@ -337,3 +338,25 @@ def test_fleet_prices_and_learning_are_each_foundrys_own():
     assert bits([f.price for f in foundries]) == bits(expected)
     assert bits([f.cumulative_wafers for f in foundries]) == bits(learnt)
     assert bits(fleet.yields()) == bits(np.array([f.yields() for f in foundries]))
+
+
+# ---------------------------------------------------------------- rule matching
+def test_rules_match_the_same_edges_per_agent_as_per_edge():
+    """matching_edges over an EdgeSides (per agent, then gathered) cuts exactly the edges
+    it cuts over plain per-edge arrays, for every rule of the scenario and variants
+    (named suppliers, with and without the foreign direct product rule)."""
+    model = ChipMarketModel(scenario="escalation", rng=2, synthetic_firms=300, synthetic_foundries=3,
+                            synthetic_vendors=2)
+    rules = [r for g in model.governments for r in g.rules if r.kind in ("wafers", "tools")]
+    assert rules
+    variants = []
+    for rule in rules:
+        variants += [rule, rule.model_copy(update={"foreign_direct_product": not rule.foreign_direct_product}),
+                     rule.model_copy(update={"suppliers": (model.foundries[0].name, model.vendors[0].name)}),
+                     rule.model_copy(update={"targets": ("country:CN", model.firms[0].name)})]
+    for rule in variants:
+        edges = getattr(model.trade, rule.kind)
+        sides = model.sides[edges.kind]
+        plain = {key: sides[key] for key in sides}  # a dict: the per-edge form
+        issuer = issuer_country(rule.issuer, model.government_country)
+        assert matching_edges(rule, edges, sides, issuer).tolist() == matching_edges(rule, edges, plain, issuer).tolist()
