@@ -62,7 +62,11 @@ class EquipmentVendor(ChipAgent):
 
     def serves(self, category: str) -> list[bool]:
         """Per tier (by index): whether this vendor's `category` tools can be used there."""
-        return [enables(self.progress[category], t) for t in range(len(TIERS))]
+        progress = self.progress[category]
+        if not progress < NO_TECHNOLOGY:
+            return [False] * len(TIERS)
+        first = math.ceil(progress - 1e-9)  # `enables`, its threshold computed once
+        return [t >= first for t in range(len(TIERS))]
 
     def record_sales(self, revenue_usd_m: float, china_revenue_usd_m: float, orders_units: dict[str, float]) -> None:
         """The quarter's sales, as the tool market resolved them."""

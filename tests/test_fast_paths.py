@@ -360,3 +360,13 @@ def test_rules_match_the_same_edges_per_agent_as_per_edge():
         plain = {key: sides[key] for key in sides}  # a dict: the per-edge form
         issuer = issuer_country(rule.issuer, model.government_country)
         assert matching_edges(rule, edges, sides, issuer).tolist() == matching_edges(rule, edges, plain, issuer).tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(st.floats(-1.0, 7.0), st.sampled_from([0.0, 1.0, 1.0 + 1e-10, 1.0 - 1e-10, 4.0, 5.0, 5.0 - 1e-12])))
+def test_a_vendor_serves_the_tiers_its_progress_enables(progress):
+    from agents.vendor import EquipmentVendor, enables
+
+    vendor = EquipmentVendor.__new__(EquipmentVendor)  # only its progress is read
+    vendor.progress = {"euv": progress}
+    assert vendor.serves("euv") == [enables(progress, t) for t in range(len(TIERS))]
