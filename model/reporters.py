@@ -459,6 +459,11 @@ def _min_dict(attr: str, agent) -> float:
 
 
 # ------------------------------------------------------------------- collecting
+def _report(function, collector: ChipDataCollector, model) -> object:
+    """A model reporter as Mesa calls it: `function` of the collector's current Quarter."""
+    return function(collector.quarter)
+
+
 @dataclass
 class _Blocks:
     """One agent type's recorded blocks: the step of each, and its columns."""
@@ -490,6 +495,9 @@ class ChipDataCollector(mesa.DataCollector):
                                  + ", ".join(reporters))
             reporters = {name: f for name, f in reporters.items() if name == "quarter" or name in collect}
         self.lean = collect is not None
+        self.quarter: Quarter | None = None
+        # Mesa calls a partial with the model; each reads this collect's shared Quarter.
+        reporters = {name: partial(_report, function, self) for name, function in reporters.items()}
         super().__init__(model_reporters=reporters,
                          agenttype_reporters=None if self.lean else agenttype_reporters())
         self.blocks = {} if self.lean else {cls: _Blocks([], []) for cls in agent_blocks()}
@@ -499,9 +507,15 @@ class ChipDataCollector(mesa.DataCollector):
                      for cls in self.blocks}
 
     def collect(self, model) -> None:
-        q = Quarter(model)
-        for name, reporter in self.model_reporters.items():
-            self.model_vars[name].append(reporter(q))
+        """Record this quarter: the model reporters through Mesa's own `collect` (so its
+        bookkeeping, which `mesa.batch_run` reads on every Mesa 3.x, stays its own),
+        the agent types as column blocks."""
+        q = self.quarter = Quarter(model)
+        declared, self.agenttype_reporters = self.agenttype_reporters, {}  # recorded as blocks below
+        try:
+            super().collect(model)
+        finally:
+            self.agenttype_reporters = declared
         for cls, record in self.blocks.items():
             record.steps.append(model.steps)
             record.columns.append(self._block_functions[cls](q))
