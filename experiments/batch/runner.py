@@ -37,6 +37,7 @@ over thousands of runs.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import shutil
@@ -292,6 +293,8 @@ def _pool(tasks: Iterable[RunTask], workers: int) -> Iterator[tuple[RunTask, pd.
     while task is not None:
         inflight: dict = {}
         broken = False
+        if context.get_start_method() == "fork":
+            gc.freeze()  # forked workers then leave the parent's objects' pages unwritten (no copy-on-write by gc)
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
         try:
             while (task is not None or inflight) and not broken:
