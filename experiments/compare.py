@@ -21,7 +21,7 @@ from typing import Any
 from experiments.analysis.paired import Comparison, outcome_unit, paired_differences, summarise_differences
 from experiments.batch.runner import run_sweep
 from experiments.batch.sweep import SCENARIO_PARAMETER, Outcome, Sweep, build_sweep
-from experiments.outputs import OutputError, compare_folder
+from experiments.outputs import compare_folder
 
 DEFAULT_OUTCOMES: tuple[Outcome, ...] = (
     Outcome(name="huawei_ai_dies_2026_2030", reporter="huawei_ai_dies", stat="sum",
@@ -92,8 +92,7 @@ def compare(
     sweep = comparison_sweep(a, b, replicates, base_seed=base_seed, outcomes=outcomes, steps=steps)
     custom = None if outcomes is None else [dict(o) if isinstance(o, dict) else o.model_dump() for o in outcomes]
     out = Path(out) if out is not None else compare_folder(a, b, replicates, base_seed, steps, custom)
-    _check_same_comparison(out, sweep, overwrite)
-    results = run_sweep(sweep, out, progress=progress, overwrite=overwrite, **executor)
+    results = run_sweep(sweep, out, progress=progress, overwrite=overwrite, exact=True, **executor)
     paired = paired_differences(results, a, b)
     table = summarise_differences(paired)
     comparison = Comparison(a, b, table, paired, results,
@@ -101,20 +100,3 @@ def compare(
                             descriptions={o.name: o.description for o in sweep.outcomes})
     comparison.plot()  # forest.png beside the results
     return comparison
-
-
-def _check_same_comparison(out: Path, sweep: Sweep, overwrite: bool) -> None:
-    """A folder holding a comparison of other seeds, steps or outcomes is not resumed
-    into (its earlier result would be replaced) unless the caller says `overwrite`."""
-    import json
-
-    manifest = out / "manifest.json"
-    if overwrite or not manifest.is_file():
-        return
-    try:
-        earlier = json.loads(manifest.read_text()).get("sweep_digest")
-    except (OSError, ValueError):
-        return  # not a sweep folder: run_sweep's own folder check refuses it
-    if earlier is not None and earlier != sweep.digest():
-        raise OutputError(f"--out {out}: holds a comparison made with other settings; "
-                          "expected a new folder, or --overwrite to replace it (nothing was written)")

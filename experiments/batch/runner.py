@@ -431,24 +431,29 @@ def default_out(sweep: Sweep) -> Path:
     return RESULTS_DIR / "sweeps" / sweep.name
 
 
-def folder_settings(sweep: Sweep) -> dict:
+def folder_settings(sweep: Sweep, exact: bool = False) -> dict:
     """What identifies a sweep's folder (`experiments.outputs`): its name and scenario.
 
     Not its seeds or samples: a sweep extended with more of them resumes in its folder.
+    `exact`: the whole definition too, for results that must not be extended in place
+    (a comparison of 20 seeds is not resumed as one of 5).
     """
-    return {"sweep": sweep.name, "scenario": sweep.scenario}
+    settings = {"sweep": sweep.name, "scenario": sweep.scenario}
+    return {**settings, "definition": sweep.digest()} if exact else settings
 
 
-def _claim_folder(out: Path, sweep: Sweep, overwrite: bool) -> None:
+def _claim_folder(out: Path, sweep: Sweep, overwrite: bool, exact: bool) -> None:
     """Raise OutputError unless `out` may receive this sweep (nothing is written)."""
     found = read_marker(out) if out.is_dir() else None
     if found is not None and found.get("legacy") and found.get("kind") == "sweep":
-        # A sweep folder from before markers: the same sweep if its name and scenario are.
+        # A sweep folder from before markers: the same sweep if its name and scenario
+        # are (and, with `exact`, its whole definition).
         previous = RunStore(out).read_manifest() or {}
         definition = previous.get("sweep") or {}
-        if (definition.get("name"), definition.get("scenario")) == (sweep.name, sweep.scenario):
+        same = (definition.get("name"), definition.get("scenario")) == (sweep.name, sweep.scenario)
+        if same and (not exact or previous.get("sweep_digest") == sweep.digest()):
             return
-    claim(out, "sweep", folder_settings(sweep), overwrite=overwrite)
+    claim(out, "sweep", folder_settings(sweep, exact), overwrite=overwrite)
 
 
 _OURS = {MARKER, MANIFEST, DESIGN, RUNS}
@@ -497,6 +502,7 @@ def run_sweep(
     load: bool = True,
     simulator: Simulator | None = None,
     overwrite: bool = False,
+    exact: bool = False,
 ):
     """Run every run of `sweep` not yet stored in `out`; return the results.
 
@@ -510,7 +516,8 @@ def run_sweep(
 
     The output folder follows `experiments.outputs`: a new or empty folder, or this
     sweep's own (same name and scenario, `folder_settings`); another sweep's folder only
-    with `overwrite` (its stored runs stay as a cache, not part of the results); a run
+    with `overwrite` (its stored runs stay as a cache, not part of the results); with
+    `exact`, the same sweep means the same whole definition (seeds and samples too); a run
     folder or a user's folder never (`OutputError`, nothing written). Another process
     writing the folder: `StoreBusy` (a SweepError), nothing written.
 
@@ -537,7 +544,7 @@ def run_sweep(
     try:
         with _sigterm_as_interrupt():
             return _run_sweep(sweep, out, workers, scheduler, dask_local, client, progress,
-                              retry_failed, load, simulator, overwrite, keys)
+                              retry_failed, load, simulator, overwrite, exact, keys)
     except KeyboardInterrupt:
         # Interrupted before the runs started (the runs phase raises SweepInterrupted
         # itself): count what the folder already holds of this sweep.
@@ -547,9 +554,9 @@ def run_sweep(
 
 
 def _run_sweep(sweep, out, workers, scheduler, dask_local, client, progress, retry_failed,
-               load, simulator, overwrite, keys):
+               load, simulator, overwrite, exact, keys):
     # ---- every check before anything is written
-    _claim_folder(out, sweep, overwrite)
+    _claim_folder(out, sweep, overwrite, exact)
     samples, tasks = expand(sweep, simulator)
     first: dict = {}
     for task in tasks:  # equal keys (e.g. meeting Morris trajectories) are one run, made once
@@ -580,10 +587,10 @@ def _run_sweep(sweep, out, workers, scheduler, dask_local, client, progress, ret
         out.mkdir(parents=True, exist_ok=True)
         store.lock()
         locked = True
-        _claim_folder(out, sweep, overwrite)  # again, under the lock
+        _claim_folder(out, sweep, overwrite, exact)  # again, under the lock
         previous = store.read_manifest()
         manifest["created"] = (previous or {}).get("created", _now())
-        mark(out, "sweep", folder_settings(sweep))
+        mark(out, "sweep", folder_settings(sweep, exact))
         store.create()
         store.write_design(design)
         store.write_manifest({**manifest, "state": "running", "updated": _now()})
