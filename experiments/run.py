@@ -16,6 +16,7 @@ of other settings is replaced only with `overwrite`.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -58,8 +59,6 @@ class RunOutput:
 
 def _check_replaceable(folder: Path) -> None:
     """An earlier run may be replaced only if the folder holds nothing but its files."""
-    import json
-
     try:
         listed = set(json.loads((folder / "manifest.json").read_text()).get("files", []))
     except (OSError, ValueError):
@@ -98,12 +97,11 @@ def run_scenario(
     tmp = out.with_name(f"_{out.name}.{os.getpid()}.tmp")
     try:
         tmp.mkdir()
-        _write(tmp, model, frames, seed, overrides, started)
+        manifest = _write(tmp, model, frames, seed, overrides, started)
         mark(tmp, "run", settings)
         _move_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    manifest = _read_manifest(out)
     replaced = "" if not claimed.existed else ("same settings" if claimed.same else "other settings (--overwrite)")
     return RunOutput(out, frames, manifest, replaced)
 
@@ -123,14 +121,9 @@ def _move_into_place(tmp: Path, out: Path) -> None:
     shutil.rmtree(old)
 
 
-def _read_manifest(folder: Path) -> dict[str, Any]:
-    import json
-
-    return json.loads((folder / "manifest.json").read_text())
-
-
 def _write(tmp: Path, model: ChipMarketModel, frames: dict[str, pd.DataFrame], seed: int,
-           overrides: dict[str, Any] | None, started: float) -> None:
+           overrides: dict[str, Any] | None, started: float) -> dict[str, Any]:
+    """Write a run's files into `tmp`; return its manifest."""
     for name, frame in frames.items():
         write_parquet_atomic(tmp / f"{name}.parquet", frame)
     model.export_graph(tmp / "graph.graphml")
@@ -154,6 +147,7 @@ def _write(tmp: Path, model: ChipMarketModel, frames: dict[str, pd.DataFrame], s
         "files": sorted(f"{name}.parquet" for name in frames) + ["graph.graphml", "figure.png"],
     }
     write_json_atomic(tmp / "manifest.json", manifest)
+    return manifest
 
 
 def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
