@@ -43,8 +43,10 @@ class OutputError(ValueError):
     """An output folder the command may not write; the message names it and says why."""
 
 
-def digest(settings: Any, length: int = 8) -> str:
-    """A short, stable hash of plain data (sorted keys; tuples as lists)."""
+def digest(settings: Any, length: int | None = 8) -> str:
+    """A stable SHA-256 hash of plain data (sorted keys; tuples as lists), its first
+    `length` hex digits (None: all 64). Folder names, markers, sweep digests and run
+    keys all hash this way."""
     text = json.dumps(settings, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 

@@ -26,7 +26,6 @@ what was expected.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from experiments.outputs import digest
 from experiments.provenance import model_version
 from model.scenario import (
     DEFAULT_SCENARIO,
@@ -312,7 +312,7 @@ class Sweep(_Strict):
 
     def digest(self) -> str:
         """A hash of what the sweep computes (definition without its source path)."""
-        return _hash(self.definition())
+        return digest(self.definition(), None)
 
 
 def _grid_values(spec: ParameterRange) -> list[Any]:
@@ -495,11 +495,6 @@ def list_sweeps() -> list[str]:
 
 
 # ---------------------------------------------------------------------- runs and keys
-def _hash(data: Any) -> str:
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 @dataclass(frozen=True)
 class RunTask:
     """One run to make: everything a worker needs, in plain picklable data.
@@ -552,7 +547,7 @@ def expand(sweep: Sweep, simulator: Any = None) -> tuple[pd.DataFrame, list[RunT
     samples = sweep.samples()
     seeds = sweep.seed_list()
     version = model_version()
-    outputs = _hash([[o.model_dump() for o in sweep.outcomes], list(sweep.series)])
+    outputs = digest([[o.model_dump() for o in sweep.outcomes], list(sweep.series)], None)
     sim_name = simulator_name(simulator)
     scenarios: dict[str, Any] = {}
     tasks: list[RunTask] = []
@@ -571,7 +566,7 @@ def expand(sweep: Sweep, simulator: Any = None) -> tuple[pd.DataFrame, list[RunT
         parameters_json = json.dumps(resolved.parameters.model_dump(mode="json"), sort_keys=True)
         columns = {name: column_value(v) for name, v in zip(names, row)}
         for replicate, seed in enumerate(seeds):
-            key = _hash([identity, seed, sweep.steps, outputs, version, sim_name])[:24]
+            key = digest([identity, seed, sweep.steps, outputs, version, sim_name], 24)
             tasks.append(RunTask(
                 key=key, sweep=sweep.name, sample=sample, replicate=replicate, seed=seed,
                 scenario=scenario_name, overrides={k: _plain(v) for k, v in overrides.items()},
