@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from experiments.batch.runner import run_sweep
-from experiments.analysis.sensitivity import METHODS, adequacy, analyse, design_size, seed_noise, sensitivity
+from experiments.analysis.sensitivity import METHODS, adequacy, analyse, seed_noise, sensitivity
 from experiments.batch.sweep import SweepError
 from helpers import chipstate
 from sweep_helpers import toy_simulator, toy_sweep

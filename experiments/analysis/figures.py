@@ -344,7 +344,7 @@ def forest_figure(table: pd.DataFrame, caption: str = "", descriptions: dict[str
     ax.set_yticklabels([textwrap.fill(t, 46) for t in labels], fontsize=8)
     ax.set_ylim(-0.7, n - 0.3)
     ax.xaxis.set_major_formatter(PercentFormatter(100, decimals=None))
-    ax.set_xlabel(f"B - A: mean paired difference as % of the mean under A (95% t interval)", fontsize=9)
+    ax.set_xlabel("B - A: mean paired difference as % of the mean under A (95% t interval)", fontsize=9)
     ax.set_title(f"B = {b} against A = {a}", fontsize=11, loc="left")
     ax.text(1.02, 1.0, "B - A in the outcome's unit\n[95% interval]", transform=ax.transAxes,
             fontsize=8, va="bottom", color="#444444")
