@@ -196,7 +196,7 @@ class ChipMarketModel(mesa.Model):
         n_firms = len(self.firms)
         shocks = self.rng.lognormal(0.0, p.demand_noise, size=n_firms) if p.demand_noise > 0 else np.ones(n_firms)
         horizon = q + self.lag + 1
-        capacity = self._supplier_capacity()
+        capacity = self.foundry_capacity().ravel()  # per foundry x tier cell: the market's sellers
         coming = capacity + np.concatenate([f.pipeline.sum(axis=(0, 2, 3)) for f in self.foundries])
         # Orders go where a process runs and has (or is installing) capacity; forecasts
         # also reach processes that will be ready within the planning horizon.
@@ -250,10 +250,6 @@ class ChipMarketModel(mesa.Model):
             floors["duv_immersion"] = float(Tier.N7.index)
         return floors
 
-    def _supplier_capacity(self) -> np.ndarray:
-        """Capacity per foundry x tier cell (the wafer market's sellers), wafers/quarter."""
-        return self.fleet.capacity_by_tier().ravel()
-
     def foundry_capacity(self) -> np.ndarray:
         """(foundries, tiers) capacity, wafers/quarter."""
         return self.fleet.capacity_by_tier()
@@ -268,12 +264,10 @@ class ChipMarketModel(mesa.Model):
     def log_edges(self, action: str, rule: str, edges, indices, note: str) -> None:
         self.ledger.log_edges(self.steps, self.quarter, action, rule, edges, indices, note)
 
-    # names earlier code reads; the state lives in the markets and the sector
-    firm_figures = property(lambda self: self.sector.figures)
-    streams = property(lambda self: self.sector.streams)
-    wafer_orders = property(lambda self: self.wafer_market.orders)
-    wafer_flow = property(lambda self: self.wafer_market.flow)
-    wafer_supplier = property(lambda self: self.wafer_market.seller)
+    @property
+    def firm_figures(self):
+        """The fabless sector's per-firm figures of the quarter (what reporters read)."""
+        return self.sector.figures
 
     # ==================================================================== output
     @property

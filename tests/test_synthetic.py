@@ -91,9 +91,9 @@ def synthetic_model():
 
 def clearing_invariants(model) -> dict:
     wafers, tools = model.trade.wafers, model.trade.tools
-    flow, orders = model.wafer_flow, model.wafer_orders
-    capacity = model._supplier_capacity()  # unchanged since phase 6 cleared against it
-    per_supplier = np.bincount(model.wafer_supplier, weights=flow, minlength=len(capacity))
+    flow, orders = model.wafer_market.flow, model.wafer_market.orders
+    capacity = model.foundry_capacity().ravel()  # unchanged since phase 6 cleared against it
+    per_supplier = np.bincount(model.wafer_market.seller, weights=flow, minlength=len(capacity))
     assert (flow >= 0).all() and (tools.volume >= 0).all()
     assert (flow <= orders * (1 + 1e-12) + 1e-9).all()
     assert (per_supplier <= capacity * (1 + 1e-9) + 1e-6).all()
@@ -134,7 +134,7 @@ def test_batched_demand_equals_each_firms_own_rule(synthetic_model):
     model, _ = synthetic_model
     n = len(model.firms)
     shock = np.random.default_rng(0).lognormal(0, 0.1, n)
-    total, ai = stream_demand(model.streams, n, model.quarter_number, model.origin, 0.45, 0.9, shock)
+    total, ai = stream_demand(model.sector.streams, n, model.quarter_number, model.origin, 0.45, 0.9, shock)
     for j in list(range(12)) + list(range(12, n, 97)):
         mine, mine_ai = model.firms[j].wafer_demand(model.quarter_number, 0.45, 0.9, shock[j])
         assert (mine == total[j]).all() and (mine_ai == ai[j]).all()
