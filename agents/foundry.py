@@ -3,13 +3,15 @@ respond to excess demand, and tool orders paid from revenue and subsidy."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import mesa
 import numpy as np
 
 from agents.base import ChipAgent, Installation, ToolOrder, tool_cost_usd_m
 from model.market import update_prices
 from model.technology import (
-    CATEGORY_INDEX, LITHOGRAPHY, TIER_INDEX, TIER_NAMES, TIERS, TOOL_CATEGORIES, ToolCategory, learned_yield,
+    CATEGORY_INDEX, CATEGORY_NAMES, LITHOGRAPHY, TIER_INDEX, TIER_NAMES, TIERS, TOOL_CATEGORIES, ToolCategory, learned_yield,
     parse_quarter,
 )
 
@@ -20,6 +22,31 @@ EUV = ToolCategory.EUV.value
 LITHOGRAPHY_NAMES = frozenset(c.value for c in LITHOGRAPHY)
 FOREIGN, DOMESTIC = 0, 1
 """Origin of the lithography tools behind a unit of capacity (servicing bans hit foreign)."""
+
+
+class BillRows(NamedTuple):
+    """A bill of tools indexed as a foundry's decisions read it, per tier index.
+
+    installs[tier]: the routes that can build the tier, the foundry's preferred route
+    first, each as (route, [(category index, category, units per wafer)]) in the bill's
+    order (an EUV route needs EUV scanners in its bill). orders[tier]: its own route's
+    bill as [(category index, (category, tier), units per wafer)]."""
+
+    installs: list
+    orders: list
+
+    @classmethod
+    def parse(cls, bill, routes: list[str]) -> BillRows:
+        installs, orders = [], []
+        for tier, preferred in zip(TIERS, routes):
+            usable = []
+            for route in (preferred, *(r for r in ROUTES if r != preferred)):
+                need = bill(tier, route)
+                if need and not (route == "euv" and EUV not in need):
+                    usable.append((route, [(CATEGORY_INDEX[c], c, u) for c, u in need.items()]))
+            installs.append(usable)
+            orders.append([(CATEGORY_INDEX[c], (c, tier.value), u) for c, u in bill(tier, preferred).items()])
+        return cls(installs, orders)
 
 
 class Foundry(ChipAgent):
@@ -62,6 +89,11 @@ class Foundry(ChipAgent):
         )
         self.route = [spec.tiers[t.value].route if t.value in spec.tiers else "duv" for t in TIERS]
         self.preferred_route = np.array([ROUTES.index(r) for r in self.route])  # index per tier
+        # Fixed at construction; the decisions below read them as plain lists.
+        self._runs = [i for i, runs in enumerate(self.has_tier.tolist()) if runs]
+        self._ready = self.ready.tolist()
+        self._bill_rows: tuple | None = None  # (bill, rows) parsed by `_rows`
+        self._route_targets: tuple | None = None  # (reachable, targets) of `_targets`
         self.capacity = np.zeros((n, len(ROUTES), 2))
         for t in TIERS:
             if t.value in spec.tiers:
@@ -142,24 +174,24 @@ class Foundry(ChipAgent):
         # Plain Python floats throughout: the same IEEE operations, in the same order, as
         # on numpy scalars, at a fraction of the per-operation cost (a few dozen a tier).
         lag = self.pipeline.shape[0]
-        headroom = self.target_headroom(headroom)
+        grow = 1 + self.target_headroom(headroom)
+        kept = (1 - depreciation) ** (lag + 1)
         capacity, in_pipeline = tier_totals if tier_totals is not None else self.tier_totals()
-        forecast, runs, ready = self.forecast.tolist(), self.has_tier.tolist(), self.ready.tolist()
+        forecast, ready, horizon = self.forecast.tolist(), self._ready, quarter + lag + 1
         held = self.inventory.tolist()  # [category][tier][origin]
+        rows = self._rows(bill).orders
         units: dict[tuple[str, str], float] = {}
-        for i, tier in enumerate(TIERS):
-            if not runs[i] or quarter + lag + 1 < ready[i]:
+        for i in self._runs:
+            if horizon < ready[i]:
                 continue
-            will_have = capacity[i] * (1 - depreciation) ** (lag + 1) + in_pipeline[i]
-            gap = forecast[i] * (1 + headroom) - will_have
+            gap = forecast[i] * grow - (capacity[i] * kept + in_pipeline[i])
             if gap <= 0:
                 continue
-            name = TIER_NAMES[i]
-            for category, per_wafer in bill(tier, self.route[i]).items():
-                stock = held[CATEGORY_INDEX[category]][i]
+            for c, key, per_wafer in rows[i]:
+                stock = held[c][i]
                 need = gap * per_wafer - (stock[0] + stock[1])
                 if need > 0:
-                    units[(category, name)] = need
+                    units[key] = need
         if reachable is not None and repurpose_share > 0:
             units = self._route_around(units, reachable, repurpose_share)
         cost = tool_cost_usd_m(units, unit_price)
@@ -170,22 +202,37 @@ class Foundry(ChipAgent):
     def _route_around(self, units: dict, reachable, repurpose_share: float) -> dict:
         """Move `repurpose_share` of each order the foundry cannot place to the newest
         older tier it runs and can still buy that category for; drop the rest."""
-        can = reachable.tolist() if isinstance(reachable, np.ndarray) else reachable
-        runs, n = self.has_tier.tolist(), len(TIERS)
+        targets = self._targets(reachable)
         routed: dict[tuple[str, str], float] = {}
         for key, need in units.items():
-            category, tier_name = key
-            row = can[CATEGORY_INDEX[category]]
-            t = TIER_INDEX[tier_name]
-            if row[t]:
+            buyable, target = targets[key]
+            if buyable:
                 routed[key] = routed.get(key, 0.0) + need
-                continue
-            for o in range(t + 1, n):
-                if runs[o] and row[o]:
-                    key = (category, TIER_NAMES[o])
-                    routed[key] = routed.get(key, 0.0) + repurpose_share * need
-                    break
+            elif target is not None:
+                routed[target] = routed.get(target, 0.0) + repurpose_share * need
         return routed
+
+    def _targets(self, reachable) -> dict:
+        """(category, tier) -> (buyable, target) under `reachable`: an order for it is
+        placed as it is (buyable), else moved to the target, the newest older tier the
+        foundry runs and can buy the category for (None: nowhere). Kept while `reachable` is unchanged (rules change it
+        a few times a run)."""
+        can = np.asarray(reachable, dtype=bool)
+        signature = can.tobytes()
+        if self._route_targets is not None and self._route_targets[0] == signature:
+            return self._route_targets[1]
+        can, runs, n = can.tolist(), self.has_tier.tolist(), len(TIERS)
+        targets: dict[tuple[str, str], tuple[bool, tuple[str, str] | None]] = {}
+        for c, category in enumerate(CATEGORY_NAMES):
+            for t, tier_name in enumerate(TIER_NAMES):
+                key = (category, tier_name)
+                if can[c][t]:
+                    targets[key] = (True, key)
+                else:
+                    older = next((o for o in range(t + 1, n) if runs[o] and can[c][o]), None)
+                    targets[key] = (False, (category, TIER_NAMES[older]) if older is not None else None)
+        self._route_targets = (signature, targets)
+        return targets
 
     def plan_installation(self, quarter: int, bill, headroom: float, repurpose_share: float,
                           tier_totals=None) -> Installation:
@@ -201,23 +248,19 @@ class Foundry(ChipAgent):
         # operation, in the same order, as on the arrays (sums left to right by `sum`).
         additions: dict[tuple[str, str], float] = {}
         uses: dict[tuple[str, str, str], float] = {}
-        stock = [[a + b for a, b in row] for row in self.inventory.tolist()]  # [category][tier]
+        stock = (self.inventory[..., 0] + self.inventory[..., 1]).tolist()  # [category][tier], each a + b
         lag = self.pipeline.shape[0]
-        headroom = self.target_headroom(headroom)
+        grow = 1 + self.target_headroom(headroom)
         capacity, in_pipeline = tier_totals if tier_totals is not None else self.tier_totals()
-        forecast, runs, ready = self.forecast.tolist(), self.has_tier.tolist(), self.ready.tolist()
-        for i, tier in enumerate(TIERS):
-            if not runs[i] or quarter < ready[i] - lag:
+        forecast, ready, rows = self.forecast.tolist(), self._ready, self._rows(bill).installs
+        for i in self._runs:
+            if quarter < ready[i] - lag:
                 continue
             here = TIER_NAMES[i]
             after = i + 1
-            gap = max(0.0, forecast[i] * (1 + headroom) - capacity[i] - in_pipeline[i])
-            preferred = self.route[i]
-            for route in (preferred, *(r for r in ROUTES if r != preferred)):
-                need = bill(tier, route)
-                if not need or (route == "euv" and EUV not in need):
-                    continue
-                items = [(stock[CATEGORY_INDEX[c]], c, u) for c, u in need.items()]
+            gap = max(0.0, forecast[i] * grow - capacity[i] - in_pipeline[i])
+            for route, need in rows[i]:  # the routes that can build this tier, preferred first
+                items = [(stock[c], name, u) for c, name, u in need]
                 own = reach = None
                 for row, _, u in items:
                     if u > 0:
@@ -238,15 +281,23 @@ class Foundry(ChipAgent):
                         key = (c, here, here)
                         uses[key] = uses.get(key, 0.0) + from_own
                     rest = wanted - from_own
-                    pool = sum(row[after:])
-                    if rest > 1e-12 and pool > 0:
-                        for t in range(after, len(row)):
-                            taken = rest * row[t] / pool
-                            if not taken <= 0:
-                                row[t] -= taken
-                                key = (c, TIER_NAMES[t], here)
-                                uses[key] = uses.get(key, 0.0) + taken
+                    if rest > 1e-12:
+                        pool = sum(row[after:])
+                        if pool > 0:
+                            for t in range(after, len(row)):
+                                taken = rest * row[t] / pool
+                                if not taken <= 0:
+                                    row[t] -= taken
+                                    key = (c, TIER_NAMES[t], here)
+                                    uses[key] = uses.get(key, 0.0) + taken
         return Installation(self.name, additions, uses)
+
+    def _rows(self, bill) -> BillRows:
+        """The bill of tools (`bill(tier, route)`) as this foundry's decisions walk it,
+        parsed once per bill (a world's bill is fixed at set-up)."""
+        if self._bill_rows is None or self._bill_rows[0] != bill:
+            self._bill_rows = (bill, BillRows.parse(bill, self.route))
+        return self._bill_rows[1]
 
     # ------------------------------------------------------- own state updates
     def install(self, plan: Installation) -> None:
