@@ -8,14 +8,14 @@ engine names none itself.
 
 Every reporter is a function of one `Quarter`: the figures of the quarter just
 simulated, where what several reporters share (capacities, yields, revenue totals) is
-computed once (`functools.cached_property`), not once per reporter.
+computed once (`_once`), not once per reporter.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import partial
 
 import mesa
 import numpy as np
@@ -24,6 +24,7 @@ from model.market import herfindahl
 from model.technology import ADVANCED_TIERS, TIERS, quarter_label
 
 ADVANCED = [t.index for t in ADVANCED_TIERS]
+assert len(ADVANCED) < 8, "Quarter.advanced adds the advanced columns as numpy sums fewer than eight cells"
 ADVANCED_MASK = np.isin(np.arange(len(TIERS)), ADVANCED)
 WAFERS_8IN_PER_12IN = (300 / 200) ** 2
 """8-inch-equivalent wafers per 300 mm wafer, by area (2.25)."""
@@ -35,82 +36,162 @@ def slug(name: str) -> str:
 
 
 # ----------------------------------------------------------------- the quarter
+class _once:
+    """`functools.cached_property` without its lock: computed on first access, then
+    an ordinary instance attribute. (Python 3.11's takes a lock on each first access,
+    which a Quarter, made and read by one thread per collect, has no use for.)"""
+
+    def __init__(self, function) -> None:
+        self.function, self.name, self.__doc__ = function, function.__name__, function.__doc__
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.function(instance)
+        return value
+
+
+class Roster:
+    """Who the reporters follow, fixed for a run (every agent is made at set-up and none
+    later): the rows of the world's tracked entities (None when the world lacks one)
+    and of the firm groups the China columns add up: the champion, the other Chinese
+    firms, all Chinese firms (masks over firms, and their rows in firm order).
+    Built once per collector, not once per collect."""
+
+    GROUPS = ("champion", "other_china", "china")
+
+    def __init__(self, model) -> None:
+        tracked = model.world.tracked
+        self.champion = model.firm_index.get(tracked.champion)
+        self.foundry = model.foundry_index.get(tracked.foundry)
+        self.vendor = model.vendor_index.get(tracked.vendor)
+        chinese = np.asarray(model.firm_is_chinese, dtype=bool)
+        champion = np.zeros(len(model.firms), dtype=bool)
+        if self.champion is not None:
+            champion[self.champion] = True
+        self.masks = {"champion": champion, "other_china": chinese & ~champion, "china": chinese.copy()}
+        self.rows = {group: np.flatnonzero(mask) for group, mask in self.masks.items()}
+        self._names = {kind: ([a.name for a in getattr(model, kind)], [a.country for a in getattr(model, kind)])
+                       for kind in ("foundries", "vendors", "governments")}
+
+    def names(self, kind: str) -> tuple[list[str], list[str]]:
+        """The names and countries of the model's 'foundries', 'vendors' or
+        'governments', in order (a block's first two columns; read, never changed)."""
+        return self._names[kind]
+
+
 class Quarter:
     """The figures of the quarter just simulated, as the reporters read them.
 
     Built once per collect; every shared intermediate is computed on first use and kept
     for the other reporters of that collect. `champion` / `foundry` / `vendor`: rows of
-    the world's tracked entities (None when the world lacks one)."""
+    the world's tracked entities (None when the world lacks one), from the `Roster`."""
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, roster: Roster | None = None) -> None:
         self.model = model
-        tracked = model.world.tracked
-        self.champion = model.firm_index.get(tracked.champion)
-        self.foundry = model.foundry_index.get(tracked.foundry)
-        self.vendor = model.vendor_index.get(tracked.vendor)
+        self.roster = roster if roster is not None else Roster(model)
+        self.champion, self.foundry, self.vendor = self.roster.champion, self.roster.foundry, self.roster.vendor
 
-    @cached_property
+    @_once
     def capacity(self) -> np.ndarray:
         """(foundries, tiers) wafers/quarter."""
         return self.model.foundry_capacity()
 
-    @cached_property
+    @_once
     def relative_price(self) -> np.ndarray:
         """(tiers, foundries) each foundry's price over its 2020 reference (1 = list)."""
         fleet = self.model.fleet
         factor = np.array([f.price_factor for f in self.model.foundries])
         return np.ascontiguousarray((fleet.price / (fleet.reference_price / factor[:, None])).T)
 
-    @cached_property
+    @_once
     def yields(self) -> np.ndarray:
         """(foundries, tiers) large-die yields."""
         return self.model.foundry_yields()
 
+    @_once
+    def tracked_capacity(self) -> list[float]:
+        """The tracked foundry's capacity per tier (wafers/quarter)."""
+        return self.capacity[self.foundry].tolist()
+
+    @_once
+    def tracked_capacity_total(self) -> np.float64:
+        """The tracked foundry's capacity over its tiers (numpy's sum of its row)."""
+        return self.capacity[self.foundry].sum()
+
+    @_once
+    def tracked_yields(self) -> list[float]:
+        return self.yields[self.foundry].tolist()
+
+    @_once
+    def price_indices(self) -> list[float]:
+        """Per tier, the capacity-weighted relative price (`price_index`). All tiers in
+        two row sums of (tiers, foundries) arrays: a contiguous row's sum is numpy's
+        sum of that row alone, so each equals the tier's own `(rel * cap).sum()`."""
+        cap = np.ascontiguousarray(self.capacity.T)
+        whole = cap.sum(axis=1).tolist()
+        weighted = (self.relative_price * cap).sum(axis=1).tolist()
+        return [w / c if c > 0 else np.nan for w, c in zip(weighted, whole)]
+
     def advanced(self, attr: str) -> np.ndarray:
         """Per firm, advanced-tier wafers of one of its figures ('demand', 'ordered',
-        'delivered'), computed once per collect. Each row adds the same two cells as
-        the rows picked first would (figures are bincount sums: never -0.0, so how a
-        two-cell sum is grouped cannot show)."""
+        'delivered'), computed once per collect: the advanced columns added one after
+        another onto 0.0, which is what numpy's sum of a row of fewer than eight cells
+        does (`figures[:, ADVANCED].sum(axis=1)`, bit for bit, -0.0 included) without
+        gathering the cells first."""
         cache = self.__dict__.setdefault("_advanced", {})
         if attr not in cache:
-            cache[attr] = getattr(self.model.firm_figures, attr)[:, ADVANCED].sum(axis=1)
+            values = getattr(self.model.firm_figures, attr)
+            total = 0.0 + values[:, ADVANCED[0]]
+            for tier in ADVANCED[1:]:
+                total += values[:, tier]
+            cache[attr] = total
         return cache[attr]
 
-    @cached_property
-    def foundry_revenue(self) -> float:
-        return float(sum(f.revenue_usd_m for f in self.model.foundries))
+    def advanced_sums(self, group: str) -> list:
+        """A firm group's (`Roster.GROUPS`) advanced wafers wanted, ordered and
+        delivered, each added in firm order (`_in_order`, three rows at once)."""
+        cache = self.__dict__.setdefault("_advanced_sums", {})
+        if group not in cache:
+            rows = self.roster.rows[group]
+            figures = [self.advanced(a) for a in ("demand", "ordered", "delivered")]
+            if len(rows) == 1:  # one firm (the champion): its figures are the sums
+                cache[group] = [values[rows[0]].item() for values in figures]
+            else:
+                cache[group] = _in_order_rows(np.array([values[rows] for values in figures]))
+        return cache[group]
 
-    @cached_property
+    @_once
+    def delivered_by_firm(self) -> np.ndarray:
+        """Per firm, delivered wafers over all tiers."""
+        return self.model.firm_figures.delivered.sum(axis=1)
+
+    @_once
+    def foundry_revenues(self) -> list[float]:
+        return [f.revenue_usd_m for f in self.model.foundries]
+
+    @_once
+    def foundry_revenue(self) -> float:
+        return float(sum(self.foundry_revenues))
+
+    @_once
     def edge_counts(self) -> tuple[int, int]:
         return self.model.trade.counts()
 
-    @cached_property
-    def tracked_advanced_edges(self) -> np.ndarray:
-        """The wafer edges (indices, in edge order) on which the tracked foundry sells
-        advanced tiers."""
+    @_once
+    def tracked_advanced_flow(self) -> tuple[np.ndarray, np.ndarray]:
+        """Volume and buyer of the wafer edges on which the tracked foundry sells
+        advanced tiers, in edge order."""
         wafers = self.model.trade.wafers
-        return np.flatnonzero((wafers.supplier == (-1 if self.foundry is None else self.foundry))
-                              & ADVANCED_MASK[wafers.tier])
+        edges = np.flatnonzero((wafers.supplier == (-1 if self.foundry is None else self.foundry))
+                               & ADVANCED_MASK[wafers.tier])
+        return wafers.volume[edges], wafers.buyer[edges]
 
-    def firm_rows(self, chinese: bool = True, champion: bool | None = None) -> np.ndarray:
-        """Rows of Chinese firms (with, without, or only the champion)."""
-        model = self.model
-        mask = model.firm_is_chinese.copy() if chinese else np.ones(len(model.firms), dtype=bool)
-        if champion is not None and self.champion is not None:
-            if champion:
-                mask[:] = False
-                mask[self.champion] = True
-            else:
-                mask[self.champion] = False
-        return np.flatnonzero(mask)
-
-    def from_foundry(self, rows: np.ndarray) -> float:
-        """Advanced-tier wafers the tracked foundry delivered to the firms in `rows`."""
-        wafers = self.model.trade.wafers
-        buyers = np.zeros(len(self.model.firms), dtype=bool)
-        buyers[rows] = True
-        edges = self.tracked_advanced_edges  # the same edges, in the same order, as a mask over all
-        return float(wafers.volume[edges[buyers[wafers.buyer[edges]]]].sum())
+    def from_foundry(self, group: str) -> float:
+        """Advanced-tier wafers the tracked foundry delivered to a firm group's firms
+        (summed over the same edges, in the same order, as a mask over all)."""
+        volume, buyer = self.tracked_advanced_flow
+        return float(volume[self.roster.masks[group][buyer]].sum())
 
 
 # ------------------------------------------------------------------------- firms
@@ -129,10 +210,16 @@ def _in_order(values: np.ndarray) -> float:
     return float(np.cumsum(values)[-1]) if len(values) else 0
 
 
-def _fulfilment(q: Quarter, rows: np.ndarray) -> float:
-    wanted = _in_order(q.advanced("demand")[rows])
-    ordered = _in_order(q.advanced("ordered")[rows])
-    got = _in_order(q.advanced("delivered")[rows])
+def _in_order_rows(values: np.ndarray) -> list:
+    """`_in_order` of each row of a 2-D array, in one call (a cumulative sum along a
+    row adds one element after another, as along a 1-D array)."""
+    if values.shape[1] == 0:
+        return [0] * len(values)
+    return np.cumsum(values, axis=1)[:, -1].tolist()
+
+
+def _fulfilment(q: Quarter, group: str) -> float:
+    wanted, ordered, got = q.advanced_sums(group)
     asked = max(wanted, ordered)
     return got / asked if asked > 0 else np.nan
 
@@ -143,56 +230,55 @@ def champion_fulfilment(q: Quarter) -> float:
     The orders counted are the larger of what the firm ordered (stockpiling included)
     and what it wanted (so demand it could not place anywhere, or that fell back to an
     older tier, counts as unfilled)."""
-    return _fulfilment(q, q.firm_rows(False, True)) if q.champion is not None else np.nan
+    return _fulfilment(q, "champion") if q.champion is not None else np.nan
 
 
 def other_china_fulfilment(q: Quarter) -> float:
     """The same for every other Chinese firm together."""
-    return _fulfilment(q, q.firm_rows(True, False))
+    return _fulfilment(q, "other_china")
 
 
 def champion_foundry_advanced_wafers(q: Quarter) -> float:
     """Advanced-tier wafers the tracked foundry delivered to the champion."""
-    return q.from_foundry(q.firm_rows(False, True)) if q.champion is not None else 0.0
+    return q.from_foundry("champion") if q.champion is not None else 0.0
 
 
 def other_china_foundry_advanced_wafers(q: Quarter) -> float:
-    return q.from_foundry(q.firm_rows(True, False))
+    return q.from_foundry("other_china")
 
 
 def china_self_sufficiency(q: Quarter) -> float:
     """Share of Chinese firms' delivered wafers made by Chinese foundries (0-1)."""
-    rows, figures = q.firm_rows(), q.model.firm_figures
-    total = _in_order(figures.delivered[rows].sum(axis=1))
-    return _in_order(figures.domestic_wafers[rows]) / total if total > 0 else np.nan
+    rows = q.roster.rows["china"]
+    total, domestic = _in_order_rows(np.array([q.delivered_by_firm[rows], q.model.firm_figures.domestic_wafers[rows]]))
+    return domestic / total if total > 0 else np.nan
 
 
 def china_advanced_from_foundry(q: Quarter) -> float:
     """Share of Chinese firms' delivered advanced wafers that the tracked foundry made (0-1)."""
-    rows = q.firm_rows()
-    total = _in_order(q.advanced("delivered")[rows])
-    return q.from_foundry(rows) / total if total > 0 else np.nan
+    total = q.advanced_sums("china")[2]
+    return q.from_foundry("china") / total if total > 0 else np.nan
 
 
 # ---------------------------------------------------------------------- foundries
 def tracked_capacity(q: Quarter, tier: int) -> float:
-    return float(q.capacity[q.foundry][tier]) if q.foundry is not None else 0.0
+    return q.tracked_capacity[tier] if q.foundry is not None else 0.0
 
 
 def tracked_yield(q: Quarter, tier: int) -> float:
-    return float(q.yields[q.foundry][tier]) if q.foundry is not None else np.nan
+    return q.tracked_yields[tier] if q.foundry is not None else np.nan
 
 
 def tracked_utilisation(q: Quarter) -> float:
     """Delivered / capacity over all the tracked foundry's tiers (0-1)."""
-    cap = q.capacity[q.foundry].sum()
+    cap = q.tracked_capacity_total
     return float(q.model.foundries[q.foundry].delivered.sum() / cap) if cap > 0 else np.nan
 
 
 def tracked_capacity_8in_eq_per_month(q: Quarter) -> float:
     """The tracked foundry's capacity in the unit SMIC reports: 8-inch-equivalent
     wafers a month."""
-    return float(q.capacity[q.foundry].sum() / 3 * WAFERS_8IN_PER_12IN)
+    return float(q.tracked_capacity_total / 3 * WAFERS_8IN_PER_12IN)
 
 
 def tracked_china_revenue_share(q: Quarter) -> float:
@@ -213,7 +299,7 @@ def foundry_revenue_usd_m(q: Quarter) -> float:
 def foundry_share(q: Quarter, row: int) -> float:
     """A foundry's share of all modelled foundries' revenue (percent)."""
     total = q.foundry_revenue
-    return 100 * q.model.foundries[row].revenue_usd_m / total if total > 0 else np.nan
+    return 100 * q.foundry_revenues[row] / total if total > 0 else np.nan
 
 
 def foundry_hhi(q: Quarter) -> float:
@@ -221,17 +307,12 @@ def foundry_hhi(q: Quarter) -> float:
     total = q.foundry_revenue
     if total <= 0:
         return np.nan
-    return herfindahl([100 * f.revenue_usd_m / total for f in q.model.foundries])
+    return herfindahl([100 * r / total for r in q.foundry_revenues])
 
 
 def price_index(q: Quarter, tier: int) -> float:
     """Volume-weighted wafer price of a tier relative to its 2020 reference (1 = list)."""
-    cap = q.capacity[:, tier].copy()
-    rel = q.relative_price[tier]
-    whole = cap.sum()
-    if whole <= 0:
-        return np.nan
-    return float((rel * cap).sum() / whole)
+    return q.price_indices[tier]
 
 
 # ----------------------------------------------------------------------- vendors
@@ -315,6 +396,9 @@ def model_reporters(model) -> dict:
 FIRM_COLUMNS = ["name", "country", "demand_wafers", "ordered_wafers", "delivered_wafers",
                 "advanced_demand_wafers", "advanced_delivered_wafers", "fallback_wafers",
                 "ai_dies", "domestic_wafers"]
+FOUNDRY_TIER_COLUMNS = tuple([f"{quantity}_{t.key}" for t in TIERS]
+                             for quantity in ("capacity", "yield", "price_usd", "delivered"))
+"""The foundry frame's per-tier columns, by quantity, in tier order."""
 
 
 def foundry_block(q: Quarter) -> dict[str, list]:
@@ -324,9 +408,10 @@ def foundry_block(q: Quarter) -> dict[str, list]:
     capacity, yields, price = q.capacity, q.yields, q.model.fleet.price
     delivered = np.array([f.delivered for f in foundries])
     orders = np.array([f.orders for f in foundries])
+    names, countries = q.roster.names("foundries")
     out = {
-        "name": [f.name for f in foundries], "country": [f.country for f in foundries],
-        "revenue_usd_m": [f.revenue_usd_m for f in foundries],
+        "name": names, "country": countries,
+        "revenue_usd_m": q.foundry_revenues,
         "china_revenue_usd_m": [f.china_revenue_usd_m for f in foundries],
         "capex_usd_m": [f.capex_usd_m for f in foundries],
         "subsidy_usd_m": [f.subsidy_usd_m for f in foundries],
@@ -334,13 +419,8 @@ def foundry_block(q: Quarter) -> dict[str, list]:
         "delivered_wafers": delivered.sum(axis=1).tolist(),
         "ordered_wafers": orders.sum(axis=1).tolist(),
     }
-    columns = [capacity.T.tolist(), yields.T.tolist(), price.T.tolist(), delivered.T.tolist()]
-    for t in TIERS:
-        i = t.index
-        out[f"capacity_{t.key}"] = columns[0][i]
-        out[f"yield_{t.key}"] = columns[1][i]
-        out[f"price_usd_{t.key}"] = columns[2][i]
-        out[f"delivered_{t.key}"] = columns[3][i]
+    for columns, values in zip(FOUNDRY_TIER_COLUMNS, (capacity, yields, price, delivered)):
+        out.update(zip(columns, values.T.tolist()))
     return out
 
 
@@ -349,7 +429,7 @@ def firm_block(q: Quarter) -> dict[str, list]:
     figures = model.firm_figures
     names, countries = model.firm_names, model.firm_countries
     values = [
-        figures.demand.sum(axis=1), figures.ordered.sum(axis=1), figures.delivered.sum(axis=1),
+        figures.demand.sum(axis=1), figures.ordered.sum(axis=1), q.delivered_by_firm,
         q.advanced("demand").copy(), q.advanced("delivered").copy(),
         figures.fallback_wafers.copy(), figures.ai_dies.copy(), figures.domestic_wafers.copy(),
     ]
@@ -358,8 +438,9 @@ def firm_block(q: Quarter) -> dict[str, list]:
 
 def vendor_block(q: Quarter) -> dict[str, list]:
     vendors = q.model.vendors
+    names, countries = q.roster.names("vendors")
     return {
-        "name": [v.name for v in vendors], "country": [v.country for v in vendors],
+        "name": names, "country": countries,
         "revenue_usd_m": [v.revenue_usd_m for v in vendors],
         "china_revenue_usd_m": [v.china_revenue_usd_m for v in vendors],
         "china_share": [v.china_share for v in vendors],
@@ -371,8 +452,9 @@ def vendor_block(q: Quarter) -> dict[str, list]:
 
 def government_block(q: Quarter) -> dict[str, list]:
     governments = q.model.governments
+    names, countries = q.roster.names("governments")
     return {
-        "name": [g.name for g in governments], "country": [g.country for g in governments],
+        "name": names, "country": countries,
         "rules_in_force": [g.rules_in_force for g in governments],
         "subsidy_usd_m": [g.subsidy_usd_m for g in governments],
     }
@@ -495,6 +577,7 @@ class ChipDataCollector(mesa.DataCollector):
                                  + ", ".join(reporters))
             reporters = {name: f for name, f in reporters.items() if name == "quarter" or name in collect}
         self.lean = collect is not None
+        self.roster = Roster(model)
         self.quarter: Quarter | None = None
         # Mesa calls a partial with the model; each reads this collect's shared Quarter.
         reporters = {name: partial(_report, function, self) for name, function in reporters.items()}
@@ -510,7 +593,7 @@ class ChipDataCollector(mesa.DataCollector):
         """Record this quarter: the model reporters through Mesa's own `collect` (so its
         bookkeeping, which `mesa.batch_run` reads on every Mesa 3.x, stays its own),
         the agent types as column blocks."""
-        q = self.quarter = Quarter(model)
+        q = self.quarter = Quarter(model, self.roster)
         declared, self.agenttype_reporters = self.agenttype_reporters, {}  # recorded as blocks below
         try:
             super().collect(model)
