@@ -20,7 +20,7 @@ import mesa
 import numpy as np
 
 from agents.base import ChipAgent
-from model.market import split_orders
+from model.market import split_live, split_orders, zero_elsewhere
 from model.technology import TIER_INDEX, TIERS, gross_dies_per_wafer, parse_quarter
 
 AI_BOOM_QUARTER = parse_quarter("2023Q1")
@@ -228,6 +228,8 @@ def adapt_preferences(
     quality: np.ndarray,
     active: np.ndarray,
     rate: float,
+    out: np.ndarray | None = None,
+    work: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each firm moves its supplier weights a share `rate` toward a target mix.
 
@@ -236,14 +238,18 @@ def adapt_preferences(
     (yield ceiling factor). Cut relations keep weight 0. Partial adjustment is the
     classic adaptive-expectations rule (ASSUMPTION on its speed: the
     `preference_adaptation` parameter).
+
+    `out`: where the result goes (it may be `weights` itself: each entry is read
+    before it is written); `work`: an array of the same length it may overwrite (it
+    may be `fill_rate`). By default both are fresh and the inputs are left alone.
     """
     # In two buffers, the same products in the same order (a world has 10^6 relations):
     # target = (base x max(fill, 0.2)) x quality; moved = (1 - rate) x weights + rate x target.
-    target = np.maximum(fill_rate, 0.2)
+    target = np.maximum(fill_rate, 0.2, out=work)
     np.multiply(base, target, out=target)
     target *= quality
     target *= rate
-    moved = (1.0 - rate) * weights
+    moved = np.multiply(1.0 - rate, weights, out=out)
     moved += target
     np.putmask(moved, ~np.asarray(active, dtype=bool), 0.0)
     return moved
@@ -330,7 +336,7 @@ class WaferOrders:
     """The firms' wafer orders of one quarter: the sector's intent.
 
     orders: wafers/quarter per relation (stockpiling included); ai_share: share of
-    each relation's order that is AI wafers; forecast: wafers/quarter per foundry x tier
+    each firm x tier group's orders that is AI wafers (each of its relations' share); forecast: wafers/quarter per foundry x tier
     cell the firms expect to order one installation lag ahead; first_use: relations
     ordered on for the first time (a search found them)."""
 
@@ -381,74 +387,143 @@ class FablessSector:
         forecast, _ = self.demand(horizon, ai_growth, ai_fade, 1.0, np.ones(self.n_firms))
         self.figures.demand = demand
         n_groups = self.n_firms * n
-        reach_now = np.bincount(rel.group, weights=np.where(eligible_now, coming[rel.seller], 0.0),
-                                minlength=n_groups).reshape(-1, n)
-        reach_ahead = np.where(np.bincount(rel.group, weights=eligible_ahead.astype(float),
-                                           minlength=n_groups) > 0, np.inf, 0.0).reshape(-1, n)
-        routed, routed_ai, fallback = fall_back(demand, demand_ai, reach_now)
+        # Per relation sums go through one reused buffer: a world of 10^6 relations pays
+        # for every fresh array of that size in page faults.
+        buffer = self._relation_buffer()
+        np.take(coming, rel.seller, out=buffer)
+        np.copyto(buffer, 0.0, where=~eligible_now)  # np.where(eligible_now, coming[seller], 0.0)
+        reach_now = np.bincount(rel.group, weights=buffer, minlength=n_groups)
+        np.copyto(buffer, eligible_now)  # 1.0 on eligible relations: counts per group
+        reachable_now = np.bincount(rel.group, weights=buffer, minlength=n_groups) > 0
+        np.copyto(buffer, eligible_ahead)  # eligible_ahead.astype(float)
+        reachable_ahead = np.bincount(rel.group, weights=buffer, minlength=n_groups) > 0
+        reach_ahead = np.where(reachable_ahead, np.inf, 0.0).reshape(-1, n)
+        routed, routed_ai, fallback = fall_back(demand, demand_ai, reach_now.reshape(-1, n))
         routed_forecast, _, _ = fall_back(forecast, forecast, reach_ahead)
         self.figures.fallback_wafers = fallback
 
-        weights = np.where(eligible_now, self.weight, 0.0)
-        searched = self._searched(weights, eligible_now, capacity)
-        if searched is not None and searched.any():
+        # This quarter's orders.
+        weighted, has_weight = self._weighted(eligible_now)
+        search = self._search(has_weight, reachable_now, eligible_now, capacity)
+        if search is not None and (search[1] > 0).any():
+            at, searched = search
             # Only the few relations found carry weight (search weights are >= 0): each
             # group's total over them alone adds the same numbers in the same order.
-            adopted = np.flatnonzero(searched > 0)
-            found, group = searched[adopted], rel.group[adopted]
+            adopted = at[searched > 0]
+            found, group = searched[searched > 0], rel.group[adopted]
             share = found / np.bincount(group, weights=found, minlength=n_groups)[group].clip(min=1e-12)
             self.base[adopted] = share
             self.weight[adopted] = share
-        # split_orders keeps only the eligible relations' weights itself: the same split
-        # as from the masked copy, without making one.
-        orders = split_orders(routed.ravel(), rel.group, self.weight, eligible_now)
+            weighted = _union(weighted, adopted, len(rel.group))  # adopted weights are > 0
+        orders = np.zeros(len(rel.group))
+        live = weighted[~(self.weight[weighted] <= 0)]  # split_orders' live edges
+        if zero_elsewhere(routed):
+            orders[live] = split_live(routed.ravel(), rel.group[live], self.weight[live])
+        else:
+            orders = split_orders(routed.ravel(), rel.group, self.weight, eligible_now)
         risky = np.flatnonzero(at_risk)  # x 1.0 elsewhere: only the relations at risk change
         if len(risky):
             orders[risky] *= 1.0 + stockpile_factor * at_risk[risky]
-        first_use = (orders > 0) & ~self.ever_used
-        self.ever_used |= first_use
-        group_total = routed.ravel()[rel.group]
-        ai_share = np.divide(routed_ai.ravel()[rel.group], group_total, out=np.zeros(len(orders)),
-                             where=group_total > 0)
-        ahead = np.where(eligible_ahead, self.weight, 0.0)
-        found = self._searched(ahead, eligible_ahead, coming)
-        if found is not None:
-            ahead += found  # a fresh array: in place, the same sums
-        fc = split_orders(routed_forecast.ravel(), rel.group, ahead, eligible_ahead)
-        per_seller = np.bincount(rel.seller, weights=fc, minlength=len(capacity))
+        # Only a live relation has an order that can be > 0 (elsewhere it is +0.0, and
+        # stockpiling multiplies it): the first uses are among those.
+        first = live[(orders[live] > 0) & ~self.ever_used[live]]
+        first_use = np.zeros(len(orders), dtype=bool)
+        first_use[first] = True
+        self.ever_used[first] = True
+        # A relation's AI share is its group's: one quotient per group (the same one
+        # each of the group's relations had).
+        flat, flat_ai = routed.ravel(), routed_ai.ravel()
+        ai_share = np.divide(flat_ai, flat, out=np.zeros(n_groups), where=flat > 0)
+
+        # The forecast: weights of relations eligible ahead, plus what a search finds,
+        # split over the live ones; only its sum per seller is used, to which the other
+        # relations would add +0.0 each.
+        weighted, has_weight = self._weighted(eligible_ahead)
+        search = self._search(has_weight, reachable_ahead, eligible_ahead, coming)
+        ahead = self.weight[weighted]
+        if search is not None and len(search[0]):
+            at, found = search
+            weighted, ahead = _add_at(weighted, ahead, at, found, len(rel.group))
+        live = ~(ahead <= 0)
+        if zero_elsewhere(routed_forecast):
+            fc = split_live(routed_forecast.ravel(), rel.group[weighted[live]], ahead[live])
+            per_seller = np.bincount(rel.seller[weighted[live]], weights=fc, minlength=len(capacity))
+        else:
+            dense = np.zeros(len(rel.group))
+            dense[weighted] = ahead
+            fc = split_orders(routed_forecast.ravel(), rel.group, dense, eligible_ahead)
+            per_seller = np.bincount(rel.seller, weights=fc, minlength=len(capacity))
         return WaferOrders(orders, ai_share, per_seller, first_use)
 
-    def _searched(self, weights: np.ndarray, eligible: np.ndarray, capacity: np.ndarray) -> np.ndarray | None:
-        """Search weights for the (firm, tier) groups left with no weighted eligible
-        supplier (`search_weights`; zero elsewhere); None when every group has one."""
-        rel = self.relations
-        has_weight = np.bincount(rel.group, weights=weights, minlength=self.n_firms * len(TIERS)) > 0
+    def _relation_buffer(self) -> np.ndarray:
+        """A float per relation, reused from call to call (scratch space only)."""
+        if getattr(self, "_buffer", None) is None:
+            self._buffer = np.empty(len(self.relations.group))
+        return self._buffer
+
+    def _weighted(self, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the eligible relations with a non-zero weight, in order; whether each firm x
+        tier group's total weight over its eligible relations is > 0). The total is
+        over those relations alone: the others would each add a zero, which changes no
+        sum that starts at +0.0."""
+        weighted = np.flatnonzero(eligible & (self.weight != 0))
+        total = np.bincount(self.relations.group[weighted], weights=self.weight[weighted],
+                            minlength=self.n_firms * len(TIERS))
+        return weighted, total > 0
+
+    def _search(self, has_weight: np.ndarray, reachable: np.ndarray, eligible: np.ndarray,
+                capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Search weights (`search_weights`) of the eligible relations of the (firm,
+        tier) groups left with no weighted eligible supplier, as (relations, weights);
+        None when every group has one (the weights elsewhere are zero). `reachable`:
+        whether a group has an eligible relation at all."""
         if has_weight.all():  # nobody is cut off from every supplier: no search
             return None
-        out = np.zeros(len(weights))
+        rel = self.relations
+        if not (reachable & ~has_weight).any():  # the groups cut off have no eligible relation
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
         # Only the relations of groups left without a weighted supplier can search
         # (a few, in a world of 10^6 relations): the rule runs over those alone.
         at = np.flatnonzero(~has_weight[rel.group] & eligible)
-        out[at] = search_weights(has_weight, rel.group[at], np.maximum(capacity[rel.seller[at]], 1.0),
-                                 rel.same_country[at], eligible[at])
-        return out
+        return at, search_weights(has_weight, rel.group[at], np.maximum(capacity[rel.seller[at]], 1.0),
+                                  rel.same_country[at], eligible[at])
 
-    def receive(self, orders: np.ndarray, flow: np.ndarray, edge_yield: np.ndarray, ai_share: np.ndarray,
+    def receive(self, orders: np.ndarray, flow: np.ndarray, seller_yield: np.ndarray, ai_share: np.ndarray,
                 dies_per_wafer: np.ndarray, active: np.ndarray, adaptation: float) -> None:
         """Deliveries of the quarter: the firms' figures, and preferences that move
-        toward who delivered (`adapt_preferences`)."""
+        toward who delivered (`adapt_preferences`). `seller_yield`: large-die yield per
+        foundry x tier cell; `ai_share`: per firm x tier group (`WaferOrders`).
+
+        The sums run over the relations with a non-zero order or flow alone: every
+        other relation would add a zero (0 x a finite share x a finite yield for the
+        dies), which changes no sum that starts at +0.0."""
         rel, n = self.relations, len(TIERS)
         n_groups, figures = self.n_firms * n, self.figures
-        figures.ordered = np.bincount(rel.group, weights=orders, minlength=n_groups).reshape(-1, n)
-        figures.delivered = np.bincount(rel.group, weights=flow, minlength=n_groups).reshape(-1, n)
-        dies = flow * ai_share
-        dies *= edge_yield
-        figures.domestic_wafers = np.bincount(rel.buyer, weights=flow * rel.same_country, minlength=self.n_firms)
-        die_wafers = np.bincount(rel.buyer, weights=dies, minlength=self.n_firms)
+        if not (np.isfinite(ai_share).all() and np.isfinite(seller_yield).all()):
+            # 0 x inf is NaN: the dense form, which carries it (never in a model run).
+            seller_yield = np.asarray(seller_yield)[rel.seller]
+            ai_share = np.asarray(ai_share)[rel.group]
+            placed = moved = np.arange(len(flow))
+            group, seller = ai_share, seller_yield
+        else:
+            placed, moved = np.flatnonzero(orders != 0), np.flatnonzero(flow != 0)  # (faster than on floats)
+            group, seller = ai_share[rel.group[moved]], seller_yield[rel.seller[moved]]
+        figures.ordered = np.bincount(rel.group[placed], weights=orders[placed], minlength=n_groups).reshape(-1, n)
+        delivered = flow[moved]
+        buyer = rel.buyer[moved]
+        figures.delivered = np.bincount(rel.group[moved], weights=delivered, minlength=n_groups).reshape(-1, n)
+        dies = delivered * group
+        dies *= seller
+        figures.domestic_wafers = np.bincount(buyer, weights=delivered * rel.same_country[moved],
+                                              minlength=self.n_firms)
+        die_wafers = np.bincount(buyer, weights=dies, minlength=self.n_firms)
         figures.ai_dies = die_wafers * dies_per_wafer
-        fill = np.divide(flow, orders, out=np.ones_like(flow), where=orders > 0)
-        self.weight = adapt_preferences(self.weight, self.base, fill, rel.quality, active, adaptation)
-        self.ever_used |= flow > 0
+        fill = self._relation_buffer()
+        fill.fill(1.0)
+        np.divide(flow, orders, out=fill, where=orders > 0)  # np.divide(..., out=np.ones_like(flow))
+        # In place, with the fill rates' buffer as scratch: the same products in order.
+        adapt_preferences(self.weight, self.base, fill, rel.quality, active, adaptation, out=self.weight, work=fill)
+        self.ever_used[moved[delivered > 0]] = True
 
     def derisk(self, factor: float, cut_firms: np.ndarray | None, issuer: str, targeted: set[str]) -> None:
         """After a rule: firms in `cut_firms` (a wafers rule cut them) lean toward home
@@ -460,3 +535,24 @@ class FablessSector:
         if targeted:
             leaving = (rel.buyer_country == issuer) & np.isin(rel.supplier_country, list(targeted))
             self.base = derisk_preferences(self.base, leaving, np.True_, 1 / factor)
+
+
+def _union(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """The sorted union of index arrays `a` and `b` (indices below `n`), through a mask:
+    O(n) passes over bytes instead of a sort."""
+    mask = np.zeros(n, dtype=bool)
+    mask[a] = True
+    mask[b] = True
+    return np.flatnonzero(mask)
+
+
+def _add_at(index: np.ndarray, values: np.ndarray, at: np.ndarray, extra: np.ndarray, n: int):
+    """Sparse vectors (sorted `index`, `values`) + (sorted `at`, `extra`), indices below
+    `n`: the union of the indices, in order, with the sums the dense vectors' sum has
+    there: v + e where both have an entry, 0.0 + e where only `at` has; v where only
+    `index` has (v + 0.0 is v for the non-zero values an index holds)."""
+    union = _union(index, at, n)
+    out = np.zeros(len(union))
+    out[np.searchsorted(union, index)] = values
+    out[np.searchsorted(union, at)] += extra
+    return union, out

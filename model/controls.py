@@ -92,10 +92,16 @@ def allocate_state_priority(model, directives) -> None:
 
 def at_risk(store: dict[str, np.ndarray], n: int) -> np.ndarray:
     """1.0 on the edges an announced rule will cut, else 0.0."""
+    return at_risk_mask(store, n).astype(float)
+
+
+def at_risk_mask(store: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """True on the edges an announced rule will cut (`at_risk` as booleans: True
+    multiplies as 1.0 does)."""
     risk = np.zeros(n, dtype=bool)
     for mask in store.values():
         risk |= mask
-    return risk.astype(float)
+    return risk
 
 
 def targeted(rule: Rule, agents) -> np.ndarray:

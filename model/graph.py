@@ -286,9 +286,16 @@ class Segments:
         chosen = np.flatnonzero(mask) if mask is not None else np.arange(len(group))
         self.order = chosen[np.argsort(group[chosen], kind="stable")]
         self.bounds = np.searchsorted(group[self.order], np.arange(n_groups + 1)).tolist()
+        self._gathered: np.ndarray | None = None
 
     def sums(self, values: np.ndarray) -> np.ndarray:
-        ordered = values[self.order]
+        values = np.asarray(values)
+        if values.dtype == np.float64:  # gathered into a buffer kept from call to call
+            if self._gathered is None:
+                self._gathered = np.empty(len(self.order))
+            ordered = np.take(values, self.order, out=self._gathered)
+        else:
+            ordered = values[self.order]
         b, zero = self.bounds, ordered.dtype.type(0)
         # An empty group's sum is numpy's empty sum (0) without a call: most tool
         # sellers are empty, a vendor making few of the categories.

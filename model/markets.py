@@ -32,13 +32,15 @@ class WaferMarket:
         self.class_caps = np.ones(2)
         self.capacity = np.zeros(n_foundries * n)
         self.orders = np.zeros(len(edges))
-        self.ai_share = np.zeros(len(edges))
+        self.ai_share = np.zeros(len(firm_country) * n)  # per firm x tier group
         self.flow = np.zeros(len(edges))
         self.by_foundry = Segments(edges.supplier, n_foundries)
         self.by_foundry_china = Segments(edges.supplier, n_foundries, self.china_buyer)
+        self._revenue: np.ndarray | None = None
 
     def take_orders(self, orders: np.ndarray, ai_share: np.ndarray, capacity: np.ndarray) -> None:
-        """The firms' orders of this quarter, against the sellers' `capacity`."""
+        """The firms' orders of this quarter (per edge; `ai_share`: the AI share of
+        each firm x tier group's), against the sellers' `capacity`."""
         self.orders, self.ai_share, self.capacity = orders, ai_share, capacity
 
     def clear(self) -> np.ndarray:
@@ -52,15 +54,17 @@ class WaferMarket:
     def settle(self, price: np.ndarray, yields: np.ndarray) -> WaferSettlement:
         """What the cleared flows mean to sellers at `price` and `yields` ((foundries,
         tiers), US$/wafer and fractions): revenue per foundry (US$ million), orders and
-        deliveries per foundry x tier, the yield on each edge."""
+        deliveries per foundry x tier, the yield of each foundry x tier cell (flat)."""
         flow, n = self.flow, len(TIERS)
+        if self._revenue is None:
+            self._revenue = np.empty(len(flow))  # reused: one float per edge, each quarter
         # price[supplier, tier] of each edge is price.ravel()[seller]: a flat gather.
-        edge_revenue = np.take(np.ravel(price), self.seller)
+        edge_revenue = np.take(np.ravel(price), self.seller, out=self._revenue)
         edge_revenue *= flow  # flow x price, then / 1e6, in one buffer
         edge_revenue /= 1e6
         n_sellers = len(self.capacity)
         return WaferSettlement(
-            edge_yield=np.take(np.ravel(yields), self.seller),
+            seller_yield=np.ravel(yields).copy(),
             ordered=np.bincount(self.seller, weights=self.orders, minlength=n_sellers).reshape(-1, n),
             delivered=np.bincount(self.seller, weights=flow, minlength=n_sellers).reshape(-1, n),
             revenue=self.by_foundry.sums(edge_revenue),
@@ -70,7 +74,7 @@ class WaferMarket:
 
 @dataclass(frozen=True)
 class WaferSettlement:
-    edge_yield: np.ndarray
+    seller_yield: np.ndarray
     ordered: np.ndarray
     delivered: np.ndarray
     revenue: np.ndarray

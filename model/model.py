@@ -208,7 +208,7 @@ class ChipMarketModel(mesa.Model):
             cycle=self.world.cycle(int(quarter_year(q))), shocks=shocks,
             eligible_now=active & ((ready <= q) & (coming > 0))[market.seller],
             eligible_ahead=active & (ready <= horizon)[market.seller], capacity=capacity, coming=coming,
-            at_risk=controls.at_risk(self.announced, len(market.edges)), stockpile_factor=p.stockpile_factor,
+            at_risk=controls.at_risk_mask(self.announced, len(market.edges)), stockpile_factor=p.stockpile_factor,
         )
         self.log_edges("search", "", market.edges, np.flatnonzero(intent.first_use),
                        "firm re-wired to a permitted supplier")
@@ -232,7 +232,7 @@ class ChipMarketModel(mesa.Model):
             foundry.revenue_usd_m, foundry.china_revenue_usd_m = revenue[i], china_revenue[i]
         self.fleet.learn(settled.delivered)  # every foundry's Foundry.learn and set_prices at once
         self.fleet.set_prices(settled.ordered, p.price_adjustment)
-        self.sector.receive(market.orders, market.flow, settled.edge_yield, market.ai_share,
+        self.sector.receive(market.orders, market.flow, settled.seller_yield, market.ai_share,
                             self.firm_dies_per_wafer, market.edges.active, p.preference_adaptation)
 
     # ============================================================ phase helpers
