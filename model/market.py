@@ -102,7 +102,6 @@ def clear(
     capacity = np.maximum(np.asarray(capacity, dtype=float), 0.0)
     ordered = np.zeros(len(orders))
     np.maximum(orders, 0.0, out=ordered, where=active)  # active orders, 0 elsewhere
-    remaining_order = ordered.copy()
     n_suppliers = len(capacity)
     if priority is None:
         priority = np.zeros(len(orders), dtype=np.int64)
@@ -115,11 +114,30 @@ def clear(
         caps = np.concatenate([caps, np.ones(n_classes - len(caps))])
     caps = caps.copy()
     caps[n_classes - 1] = 1.0
+    rounds = range(lowest, n_classes)
 
+    # The rounds over the edges with an order alone (a few of 10^6 relations): every
+    # other edge competes with 0.0 and is granted ratio x 0.0 = 0.0, adding nothing to
+    # any sum, as long as every ratio is finite; if one is not, the rounds run again
+    # over every edge (where 0 x inf is NaN, as it was).
+    live = np.flatnonzero(ordered != 0)
+    flow = _clear_rounds(capacity, ordered[live], edge_supplier[live], priority[live], caps, rounds, True)
+    if flow is None:
+        return _clear_rounds(capacity, ordered, edge_supplier, priority, caps, rounds, False)
+    out = np.zeros(len(orders))
+    out[live] = flow
+    return out
+
+
+def _clear_rounds(capacity, ordered, edge_supplier, priority, caps, rounds, finite_only) -> np.ndarray | None:
+    """`clear`'s rounds over the edges given (their active orders `ordered`, >= 0);
+    the flows, or None if `finite_only` and a round's ratio is not finite."""
+    n_suppliers, n_classes = len(capacity), len(caps)
+    remaining_order = ordered.copy()
     used = np.zeros(n_suppliers)
-    flow = np.zeros(len(orders))
-    granted = np.empty(len(orders))
-    for k in range(lowest, n_classes):
+    flow = np.zeros(len(ordered))
+    granted = np.empty(len(ordered))
+    for k in rounds:
         # Every edge competes in the last round (read before it is updated below).
         competing = remaining_order if k == n_classes - 1 else np.where(priority <= k, remaining_order, 0.0)
         wanted = np.bincount(edge_supplier, weights=competing, minlength=n_suppliers)
@@ -127,6 +145,8 @@ def clear(
         ratio = np.divide(
             np.minimum(available, wanted), wanted, out=np.zeros(n_suppliers), where=wanted > 0
         )
+        if finite_only and not np.isfinite(ratio).all():
+            return None
         np.take(ratio, edge_supplier, out=granted)
         granted *= competing  # competing x ratio, the same product
         flow += granted
