@@ -7,6 +7,9 @@ model applies what it returns (DESIGN.md, step phase 1).
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from dataclasses import dataclass
+
 import mesa
 
 from agents.base import AllocationDirective, ChipAgent, PolicyChange
@@ -14,8 +17,60 @@ from model.scenario import Directive, Rule, Subsidy
 from model.technology import ADVANCED_TIERS, parse_quarter
 
 
-def _in_force(effective: str, end: str | None, quarter: int) -> bool:
-    return parse_quarter(effective) <= quarter and (end is None or quarter < parse_quarter(end))
+def _in_force(effective: int, end: int | None, quarter: int) -> bool:
+    """Whether an instrument with these quarter numbers (end None: open-ended) is in
+    force in `quarter`."""
+    return effective <= quarter and (end is None or quarter < end)
+
+
+def _number(label: str | None) -> int | None:
+    return parse_quarter(label) if label else None
+
+
+@dataclass(frozen=True)
+class _Timed:
+    """An instrument (Rule, Directive or Subsidy) with its quarters as numbers: when it
+    is announced (rules only, else None), takes effect and ends (None: never)."""
+
+    item: Rule | Directive | Subsidy
+    announced: int | None
+    effective: int
+    end: int | None
+
+    @classmethod
+    def of(cls, item) -> _Timed:
+        return cls(item, _number(getattr(item, "announced", None)), parse_quarter(item.effective), _number(item.end))
+
+    def in_force(self, quarter: int) -> bool:
+        return _in_force(self.effective, self.end, quarter)
+
+
+class _Timeline:
+    """A government's instruments with their quarters parsed once: per kind ('rules',
+    'directives', 'subsidies') the `_Timed` instruments in order, and per quarter the
+    (action, instrument) changes of that quarter in the order a pass over the
+    instruments (rules, directives, subsidies; announce, apply, lift) meets them."""
+
+    KINDS = ("rules", "directives", "subsidies")
+
+    def __init__(self, rules, directives, subsidies) -> None:
+        self.timed = {kind: [_Timed.of(item) for item in items]
+                      for kind, items in zip(self.KINDS, (rules, directives, subsidies))}
+        self.events: dict[int, list[tuple[str, object]]] = {}
+        for kind in self.KINDS:
+            for timed in self.timed[kind]:
+                for action, when in (("announce", timed.announced), ("apply", timed.effective), ("lift", timed.end)):
+                    if when is not None:
+                        self.events.setdefault(when, []).append((action, timed.item))
+        # A rule is in force from its effective quarter up to (not including) its end:
+        # of the rules that can be in force at all (end after effective, as validated),
+        # those in force in q are those effective by q less those ended by q.
+        spans = [(t.effective, t.end) for t in self.timed["rules"] if t.end is None or t.end > t.effective]
+        self._starts = sorted(start for start, _ in spans)
+        self._ends = sorted(end for _, end in spans if end is not None)
+
+    def rules_in_force(self, quarter: int) -> int:
+        return bisect_right(self._starts, quarter) - bisect_right(self._ends, quarter)
 
 
 class Government(ChipAgent):
@@ -48,6 +103,17 @@ class Government(ChipAgent):
         self.rules_in_force = 0
         self.subsidy_usd_m = 0.0
         self._last_quarter: int | None = None  # the quarter last asked about (None: not yet)
+        self._timed: tuple[tuple, _Timeline | None] = ((), None)
+
+    def _timeline(self) -> _Timeline:
+        """The instruments with their quarters parsed once, not every quarter. The lists
+        are filled after the government is made (model.build), so the timeline is made
+        again whenever they are not the ones it was made from (compared item by item,
+        by identity first: that is what this check costs)."""
+        key = (tuple(self.rules), tuple(self.directives), tuple(self.subsidies))
+        if self._timed[1] is None or key != self._timed[0]:
+            self._timed = (key, _Timeline(*key))
+        return self._timed[1]
 
     # ------------------------------------------------------------------ decisions
     def policy_changes(self, quarter: int) -> list[PolicyChange]:
@@ -60,32 +126,31 @@ class Government(ChipAgent):
         """
         first = self._last_quarter is None
         self._last_quarter = quarter
-        changes: list[PolicyChange] = []
-        for item in (*self.rules, *self.directives, *self.subsidies):
-            announced = getattr(item, "announced", None)  # rules only
-            if first:
-                action = self._state_at_start(item.effective, item.end, announced, quarter)
-                if action:
-                    changes.append(PolicyChange(self.name, action, item))
-                continue
-            for action, label in (("announce", announced), ("apply", item.effective), ("lift", item.end)):
-                if label and parse_quarter(label) == quarter:
-                    changes.append(PolicyChange(self.name, action, item))
-        self.rules_in_force = sum(_in_force(r.effective, r.end, quarter) for r in self.rules)
+        timeline = self._timeline()
+        if first:
+            changes = []
+            for kind in timeline.KINDS:
+                for timed in timeline.timed[kind]:
+                    action = self._state_at_start(timed, quarter)
+                    if action:
+                        changes.append(PolicyChange(self.name, action, timed.item))
+        else:
+            changes = [PolicyChange(self.name, action, item) for action, item in timeline.events.get(quarter, ())]
+        self.rules_in_force = timeline.rules_in_force(quarter)
         return changes
 
     @staticmethod
-    def _state_at_start(effective: str, end: str | None, announced: str | None, quarter: int) -> str | None:
+    def _state_at_start(timed: _Timed, quarter: int) -> str | None:
         """'apply' for an instrument in force at the start, 'announce' for a rule announced
         by then but not yet effective, else None (not yet announced, or already ended)."""
-        if _in_force(effective, end, quarter):
+        if timed.in_force(quarter):
             return "apply"
-        if announced and parse_quarter(announced) <= quarter < parse_quarter(effective):
+        if timed.announced is not None and timed.announced <= quarter < timed.effective:
             return "announce"
         return None
 
     def _subsidies_in_force(self, quarter: int):
-        return (s for s in self.subsidies if _in_force(s.effective, s.end, quarter))
+        return (timed.item for timed in self._timeline().timed["subsidies"] if timed.in_force(quarter))
 
     def subsidies_due(self, quarter: int) -> dict[str, float]:
         """Recipient name -> US$ million this quarter, from subsidies in force."""
@@ -123,8 +188,8 @@ class Government(ChipAgent):
                 champions=self.champions,
                 reserved_share=self.reserved_share,
             )
-            for d in self.directives
-            if _in_force(d.effective, d.end, quarter) and self.champions and self.reserved_share > 0
+            for d in (timed.item for timed in self._timeline().timed["directives"] if timed.in_force(quarter))
+            if self.champions and self.reserved_share > 0
         ]
 
     def domestic_tool_bias(self, quarter: int) -> float:

@@ -60,12 +60,18 @@ class EquipmentVendor(ChipAgent):
     def china_share(self) -> float:
         return self.china_revenue_usd_m / self.revenue_usd_m if self.revenue_usd_m > 0 else 0.0
 
-    def serves(self, category: str) -> list[bool]:
-        """Per tier (by index): whether this vendor's `category` tools can be used there."""
+    def first_tier(self, category: str) -> int:
+        """The first tier index (the most advanced) this vendor's `category` tools can
+        be used at: they serve it and every later tier (`enables`, its threshold
+        computed once); len(TIERS) when they serve none."""
         progress = self.progress[category]
         if not progress < NO_TECHNOLOGY:
-            return [False] * len(TIERS)
-        first = math.ceil(progress - 1e-9)  # `enables`, its threshold computed once
+            return len(TIERS)
+        return math.ceil(progress - 1e-9)
+
+    def serves(self, category: str) -> list[bool]:
+        """Per tier (by index): whether this vendor's `category` tools can be used there."""
+        first = self.first_tier(category)
         return [t >= first for t in range(len(TIERS))]
 
     def record_sales(self, revenue_usd_m: float, china_revenue_usd_m: float, orders_units: dict[str, float]) -> None:

@@ -140,27 +140,27 @@ class ChipMarketModel(mesa.Model):
         """Phase 3: vendors fill last quarter's tool orders over active vendor->foundry
         edges their technology can serve; then plan their next output."""
         n_cat, n_tier, n_vendors = len(TOOL_CATEGORIES), len(TIERS), len(self.vendors)
-        demand = np.zeros(len(self.foundries) * n_cat * n_tier)
+        # Demand, capacities and thresholds are a few hundred cells: built as Python
+        # lists and made arrays once (numpy's per-item cost would dominate). Each demand
+        # cell gets 0.0 + one order's units, as adding into np.zeros did.
+        demand = [0.0] * (len(self.foundries) * n_cat * n_tier)
         for order in self.tool_orders:
-            f = self.foundry_index[order.foundry]
+            base = self.foundry_index[order.foundry] * n_cat
             for (c_name, t_name), units in order.units.items():
-                demand[(f * n_cat + CATEGORY_INDEX[c_name]) * n_tier + TIER_INDEX[t_name]] += units
-        # Built as lists, made arrays once (a few hundred cells: numpy's per-call cost
-        # would dominate); the same products.
-        capable = [[[False] * n_tier for _ in range(n_cat)] for _ in range(n_vendors)]  # serves a tier?
+                demand[(base + CATEGORY_INDEX[c_name]) * n_tier + TIER_INDEX[t_name]] += units
+        first = [[n_tier] * n_cat for _ in range(n_vendors)]  # first tier served; n_tier: none
         capacity = [0.0] * (n_vendors * n_cat)
         multiplier = self.mineral_multiplier.tolist()
         for v, vendor in enumerate(self.vendors):
             for c_name, units in vendor.output.items():
                 c = CATEGORY_INDEX[c_name]
-                capable[v][c] = vendor.serves(c_name)
+                first[v][c] = vendor.first_tier(c_name)
                 capacity[v * n_cat + c] = units * multiplier[v]
-        capable = np.array(capable, dtype=bool).reshape(n_vendors, n_cat, n_tier)
-        capacity = np.array(capacity, dtype=float)
+        capable = np.arange(n_tier) >= np.array(first, dtype=np.int64).reshape(n_vendors, n_cat, 1)  # `serves`
         bias = self.china.domestic_tool_bias(self.quarter_number) if self.china else 1.0
         market = self.tool_market
-        sales = market.sell(demand, capacity, capable, bias, controls.at_risk(self.announced_tools, len(market.edges)),
-                            self.parameters.stockpile_factor)
+        sales = market.sell(np.array(demand), np.array(capacity), capable, bias,
+                            controls.at_risk(self.announced_tools, len(market.edges)), self.parameters.stockpile_factor)
         revenue, china_revenue, ordered = sales.revenue.tolist(), sales.china_revenue.tolist(), sales.ordered.tolist()
         for v, vendor in enumerate(self.vendors):
             vendor.record_sales(revenue[v], china_revenue[v],
