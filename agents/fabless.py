@@ -190,6 +190,8 @@ def stream_demand(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(all wafers, AI wafers) each firm wants per tier in `quarter`, shape (firms, tiers).
 
+    `quarter` and `cycle` may also be arrays with a value per stream.
+
     Each stream that has started grows at its own annual rate from its start (or from
     `origin`, the world's first quarter, if it started before); from 2023Q1 AI streams
     follow the boom instead (`ai_boom_log_growth`: `ai_growth` in 2023, fading by
@@ -299,17 +301,19 @@ def fall_back(demand: np.ndarray, demand_ai: np.ndarray, reach: np.ndarray):
     dropped). AI demand moves pro rata. Returns (demand, AI demand, wafers that fell
     back per firm)."""
     n = demand.shape[1]
-    routed, routed_ai = demand.copy(), demand_ai.copy()
+    # Worked on as (tiers, firms) copies, so that each tier is one contiguous row (the
+    # same additions and products as on the columns); returned as (firms, tiers) views.
+    routed, routed_ai, reach = demand.T.copy(), demand_ai.T.copy(), np.asarray(reach).T
     fallback = np.zeros(len(demand))
     for t in range(n - 1):
-        spill = np.maximum(routed[:, t] - reach[:, t], 0.0)
-        share = np.divide(spill, routed[:, t], out=np.zeros_like(spill), where=routed[:, t] > 0)
+        spill = np.maximum(routed[t] - reach[t], 0.0)
+        share = np.divide(spill, routed[t], out=np.zeros_like(spill), where=routed[t] > 0)
         fallback += spill
-        routed[:, t + 1] += spill
-        routed_ai[:, t + 1] += routed_ai[:, t] * share
-        routed[:, t] -= spill
-        routed_ai[:, t] -= routed_ai[:, t] * share
-    return routed, routed_ai, fallback
+        routed[t + 1] += spill
+        routed_ai[t + 1] += routed_ai[t] * share
+        routed[t] -= spill
+        routed_ai[t] -= routed_ai[t] * share
+    return routed.T, routed_ai.T, fallback
 
 
 # ------------------------------------------------------------------- the sector
@@ -383,9 +387,6 @@ class FablessSector:
         foundry x tier cell, wafers/quarter (coming: capacity + pipeline).
         """
         rel, n = self.relations, len(TIERS)
-        demand, demand_ai = self.demand(quarter, ai_growth, ai_fade, cycle, shocks)
-        forecast, _ = self.demand(horizon, ai_growth, ai_fade, 1.0, np.ones(self.n_firms))
-        self.figures.demand = demand
         n_groups = self.n_firms * n
         # Per relation sums go through one reused buffer: a world of 10^6 relations pays
         # for every fresh array of that size in page faults.
@@ -398,8 +399,9 @@ class FablessSector:
         np.copyto(buffer, eligible_ahead)  # eligible_ahead.astype(float)
         reachable_ahead = np.bincount(rel.group, weights=buffer, minlength=n_groups) > 0
         reach_ahead = np.where(reachable_ahead, np.inf, 0.0).reshape(-1, n)
-        routed, routed_ai, fallback = fall_back(demand, demand_ai, reach_now.reshape(-1, n))
-        routed_forecast, _, _ = fall_back(forecast, forecast, reach_ahead)
+        demand, routed, routed_ai, fallback, routed_forecast = self._routed(
+            quarter, horizon, ai_growth, ai_fade, cycle, shocks, reach_now.reshape(-1, n), reach_ahead)
+        self.figures.demand = demand
         self.figures.fallback_wafers = fallback
 
         # This quarter's orders.
@@ -454,6 +456,47 @@ class FablessSector:
             fc = split_orders(routed_forecast.ravel(), rel.group, dense, eligible_ahead)
             per_seller = np.bincount(rel.seller, weights=fc, minlength=len(capacity))
         return WaferOrders(orders, ai_share, per_seller, first_use)
+
+    def _routed(self, quarter, horizon, ai_growth, ai_fade, cycle, shocks, reach_now, reach_ahead):
+        """(demand, routed demand, routed AI demand, fallback wafers) of `quarter` and
+        the routed forecast of `horizon` (`demand`, then `fall_back` to `reach_now` and
+        `reach_ahead`). A small world computes both quarters in one call of each
+        (`_demand_and_forecast`; each row falls back on its own, the forecast's AI rows
+        unused): the same numbers with half the calls. A large one makes two calls:
+        there the stacked arrays would pass 4 MiB, where numpy asks the kernel for huge
+        pages and a fresh array costs more in page faults than the calls saved."""
+        m, n = self.n_firms, len(TIERS)
+        if 2 * m * n * 8 < 1 << 22:
+            wanted, wanted_ai = self._demand_and_forecast(quarter, horizon, ai_growth, ai_fade, cycle, shocks)
+            routed, routed_ai, fallback = fall_back(wanted, wanted_ai, np.concatenate([reach_now, reach_ahead]))
+            return wanted[:m], routed[:m], routed_ai[:m], fallback[:m], routed[m:]
+        demand, demand_ai = self.demand(quarter, ai_growth, ai_fade, cycle, shocks)
+        forecast, _ = self.demand(horizon, ai_growth, ai_fade, 1.0, np.ones(m))
+        routed, routed_ai, fallback = fall_back(demand, demand_ai, reach_now)
+        routed_forecast, _, _ = fall_back(forecast, forecast, reach_ahead)
+        return demand, routed, routed_ai, fallback, routed_forecast
+
+    def _demand_and_forecast(self, quarter: int, horizon: int, ai_growth: float, ai_fade: float, cycle: float,
+                             shocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(all, AI) wafers per firm and tier, shape (2 x firms, tiers): rows of firm j
+        are `demand(quarter, ..., cycle, shocks)`, rows of firm firms + j the forecast
+        `demand(horizon, ..., 1.0, no noise)`. One `stream_demand` over the streams
+        taken twice (the second copy's firms offset by `n_firms`), with the quarter and
+        cycle per stream: each stream's figure is the same elementwise arithmetic as in
+        its own call, and each firm's cell adds the same streams in the same order."""
+        if getattr(self, "_streams_twice", None) is None:
+            st = self.streams
+            self._streams_twice = DemandStreams(*(
+                np.concatenate([getattr(st, f), getattr(st, f) + self.n_firms if f == "firm" else getattr(st, f)])
+                for f in ("firm", "tier", "wafers", "growth", "ai", "start", "peak", "decline")))
+        k = len(self.streams.firm)
+        quarters = np.full(2 * k, quarter, dtype=np.int64)
+        quarters[k:] = horizon
+        cycles = np.full(2 * k, float(cycle))
+        cycles[k:] = 1.0
+        shock = np.concatenate([np.asarray(shocks, dtype=float), np.ones(self.n_firms)])
+        return stream_demand(self._streams_twice, 2 * self.n_firms, quarters, self.origin, ai_growth, cycles,
+                             shock, ai_fade)
 
     def _relation_buffer(self) -> np.ndarray:
         """A float per relation, reused from call to call (scratch space only)."""
