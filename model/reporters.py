@@ -71,6 +71,15 @@ class Roster:
             champion[self.champion] = True
         self.masks = {"champion": champion, "other_china": chinese & ~champion, "china": chinese.copy()}
         self.rows = {group: np.flatnonzero(mask) for group, mask in self.masks.items()}
+        # The wafer edges (made at set-up, never added to) on which the tracked foundry
+        # sells advanced tiers, in edge order.
+        wafers = model.trade.wafers
+        self.tracked_advanced_edges = np.flatnonzero(
+            (wafers.supplier == (-1 if self.foundry is None else self.foundry)) & ADVANCED_MASK[wafers.tier])
+        # Each foundry's list prices (US$/wafer by tier): its fixed 2020 reference over
+        # its fixed price factor, as `Quarter.relative_price` divides by.
+        factor = np.array([f.price_factor for f in model.foundries])
+        self.list_price = model.fleet.reference_price / factor[:, None]
         self._names = {kind: ([a.name for a in getattr(model, kind)], [a.country for a in getattr(model, kind)])
                        for kind in ("foundries", "vendors", "governments")}
 
@@ -100,9 +109,7 @@ class Quarter:
     @_once
     def relative_price(self) -> np.ndarray:
         """(tiers, foundries) each foundry's price over its 2020 reference (1 = list)."""
-        fleet = self.model.fleet
-        factor = np.array([f.price_factor for f in self.model.foundries])
-        return np.ascontiguousarray((fleet.price / (fleet.reference_price / factor[:, None])).T)
+        return np.ascontiguousarray((self.model.fleet.price / self.roster.list_price).T)
 
     @_once
     def yields(self) -> np.ndarray:
@@ -182,9 +189,7 @@ class Quarter:
     def tracked_advanced_flow(self) -> tuple[np.ndarray, np.ndarray]:
         """Volume and buyer of the wafer edges on which the tracked foundry sells
         advanced tiers, in edge order."""
-        wafers = self.model.trade.wafers
-        edges = np.flatnonzero((wafers.supplier == (-1 if self.foundry is None else self.foundry))
-                               & ADVANCED_MASK[wafers.tier])
+        wafers, edges = self.model.trade.wafers, self.roster.tracked_advanced_edges
         return wafers.volume[edges], wafers.buyer[edges]
 
     def from_foundry(self, group: str) -> float:
@@ -256,7 +261,7 @@ def china_self_sufficiency(q: Quarter) -> float:
 
 def china_advanced_from_foundry(q: Quarter) -> float:
     """Share of Chinese firms' delivered advanced wafers that the tracked foundry made (0-1)."""
-    total = q.advanced_sums("china")[2]
+    total = _in_order(q.advanced("delivered")[q.roster.rows["china"]])
     return q.from_foundry("china") / total if total > 0 else np.nan
 
 
