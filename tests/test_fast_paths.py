@@ -17,7 +17,7 @@ from agents.foundry import EUV, LITHOGRAPHY_NAMES, ROUTES, Foundry, blended_yiel
 from model import ChipMarketModel
 from model.market import clear, split_orders, update_prices
 from model.policy import issuer_country, matching_edges
-from model.technology import CATEGORY_INDEX, CATEGORY_NAMES, TIER_INDEX, TIER_NAMES, TIERS, learned_yield
+from model.technology import CATEGORY_INDEX, CATEGORY_NAMES, TIER_INDEX, TIER_NAMES, TIERS, learned_yield, parse_quarter
 
 
 def bits(x):
@@ -375,3 +375,115 @@ def test_a_vendor_serves_the_tiers_its_progress_enables(progress):
     vendor = EquipmentVendor.__new__(EquipmentVendor)  # only its progress is read
     vendor.progress = {"euv": progress}
     assert vendor.serves("euv") == [enables(progress, t) for t in range(len(TIERS))]
+
+
+# ------------------------------------------- the sparse wafer market (issue 11)
+def _specials(rng, n):
+    """Values with the corner cases a skipped zero must not hide: signed zeros,
+    negatives, inf and NaN among ordinary numbers."""
+    x = rng.random(n) * 10.0 ** rng.uniform(-3, 3, n)
+    pick = rng.random(n)
+    x[pick < 0.15] = 0.0
+    x[(pick >= 0.15) & (pick < 0.25)] = -0.0
+    x[(pick >= 0.25) & (pick < 0.3)] = -1.0
+    x[(pick >= 0.3) & (pick < 0.32)] = np.inf
+    x[(pick >= 0.32) & (pick < 0.34)] = np.nan
+    return x
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.booleans())
+def test_split_orders_over_live_edges_is_the_masked_rule_even_with_odd_demand(seed, odd):
+    """The split over the live edges (or its dense fall-back) equals the masked rule,
+    bit for bit, with NaN, inf, negative and signed-zero weights and demands."""
+    rng = np.random.default_rng(seed)
+    n_groups, n_edges = 9, 80
+    group = rng.integers(0, n_groups, n_edges)
+    weights, active = _specials(rng, n_edges), rng.random(n_edges) < 0.7
+    demand = _specials(rng, n_groups) if odd else rng.random(n_groups) * 100.0
+    with np.errstate(all="ignore"):
+        assert bits(split_orders(demand, group, weights, active)) == bits(
+            reference_split_orders(demand, group, weights, active))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 3))
+def test_clear_over_the_ordered_edges_is_the_round_by_round_rule_with_odd_orders(seed, n_classes):
+    """Clearing over the edges with an order equals the round-by-round rule over every
+    edge, NaN and inf orders or capacities included (they take the dense rerun)."""
+    rng = np.random.default_rng(seed)
+    n_suppliers, n_edges = 5, 60
+    supplier = rng.integers(0, n_suppliers, n_edges)
+    capacity = _specials(rng, n_suppliers) if rng.random() < 0.5 else rng.random(n_suppliers) * 100.0
+    orders, active = _specials(rng, n_edges), rng.random(n_edges) < 0.8
+    priority = rng.integers(0, n_classes + 1, n_edges)
+    caps = rng.random(n_classes + 1)
+    with np.errstate(all="ignore"):
+        expected = reference_clear(capacity, orders, supplier, active, priority, caps)
+        got = clear(capacity, orders, supplier, active, priority, caps)
+    assert bits(got) == bits(expected)
+
+
+def reference_fall_back(demand, demand_ai, reach):
+    """fall_back as it was written, on the (firms, tiers) columns."""
+    n = demand.shape[1]
+    routed, routed_ai = demand.copy(), demand_ai.copy()
+    fallback = np.zeros(len(demand))
+    for t in range(n - 1):
+        spill = np.maximum(routed[:, t] - reach[:, t], 0.0)
+        share = np.divide(spill, routed[:, t], out=np.zeros_like(spill), where=routed[:, t] > 0)
+        fallback += spill
+        routed[:, t + 1] += spill
+        routed_ai[:, t + 1] += routed_ai[:, t] * share
+        routed[:, t] -= spill
+        routed_ai[:, t] -= routed_ai[:, t] * share
+    return routed, routed_ai, fallback
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40))
+def test_fall_back_on_tier_rows_is_the_column_rule_bit_for_bit(seed, n_firms):
+    from agents.fabless import fall_back
+
+    rng = np.random.default_rng(seed)
+    demand = rng.random((n_firms, 5)) * 100.0 * (rng.random((n_firms, 5)) < 0.7)
+    demand_ai = demand * rng.random((n_firms, 5))
+    reach = np.where(rng.random((n_firms, 5)) < 0.3, np.inf, rng.random((n_firms, 5)) * 80.0)
+    assert bits(fall_back(demand, demand_ai, reach)) == bits(reference_fall_back(demand, demand_ai, reach))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(0.0, 1.0))
+def test_adapt_preferences_in_place_is_the_fresh_form(seed, rate):
+    rng = np.random.default_rng(seed)
+    weights, base, quality = rng.random(60), rng.random(60) * 3.0, rng.uniform(0.5, 1.0, 60)
+    fill, active = rng.random(60) * 1.2, rng.random(60) < 0.8
+    weights[:4], base[4:8] = -0.0, 0.0
+    expected = adapt_preferences(weights, base, fill, quality, active, rate)
+    got = adapt_preferences(weights, base, fill, quality, active, rate, out=weights, work=fill)
+    assert got is weights and bits(got) == bits(expected)
+
+
+def test_the_sectors_demand_and_forecast_in_one_call_are_the_two_calls():
+    """One stream_demand over the streams taken twice (a quarter and a cycle per
+    stream) gives, to the last bit, this quarter's demand and the forecast."""
+    model = ChipMarketModel(scenario="historical", rng=5, synthetic_firms=200, synthetic_foundries=2,
+                            synthetic_vendors=1)
+    sector, m = model.sector, model.sector.n_firms
+    for quarter in (model.first_quarter, parse_quarter("2022Q3"), parse_quarter("2026Q2")):
+        shocks = np.random.default_rng(quarter).lognormal(0.0, 0.1, m)
+        total, ai = sector._demand_and_forecast(quarter, quarter + 5, 0.4, 0.1, 0.93, shocks)
+        demand, demand_ai = sector.demand(quarter, 0.4, 0.1, 0.93, shocks)
+        forecast, _ = sector.demand(quarter + 5, 0.4, 0.1, 1.0, np.ones(m))
+        assert bits(total) == bits(np.concatenate([demand, forecast])) and bits(ai[:m]) == bits(demand_ai)
+
+
+def test_segment_sums_reuse_their_buffer_without_stale_values():
+    from model.graph import Segments
+
+    rng = np.random.default_rng(3)
+    group = rng.integers(0, 4, 50)
+    segments = Segments(group, 4)
+    for _ in range(3):
+        values = rng.random(50)
+        assert bits(segments.sums(values)) == bits(np.array([values[group == g].sum() for g in range(4)]))
