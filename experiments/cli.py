@@ -157,6 +157,9 @@ def _executor(args: argparse.Namespace) -> dict:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from experiments import import_quickly
+
+    import_quickly("experiments.batch.runner")  # pandas, pyarrow, pydantic: see import_quickly
     from experiments.batch.runner import default_out, run_sweep
     from experiments.batch.store import RunStore
     from experiments.batch.sweep import load_sweep
