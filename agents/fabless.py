@@ -273,7 +273,7 @@ def search_weights(
 
 
 def derisk_preferences(
-    base: np.ndarray, relation: np.ndarray, hit: np.ndarray, factor: float
+    base: np.ndarray, relation: np.ndarray, hit: np.ndarray, factor: float, out: np.ndarray | None = None
 ) -> np.ndarray:
     """Multiply the base preference of the relations in `relation` of the firms `hit`
     by `factor` (per edge masks).
@@ -287,8 +287,12 @@ def derisk_preferences(
     revenue_share_by_customer_region, SMIC). A firm with no such relation gains none.
     """
     # Only the relations hit change (a few of 10^6): base elsewhere, base x factor there,
-    # as np.where(hit & relation, base * factor, base) gives.
-    out = base.copy()
+    # as np.where(hit & relation, base * factor, base) gives. `out` may be `base` itself
+    # (changed in place); by default a fresh copy.
+    if out is None:
+        out = base.copy()
+    elif out is not base:
+        np.copyto(out, base)
     at = np.flatnonzero(hit & relation)
     out[at] = base[at] * factor
     return out
@@ -574,10 +578,25 @@ class FablessSector:
         `targeted` countries (`derisk_preferences`)."""
         rel = self.relations
         if cut_firms is not None:
-            self.base = derisk_preferences(self.base, rel.same_country, cut_firms[rel.buyer], factor)
+            derisk_preferences(self.base, rel.same_country, cut_firms[rel.buyer], factor, out=self.base)
         if targeted:
-            leaving = (rel.buyer_country == issuer) & np.isin(rel.supplier_country, list(targeted))
-            self.base = derisk_preferences(self.base, leaving, np.True_, 1 / factor)
+            # Tested per foundry x tier cell and per firm, then gathered per relation:
+            # the same booleans as comparing each relation's country strings.
+            seller_country, firm_country = self._countries()
+            leaving = (firm_country == issuer)[rel.buyer] & np.isin(seller_country, list(targeted))[rel.seller]
+            derisk_preferences(self.base, leaving, np.True_, 1 / factor, out=self.base)
+
+    def _countries(self) -> tuple[np.ndarray, np.ndarray]:
+        """(the supplier's country per foundry x tier cell, the country per firm), read
+        off the relations once ('' for a cell or firm without relations)."""
+        if getattr(self, "_agent_countries", None) is None:
+            rel = self.relations
+            seller = np.zeros(int(rel.seller.max(initial=-1)) + 1, dtype=rel.supplier_country.dtype)
+            seller[rel.seller] = rel.supplier_country
+            firm = np.zeros(self.n_firms, dtype=rel.buyer_country.dtype)
+            firm[rel.buyer] = rel.buyer_country
+            self._agent_countries = seller, firm
+        return self._agent_countries
 
 
 def _union(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:

@@ -72,22 +72,40 @@ def lift_rule(model, rule: Rule) -> None:
 def allocate_state_priority(model, directives) -> None:
     """The state allocator: champion -> foundry edges of the directed tiers become
     priority class 0 of the wafer market, capped at the directive's reserved share of
-    capacity; the ledger records the re-wiring the first quarter it happens."""
+    capacity; the ledger records the re-wiring the first quarter it happens.
+
+    A directive's edges depend on it and the fixed edge arrays alone: they are found
+    once (`_champion_edges`), and the priority array is made again only when the
+    directives in force change (the same classes as made afresh each quarter)."""
     market = model.wafer_market
     wafers = market.edges
-    priority = np.ones(len(wafers), dtype=np.int64)
     for d in directives:
+        edges = _champion_edges(model, d)
+        market.class_caps = np.array([d.reserved_share, 1.0])
+        model.log_edges("rewire", d.directive_id, wafers, edges[~wafers.rewired[edges]],
+                        f"state allocator: priority class 0, up to {d.reserved_share:.0%} of capacity")
+        wafers.rewired[edges] = True
+    key = tuple((d.foundry, d.tiers, d.champions) for d in directives)
+    if key != market.priority_key:
+        priority = np.ones(len(wafers), dtype=np.int64)
+        for d in directives:
+            priority[_champion_edges(model, d)] = 0
+        market.priority, market.priority_key = priority, key
+
+
+def _champion_edges(model, d) -> np.ndarray:
+    """Indices of the wafer edges from directive `d`'s foundry, at its tiers, to its
+    champions (kept by the wafer market, by foundry, tiers and champions)."""
+    market = model.wafer_market
+    key = (d.foundry, d.tiers, d.champions)
+    if key not in market.champion_edges:
+        wafers = market.edges
         advanced = np.isin(np.arange(len(TIERS)), [TIER_INDEX[x] for x in d.tiers])[wafers.tier]
         at_foundry = wafers.supplier == model.foundry_index.get(d.foundry, -1)
         champion = np.zeros(len(model.firms), dtype=bool)
         champion[[model.firm_index[c] for c in d.champions]] = True  # known: checked at set-up
-        mask = advanced & at_foundry & champion[wafers.buyer]
-        priority[mask] = 0
-        market.class_caps = np.array([d.reserved_share, 1.0])
-        model.log_edges("rewire", d.directive_id, wafers, np.flatnonzero(mask & ~wafers.rewired),
-                        f"state allocator: priority class 0, up to {d.reserved_share:.0%} of capacity")
-        wafers.rewired |= mask
-    market.priority = priority
+        market.champion_edges[key] = np.flatnonzero(advanced & at_foundry & champion[wafers.buyer])
+    return market.champion_edges[key]
 
 
 def at_risk(store: dict[str, np.ndarray], n: int) -> np.ndarray:

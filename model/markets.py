@@ -29,6 +29,8 @@ class WaferMarket:
         self.seller = edges.supplier * n + edges.tier
         self.china_buyer = (firm_country == "CN")[edges.buyer]
         self.priority = np.ones(len(edges), dtype=np.int64)
+        self.priority_key: tuple | None = None  # the directives `priority` was made for
+        self.champion_edges: dict[tuple, np.ndarray] = {}  # by (foundry, tiers, champions)
         self.class_caps = np.ones(2)
         self.capacity = np.zeros(n_foundries * n)
         self.orders = np.zeros(len(edges))

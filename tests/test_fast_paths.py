@@ -487,3 +487,24 @@ def test_segment_sums_reuse_their_buffer_without_stale_values():
     for _ in range(3):
         values = rng.random(50)
         assert bits(segments.sums(values)) == bits(np.array([values[group == g].sum() for g in range(4)]))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_derisk_in_place_is_the_fresh_form(seed):
+    rng = np.random.default_rng(seed)
+    base = rng.random(50)
+    base[:5] = -0.0
+    relation, hit = rng.random(50) < 0.5, rng.random(50) < 0.5
+    expected = derisk_preferences(base, relation, hit, 1.7)
+    got = derisk_preferences(base, relation, hit, 1.7, out=base)
+    assert got is base and bits(got) == bits(expected)
+
+
+def test_the_sectors_countries_per_cell_and_firm_are_each_relations():
+    model = ChipMarketModel(scenario="historical", rng=5, synthetic_firms=200, synthetic_foundries=2,
+                            synthetic_vendors=1)
+    rel = model.sector.relations
+    seller_country, firm_country = model.sector._countries()
+    assert (seller_country[rel.seller] == rel.supplier_country).all()
+    assert (firm_country[rel.buyer] == rel.buyer_country).all()
