@@ -366,6 +366,10 @@ class FablessSector:
         self.base = base
         self.weight = base.copy()
         self.ever_used = base > 0
+        # Scratch space, one float per relation, reused every quarter; made (and its
+        # pages touched) at set-up: a fresh array of 10^6 floats costs page faults.
+        self._buffer = np.zeros(len(relations.group))
+        self._buffer.fill(0.0)
 
     def demand(self, quarter: int, ai_growth: float, ai_fade: float, cycle: float,
                shocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -504,8 +508,6 @@ class FablessSector:
 
     def _relation_buffer(self) -> np.ndarray:
         """A float per relation, reused from call to call (scratch space only)."""
-        if getattr(self, "_buffer", None) is None:
-            self._buffer = np.empty(len(self.relations.group))
         return self._buffer
 
     def _weighted(self, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

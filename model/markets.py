@@ -38,7 +38,8 @@ class WaferMarket:
         self.flow = np.zeros(len(edges))
         self.by_foundry = Segments(edges.supplier, n_foundries)
         self.by_foundry_china = Segments(edges.supplier, n_foundries, self.china_buyer)
-        self._revenue: np.ndarray | None = None
+        self._revenue = np.zeros(len(edges))  # scratch of `settle`, its pages touched at set-up
+        self._revenue.fill(0.0)
 
     def take_orders(self, orders: np.ndarray, ai_share: np.ndarray, capacity: np.ndarray) -> None:
         """The firms' orders of this quarter (per edge; `ai_share`: the AI share of
@@ -58,8 +59,6 @@ class WaferMarket:
         tiers), US$/wafer and fractions): revenue per foundry (US$ million), orders and
         deliveries per foundry x tier, the yield of each foundry x tier cell (flat)."""
         flow, n = self.flow, len(TIERS)
-        if self._revenue is None:
-            self._revenue = np.empty(len(flow))  # reused: one float per edge, each quarter
         # price[supplier, tier] of each edge is price.ravel()[seller]: a flat gather.
         edge_revenue = np.take(np.ravel(price), self.seller, out=self._revenue)
         edge_revenue *= flow  # flow x price, then / 1e6, in one buffer
