@@ -20,7 +20,7 @@ import mesa
 import numpy as np
 
 from agents.base import ChipAgent
-from model.market import split_live, split_orders, zero_elsewhere
+from model.market import SPARSE_MIN_EDGES, split_live, split_orders, zero_elsewhere
 from model.technology import TIER_INDEX, TIERS, gross_dies_per_wafer, parse_quarter
 
 AI_BOOM_QUARTER = parse_quarter("2023Q1")
@@ -548,15 +548,15 @@ class FablessSector:
         dies), which changes no sum that starts at +0.0."""
         rel, n = self.relations, len(TIERS)
         n_groups, figures = self.n_firms * n, self.figures
-        if not (np.isfinite(ai_share).all() and np.isfinite(seller_yield).all()):
-            # 0 x inf is NaN: the dense form, which carries it (never in a model run).
-            seller_yield = np.asarray(seller_yield)[rel.seller]
-            ai_share = np.asarray(ai_share)[rel.group]
-            placed = moved = np.arange(len(flow))
-            group, seller = ai_share, seller_yield
-        else:
+        # Dense in a small world (numpy's cost per call dominates) and where 0 x inf
+        # would be NaN (never in a model run).
+        sparse = (len(flow) >= SPARSE_MIN_EDGES and np.isfinite(ai_share).all()
+                  and np.isfinite(seller_yield).all())
+        if sparse:
             placed, moved = np.flatnonzero(orders != 0), np.flatnonzero(flow != 0)  # (faster than on floats)
-            group, seller = ai_share[rel.group[moved]], seller_yield[rel.seller[moved]]
+        else:
+            placed = moved = slice(None)  # every relation
+        group, seller = np.asarray(ai_share)[rel.group[moved]], np.asarray(seller_yield)[rel.seller[moved]]
         figures.ordered = np.bincount(rel.group[placed], weights=orders[placed], minlength=n_groups).reshape(-1, n)
         delivered = flow[moved]
         buyer = rel.buyer[moved]
@@ -572,7 +572,10 @@ class FablessSector:
         np.divide(flow, orders, out=fill, where=orders > 0)  # np.divide(..., out=np.ones_like(flow))
         # In place, with the fill rates' buffer as scratch: the same products in order.
         adapt_preferences(self.weight, self.base, fill, rel.quality, active, adaptation, out=self.weight, work=fill)
-        self.ever_used[moved[delivered > 0]] = True
+        if sparse:
+            self.ever_used[moved[delivered > 0]] = True
+        else:
+            self.ever_used |= flow > 0
 
     def derisk(self, factor: float, cut_firms: np.ndarray | None, issuer: str, targeted: set[str]) -> None:
         """After a rule: firms in `cut_firms` (a wafers rule cut them) lean toward home

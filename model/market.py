@@ -14,6 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 
+SPARSE_MIN_EDGES = 10_000
+"""From this many edges the kernels work on the edges that carry something (the same
+numbers); below it numpy's cost per call dominates and the dense forms are quicker."""
+
+
 def split_orders(
     demand: np.ndarray,
     edge_group: np.ndarray,
@@ -28,7 +33,7 @@ def split_orders(
     weight, sum(orders of the group) == demand[g]; a group with none gets nothing
     (the caller decides what an unplaced demand means). Inactive edges get 0.
     """
-    if not zero_elsewhere(demand):
+    if len(weights) < SPARSE_MIN_EDGES or not zero_elsewhere(demand):
         return _split_orders_dense(demand, edge_group, weights, active)
     live = live_edges(weights, active)
     orders = np.zeros(len(weights))
@@ -120,6 +125,8 @@ def clear(
     # other edge competes with 0.0 and is granted ratio x 0.0 = 0.0, adding nothing to
     # any sum, as long as every ratio is finite; if one is not, the rounds run again
     # over every edge (where 0 x inf is NaN, as it was).
+    if len(orders) < SPARSE_MIN_EDGES:
+        return _clear_rounds(capacity, ordered, edge_supplier, priority, caps, rounds, False)
     live = np.flatnonzero(ordered != 0)
     flow = _clear_rounds(capacity, ordered[live], edge_supplier[live], priority[live], caps, rounds, True)
     if flow is None:

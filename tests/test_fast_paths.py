@@ -378,6 +378,11 @@ def test_a_vendor_serves_the_tiers_its_progress_enables(progress):
 
 
 # ------------------------------------------- the sparse wafer market (issue 11)
+from unittest.mock import patch  # noqa: E402
+
+import model.market as market_kernels  # noqa: E402
+
+
 def _specials(rng, n):
     """Values with the corner cases a skipped zero must not hide: signed zeros,
     negatives, inf and NaN among ordinary numbers."""
@@ -402,8 +407,10 @@ def test_split_orders_over_live_edges_is_the_masked_rule_even_with_odd_demand(se
     weights, active = _specials(rng, n_edges), rng.random(n_edges) < 0.7
     demand = _specials(rng, n_groups) if odd else rng.random(n_groups) * 100.0
     with np.errstate(all="ignore"):
-        assert bits(split_orders(demand, group, weights, active)) == bits(
-            reference_split_orders(demand, group, weights, active))
+        expected = reference_split_orders(demand, group, weights, active)
+        for smallest in (0, 10**9):  # the sparse form (any size) and the dense one
+            with patch.object(market_kernels, "SPARSE_MIN_EDGES", smallest):
+                assert bits(split_orders(demand, group, weights, active)) == bits(expected)
 
 
 @settings(max_examples=80, deadline=None)
@@ -420,8 +427,9 @@ def test_clear_over_the_ordered_edges_is_the_round_by_round_rule_with_odd_orders
     caps = rng.random(n_classes + 1)
     with np.errstate(all="ignore"):
         expected = reference_clear(capacity, orders, supplier, active, priority, caps)
-        got = clear(capacity, orders, supplier, active, priority, caps)
-    assert bits(got) == bits(expected)
+        for smallest in (0, 10**9):  # the sparse form (any size) and the dense one
+            with patch.object(market_kernels, "SPARSE_MIN_EDGES", smallest):
+                assert bits(clear(capacity, orders, supplier, active, priority, caps)) == bits(expected)
 
 
 def reference_fall_back(demand, demand_ai, reach):
