@@ -7,7 +7,8 @@ it; the figures also go to results/bench/<name>.json. Timings on a shared machin
 noisy: read them as orders of magnitude, and re-run before comparing.
 
 - sweep: `chipstate sweep` throughput against `mesa.batch_run` on the same runs,
-  the sweep's overhead beyond model time, the parent's memory (`experiments.bench.sweep`);
+  the sweep's overhead beyond model time (whole command, and per extra run), the fixed
+  cost of a sweep command, the parent's memory (`experiments.bench.sweep`);
 - scale: step cost against world size, the default world's run time (`experiments.bench.scale`);
 - memory: a worker's memory over many runs (`experiments.bench.memory`).
 """
