@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import mesa
+import numpy as np
+
+from model.technology import CATEGORY_NAMES, TIER_NAMES
 
 
 class ChipAgent(mesa.Agent):
@@ -68,6 +71,25 @@ class ToolOrder:
 def tool_cost_usd_m(units: dict[tuple[str, str], float], unit_price: dict[str, float]) -> float:
     """Cost of tool units per (category, tier) at unit prices per category, US$ million."""
     return sum(u * unit_price[c] for (c, _), u in units.items()) / 1e6
+
+
+@dataclass(frozen=True)
+class ToolOrders:
+    """The foundries' tool requests of a quarter, as arrays over (foundries, tool
+    categories, tiers of use): `units` requested (0 where none), `rank` the place of
+    each request in its foundry's list (a larger number where none), `cost_usd_m` what
+    each foundry's requests cost (US$ million)."""
+
+    units: np.ndarray
+    rank: np.ndarray
+    cost_usd_m: np.ndarray
+
+    def order(self, row: int, foundry: str) -> ToolOrder:
+        """One foundry's requests as a ToolOrder, in the order it lists them."""
+        n_tiers, units = self.units.shape[2], self.units[row].ravel().tolist()
+        listed = sorted((r, k) for k, r in enumerate(self.rank[row].ravel().tolist()) if r < len(units))
+        return ToolOrder(foundry, {(CATEGORY_NAMES[k // n_tiers], TIER_NAMES[k % n_tiers]): units[k]
+                                   for _, k in listed})
 
 
 @dataclass(frozen=True)

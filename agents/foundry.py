@@ -8,7 +8,7 @@ from typing import NamedTuple
 import mesa
 import numpy as np
 
-from agents.base import ChipAgent, Installation, ToolOrder, tool_cost_usd_m
+from agents.base import ChipAgent, Installation, ToolOrder, ToolOrders
 from model.market import update_prices
 from model.technology import (
     CATEGORY_INDEX, CATEGORY_NAMES, LITHOGRAPHY, TIER_INDEX, TIER_NAMES, TIERS, TOOL_CATEGORIES, ToolCategory, learned_yield,
@@ -29,15 +29,13 @@ class BillRows(NamedTuple):
 
     installs[tier]: the routes that can build the tier, the foundry's preferred route
     first, each as (route, [(category index, category, units per wafer)]) in the bill's
-    order (an EUV route needs EUV scanners in its bill). orders[tier]: its own route's
-    bill as [(category index, (category, tier), units per wafer)]."""
+    order (an EUV route needs EUV scanners in its bill)."""
 
     installs: list
-    orders: list
 
     @classmethod
     def parse(cls, bill, routes: list[str]) -> BillRows:
-        installs, orders = [], []
+        installs = []
         for tier, preferred in zip(TIERS, routes):
             usable = []
             for route in (preferred, *(r for r in ROUTES if r != preferred)):
@@ -45,8 +43,45 @@ class BillRows(NamedTuple):
                 if need and not (route == "euv" and EUV not in need):
                     usable.append((route, [(CATEGORY_INDEX[c], c, u) for c, u in need.items()]))
             installs.append(usable)
-            orders.append([(CATEGORY_INDEX[c], (c, tier.value), u) for c, u in bill(tier, preferred).items()])
-        return cls(installs, orders)
+        return cls(installs)
+
+
+class OrderBills(NamedTuple):
+    """The bill of tools each foundry orders by, its own route's at each tier, as
+    arrays (foundries, categories, tiers) for `order_tools`.
+
+    per_wafer: tool units per wafer/quarter of capacity (0 where the bill has no such
+    category); listed: the category is in the bill; position: its place in the bill
+    (the order a foundry lists its requests in); runs, ready: (foundries, tiers), the
+    tiers each foundry runs and the quarter each process is ready."""
+
+    per_wafer: np.ndarray
+    listed: np.ndarray
+    position: np.ndarray
+    runs: np.ndarray
+    ready: np.ndarray
+    known: dict  # reachable (as bytes) -> its `older_targets`: rules change it a few times a run
+
+    def targets(self, reachable: np.ndarray) -> np.ndarray:
+        """`older_targets` of `reachable` for these foundries, kept while it recurs."""
+        key = reachable.tobytes()
+        if key not in self.known:
+            if len(self.known) > 64:
+                self.known.clear()
+            self.known[key] = older_targets(reachable, self.runs)
+        return self.known[key]
+
+    @classmethod
+    def parse(cls, bill, foundries: list) -> OrderBills:
+        shape = (len(foundries), len(CATEGORY_NAMES), len(TIERS))
+        per_wafer, listed, position = np.zeros(shape), np.zeros(shape, dtype=bool), np.zeros(shape, dtype=np.int64)
+        for f, foundry in enumerate(foundries):
+            for tier, route in zip(TIERS, foundry.route):
+                for k, (category, units) in enumerate(bill(tier, route).items()):
+                    at = (f, CATEGORY_INDEX[category], tier.index)
+                    per_wafer[at], listed[at], position[at] = units, True, k
+        return cls(per_wafer, listed, position, np.array([f.has_tier for f in foundries]),
+                   np.array([f.ready for f in foundries]), {})
 
 
 class Foundry(ChipAgent):
@@ -93,7 +128,6 @@ class Foundry(ChipAgent):
         self._runs = [i for i, runs in enumerate(self.has_tier.tolist()) if runs]
         self._ready = self.ready.tolist()
         self._bill_rows: tuple | None = None  # (bill, rows) parsed by `_rows`
-        self._route_targets: tuple | None = None  # (reachable, targets) of `_targets`
         self.capacity = np.zeros((n, len(ROUTES), 2))
         for t in TIERS:
             if t.value in spec.tiers:
@@ -168,71 +202,20 @@ class Foundry(ChipAgent):
         (ASSUMPTION: SMIC's 7nm lines used scanners bought for mature lines, which the
         2023-10 and 2024-09 rules widened to stop, controls_timeline.csv).
 
-        `tier_totals`: (capacity, pipeline) per tier as lists, if the caller has them
-        (`FoundryFleet.tier_totals`); else computed here.
+        The rule is `order_tools`, which the fleet applies to every foundry at once
+        (`FoundryFleet.plan_tool_orders`); here to this one. `tier_totals`: (capacity,
+        pipeline) per tier, if the caller has them; else computed here.
         """
-        # Plain Python floats throughout: the same IEEE operations, in the same order, as
-        # on numpy scalars, at a fraction of the per-operation cost (a few dozen a tier).
-        lag = self.pipeline.shape[0]
-        grow = 1 + self.target_headroom(headroom)
-        kept = (1 - depreciation) ** (lag + 1)
         capacity, in_pipeline = tier_totals if tier_totals is not None else self.tier_totals()
-        forecast, ready, horizon = self.forecast.tolist(), self._ready, quarter + lag + 1
-        held = self.inventory.tolist()  # [category][tier][origin]
-        rows = self._rows(bill).orders
-        units: dict[tuple[str, str], float] = {}
-        for i in self._runs:
-            if horizon < ready[i]:
-                continue
-            gap = forecast[i] * grow - (capacity[i] * kept + in_pipeline[i])
-            if gap <= 0:
-                continue
-            for c, key, per_wafer in rows[i]:
-                stock = held[c][i]
-                need = gap * per_wafer - (stock[0] + stock[1])
-                if need > 0:
-                    units[key] = need
-        if reachable is not None and repurpose_share > 0:
-            units = self._route_around(units, reachable, repurpose_share)
-        cost = tool_cost_usd_m(units, unit_price)
-        budget = self.capex_ratio * self.revenue_usd_m + self.subsidy_usd_m
-        scale = min(1.0, budget / cost) if cost > 0 else 0.0
-        return ToolOrder(self.name, {k: v * scale for k, v in units.items() if v * scale > 0})
-
-    def _route_around(self, units: dict, reachable, repurpose_share: float) -> dict:
-        """Move `repurpose_share` of each order the foundry cannot place to the newest
-        older tier it runs and can still buy that category for; drop the rest."""
-        targets = self._targets(reachable)
-        routed: dict[tuple[str, str], float] = {}
-        for key, need in units.items():
-            buyable, target = targets[key]
-            if buyable:
-                routed[key] = routed.get(key, 0.0) + need
-            elif target is not None:
-                routed[target] = routed.get(target, 0.0) + repurpose_share * need
-        return routed
-
-    def _targets(self, reachable) -> dict:
-        """(category, tier) -> (buyable, target) under `reachable`: an order for it is
-        placed as it is (buyable), else moved to the target, the newest older tier the
-        foundry runs and can buy the category for (None: nowhere). Kept while `reachable` is unchanged (rules change it
-        a few times a run)."""
-        can = np.asarray(reachable, dtype=bool)
-        signature = can.tobytes()
-        if self._route_targets is not None and self._route_targets[0] == signature:
-            return self._route_targets[1]
-        can, runs, n = can.tolist(), self.has_tier.tolist(), len(TIERS)
-        targets: dict[tuple[str, str], tuple[bool, tuple[str, str] | None]] = {}
-        for c, category in enumerate(CATEGORY_NAMES):
-            for t, tier_name in enumerate(TIER_NAMES):
-                key = (category, tier_name)
-                if can[c][t]:
-                    targets[key] = (True, key)
-                else:
-                    older = next((o for o in range(t + 1, n) if runs[o] and can[c][o]), None)
-                    targets[key] = (False, (category, TIER_NAMES[older]) if older is not None else None)
-        self._route_targets = (signature, targets)
-        return targets
+        can = None if reachable is None else np.asarray(reachable, dtype=bool)[None]
+        orders = order_tools(
+            quarter, self.pipeline.shape[0], self.forecast[None], np.array([1 + self.target_headroom(headroom)]),
+            np.asarray(capacity, dtype=float)[None], np.asarray(in_pipeline, dtype=float)[None], depreciation,
+            (self.inventory[..., 0] + self.inventory[..., 1])[None], OrderBills.parse(bill, [self]),
+            np.array([self.capex_ratio * self.revenue_usd_m + self.subsidy_usd_m]),
+            np.array([unit_price[c] for c in CATEGORY_NAMES]), can, repurpose_share,
+        )
+        return orders.order(0, self.name)
 
     def plan_installation(self, quarter: int, bill, headroom: float, repurpose_share: float,
                           tier_totals=None) -> Installation:
@@ -377,6 +360,8 @@ class FoundryFleet:
         self.half_life_wafers = np.array([f.half_life_wafers for f in foundries])
         self.preferred_route = np.array([f.preferred_route for f in foundries])
         self.yield_start = foundries[0].yield_start if foundries else 0.0
+        self._bills: tuple | None = None  # (bill, OrderBills) of `plan_tool_orders`
+        self.own_headroom = np.array([-1.0 if f.headroom is None else f.headroom for f in foundries])  # -1: world's
 
     def capacity_by_tier(self) -> np.ndarray:
         """(foundries, tiers) wafers/quarter: each foundry's `capacity_by_tier`, bit for
@@ -402,6 +387,27 @@ class FoundryFleet:
         """Per foundry, (capacity, pipeline) per tier as lists (`tier_totals`)."""
         capacity, pipeline = tier_totals(self.capacity, self.pipeline)
         return list(zip(capacity.tolist(), pipeline.tolist()))
+
+    def no_orders(self) -> ToolOrders:
+        """No foundry requesting anything (before the first quarter)."""
+        shape = self.inventory.shape[:3]
+        return ToolOrders(np.zeros(shape), np.full(shape, shape[1] * shape[2]), np.zeros(shape[0]))
+
+    def plan_tool_orders(self, quarter: int, bill, unit_price: dict[str, float], headroom: float,
+                         depreciation: float, reachable: np.ndarray | None, repurpose_share: float) -> ToolOrders:
+        """Every foundry's `plan_tool_orders` at once (`order_tools`): `reachable` is
+        (foundries, categories, tiers)."""
+        if self._bills is None or self._bills[0] != bill:
+            self._bills = (bill, OrderBills.parse(bill, self.foundries))
+        capacity, pipeline = tier_totals(self.capacity, self.pipeline)
+        foundries = self.foundries
+        grow = 1 + (np.where(self.own_headroom >= 0, self.own_headroom, headroom)
+                    + np.array([f.build_ahead for f in foundries]))  # 1 + each `target_headroom`
+        budget = np.array([f.capex_ratio * f.revenue_usd_m + f.subsidy_usd_m for f in foundries])
+        forecast = np.array([f.forecast for f in foundries]).reshape(capacity.shape)
+        return order_tools(quarter, self.pipeline.shape[1], forecast, grow, capacity, pipeline, depreciation,
+                           self.inventory[..., 0] + self.inventory[..., 1], self._bills[1], budget,
+                           np.array([unit_price[c] for c in CATEGORY_NAMES]), reachable, repurpose_share)
 
     def age(self, depreciation: float, unserviced_extra: float) -> None:
         """`Foundry.age` for every foundry (`age_fleet`)."""
@@ -459,3 +465,74 @@ def blended_yields(cumulative: np.ndarray, capacity: np.ndarray, start: float, c
     fallback = np.where(preferred_route == 0, by_route[:, 0], by_route[:, 1])
     blended = by_route[:, 0] * weight[:, 0] + by_route[:, 1] * weight[:, 1]
     return np.divide(blended, total, out=fallback, where=total > 0)
+
+
+def order_tools(
+    quarter: int, lag: int, forecast: np.ndarray, grow: np.ndarray, capacity: np.ndarray, pipeline: np.ndarray,
+    depreciation: float, stock: np.ndarray, bills: OrderBills, budget: np.ndarray, price: np.ndarray,
+    reachable: np.ndarray | None, repurpose_share: float,
+) -> ToolOrders:
+    """The foundries' tool orders of a quarter (`Foundry.plan_tool_orders`' rule).
+
+    Per foundry f and tier t it runs, ready within `lag` + 1 quarters: the gap =
+    forecast x grow (1 + headroom) - (capacity x (1 - depreciation)^(lag + 1) +
+    pipeline); where positive, each category of its route's bill is requested: gap x
+    units per wafer - stock, where positive. With `reachable` (foundries, categories,
+    tiers) and `repurpose_share` > 0, a request the foundry cannot buy moves, times
+    `repurpose_share`, to the newest older tier it runs and can buy for (none: dropped).
+    The requests are scaled to the budget (capex_ratio x revenue + subsidy, US$ m) when
+    they cost more; `price` is US$ per unit by category.
+
+    forecast, capacity, pipeline: (foundries, tiers) wafers/quarter; grow, budget:
+    (foundries,); stock: (foundries, categories, tiers) units.
+
+    A foundry lists its requests tier by tier (newest first), in its bill's order, a
+    moved request at its source's place; costs are summed left to right in that order,
+    so each figure is the one the per-foundry loop of dicts gave, to the last bit
+    (tests/test_fast_paths.py)."""
+    n_foundries, n_categories, n_tiers = stock.shape
+    kept = (1 - depreciation) ** (lag + 1)
+    gap = forecast * grow[:, None] - (capacity * kept + pipeline)
+    due = bills.runs & (quarter + lag + 1 >= bills.ready) & ~(gap <= 0)
+    need = gap[:, None, :] * bills.per_wafer - stock
+    wanted = due[:, None, :] & bills.listed & (need > 0)
+    place = np.arange(n_tiers) * n_categories + bills.position  # where a request is listed
+    unlisted = n_tiers * n_categories
+    if reachable is not None and repurpose_share > 0:
+        target = older_targets(reachable, bills.runs)
+        value = np.where(reachable, need, repurpose_share * need)
+        f, c, t = np.nonzero(wanted & (target >= 0))  # a cell's sources in tier order
+        units, rank = np.zeros(stock.shape), np.full(stock.shape, unlisted)
+        np.add.at(units, (f, c, target[f, c, t]), value[f, c, t])  # 0.0 + each source, in order
+        np.minimum.at(rank, (f, c, target[f, c, t]), place[f, c, t])
+    else:
+        units, rank = np.where(wanted, need, 0.0), np.where(wanted, place, unlisted)
+    order = np.argsort(rank.reshape(n_foundries, -1), axis=1, kind="stable")
+    cost = _sum_in_order((units * price[:, None]).reshape(n_foundries, -1), order) / 1e6
+    ratio = np.divide(budget, cost, out=np.zeros(n_foundries), where=cost > 0)
+    scale = np.where(cost > 0, np.minimum(1.0, ratio), 0.0)
+    scaled = units * scale[:, None, None]
+    listed = (rank < unlisted) & (scaled > 0)
+    scaled = np.where(listed, scaled, 0.0)
+    capex = _sum_in_order((scaled * price[:, None]).reshape(n_foundries, -1), order) / 1e6
+    return ToolOrders(scaled, np.where(listed, rank, unlisted), capex)
+
+
+def older_targets(reachable: np.ndarray, runs: np.ndarray) -> np.ndarray:
+    """(foundries, categories, tiers): where a request for a category at a tier goes,
+    as a tier index: the tier itself where the foundry can buy it (`reachable`), else
+    the newest older tier the foundry runs (`runs`, (foundries, tiers)) and can buy the
+    category for, else -1."""
+    target = np.full(reachable.shape, -1)
+    nearest = np.full(reachable.shape[:2], -1)
+    for t in range(reachable.shape[2] - 1, -1, -1):
+        target[:, :, t] = np.where(reachable[:, :, t], t, nearest)
+        nearest = np.where(runs[:, None, t] & reachable[:, :, t], t, nearest)
+    return target
+
+
+def _sum_in_order(values: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Row sums of (rows, cells) `values`, added left to right in each row's `order`
+    (a running sum is sequential, as Python's sum of floats is on 3.11)."""
+    rows = np.arange(len(values))[:, None] * values.shape[1]
+    return np.cumsum(values.ravel()[order + rows], axis=1)[:, -1]

@@ -38,7 +38,7 @@ def populate(model) -> None:
     model.announced = {}  # rule id -> wafer-edge mask at risk
     model.announced_tools = {}
     model.mineral_multiplier = np.ones(len(model.vendors))
-    model.tool_orders = []
+    model.tool_orders = model.fleet.no_orders()  # nothing ordered before the first quarter
 
 
 def build_agents(model) -> None:

@@ -21,7 +21,7 @@ import pandas as pd
 from model import build, controls, reporters
 from model.scenario import DEFAULT_SCENARIO, Directive, Rule, Scenario, check_against_world, load_scenario
 from model.synthetic import synthetic_world
-from model.technology import CATEGORY_INDEX, TIER_INDEX, TIERS, TOOL_CATEGORIES, Tier
+from model.technology import CATEGORY_INDEX, TIERS, TOOL_CATEGORIES, Tier
 from model.technology import parse_quarter, quarter_label, quarter_year
 from model.world import World, load_world
 
@@ -140,14 +140,9 @@ class ChipMarketModel(mesa.Model):
         """Phase 3: vendors fill last quarter's tool orders over active vendor->foundry
         edges their technology can serve; then plan their next output."""
         n_cat, n_tier, n_vendors = len(TOOL_CATEGORIES), len(TIERS), len(self.vendors)
-        # Demand, capacities and thresholds are a few hundred cells: built as Python
-        # lists and made arrays once (numpy's per-item cost would dominate). Each demand
-        # cell gets 0.0 + one order's units, as adding into np.zeros did.
-        demand = [0.0] * (len(self.foundries) * n_cat * n_tier)
-        for order in self.tool_orders:
-            base = self.foundry_index[order.foundry] * n_cat
-            for (c_name, t_name), units in order.units.items():
-                demand[(base + CATEGORY_INDEX[c_name]) * n_tier + TIER_INDEX[t_name]] += units
+        demand = self.tool_orders.units.ravel()  # last quarter's requests, per foundry x category x tier
+        # Capacities and thresholds are a few hundred cells: built as Python lists and
+        # made arrays once (numpy's per-item cost would dominate).
         first = [[n_tier] * n_cat for _ in range(n_vendors)]  # first tier served; n_tier: none
         capacity = [0.0] * (n_vendors * n_cat)
         multiplier = self.mineral_multiplier.tolist()
@@ -176,17 +171,15 @@ class ChipMarketModel(mesa.Model):
     def _run_foundries(self) -> None:
         """Phase 4: foundries install tools, depreciate, and order next quarter's tools."""
         q, repurpose, reachable = self.quarter_number, self.parameters.repurpose_share, self.tool_market.reachable
-        self.tool_orders = []
         self.fleet.age(self.depreciation, self.unserviced_extra)
         before = self.fleet.tier_totals()
         for f, foundry in enumerate(self.foundries):
             foundry.install(foundry.plan_installation(q, self.bill, self.headroom, repurpose, before[f]))
-        after = self.fleet.tier_totals()  # installing filled the pipeline
-        for f, foundry in enumerate(self.foundries):
-            order = foundry.plan_tool_orders(q, self.bill, self.tool_price, self.headroom, self.depreciation,
-                                             reachable[f], repurpose, after[f])
-            foundry.capex_usd_m = order.cost_usd_m(self.tool_price)
-            self.tool_orders.append(order)
+        # Installing filled the pipeline; orders see it (every foundry's plan_tool_orders).
+        self.tool_orders = self.fleet.plan_tool_orders(q, self.bill, self.tool_price, self.headroom,
+                                                       self.depreciation, reachable, repurpose)
+        for foundry, capex in zip(self.foundries, self.tool_orders.cost_usd_m.tolist()):
+            foundry.capex_usd_m = capex
 
     def _place_orders(self) -> None:
         """Phase 5: the fabless sector orders wafers over active edges (searching,
