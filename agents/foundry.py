@@ -22,6 +22,12 @@ EUV = ToolCategory.EUV.value
 LITHOGRAPHY_NAMES = frozenset(c.value for c in LITHOGRAPHY)
 FOREIGN, DOMESTIC = 0, 1
 """Origin of the lithography tools behind a unit of capacity (servicing bans hit foreign)."""
+_STOCK_AT = {(c, t): ((CATEGORY_INDEX[c] * len(TIERS) + TIER_INDEX[t]) * 2, c in LITHOGRAPHY_NAMES)
+             for c in CATEGORY_INDEX for t in TIER_INDEX}
+"""(category, tier) -> (index of its foreign stock in a foundry's flat inventory, a
+lithography tool?); the domestic stock follows."""
+_FRONT_AT = {(t, r): (TIER_INDEX[t] * len(ROUTES) + ROUTES.index(r)) * 2 for t in TIER_INDEX for r in ROUTES}
+"""(tier, route) -> index of its foreign capacity in the flat front of the pipeline."""
 
 
 class BillRows(NamedTuple):
@@ -244,14 +250,19 @@ class Foundry(ChipAgent):
             gap = max(0.0, forecast[i] * grow - capacity[i] - in_pipeline[i])
             for route, need in rows[i]:  # the routes that can build this tier, preferred first
                 items = [(stock[c], name, u) for c, name, u in need]
-                own = reach = None
+                own = None
                 for row, _, u in items:
                     if u > 0:
-                        mine = row[i]
-                        own = min(own, mine / u) if own is not None else mine / u
-                        spare = repurpose_share * sum(row[after:])
-                        reach = min(reach, (mine + spare) / u) if reach is not None else (mine + spare) / u
-                wafers = max(own, min(reach, max(gap, own)))
+                        own = min(own, row[i] / u) if own is not None else row[i] / u
+                if gap > own:  # short of its own tools: older tiers' may help
+                    reach = None
+                    for row, _, u in items:
+                        if u > 0:
+                            spare = repurpose_share * sum(row[after:])
+                            reach = min(reach, (row[i] + spare) / u) if reach is not None else (row[i] + spare) / u
+                    wafers = max(own, min(reach, gap))
+                else:  # reach >= own >= gap: max(own, min(reach, max(gap, own))) is own
+                    wafers = own
                 if wafers <= 1e-9:
                     continue
                 additions[(here, route)] = additions.get((here, route), 0.0) + wafers
@@ -289,27 +300,29 @@ class Foundry(ChipAgent):
         if not plan.uses and not plan.additions:
             return
         # Plain floats (flat, [(category * tiers + tier) * 2 + origin]), written back once.
-        n_tiers = self.inventory.shape[1]
         stock = self.inventory.ravel().tolist()
         origin_share: dict[str, list[float]] = {}
         for (category, stock_tier, use_tier), used in plan.uses.items():
-            at = (CATEGORY_INDEX[category] * n_tiers + TIER_INDEX[stock_tier]) * 2
+            at, litho = _STOCK_AT[category, stock_tier]
             foreign, domestic = stock[at], stock[at + 1]
             total = foreign + domestic
             if total <= 0:
                 continue
-            if category in LITHOGRAPHY_NAMES:
+            if litho:
                 before = origin_share.get(use_tier, (0.0, 0.0))
                 origin_share[use_tier] = [before[0] + foreign / total * used, before[1] + domestic / total * used]
             kept = 1 - used / total
-            stock[at], stock[at + 1] = max(foreign * kept, 0.0), max(domestic * kept, 0.0)
+            foreign, domestic = foreign * kept, domestic * kept
+            stock[at] = 0.0 if 0.0 > foreign else foreign  # max(x, 0.0), signed zeros and NaN alike
+            stock[at + 1] = 0.0 if 0.0 > domestic else domestic
         self.inventory[...] = np.array(stock).reshape(self.inventory.shape)
         if plan.additions:
             front = self.pipeline[-1].ravel().tolist()  # [(tier * routes + route) * 2 + origin]
-            for (tier, route), wafers in plan.additions.items():
+            for key, wafers in plan.additions.items():
+                tier = key[0]
                 share = origin_share.get(tier)
                 whole = share[0] + share[1] if share else 0.0
-                at = (TIER_INDEX[tier] * len(ROUTES) + ROUTES.index(route)) * 2
+                at = _FRONT_AT[key]
                 if whole > 0:
                     front[at] += wafers * (share[0] / whole)
                     front[at + 1] += wafers * (share[1] / whole)
