@@ -279,25 +279,43 @@ class EdgeSides(Mapping):
 class Segments:
     """Per-group sums over edges, in edge order: the same numbers, bit for bit, as
     ``values[(group == g) & mask].sum()`` for every g (numpy's pairwise summation over
-    the group's edges in their order), at O(edges) per call plus a Python step per
-    group (groups are agents such as foundries or vendors, edges are many)."""
+    the group's edges in their order), in a few numpy calls whatever the number of
+    groups (groups are agents such as foundries or vendors, edges are many).
+
+    How: `sum()` of a float array starts from its identity, +0.0, and adds the
+    pairwise sum of all the elements; `np.add.reduceat` starts a segment from its
+    first element and adds the pairwise sum of the rest. So each group's values are
+    laid out after a +0.0 of their own and `reduceat` over those segments adds the same
+    terms in the same grouping; an empty group is its pad alone, 0.0, as the empty sum
+    is (checked against `sum()` in tests/test_fast_paths.py)."""
 
     def __init__(self, group: np.ndarray, n_groups: int, mask: np.ndarray | None = None) -> None:
         chosen = np.flatnonzero(mask) if mask is not None else np.arange(len(group))
         self.order = chosen[np.argsort(group[chosen], kind="stable")]
-        self.bounds = np.searchsorted(group[self.order], np.arange(n_groups + 1)).tolist()
+        bounds = np.searchsorted(group[self.order], np.arange(n_groups + 1))
+        self.bounds = bounds.tolist()
+        # Group g's segment of the padded layout: its pad at bounds[g] + g, then its values.
+        self._starts = bounds[:-1] + np.arange(n_groups)
+        self._slot = np.arange(len(self.order)) + np.repeat(np.arange(1, n_groups + 1), np.diff(bounds))
         # Scratch for `sums`, made (and its pages touched) here at set-up rather than in
-        # the first quarter: a fresh array of 10^6 floats costs page faults.
+        # the first quarter: a fresh array of 10^6 floats costs page faults. The pads of
+        # `_padded` are never written: they stay +0.0.
         self._gathered = np.zeros(len(self.order))
         self._gathered.fill(0.0)
+        self._padded = np.zeros(len(self.order) + n_groups)
+        self._padded.fill(0.0)
 
     def sums(self, values: np.ndarray) -> np.ndarray:
         values = np.asarray(values)
-        if values.dtype == np.float64:  # gathered into a buffer kept from call to call
-            ordered = np.take(values, self.order, out=self._gathered)
-        else:
-            ordered = values[self.order]
+        if values.dtype != np.float64:
+            return self._sums_by_group(values)
+        if not len(self._starts):
+            return np.zeros(0)
+        self._padded[self._slot] = np.take(values, self.order, out=self._gathered)
+        return np.add.reduceat(self._padded, self._starts)
+
+    def _sums_by_group(self, values: np.ndarray) -> np.ndarray:
+        """`sums` a group at a time (values of another dtype)."""
+        ordered = values[self.order]
         b, zero = self.bounds, ordered.dtype.type(0)
-        # An empty group's sum is numpy's empty sum (0) without a call: most tool
-        # sellers are empty, a vendor making few of the categories.
         return np.array([ordered[b[g]:b[g + 1]].sum() if b[g + 1] > b[g] else zero for g in range(len(b) - 1)])

@@ -107,18 +107,20 @@ def clear(
     capacity = np.maximum(np.asarray(capacity, dtype=float), 0.0)
     ordered = np.zeros(len(orders))
     np.maximum(orders, 0.0, out=ordered, where=active)  # active orders, 0 elsewhere
-    n_suppliers = len(capacity)
     if priority is None:
-        priority = np.zeros(len(orders), dtype=np.int64)
-    n_classes = int(priority.max()) + 1 if len(priority) else 1
-    # A round below the lowest class present has no competing edge: it grants 0.0
-    # everywhere, which changes no flow, order or use; it is skipped.
-    lowest = int(priority.min()) if len(priority) else 0
-    caps = np.ones(n_classes) if class_caps is None else np.asarray(class_caps, dtype=float)
-    if len(caps) < n_classes:
-        caps = np.concatenate([caps, np.ones(n_classes - len(caps))])
-    caps = caps.copy()
-    caps[n_classes - 1] = 1.0
+        # One class: its round is the last, where every edge competes whatever the
+        # caps (the last is 1.0) and no priority is read.
+        n_classes, lowest, caps = 1, 0, np.ones(1)
+    else:
+        n_classes = int(priority.max()) + 1 if len(priority) else 1
+        # A round below the lowest class present has no competing edge: it grants 0.0
+        # everywhere, which changes no flow, order or use; it is skipped.
+        lowest = int(priority.min()) if len(priority) else 0
+        caps = np.ones(n_classes) if class_caps is None else np.asarray(class_caps, dtype=float)
+        if len(caps) < n_classes:
+            caps = np.concatenate([caps, np.ones(n_classes - len(caps))])
+        caps = caps.copy()
+        caps[n_classes - 1] = 1.0
     rounds = range(lowest, n_classes)
 
     # The rounds over the edges with an order alone (a few of 10^6 relations): every
@@ -128,7 +130,8 @@ def clear(
     if len(orders) < SPARSE_MIN_EDGES:
         return _clear_rounds(capacity, ordered, edge_supplier, priority, caps, rounds, False)
     live = np.flatnonzero(ordered != 0)
-    flow = _clear_rounds(capacity, ordered[live], edge_supplier[live], priority[live], caps, rounds, True)
+    flow = _clear_rounds(capacity, ordered[live], edge_supplier[live],
+                         None if priority is None else priority[live], caps, rounds, True)
     if flow is None:
         return _clear_rounds(capacity, ordered, edge_supplier, priority, caps, rounds, False)
     out = np.zeros(len(orders))
@@ -137,28 +140,50 @@ def clear(
 
 
 def _clear_rounds(capacity, ordered, edge_supplier, priority, caps, rounds, finite_only) -> np.ndarray | None:
-    """`clear`'s rounds over the edges given (their active orders `ordered`, >= 0);
-    the flows, or None if `finite_only` and a round's ratio is not finite."""
+    """`clear`'s rounds over the edges given (their active orders `ordered`, >= 0;
+    `capacity` >= 0); the flows, or None if `finite_only` and a round's ratio is not
+    finite.
+
+    Each round is, to the bit, the textbook one (remaining orders from a copy of
+    `ordered`, flow and use from zeros, available = max(cap x capacity - used, 0))
+    with the work that changes no number left out: before the first round nothing is
+    used (x - 0.0 is x) and 1.0 x capacity is capacity, already >= 0; the first
+    round's flow is 0.0 + granted, i.e. granted + 0.0, and its use is the bincount
+    itself (which starts each sum at +0.0, so never gives -0.0); what remains and what
+    is used after the last round is never read."""
     n_suppliers, n_classes = len(capacity), len(caps)
-    remaining_order = ordered.copy()
-    used = np.zeros(n_suppliers)
-    flow = np.zeros(len(ordered))
-    granted = np.empty(len(ordered))
+    remaining_order, used, flow = ordered, None, None
     for k in rounds:
+        last = k == n_classes - 1
         # Every edge competes in the last round (read before it is updated below).
-        competing = remaining_order if k == n_classes - 1 else np.where(priority <= k, remaining_order, 0.0)
+        competing = remaining_order if last else np.where(priority <= k, remaining_order, 0.0)
         wanted = np.bincount(edge_supplier, weights=competing, minlength=n_suppliers)
-        available = np.maximum(caps[k] * capacity - used, 0.0)
+        if used is not None:
+            available = np.maximum(caps[k] * capacity - used, 0.0)
+        elif caps[k] == 1.0:
+            available = capacity
+        else:
+            available = np.maximum(caps[k] * capacity, 0.0)
         ratio = np.divide(
             np.minimum(available, wanted), wanted, out=np.zeros(n_suppliers), where=wanted > 0
         )
         if finite_only and not np.isfinite(ratio).all():
             return None
-        np.take(ratio, edge_supplier, out=granted)
+        granted = np.take(ratio, edge_supplier)
         granted *= competing  # competing x ratio, the same product
-        flow += granted
-        remaining_order -= granted
-        used += np.bincount(edge_supplier, weights=granted, minlength=n_suppliers)
+        if flow is None:
+            flow = granted + 0.0
+        else:
+            flow += granted
+        if not last:
+            remaining_order = remaining_order - granted
+            sold = np.bincount(edge_supplier, weights=granted, minlength=n_suppliers)
+            if used is None:
+                used = sold
+            else:
+                used += sold
+    if flow is None:
+        flow = np.zeros(len(ordered))
     # Floating-point rounding can leave a hair over an order; never exceed it.
     return np.minimum(flow, ordered, out=flow)
 

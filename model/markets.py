@@ -9,6 +9,7 @@ resolved; a market never touches an agent.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,6 +102,12 @@ class ToolMarket:
         self.by_vendor_china = Segments(edges.supplier, n_vendors, self.china_buyer)
         self.by_seller = Segments(self.seller, n_vendors * n_cat)
         self.reachable: np.ndarray | None = None  # (foundry, category, tier), after the first sale
+        # Fixed per edge: its (vendor, category, tier) cell of `capable`, flat; its unit
+        # price; whether a Chinese buyer's `bias` weights it.
+        self.cell = self.seller * n_tier + edges.tier
+        self.edge_price = unit_price[edges.category]
+        self.biased = self.domestic & self.china_buyer
+        self._weights: tuple[bytes, np.ndarray] | None = None  # (bias's bytes, weights), the last made
 
     def sell(self, demand: np.ndarray, capacity: np.ndarray, capable: np.ndarray, bias: float,
              at_risk: np.ndarray, stockpile_factor: float) -> ToolSales:
@@ -112,19 +119,29 @@ class ToolMarket:
         domestic vendors by `bias`); orders on relations an announced rule will cut are
         `stockpile_factor` x larger; capacity is cleared pro rata. Also keeps
         `reachable`: what each foundry can still buy (its next orders route around the
-        rest)."""
+        rest).
+
+        Same numbers as computing every term afresh: the weights are made again only
+        when `bias` changes (to the bit: -0.0 is not 0.0 here), and with nothing at risk
+        the stockpile factor is 1.0 + f x 0.0 = 1.0 (f finite), which leaves every
+        order as it is, so it is not applied."""
         edges = self.edges
         n_cat, n_tier = len(TOOL_CATEGORIES), len(TIERS)
-        eligible = edges.active & capable[edges.supplier, edges.category, edges.tier]
-        weights = np.where(self.domestic & self.china_buyer, self.weight * bias, self.weight)
+        eligible = np.take(np.ravel(capable), self.cell)
+        eligible &= edges.active
+        key = np.float64(bias).tobytes()
+        if self._weights is None or self._weights[0] != key:
+            self._weights = (key, np.where(self.biased, self.weight * bias, self.weight))
         self.reachable = np.bincount(
             self.group, weights=eligible, minlength=self.n_foundries * n_cat * n_tier
         ).reshape(self.n_foundries, n_cat, n_tier) > 0
-        orders = split_orders(demand, self.group, weights, eligible)
-        orders *= 1.0 + stockpile_factor * at_risk
+        orders = split_orders(demand, self.group, self._weights[1], eligible)
+        if not math.isfinite(stockpile_factor) or at_risk.any():
+            orders *= 1.0 + stockpile_factor * at_risk
         flow = clear(capacity, orders, self.seller, eligible)
         edges.volume = flow
-        revenue = flow * self.unit_price[edges.category] / 1e6
+        revenue = flow * self.edge_price
+        revenue /= 1e6
         return ToolSales(flow=flow, revenue=self.by_vendor.sums(revenue),
                          china_revenue=self.by_vendor_china.sums(revenue), ordered=self.by_seller.sums(orders))
 

@@ -516,3 +516,28 @@ def test_the_sectors_countries_per_cell_and_firm_are_each_relations():
     seller_country, firm_country = model.sector._countries()
     assert (seller_country[rel.seller] == rel.supplier_country).all()
     assert (firm_country[rel.buyer] == rel.buyer_country).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 70), st.sampled_from([0, 5, 40, 400]))
+def test_segment_sums_are_each_groups_numpy_sum(seed, n_groups, mean_size):
+    """Per group, the padded `reduceat` of Segments is the group's `sum()` to the last
+    bit: empty groups, a mask, signed zeros, infinities, and groups long enough for
+    numpy's pairwise blocks (over 8 and over 128 values)."""
+    from model.graph import Segments
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 2 * mean_size * n_groups + 2))
+    group = np.sort(rng.integers(0, n_groups, n)) if seed % 2 else rng.integers(0, n_groups, n)
+    mask = rng.random(n) < 0.6 if seed % 3 else None
+    values = rng.standard_normal(n) * 10.0 ** rng.integers(-8, 12, n)
+    values[rng.random(n) < 0.2] = 0.0
+    values[rng.random(n) < 0.1] = -0.0
+    if seed % 5 == 0 and n:
+        values[rng.integers(0, n)] = np.inf
+    chosen = np.ones(n, dtype=bool) if mask is None else mask
+    expected = np.array([values[(group == g) & chosen].sum() for g in range(n_groups)])
+    segments = Segments(group, n_groups, mask)
+    assert bits(segments.sums(values)) == bits(expected)
+    assert bits(segments.sums(values[::-1].copy())) == bits(
+        np.array([values[::-1][(group == g) & chosen].sum() for g in range(n_groups)]))
