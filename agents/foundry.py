@@ -224,7 +224,7 @@ class Foundry(ChipAgent):
         return orders.order(0, self.name)
 
     def plan_installation(self, quarter: int, bill, headroom: float, repurpose_share: float,
-                          tier_totals=None) -> Installation:
+                          tier_totals=None, stock: list | None = None) -> Installation:
         """Install stocked tools as capacity: most advanced tier first, preferred route
         first; capacity added is limited by the scarcest category (Leontief).
 
@@ -232,12 +232,17 @@ class Foundry(ChipAgent):
         older tiers, as far as its own gap to forecast needs (ASSUMPTION: scanners and
         etchers licensed for mature lines end up on advanced ones; the 2023-2024 Dutch
         and US rules widened to close this, controls_timeline.csv 2023-10-17, 2024-09-06).
+
+        `tier_totals` (capacity, pipeline per tier) and `stock` (tools in stock per
+        [category][tier], both origins; a list it may change), if the caller has them
+        (`FoundryFleet.tier_totals`, `FoundryFleet.stock_lists`); else computed here.
         """
         # Plain Python floats over [category][tier] lists: every figure is the same IEEE
         # operation, in the same order, as on the arrays (sums left to right by `sum`).
         additions: dict[tuple[str, str], float] = {}
         uses: dict[tuple[str, str, str], float] = {}
-        stock = (self.inventory[..., 0] + self.inventory[..., 1]).tolist()  # [category][tier], each a + b
+        if stock is None:
+            stock = (self.inventory[..., 0] + self.inventory[..., 1]).tolist()  # [category][tier], each a + b
         lag = self.pipeline.shape[0]
         grow = 1 + self.target_headroom(headroom)
         capacity, in_pipeline = tier_totals if tier_totals is not None else self.tier_totals()
@@ -296,40 +301,14 @@ class Foundry(ChipAgent):
     # ------------------------------------------------------- own state updates
     def install(self, plan: Installation) -> None:
         """Put planned capacity into the pipeline, consuming tools; a tier's new capacity
-        has the lithography origin (foreign/domestic) of the scanners it used."""
+        has the lithography origin (foreign/domestic) of the scanners it used
+        (`install_plan` on this foundry's own cells)."""
         if not plan.uses and not plan.additions:
             return
-        # Plain floats (flat, [(category * tiers + tier) * 2 + origin]), written back once.
-        stock = self.inventory.ravel().tolist()
-        origin_share: dict[str, list[float]] = {}
-        for (category, stock_tier, use_tier), used in plan.uses.items():
-            at, litho = _STOCK_AT[category, stock_tier]
-            foreign, domestic = stock[at], stock[at + 1]
-            total = foreign + domestic
-            if total <= 0:
-                continue
-            if litho:
-                before = origin_share.get(use_tier, (0.0, 0.0))
-                origin_share[use_tier] = [before[0] + foreign / total * used, before[1] + domestic / total * used]
-            kept = 1 - used / total
-            foreign, domestic = foreign * kept, domestic * kept
-            stock[at] = 0.0 if 0.0 > foreign else foreign  # max(x, 0.0), signed zeros and NaN alike
-            stock[at + 1] = 0.0 if 0.0 > domestic else domestic
+        stock, front = self.inventory.ravel().tolist(), self.pipeline[-1].ravel().tolist()
+        install_plan(plan, stock, front, 0, 0)
         self.inventory[...] = np.array(stock).reshape(self.inventory.shape)
-        if plan.additions:
-            front = self.pipeline[-1].ravel().tolist()  # [(tier * routes + route) * 2 + origin]
-            for key, wafers in plan.additions.items():
-                tier = key[0]
-                share = origin_share.get(tier)
-                whole = share[0] + share[1] if share else 0.0
-                at = _FRONT_AT[key]
-                if whole > 0:
-                    front[at] += wafers * (share[0] / whole)
-                    front[at + 1] += wafers * (share[1] / whole)
-                else:
-                    front[at] += wafers * 1.0
-                    front[at + 1] += wafers * 0.0
-            self.pipeline[-1] = np.array(front).reshape(self.pipeline.shape[1:])
+        self.pipeline[-1] = np.array(front).reshape(self.pipeline.shape[1:])
 
     def age(self, depreciation: float, unserviced_extra: float) -> None:
         """Pipeline advances one quarter; capacity depreciates (faster for foreign
@@ -400,6 +379,21 @@ class FoundryFleet:
         """Per foundry, (capacity, pipeline) per tier as lists (`tier_totals`)."""
         capacity, pipeline = tier_totals(self.capacity, self.pipeline)
         return list(zip(capacity.tolist(), pipeline.tolist()))
+
+    def stock_lists(self) -> list[list[list[float]]]:
+        """Per foundry, tools in stock per [category][tier], both origins added."""
+        return (self.inventory[..., 0] + self.inventory[..., 1]).tolist()
+
+    def install(self, plans: list[Installation]) -> None:
+        """`Foundry.install` of each foundry's plan (`plans` in the fleet's order), on
+        the whole fleet's stock and pipeline front at once (`install_plan`)."""
+        stock, front = self.inventory.ravel().tolist(), self.pipeline[:, -1].ravel().tolist()
+        stock_cells, front_cells = self.inventory[0].size, self.pipeline[0, -1].size
+        for f, plan in enumerate(plans):
+            if plan.uses or plan.additions:
+                install_plan(plan, stock, front, f * stock_cells, f * front_cells)
+        self.inventory[...] = np.array(stock).reshape(self.inventory.shape)
+        self.pipeline[:, -1] = np.array(front).reshape(self.pipeline[:, -1].shape)
 
     def no_orders(self) -> ToolOrders:
         """No foundry requesting anything (before the first quarter)."""
@@ -549,3 +543,36 @@ def _sum_in_order(values: np.ndarray, order: np.ndarray) -> np.ndarray:
     (a running sum is sequential, as Python's sum of floats is on 3.11)."""
     rows = np.arange(len(values))[:, None] * values.shape[1]
     return np.cumsum(values.ravel()[order + rows], axis=1)[:, -1]
+
+
+def install_plan(plan: Installation, stock: list[float], front: list[float], stock_at: int, front_at: int) -> None:
+    """`Foundry.install` on flat lists of floats, in place: `stock` holds the foundry's
+    tool inventory from index `stock_at` ([(category * tiers + tier) * 2 + origin]),
+    `front` the newest quarter of its pipeline from `front_at` ([(tier * routes +
+    route) * 2 + origin]). Each use takes its share of both origins' stock; new capacity
+    gets the origin mix of the lithography tools its tier used (foreign without any)."""
+    origin_share: dict[str, list[float]] = {}
+    for (category, stock_tier, use_tier), used in plan.uses.items():
+        at, litho = _STOCK_AT[category, stock_tier]
+        at += stock_at
+        foreign, domestic = stock[at], stock[at + 1]
+        total = foreign + domestic
+        if total <= 0:
+            continue
+        if litho:
+            before = origin_share.get(use_tier, (0.0, 0.0))
+            origin_share[use_tier] = [before[0] + foreign / total * used, before[1] + domestic / total * used]
+        kept = 1 - used / total
+        foreign, domestic = foreign * kept, domestic * kept
+        stock[at] = 0.0 if 0.0 > foreign else foreign  # max(x, 0.0), signed zeros and NaN alike
+        stock[at + 1] = 0.0 if 0.0 > domestic else domestic
+    for key, wafers in plan.additions.items():
+        share = origin_share.get(key[0])
+        whole = share[0] + share[1] if share else 0.0
+        at = _FRONT_AT[key] + front_at
+        if whole > 0:
+            front[at] += wafers * (share[0] / whole)
+            front[at + 1] += wafers * (share[1] / whole)
+        else:
+            front[at] += wafers * 1.0
+            front[at + 1] += wafers * 0.0

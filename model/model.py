@@ -172,9 +172,9 @@ class ChipMarketModel(mesa.Model):
         """Phase 4: foundries install tools, depreciate, and order next quarter's tools."""
         q, repurpose, reachable = self.quarter_number, self.parameters.repurpose_share, self.tool_market.reachable
         self.fleet.age(self.depreciation, self.unserviced_extra)
-        before = self.fleet.tier_totals()
-        for f, foundry in enumerate(self.foundries):
-            foundry.install(foundry.plan_installation(q, self.bill, self.headroom, repurpose, before[f]))
+        before, stock = self.fleet.tier_totals(), self.fleet.stock_lists()
+        self.fleet.install([foundry.plan_installation(q, self.bill, self.headroom, repurpose, before[f], stock[f])
+                            for f, foundry in enumerate(self.foundries)])  # each its own Foundry.install
         # Installing filled the pipeline; orders see it (every foundry's plan_tool_orders).
         self.tool_orders = self.fleet.plan_tool_orders(q, self.bill, self.tool_price, self.headroom,
                                                        self.depreciation, reachable, repurpose)

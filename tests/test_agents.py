@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from agents.fabless import DemandStreams, FablessSector, Relations
-from agents.foundry import Foundry
+from agents.foundry import Foundry, FoundryFleet
 from agents.government import Government
 from agents.vendor import EquipmentVendor
 from model.scenario import Directive
@@ -102,6 +102,30 @@ def test_a_foundry_with_capacity_enough_orders_nothing():
     foundry.forecast[Tier.N28.index] = 900.0
     foundry.revenue_usd_m = 1e6
     assert foundry.plan_tool_orders(parse_quarter("2020Q1"), bill, PRICE, 0.0, 0.0).units == {}
+
+
+def test_the_fleet_installs_each_foundrys_plan_as_the_foundry_would():
+    """FoundryFleet.install (the phase's one pass over the fleet's arrays) leaves every
+    foundry's stock and pipeline as its own Foundry.install of the same plan does."""
+    rng = np.random.default_rng(7)
+    foundries = []
+    for k in range(3):
+        foundry = stub_foundry()
+        foundry.inventory[...] = rng.random(foundry.inventory.shape) * 100.0
+        foundry.forecast[Tier.N28.index] = 1000.0 + 800.0 * k
+        foundries.append(foundry)
+    plans = [f.plan_installation(parse_quarter("2020Q1"), bill, 0.0, 0.5) for f in foundries]
+    assert any(p.additions for p in plans)
+    alone = []
+    for foundry, plan in zip(foundries, plans):
+        saved = foundry.inventory.copy(), foundry.pipeline.copy()
+        foundry.install(plan)
+        alone.append((foundry.inventory.copy(), foundry.pipeline.copy()))
+        foundry.inventory[...], foundry.pipeline[...] = saved
+    FoundryFleet(foundries).install(plans)
+    for foundry, (inventory, pipeline) in zip(foundries, alone):
+        assert foundry.inventory.tobytes() == inventory.tobytes()
+        assert foundry.pipeline.tobytes() == pipeline.tobytes()
 
 
 # ------------------------------------------------------------ fabless sector
