@@ -97,15 +97,23 @@ class EquipmentVendor(ChipAgent):
         output, progress = {}, {}
         spend = self.revenue_usd_m + self.subsidy_usd_m
         step = self.learning * learning_multiplier * 0.1 * math.log1p(spend / 50.0)  # the same for every category
+        orders_units, progress_now = self.orders_units, self.progress
+        # The conditional expressions are the builtins' min/max to the bit: max(0.0, x)
+        # is x only if x > 0.0 (else 0.0, also for -0.0 and NaN), min(0.05, x) is x only
+        # if x < 0.05, max(units, 1e-9) is 1e-9 only if 1e-9 > units, min(v, f) is f
+        # only if f < v.
         for category, units in self.output.items():
-            ordered = self.orders_units.get(category, 0.0)
+            ordered = orders_units.get(category, 0.0)
             if ordered > units:
-                units *= 1.0 + min(0.05, 0.5 * (ordered / max(units, 1e-9) - 1.0))
+                growth = 0.5 * (ordered / (1e-9 if 1e-9 > units else units) - 1.0)
+                units *= 1.0 + (growth if growth < 0.05 else 0.05)
             elif ordered < 0.7 * units:
                 units *= 0.99
             output[category] = units
-            value = max(0.0, self.progress[category] - step)
-            if floors and category in floors:
-                value = min(value, floors[category])
+            value = progress_now[category] - step
+            if not value > 0.0:
+                value = 0.0
+            if floors and category in floors and floors[category] < value:
+                value = floors[category]
             progress[category] = value
         return OutputPlan(self.name, output, progress)

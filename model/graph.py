@@ -311,7 +311,10 @@ class Segments:
             return self._sums_by_group(values)
         if not len(self._starts):
             return np.zeros(0)
-        self._padded[self._slot] = np.take(values, self.order, out=self._gathered)
+        if len(self.order) < 10_000:  # numpy's per-call cost dominates: a fresh gather is quicker
+            self._padded[self._slot] = values[self.order]
+        else:
+            self._padded[self._slot] = np.take(values, self.order, out=self._gathered)
         return np.add.reduceat(self._padded, self._starts)
 
     def _sums_by_group(self, values: np.ndarray) -> np.ndarray:

@@ -73,13 +73,18 @@ def split_live(demand: np.ndarray, group: np.ndarray, weights: np.ndarray) -> np
 
 def _split_orders_dense(demand, edge_group, weights, active) -> np.ndarray:
     """The masked rule over every edge (for demands `zero_elsewhere` rejects)."""
-    w = np.zeros(len(weights))
-    np.maximum(weights, 0.0, out=w, where=active)
+    # w = max(weight, 0) on active edges, +0.0 elsewhere: picked by np.where rather than
+    # written through `where=` (the same numbers; a masked ufunc costs more per call).
+    share = np.zeros(len(weights))
+    w = np.where(active, np.maximum(weights, share), share)
     group_total = np.bincount(edge_group, weights=w, minlength=len(demand))[edge_group]
-    share = np.zeros(len(w))
     np.divide(w, group_total, out=share, where=group_total > 0)
-    share *= np.take(demand, edge_group, out=group_total)
+    share *= np.asarray(demand, dtype=float)[edge_group]
     return share
+
+
+_ONE_CLASS = np.ones(1)
+_ONE_CLASS.flags.writeable = False
 
 
 def clear(
@@ -105,12 +110,12 @@ def clear(
     active order on it is filled.
     """
     capacity = np.maximum(np.asarray(capacity, dtype=float), 0.0)
-    ordered = np.zeros(len(orders))
-    np.maximum(orders, 0.0, out=ordered, where=active)  # active orders, 0 elsewhere
+    zero = np.zeros(len(orders))
+    ordered = np.where(active, np.maximum(orders, zero), zero)  # active orders, +0.0 elsewhere
     if priority is None:
         # One class: its round is the last, where every edge competes whatever the
         # caps (the last is 1.0) and no priority is read.
-        n_classes, lowest, caps = 1, 0, np.ones(1)
+        n_classes, lowest, caps = 1, 0, _ONE_CLASS
     else:
         n_classes = int(priority.max()) + 1 if len(priority) else 1
         # A round below the lowest class present has no competing edge: it grants 0.0
@@ -169,7 +174,7 @@ def _clear_rounds(capacity, ordered, edge_supplier, priority, caps, rounds, fini
         )
         if finite_only and not np.isfinite(ratio).all():
             return None
-        granted = np.take(ratio, edge_supplier)
+        granted = ratio[edge_supplier]
         granted *= competing  # competing x ratio, the same product
         if flow is None:
             flow = granted + 0.0

@@ -107,7 +107,7 @@ class ToolMarket:
         self.cell = self.seller * n_tier + edges.tier
         self.edge_price = unit_price[edges.category]
         self.biased = self.domestic & self.china_buyer
-        self._weights: tuple[bytes, np.ndarray] | None = None  # (bias's bytes, weights), the last made
+        self._weights: tuple[tuple, np.ndarray] | None = None  # ((bias, its sign), weights), the last made
 
     def sell(self, demand: np.ndarray, capacity: np.ndarray, capable: np.ndarray, bias: float,
              at_risk: np.ndarray, stockpile_factor: float) -> ToolSales:
@@ -122,21 +122,21 @@ class ToolMarket:
         rest).
 
         Same numbers as computing every term afresh: the weights are made again only
-        when `bias` changes (to the bit: -0.0 is not 0.0 here), and with nothing at risk
+        when `bias` changes (or its sign: -0.0 is not 0.0 here), and with nothing at risk
         the stockpile factor is 1.0 + f x 0.0 = 1.0 (f finite), which leaves every
         order as it is, so it is not applied."""
         edges = self.edges
         n_cat, n_tier = len(TOOL_CATEGORIES), len(TIERS)
-        eligible = np.take(np.ravel(capable), self.cell)
+        eligible = np.ravel(capable)[self.cell]
         eligible &= edges.active
-        key = np.float64(bias).tobytes()
+        key = (bias, math.copysign(1.0, bias))
         if self._weights is None or self._weights[0] != key:
             self._weights = (key, np.where(self.biased, self.weight * bias, self.weight))
         self.reachable = np.bincount(
             self.group, weights=eligible, minlength=self.n_foundries * n_cat * n_tier
         ).reshape(self.n_foundries, n_cat, n_tier) > 0
         orders = split_orders(demand, self.group, self._weights[1], eligible)
-        if not math.isfinite(stockpile_factor) or at_risk.any():
+        if not math.isfinite(stockpile_factor) or np.count_nonzero(at_risk):
             orders *= 1.0 + stockpile_factor * at_risk
         flow = clear(capacity, orders, self.seller, eligible)
         edges.volume = flow
