@@ -68,9 +68,44 @@ class _Timeline:
         spans = [(t.effective, t.end) for t in self.timed["rules"] if t.end is None or t.end > t.effective]
         self._starts = sorted(start for start, _ in spans)
         self._ends = sorted(end for _, end in spans if end is not None)
+        # Whether an instrument is in force changes only at its effective and end
+        # quarters: quarters between two consecutive such quarters of a kind (the same
+        # `bisect_right` position, a "period") have the same instruments in force.
+        self._changes = {kind: sorted({q for t in self.timed[kind] for q in (t.effective, t.end) if q is not None})
+                         for kind in self.KINDS}
+        self._in_force: dict[tuple[str, int], tuple] = {}
+        self._subsidy_figures: dict[int, tuple[dict[str, float], float, dict[str, float]]] = {}
 
     def rules_in_force(self, quarter: int) -> int:
         return bisect_right(self._starts, quarter) - bisect_right(self._ends, quarter)
+
+    def in_force(self, kind: str, quarter: int) -> tuple:
+        """The instruments of `kind` in force in `quarter`, in order (found once a period)."""
+        key = (kind, bisect_right(self._changes[kind], quarter))
+        items = self._in_force.get(key)
+        if items is None:
+            items = self._in_force[key] = tuple(t.item for t in self.timed[kind] if t.in_force(quarter))
+        return items
+
+    def subsidy_figures(self, quarter: int) -> tuple[dict[str, float], float, dict[str, float]]:
+        """For the subsidies in force in `quarter`: recipient name -> US$ million, their
+        total, and recipient name -> extra capacity share to build (only those > 0);
+        made once a period (the same dicts, in the same order, so the same total)."""
+        period = bisect_right(self._changes["subsidies"], quarter)
+        figures = self._subsidy_figures.get(period)
+        if figures is None:
+            due: dict[str, float] = {}
+            ahead: dict[str, float] = {}
+            for subsidy in self.in_force("subsidies", quarter):
+                each = subsidy.usd_m_per_quarter / len(subsidy.recipients)
+                for recipient in subsidy.recipients:
+                    due[recipient] = due.get(recipient, 0.0) + each
+            for subsidy in self.in_force("subsidies", quarter):
+                for recipient in subsidy.recipients:
+                    ahead[recipient] = ahead.get(recipient, 0.0) + subsidy.build_ahead
+            figures = self._subsidy_figures[period] = (
+                due, sum(due.values()), {name: share for name, share in ahead.items() if share > 0})
+        return figures
 
 
 class Government(ChipAgent):
@@ -149,27 +184,15 @@ class Government(ChipAgent):
             return "announce"
         return None
 
-    def _subsidies_in_force(self, quarter: int):
-        return (timed.item for timed in self._timeline().timed["subsidies"] if timed.in_force(quarter))
-
     def subsidies_due(self, quarter: int) -> dict[str, float]:
         """Recipient name -> US$ million this quarter, from subsidies in force."""
-        due: dict[str, float] = {}
-        for subsidy in self._subsidies_in_force(quarter):
-            each = subsidy.usd_m_per_quarter / len(subsidy.recipients)
-            for recipient in subsidy.recipients:
-                due[recipient] = due.get(recipient, 0.0) + each
-        self.subsidy_usd_m = sum(due.values())
-        return due
+        due, self.subsidy_usd_m, _ = self._timeline().subsidy_figures(quarter)
+        return dict(due)
 
     def build_ahead_due(self, quarter: int) -> dict[str, float]:
         """Recipient name -> extra capacity share to build above forecast orders, from
         subsidies in force that carry a build-out instruction (they add up)."""
-        due: dict[str, float] = {}
-        for subsidy in self._subsidies_in_force(quarter):
-            for recipient in subsidy.recipients:
-                due[recipient] = due.get(recipient, 0.0) + subsidy.build_ahead
-        return {name: share for name, share in due.items() if share > 0}
+        return dict(self._timeline().subsidy_figures(quarter)[2])
 
     def allocation_directives(self, quarter: int) -> list[AllocationDirective]:
         """The state allocator: directives in force re-wire a foundry's advanced tiers.
@@ -188,7 +211,7 @@ class Government(ChipAgent):
                 champions=self.champions,
                 reserved_share=self.reserved_share,
             )
-            for d in (timed.item for timed in self._timeline().timed["directives"] if timed.in_force(quarter))
+            for d in self._timeline().in_force("directives", quarter)
             if self.champions and self.reserved_share > 0
         ]
 

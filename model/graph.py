@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
+from model.technology import CATEGORY_NAMES, TIER_NAMES
+
 LAYERS = {"vendor": 0, "foundry": 1, "firm": 2, "government": 3}
 
 
@@ -91,10 +93,8 @@ class EdgeSet:
 
     def label(self, i: int) -> str:
         """Edge i's key: its tier, or '<tool category>:<tier>' for tools."""
-        from model.technology import TIERS, TOOL_CATEGORIES
-
-        tier = TIERS[self.tier[i]].value
-        return f"{TOOL_CATEGORIES[self.category[i]].value}:{tier}" if self.kind == "tools" else tier
+        tier = TIER_NAMES[self.tier[i]]
+        return f"{CATEGORY_NAMES[self.category[i]]}:{tier}" if self.kind == "tools" else tier
 
     def cut_by(self) -> list[str]:
         """Per edge, the ids of the rules that cut it, comma-separated, in order applied."""

@@ -42,6 +42,18 @@ class WaferMarket:
         self._revenue = np.zeros(len(edges))  # scratch of `settle`, its pages touched at set-up
         self._revenue.fill(0.0)
 
+    @property
+    def priority(self) -> np.ndarray:
+        """Per edge, its priority class in clearing (0 first); replaced, not changed in place."""
+        return self._priority
+
+    @priority.setter
+    def priority(self, value: np.ndarray) -> None:
+        self._priority = value
+        # Every edge in one class: `clear` then runs its one round, which is what it
+        # runs without priorities (the class's caps are 1.0, as the last class's).
+        self._one_class = not len(value) or bool(value.min() == value.max())
+
     def take_orders(self, orders: np.ndarray, ai_share: np.ndarray, capacity: np.ndarray) -> None:
         """The firms' orders of this quarter (per edge; `ai_share`: the AI share of
         each firm x tier group's), against the sellers' `capacity`."""
@@ -50,8 +62,8 @@ class WaferMarket:
     def clear(self) -> np.ndarray:
         """Each seller's capacity to the orders on its active edges, priority classes
         first (`model.market.clear`); the flow is also the edges' volume."""
-        self.flow = clear(self.capacity, self.orders, self.seller, self.edges.active, self.priority,
-                          self.class_caps)
+        self.flow = clear(self.capacity, self.orders, self.seller, self.edges.active,
+                          None if self._one_class else self._priority, self.class_caps)
         self.edges.volume = self.flow
         return self.flow
 

@@ -107,10 +107,10 @@ class ChipMarketModel(mesa.Model):
         subsidies and build-out instructions reach the recipients."""
         q, recipients = self.quarter_number, self.recipients
         self.pending = []
-        for agent in [*self.foundries, *self.vendors]:
-            agent.subsidy_usd_m = 0.0
         for foundry in self.foundries:
-            foundry.build_ahead = 0.0
+            foundry.subsidy_usd_m = foundry.build_ahead = 0.0
+        for vendor in self.vendors:
+            vendor.subsidy_usd_m = 0.0
         for government in self.governments:
             self.pending.extend(government.policy_changes(q))
             for name, usd_m in government.subsidies_due(q).items():
