@@ -8,13 +8,14 @@ engine names none itself.
 
 Every reporter is a function of one `Quarter`: the figures of the quarter just
 simulated, where what several reporters share (capacities, yields, revenue totals) is
-computed once (`_once`), not once per reporter.
+computed once (`_once`), not once per reporter. A family reporter (`tracked_capacities`,
+`tracked_yields`, `foundry_shares`, `price_indices`) gives the values of several
+columns (one per tier or per named foundry) in one call.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import partial
 
 import mesa
@@ -25,6 +26,7 @@ from model.technology import ADVANCED_TIERS, TIERS, quarter_label
 
 ADVANCED = [t.index for t in ADVANCED_TIERS]
 assert len(ADVANCED) < 8, "Quarter.advanced adds the advanced columns as numpy sums fewer than eight cells"
+assert len(TIERS) < 8, "_row_sum adds a foundry's tiers as numpy sums fewer than eight cells"
 ADVANCED_MASK = np.isin(np.arange(len(TIERS)), ADVANCED)
 WAFERS_8IN_PER_12IN = (300 / 200) ** 2
 """8-inch-equivalent wafers per 300 mm wafer, by area (2.25)."""
@@ -33,6 +35,15 @@ WAFERS_8IN_PER_12IN = (300 / 200) ** 2
 def slug(name: str) -> str:
     """'Hua Hong' -> 'hua_hong'; the form names take in reporter columns."""
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def _row_sum(values: list[float]) -> float:
+    """numpy's sum of a row of fewer than eight cells, as Python floats: the cells
+    added one after another onto 0.0 (what its reduction does there, -0.0 included)."""
+    total = 0.0
+    for value in values:
+        total += value
+    return total
 
 
 # ----------------------------------------------------------------- the quarter
@@ -71,21 +82,28 @@ class Roster:
             champion[self.champion] = True
         self.masks = {"champion": champion, "other_china": chinese & ~champion, "china": chinese.copy()}
         self.rows = {group: np.flatnonzero(mask) for group, mask in self.masks.items()}
-        # The wafer edges (made at set-up, never added to) on which the tracked foundry
-        # sells advanced tiers, in edge order.
+        # The wafer edges (made at set-up, never added to, each with its buyer for good)
+        # on which the tracked foundry sells advanced tiers to a group's firms, in edge
+        # order: what `Quarter.from_foundry` adds up.
         wafers = model.trade.wafers
-        self.tracked_advanced_edges = np.flatnonzero(
+        advanced = np.flatnonzero(
             (wafers.supplier == (-1 if self.foundry is None else self.foundry)) & ADVANCED_MASK[wafers.tier])
+        self.advanced_edges = {group: advanced[mask[wafers.buyer[advanced]]] for group, mask in self.masks.items()}
         # Each foundry's list prices (US$/wafer by tier): its fixed 2020 reference over
         # its fixed price factor, as `Quarter.relative_price` divides by.
         factor = np.array([f.price_factor for f in model.foundries])
         self.list_price = model.fleet.reference_price / factor[:, None]
+        # Rows of the world's named (not synthetic) foundries, which have share columns.
+        self.named_foundries = [row for row, spec in enumerate(model.world.foundries) if not spec.synthetic]
+        self.foreign_vendors = [v for v in model.vendors if v.country != "CN"]
+        self.domestic_vendors = [v for v in model.vendors if v.country == "CN"]
         self._names = {kind: ([a.name for a in getattr(model, kind)], [a.country for a in getattr(model, kind)])
                        for kind in ("foundries", "vendors", "governments")}
+        self._names["firms"] = (model.firm_names, model.firm_countries)
 
     def names(self, kind: str) -> tuple[list[str], list[str]]:
-        """The names and countries of the model's 'foundries', 'vendors' or
-        'governments', in order (a block's first two columns; read, never changed)."""
+        """The names and countries of the model's 'foundries', 'vendors', 'governments'
+        or 'firms', in order (a frame's first two columns; read, never changed)."""
         return self._names[kind]
 
 
@@ -122,13 +140,9 @@ class Quarter:
         return self.capacity[self.foundry].tolist()
 
     @_once
-    def tracked_capacity_total(self) -> np.float64:
+    def tracked_capacity_total(self) -> float:
         """The tracked foundry's capacity over its tiers (numpy's sum of its row)."""
-        return self.capacity[self.foundry].sum()
-
-    @_once
-    def tracked_yields(self) -> list[float]:
-        return self.yields[self.foundry].tolist()
+        return _row_sum(self.tracked_capacity)
 
     @_once
     def price_indices(self) -> list[float]:
@@ -136,8 +150,8 @@ class Quarter:
         two row sums of (tiers, foundries) arrays: a contiguous row's sum is numpy's
         sum of that row alone, so each equals the tier's own `(rel * cap).sum()`."""
         cap = np.ascontiguousarray(self.capacity.T)
-        whole = cap.sum(axis=1).tolist()
-        weighted = (self.relative_price * cap).sum(axis=1).tolist()
+        whole = np.add.reduce(cap, axis=1).tolist()
+        weighted = np.add.reduce(self.relative_price * cap, axis=1).tolist()
         return [w / c if c > 0 else np.nan for w, c in zip(weighted, whole)]
 
     def advanced(self, attr: str) -> np.ndarray:
@@ -165,13 +179,13 @@ class Quarter:
             if len(rows) == 1:  # one firm (the champion): its figures are the sums
                 cache[group] = [values[rows[0]].item() for values in figures]
             else:
-                cache[group] = _in_order_rows(np.array([values[rows] for values in figures]))
+                cache[group] = _in_order_rows(np.array([values.take(rows) for values in figures]))
         return cache[group]
 
     @_once
     def delivered_by_firm(self) -> np.ndarray:
         """Per firm, delivered wafers over all tiers."""
-        return self.model.firm_figures.delivered.sum(axis=1)
+        return np.add.reduce(self.model.firm_figures.delivered, axis=1)
 
     @_once
     def foundry_revenues(self) -> list[float]:
@@ -182,21 +196,20 @@ class Quarter:
         return float(sum(self.foundry_revenues))
 
     @_once
-    def edge_counts(self) -> tuple[int, int]:
-        return self.model.trade.counts()
+    def foundry_shares(self) -> list[float] | None:
+        """Each foundry's share of all modelled foundries' revenue (percent); None when
+        they have none."""
+        total = self.foundry_revenue
+        return [100 * r / total for r in self.foundry_revenues] if total > 0 else None
 
     @_once
-    def tracked_advanced_flow(self) -> tuple[np.ndarray, np.ndarray]:
-        """Volume and buyer of the wafer edges on which the tracked foundry sells
-        advanced tiers, in edge order."""
-        wafers, edges = self.model.trade.wafers, self.roster.tracked_advanced_edges
-        return wafers.volume[edges], wafers.buyer[edges]
+    def edge_counts(self) -> tuple[int, int]:
+        return self.model.trade.counts()
 
     def from_foundry(self, group: str) -> float:
         """Advanced-tier wafers the tracked foundry delivered to a firm group's firms
         (summed over the same edges, in the same order, as a mask over all)."""
-        volume, buyer = self.tracked_advanced_flow
-        return float(volume[self.roster.masks[group][buyer]].sum())
+        return float(np.add.reduce(self.model.trade.wafers.volume.take(self.roster.advanced_edges[group])))
 
 
 # ------------------------------------------------------------------------- firms
@@ -212,7 +225,7 @@ def champion_ai_dies(q: Quarter) -> float:
 def _in_order(values: np.ndarray) -> float:
     """Sum of `values` added one after another, in firm order (the order the
     per-firm sums of the first version of these reporters added them in)."""
-    return float(np.cumsum(values)[-1]) if len(values) else 0
+    return float(np.add.accumulate(values)[-1]) if len(values) else 0
 
 
 def _in_order_rows(values: np.ndarray) -> list:
@@ -220,7 +233,7 @@ def _in_order_rows(values: np.ndarray) -> list:
     row adds one element after another, as along a 1-D array)."""
     if values.shape[1] == 0:
         return [0] * len(values)
-    return np.cumsum(values, axis=1)[:, -1].tolist()
+    return np.add.accumulate(values, axis=1)[:, -1].tolist()
 
 
 def _fulfilment(q: Quarter, group: str) -> float:
@@ -255,35 +268,38 @@ def other_china_foundry_advanced_wafers(q: Quarter) -> float:
 def china_self_sufficiency(q: Quarter) -> float:
     """Share of Chinese firms' delivered wafers made by Chinese foundries (0-1)."""
     rows = q.roster.rows["china"]
-    total, domestic = _in_order_rows(np.array([q.delivered_by_firm[rows], q.model.firm_figures.domestic_wafers[rows]]))
+    total, domestic = _in_order_rows(np.array([q.delivered_by_firm.take(rows),
+                                               q.model.firm_figures.domestic_wafers.take(rows)]))
     return domestic / total if total > 0 else np.nan
 
 
 def china_advanced_from_foundry(q: Quarter) -> float:
     """Share of Chinese firms' delivered advanced wafers that the tracked foundry made (0-1)."""
-    total = _in_order(q.advanced("delivered")[q.roster.rows["china"]])
+    total = _in_order(q.advanced("delivered").take(q.roster.rows["china"]))
     return q.from_foundry("china") / total if total > 0 else np.nan
 
 
 # ---------------------------------------------------------------------- foundries
-def tracked_capacity(q: Quarter, tier: int) -> float:
-    return q.tracked_capacity[tier] if q.foundry is not None else 0.0
+def tracked_capacities(q: Quarter) -> list[float]:
+    """The tracked foundry's capacity per tier (wafers/quarter; 0 without one)."""
+    return q.tracked_capacity if q.foundry is not None else [0.0] * len(TIERS)
 
 
-def tracked_yield(q: Quarter, tier: int) -> float:
-    return q.tracked_yields[tier] if q.foundry is not None else np.nan
+def tracked_yields(q: Quarter) -> list[float]:
+    """The tracked foundry's large-die yield per tier (NaN without one)."""
+    return q.yields[q.foundry].tolist() if q.foundry is not None else [np.nan] * len(TIERS)
 
 
 def tracked_utilisation(q: Quarter) -> float:
     """Delivered / capacity over all the tracked foundry's tiers (0-1)."""
     cap = q.tracked_capacity_total
-    return float(q.model.foundries[q.foundry].delivered.sum() / cap) if cap > 0 else np.nan
+    return _row_sum(q.model.foundries[q.foundry].delivered.tolist()) / cap if cap > 0 else np.nan
 
 
 def tracked_capacity_8in_eq_per_month(q: Quarter) -> float:
     """The tracked foundry's capacity in the unit SMIC reports: 8-inch-equivalent
     wafers a month."""
-    return float(q.tracked_capacity_total / 3 * WAFERS_8IN_PER_12IN)
+    return q.tracked_capacity_total / 3 * WAFERS_8IN_PER_12IN
 
 
 def tracked_china_revenue_share(q: Quarter) -> float:
@@ -301,29 +317,27 @@ def foundry_revenue_usd_m(q: Quarter) -> float:
     return q.foundry_revenue
 
 
-def foundry_share(q: Quarter, row: int) -> float:
-    """A foundry's share of all modelled foundries' revenue (percent)."""
-    total = q.foundry_revenue
-    return 100 * q.foundry_revenues[row] / total if total > 0 else np.nan
+def foundry_shares(q: Quarter) -> list[float]:
+    """Each named foundry's share of all modelled foundries' revenue (percent)."""
+    shares, rows = q.foundry_shares, q.roster.named_foundries
+    return [shares[row] for row in rows] if shares is not None else [np.nan] * len(rows)
 
 
 def foundry_hhi(q: Quarter) -> float:
     """Herfindahl-Hirschman index of foundry revenue shares (points, 0-10,000)."""
-    total = q.foundry_revenue
-    if total <= 0:
-        return np.nan
-    return herfindahl([100 * r / total for r in q.foundry_revenues])
+    shares = q.foundry_shares
+    return herfindahl(shares) if shares is not None else np.nan
 
 
-def price_index(q: Quarter, tier: int) -> float:
-    """Volume-weighted wafer price of a tier relative to its 2020 reference (1 = list)."""
-    return q.price_indices[tier]
+def price_indices(q: Quarter) -> list[float]:
+    """Per tier, the volume-weighted wafer price relative to its 2020 reference (1 = list)."""
+    return q.price_indices
 
 
 # ----------------------------------------------------------------------- vendors
 def vendor_china_share(q: Quarter) -> float:
     """Share of non-Chinese vendors' tool revenue from Chinese foundries (0-1)."""
-    foreign = [v for v in q.model.vendors if v.country != "CN"]
+    foreign = q.roster.foreign_vendors
     total = sum(v.revenue_usd_m for v in foreign)
     return sum(v.china_revenue_usd_m for v in foreign) / total if total > 0 else np.nan
 
@@ -335,9 +349,8 @@ def tracked_vendor_china_share(q: Quarter) -> float:
 
 def china_domestic_tool_share(q: Quarter) -> float:
     """Share of Chinese foundries' tool purchases made from Chinese vendors (0-1)."""
-    vendors = q.model.vendors
-    total = sum(v.china_revenue_usd_m for v in vendors)
-    domestic = sum(v.china_revenue_usd_m for v in vendors if v.country == "CN")
+    total = sum(v.china_revenue_usd_m for v in q.model.vendors)
+    domestic = sum(v.china_revenue_usd_m for v in q.roster.domestic_vendors)
     return domestic / total if total > 0 else np.nan
 
 
@@ -351,12 +364,14 @@ def cut_edges(q: Quarter) -> int:
 
 
 def model_reporters(model) -> dict:
-    """Column name -> reporter (a function of a `Quarter`), in column order.
+    """Column name -> reporter (a function of a `Quarter`), in column order; a tuple of
+    names -> a family reporter, whose list of values fills those columns in order.
 
     Names are fixed by DESIGN.md and issue 2; the tracked entities' columns take their
     prefixes from the world's `[tracked]` names."""
     tracked = model.world.tracked
     champion, foundry, vendor = slug(tracked.champion), slug(tracked.foundry), slug(tracked.vendor)
+    named = [slug(f.name) for f, spec in zip(model.foundries, model.world.foundries) if not spec.synthetic]
     out = {
         "quarter": quarter,
         f"{champion}_ai_dies": champion_ai_dies,
@@ -364,23 +379,17 @@ def model_reporters(model) -> dict:
         "other_china_fulfilment": other_china_fulfilment,
         f"{champion}_{foundry}_advanced_wafers": champion_foundry_advanced_wafers,
         f"other_china_{foundry}_advanced_wafers": other_china_foundry_advanced_wafers,
-    }
-    for t in TIERS:
-        out[f"{foundry}_capacity_{t.key}"] = partial(tracked_capacity, tier=t.index)
-    out[f"{foundry}_capacity_8in_eq_per_month"] = tracked_capacity_8in_eq_per_month
-    out[f"{foundry}_utilisation"] = tracked_utilisation
-    for t in TIERS:
-        out[f"{foundry}_yield_{t.key}"] = partial(tracked_yield, tier=t.index)
-    out[f"{foundry}_revenue_usd_m"] = tracked_revenue_usd_m
-    out[f"{foundry}_china_revenue_share"] = tracked_china_revenue_share
-    for row, (f, spec) in enumerate(zip(model.foundries, model.world.foundries)):
-        if not spec.synthetic:  # a column per named foundry; synthetic ones are in the foundry frame
-            out[f"share_{slug(f.name)}"] = partial(foundry_share, row=row)
-    out["foundry_revenue_usd_m"] = foundry_revenue_usd_m
-    out["foundry_hhi"] = foundry_hhi
-    for t in TIERS:
-        out[f"price_index_{t.key}"] = partial(price_index, tier=t.index)
-    out.update({
+        tuple(f"{foundry}_capacity_{t.key}" for t in TIERS): tracked_capacities,
+        f"{foundry}_capacity_8in_eq_per_month": tracked_capacity_8in_eq_per_month,
+        f"{foundry}_utilisation": tracked_utilisation,
+        tuple(f"{foundry}_yield_{t.key}" for t in TIERS): tracked_yields,
+        f"{foundry}_revenue_usd_m": tracked_revenue_usd_m,
+        f"{foundry}_china_revenue_share": tracked_china_revenue_share,
+        # a share column per named foundry; synthetic ones are in the foundry frame
+        tuple(f"share_{name}" for name in named): foundry_shares,
+        "foundry_revenue_usd_m": foundry_revenue_usd_m,
+        "foundry_hhi": foundry_hhi,
+        tuple(f"price_index_{t.key}" for t in TIERS): price_indices,
         "china_self_sufficiency": china_self_sufficiency,
         f"china_advanced_from_{foundry}": china_advanced_from_foundry,
         "vendor_china_share": vendor_china_share,
@@ -388,16 +397,23 @@ def model_reporters(model) -> dict:
         "china_domestic_tool_share": china_domestic_tool_share,
         "active_edges": active_edges,
         "cut_edges": cut_edges,
-    })
+    }
     return out
 
 
+def column_names(key) -> tuple[str, ...]:
+    """The columns a `model_reporters` key names (a family's several, or one)."""
+    return key if isinstance(key, tuple) else (key,)
+
+
 # ----------------------------------------------------------- agent-type reporters
-# Each agent type's frame is recorded as columns, one block per collect: a block
-# function returns {column: values of the agents in order} for the whole type at once.
-# `agenttype_reporters()` states the same columns per agent, in Mesa's form; the
-# collector records its blocks and tests/test_reporters.py checks that they equal what
-# Mesa's DataCollector records from the per-agent reporters.
+# Each agent type's frame is recorded per collect as a snapshot (`AgentTypeRecord`):
+# the few arrays and scalars its columns read, taken cheaply (one list of tuples for
+# the agents' scalars; arrays stacked or copied where the model later changes them in
+# place), and turned into columns once, over every recorded quarter, when a frame is
+# asked for. `agenttype_reporters()` states the same columns per agent, in Mesa's
+# form; tests/test_reporters.py checks that the frames equal what Mesa's DataCollector
+# records from those per-agent reporters.
 FIRM_COLUMNS = ["name", "country", "demand_wafers", "ordered_wafers", "delivered_wafers",
                 "advanced_demand_wafers", "advanced_delivered_wafers", "fallback_wafers",
                 "ai_dies", "domestic_wafers"]
@@ -406,83 +422,102 @@ FOUNDRY_TIER_COLUMNS = tuple([f"{quantity}_{t.key}" for t in TIERS]
 """The foundry frame's per-tier columns, by quantity, in tier order."""
 
 
-def foundry_block(q: Quarter) -> dict[str, list]:
-    # Whole (foundries, tiers) arrays: a row's sum over tiers is the sum of that
-    # foundry's own array (the same contiguous reduction), columns read as lists.
+def _scalar_columns(names: list[str], rows: list[tuple]) -> dict[str, list]:
+    """Columns of the agents' scalars from their rows (a tuple per agent and quarter,
+    in record order): the same Python objects, in the same order, as the per-quarter
+    lists they replace (so pandas infers the same dtypes)."""
+    columns = [list(column) for column in zip(*rows)] if rows else [[] for _ in names]
+    return dict(zip(names, columns))
+
+
+def foundry_snapshot(q: Quarter) -> tuple[list[tuple], np.ndarray]:
+    """What the foundry frame reads this quarter: per foundry (revenue, China revenue,
+    capex, subsidy), and the (foundries, tiers) capacity, yields, price, delivered and
+    ordered wafers as one (5, foundries, tiers) array (a copy: prices change in place)."""
     foundries = q.model.foundries
-    capacity, yields, price = q.capacity, q.yields, q.model.fleet.price
-    delivered = np.array([f.delivered for f in foundries])
-    orders = np.array([f.orders for f in foundries])
-    names, countries = q.roster.names("foundries")
-    out = {
-        "name": names, "country": countries,
-        "revenue_usd_m": q.foundry_revenues,
-        "china_revenue_usd_m": [f.china_revenue_usd_m for f in foundries],
-        "capex_usd_m": [f.capex_usd_m for f in foundries],
-        "subsidy_usd_m": [f.subsidy_usd_m for f in foundries],
-        "capacity_wafers": capacity.sum(axis=1).tolist(),
-        "delivered_wafers": delivered.sum(axis=1).tolist(),
-        "ordered_wafers": orders.sum(axis=1).tolist(),
-    }
+    scalars = [(r, f.china_revenue_usd_m, f.capex_usd_m, f.subsidy_usd_m)
+               for r, f in zip(q.foundry_revenues, foundries)]
+    if not foundries:
+        return scalars, np.zeros((5, 0, len(TIERS)))
+    arrays = np.array([q.capacity, q.yields, q.model.fleet.price,
+                       [f.delivered for f in foundries], [f.orders for f in foundries]])
+    return scalars, arrays
+
+
+def foundry_columns(snapshots: list) -> dict:
+    """The foundry frame's columns (but name and country) over the recorded quarters.
+    Sums over tiers are numpy's sums of each foundry's contiguous row, as per quarter;
+    a per-tier column is the tier's cells, quarter by quarter, foundries in order."""
+    out = _scalar_columns(["revenue_usd_m", "china_revenue_usd_m", "capex_usd_m", "subsidy_usd_m"],
+                          [row for scalars, _ in snapshots for row in scalars])
+    stacked = np.array([arrays for _, arrays in snapshots])  # (quarters, 5, foundries, tiers)
+    if stacked.shape[2] == 0:  # no foundries: empty columns, as empty per-quarter lists give
+        return {**out, **{name: [] for name in ("capacity_wafers", "delivered_wafers", "ordered_wafers",
+                                                *(c for columns in FOUNDRY_TIER_COLUMNS for c in columns))}}
+    capacity, yields, price, delivered, orders = (np.ascontiguousarray(stacked[:, k]) for k in range(5))
+    out["capacity_wafers"] = capacity.sum(axis=2).ravel()
+    out["delivered_wafers"] = delivered.sum(axis=2).ravel()
+    out["ordered_wafers"] = orders.sum(axis=2).ravel()
     for columns, values in zip(FOUNDRY_TIER_COLUMNS, (capacity, yields, price, delivered)):
-        out.update(zip(columns, values.T.tolist()))
+        out.update((name, values[:, :, t].ravel()) for t, name in enumerate(columns))
     return out
 
 
-def firm_block(q: Quarter) -> dict[str, list]:
-    model = q.model
-    figures = model.firm_figures
-    names, countries = model.firm_names, model.firm_countries
-    values = [
-        figures.demand.sum(axis=1), figures.ordered.sum(axis=1), q.delivered_by_firm,
-        q.advanced("demand").copy(), q.advanced("delivered").copy(),
+def firm_snapshot(q: Quarter) -> list[np.ndarray]:
+    """The firm frame's columns of this quarter (but name and country), per firm: the
+    firm figures' sums over tiers and over advanced tiers (this collect's own arrays),
+    copies of the per-firm figures (a firm's row can be written in place)."""
+    figures = q.model.firm_figures
+    return [
+        np.add.reduce(figures.demand, axis=1), np.add.reduce(figures.ordered, axis=1), q.delivered_by_firm,
+        q.advanced("demand"), q.advanced("delivered"),
         figures.fallback_wafers.copy(), figures.ai_dies.copy(), figures.domestic_wafers.copy(),
     ]
-    return {"name": names, "country": countries, **dict(zip(FIRM_COLUMNS[2:], values))}
 
 
-def vendor_block(q: Quarter) -> dict[str, list]:
-    vendors = q.model.vendors
-    names, countries = q.roster.names("vendors")
-    return {
-        "name": names, "country": countries,
-        "revenue_usd_m": [v.revenue_usd_m for v in vendors],
-        "china_revenue_usd_m": [v.china_revenue_usd_m for v in vendors],
-        "china_share": [v.china_share for v in vendors],
-        "subsidy_usd_m": [v.subsidy_usd_m for v in vendors],
-        "output_units": [float(sum(v.output.values())) for v in vendors],
-        "best_progress": [float(min(v.progress.values())) for v in vendors],
-    }
+def firm_columns(snapshots: list) -> dict:
+    return {name: np.concatenate([s[k] for s in snapshots]) for k, name in enumerate(FIRM_COLUMNS[2:])}
 
 
-def government_block(q: Quarter) -> dict[str, list]:
-    governments = q.model.governments
-    names, countries = q.roster.names("governments")
-    return {
-        "name": names, "country": countries,
-        "rules_in_force": [g.rules_in_force for g in governments],
-        "subsidy_usd_m": [g.subsidy_usd_m for g in governments],
-    }
+def vendor_snapshot(q: Quarter) -> list[tuple]:
+    return [(v.revenue_usd_m, v.china_revenue_usd_m, v.china_share, v.subsidy_usd_m,
+             float(sum(v.output.values())), float(min(v.progress.values()))) for v in q.model.vendors]
+
+
+def vendor_columns(snapshots: list) -> dict:
+    return _scalar_columns(["revenue_usd_m", "china_revenue_usd_m", "china_share", "subsidy_usd_m",
+                            "output_units", "best_progress"], [row for s in snapshots for row in s])
+
+
+def government_snapshot(q: Quarter) -> list[tuple]:
+    return [(g.rules_in_force, g.subsidy_usd_m) for g in q.model.governments]
+
+
+def government_columns(snapshots: list) -> dict:
+    return _scalar_columns(["rules_in_force", "subsidy_usd_m"], [row for s in snapshots for row in s])
 
 
 def firm_records(model) -> list[tuple]:
     """(step, agent id, *FIRM_COLUMNS) per firm, as Mesa's agent-type records, from the
     model's `firm_figures` arrays."""
-    block = firm_block(Quarter(model))
+    columns = firm_columns([firm_snapshot(Quarter(model))])
     ids = [f.unique_id for f in model.firms]
-    columns = [block[c] if isinstance(block[c], list) else block[c].tolist() for c in FIRM_COLUMNS]
-    return list(zip([model.steps] * len(ids), ids, *columns))
+    values = [model.firm_names, model.firm_countries, *(columns[c].tolist() for c in FIRM_COLUMNS[2:])]
+    return list(zip([model.steps] * len(ids), ids, *values))
 
 
-def agent_blocks() -> dict:
-    """Agent type -> block function (the whole type's columns of one quarter)."""
+def agent_records() -> dict:
+    """Agent type -> (the model's list it names its agents in, snapshot function,
+    columns function): how each type's frame is recorded."""
     from agents.fabless import FablessFirm
     from agents.foundry import Foundry
     from agents.government import Government
     from agents.vendor import EquipmentVendor
 
-    return {Foundry: foundry_block, FablessFirm: firm_block, EquipmentVendor: vendor_block,
-            Government: government_block}
+    return {Foundry: ("foundries", foundry_snapshot, foundry_columns),
+            FablessFirm: ("firms", firm_snapshot, firm_columns),
+            EquipmentVendor: ("vendors", vendor_snapshot, vendor_columns),
+            Government: ("governments", government_snapshot, government_columns)}
 
 
 def agenttype_reporters() -> dict:
@@ -546,17 +581,20 @@ def _min_dict(attr: str, agent) -> float:
 
 
 # ------------------------------------------------------------------- collecting
-def _report(function, collector: ChipDataCollector, model) -> object:
-    """A model reporter as Mesa calls it: `function` of the collector's current Quarter."""
-    return function(collector.quarter)
+def _recorded(collector: ChipDataCollector, index: int, model) -> object:
+    """A model reporter as Mesa calls it: column `index`'s value, which the collector
+    computed for this collect just before (`ChipDataCollector.collect`)."""
+    return collector.values[index]
 
 
-@dataclass
-class _Blocks:
-    """One agent type's recorded blocks: the step of each, and its columns."""
+class AgentTypeRecord:
+    """One agent type's record: the step and snapshot of each collect, and the
+    function that turns the snapshots into the frame's columns."""
 
-    steps: list
-    columns: list
+    def __init__(self, snapshot, columns) -> None:
+        self.snapshot, self.columns = snapshot, columns
+        self.steps: list[int] = []
+        self.snapshots: list = []
 
 
 class ChipDataCollector(mesa.DataCollector):
@@ -564,9 +602,11 @@ class ChipDataCollector(mesa.DataCollector):
 
     Model reporters (functions of a `Quarter`, see `model_reporters`) fill Mesa's
     `model_vars`, one value per collect, so `get_model_vars_dataframe()` and
-    `mesa.batch_run` read them as usual. Agent types are recorded as column blocks per
-    collect (`agent_blocks`: a synthetic world has 10^5 firms); `agenttype_frame` gives
-    the frame Mesa's `get_agenttype_vars_dataframe` builds from the per-agent reporters
+    `mesa.batch_run` read them as usual: each collect computes every column's value
+    first (a family reporter several at once), and the reporters Mesa calls return
+    them. Agent types are recorded as snapshots per collect (`agent_records`: a
+    synthetic world has 10^5 firms); `agenttype_frame` gives the frame Mesa's
+    `get_agenttype_vars_dataframe` builds from the per-agent reporters
     (`agenttype_reporters`), which this collector also declares.
 
     `collect`: None records everything; a sequence of model reporter names records
@@ -575,62 +615,74 @@ class ChipDataCollector(mesa.DataCollector):
 
     def __init__(self, model, collect=None) -> None:
         reporters = model_reporters(model)
+        columns = [name for key in reporters for name in column_names(key)]
         if collect is not None:
-            unknown = [name for name in collect if name not in reporters]
+            unknown = [name for name in collect if name not in columns]
             if unknown:
                 raise ValueError(f"collect: unknown model reporter '{unknown[0]}'; expected some of: "
-                                 + ", ".join(reporters))
-            reporters = {name: f for name, f in reporters.items() if name == "quarter" or name in collect}
+                                 + ", ".join(columns))
+        kept = set(columns) if collect is None else {"quarter", *collect}
+        # The reporters of the kept columns, in column order, and where each kept
+        # column's value lands in a collect's `values`.
+        self._reporters, position = [], {}
+        for key, function in reporters.items():
+            names = column_names(key)
+            if any(name in kept for name in names):
+                self._reporters.append((function, isinstance(key, tuple)))
+                position.update((name, len(position)) for name in names)
         self.lean = collect is not None
         self.roster = Roster(model)
         self.quarter: Quarter | None = None
-        # Mesa calls a partial with the model; each reads this collect's shared Quarter.
-        reporters = {name: partial(_report, function, self) for name, function in reporters.items()}
-        super().__init__(model_reporters=reporters,
+        self.values: list = []
+        super().__init__(model_reporters={name: partial(_recorded, self, position[name])
+                                          for name in columns if name in kept},
                          agenttype_reporters=None if self.lean else agenttype_reporters())
-        self.blocks = {} if self.lean else {cls: _Blocks([], []) for cls in agent_blocks()}
-        self._block_functions = {} if self.lean else agent_blocks()
+        self.records = {} if self.lean else {
+            cls: (kind, AgentTypeRecord(snapshot, columns)) for cls, (kind, snapshot, columns) in agent_records().items()}
         # Agents are all made before the collector and none is added later.
         self._ids = {cls: [a.unique_id for a in model.agents_by_type[cls]] if cls in model.agent_types else []
-                     for cls in self.blocks}
+                     for cls in self.records}
 
     def collect(self, model) -> None:
-        """Record this quarter: the model reporters through Mesa's own `collect` (so its
-        bookkeeping, which `mesa.batch_run` reads on every Mesa 3.x, stays its own),
-        the agent types as column blocks."""
+        """Record this quarter: every kept column's value, then the model reporters
+        through Mesa's own `collect` (so its bookkeeping, which `mesa.batch_run` reads
+        on every Mesa 3.x, stays its own), then the agent types' snapshots."""
         q = self.quarter = Quarter(model, self.roster)
-        declared, self.agenttype_reporters = self.agenttype_reporters, {}  # recorded as blocks below
+        values = []
+        for function, family in self._reporters:
+            if family:
+                values.extend(function(q))
+            else:
+                values.append(function(q))
+        self.values = values
+        declared, self.agenttype_reporters = self.agenttype_reporters, {}  # recorded as snapshots below
         try:
             super().collect(model)
         finally:
             self.agenttype_reporters = declared
-        for cls, record in self.blocks.items():
+        for _, record in self.records.values():
             record.steps.append(model.steps)
-            record.columns.append(self._block_functions[cls](q))
+            record.snapshots.append(record.snapshot(q))
 
     def agenttype_frame(self, agent_type, ids: list[int]):
         """The frame of one agent type: a row per collect and agent (in the order the
         agents were made), indexed by (Step, AgentID), columns as `agenttype_reporters`."""
         import pandas as pd
 
-        record = self.blocks[agent_type]
-        names = list(self.agenttype_reporters[agent_type])
-        n = len(ids)
+        kind, record = self.records[agent_type]
+        n, quarters = len(ids), len(record.steps)
+        names, countries = self.roster.names(kind)
+        values = {"name": names * quarters, "country": countries * quarters, **record.columns(record.snapshots)}
         columns = {
             "Step": np.repeat(np.asarray(record.steps, dtype=np.int64), n),
-            "AgentID": np.tile(np.asarray(ids, dtype=np.int64), len(record.steps)),
+            "AgentID": np.tile(np.asarray(ids, dtype=np.int64), quarters),
         }
-        for name in names:
-            parts = [block[name] for block in record.columns]
-            if parts and isinstance(parts[0], np.ndarray):
-                columns[name] = np.concatenate(parts)
-            else:
-                columns[name] = [x for part in parts for x in part]
+        columns.update((name, values[name]) for name in self.agenttype_reporters[agent_type])
         return pd.DataFrame(columns).set_index(["Step", "AgentID"])
 
     def get_agenttype_vars_dataframe(self, agent_type):
-        """Mesa's method, answered from the recorded blocks."""
-        if agent_type not in self.blocks:
+        """Mesa's method, answered from the recorded snapshots."""
+        if agent_type not in self.records:
             return super().get_agenttype_vars_dataframe(agent_type)
         return self.agenttype_frame(agent_type, self._ids[agent_type])
 
@@ -639,7 +691,7 @@ class ChipDataCollector(mesa.DataCollector):
         `quarter` and `step` columns in front."""
         out = {"model": self.get_model_vars_dataframe().reset_index(drop=True)}
         labels = np.asarray(out["model"]["quarter"].tolist(), dtype=object)
-        for cls in self.blocks:
+        for cls in self.records:
             df = self.agenttype_frame(cls, self._ids[cls]).reset_index()
             df.insert(0, "quarter", labels[df["Step"].to_numpy(dtype=np.int64)])
             out[cls.kind] = df.drop(columns=["AgentID"]).rename(columns={"Step": "step"})
