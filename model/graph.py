@@ -279,46 +279,55 @@ class EdgeSides(Mapping):
 class Segments:
     """Per-group sums over edges, in edge order: the same numbers, bit for bit, as
     ``values[(group == g) & mask].sum()`` for every g (numpy's pairwise summation over
-    the group's edges in their order), in a few numpy calls whatever the number of
-    groups (groups are agents such as foundries or vendors, edges are many).
+    the group's edges in their order). Groups are agents such as foundries or vendors,
+    edges are many.
 
-    How: `sum()` of a float array starts from its identity, +0.0, and adds the
-    pairwise sum of all the elements; `np.add.reduceat` starts a segment from its
-    first element and adds the pairwise sum of the rest. So each group's values are
-    laid out after a +0.0 of their own and `reduceat` over those segments adds the same
-    terms in the same grouping; an empty group is its pad alone, 0.0, as the empty sum
-    is (checked against `sum()` in tests/test_fast_paths.py)."""
+    Below `PADDED_MAX` values, in a few numpy calls whatever the number of groups:
+    `sum()` of a float array starts from its identity, +0.0, and adds the pairwise sum
+    of all the elements; `np.add.reduceat` starts a segment from its first element and
+    adds the pairwise sum of the rest. So each group's values are laid out after a +0.0
+    of their own and `reduceat` over those segments adds the same terms in the same
+    grouping; an empty group is its pad alone, 0.0, as the empty sum is (checked
+    against `sum()` in tests/test_fast_paths.py). From `PADDED_MAX` values on, the
+    layout's extra pass costs more than a Python step per group: each group's slice of
+    the gathered values is summed."""
+
+    PADDED_MAX = 10_000
 
     def __init__(self, group: np.ndarray, n_groups: int, mask: np.ndarray | None = None) -> None:
         chosen = np.flatnonzero(mask) if mask is not None else np.arange(len(group))
         self.order = chosen[np.argsort(group[chosen], kind="stable")]
         bounds = np.searchsorted(group[self.order], np.arange(n_groups + 1))
         self.bounds = bounds.tolist()
-        # Group g's segment of the padded layout: its pad at bounds[g] + g, then its values.
-        self._starts = bounds[:-1] + np.arange(n_groups)
-        self._slot = np.arange(len(self.order)) + np.repeat(np.arange(1, n_groups + 1), np.diff(bounds))
-        # Scratch for `sums`, made (and its pages touched) here at set-up rather than in
-        # the first quarter: a fresh array of 10^6 floats costs page faults. The pads of
-        # `_padded` are never written: they stay +0.0.
-        self._gathered = np.zeros(len(self.order))
-        self._gathered.fill(0.0)
-        self._padded = np.zeros(len(self.order) + n_groups)
-        self._padded.fill(0.0)
+        self.padded = len(self.order) < self.PADDED_MAX
+        if self.padded:
+            # Group g's segment of the padded layout: its pad at bounds[g] + g, then its
+            # values. The pads of `_layout` are never written: they stay +0.0.
+            self._starts = bounds[:-1] + np.arange(n_groups)
+            self._slot = np.arange(len(self.order)) + np.repeat(np.arange(1, n_groups + 1), np.diff(bounds))
+            self._layout = np.zeros(len(self.order) + n_groups)
+        else:
+            # Scratch for the gather, made (and its pages touched) here at set-up rather
+            # than in the first quarter: a fresh array of 10^6 floats costs page faults.
+            self._gathered = np.zeros(len(self.order))
+            self._gathered.fill(0.0)
 
     def sums(self, values: np.ndarray) -> np.ndarray:
         values = np.asarray(values)
-        if values.dtype != np.float64:
+        if not self.padded or values.dtype != np.float64:
             return self._sums_by_group(values)
         if not len(self._starts):
             return np.zeros(0)
-        if len(self.order) < 10_000:  # numpy's per-call cost dominates: a fresh gather is quicker
-            self._padded[self._slot] = values[self.order]
-        else:
-            self._padded[self._slot] = np.take(values, self.order, out=self._gathered)
-        return np.add.reduceat(self._padded, self._starts)
+        self._layout[self._slot] = values[self.order]
+        return np.add.reduceat(self._layout, self._starts)
 
     def _sums_by_group(self, values: np.ndarray) -> np.ndarray:
-        """`sums` a group at a time (values of another dtype)."""
-        ordered = values[self.order]
+        """`sums` a group at a time."""
+        if values.dtype == np.float64 and not self.padded:  # gathered into a buffer kept from call to call
+            ordered = np.take(values, self.order, out=self._gathered)
+        else:
+            ordered = values[self.order]
         b, zero = self.bounds, ordered.dtype.type(0)
+        # An empty group's sum is numpy's empty sum (0) without a call: most tool
+        # sellers are empty, a vendor making few of the categories.
         return np.array([ordered[b[g]:b[g + 1]].sum() if b[g + 1] > b[g] else zero for g in range(len(b) - 1)])
