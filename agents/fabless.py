@@ -196,27 +196,72 @@ def stream_demand(
     `origin`, the world's first quarter, if it started before); from 2023Q1 AI streams
     follow the boom instead (`ai_boom_log_growth`: `ai_growth` in 2023, fading by
     `ai_fade` a year); after its `peak` a stream declines at its `decline` rate (node
-    migration). Non-AI demand is scaled by the market `cycle` of the year; all of a
-    firm's demand by its `shock[firm]` (its own demand noise). A firm's streams at one
-    tier add up in stream order. Units: wafers/quarter.
+    migration): `StreamGrowth`. Non-AI demand is scaled by the market `cycle` of the
+    year; all of a firm's demand by its `shock[firm]` (its own demand noise):
+    `firm_demand`. A firm's streams at one tier add up in stream order. Units:
+    wafers/quarter.
     """
+    grown = StreamGrowth(streams, origin, ai_growth, ai_fade).wafers(quarter)
+    return firm_demand(streams, n_firms, quarter, grown, cycle, shock)
+
+
+class StreamGrowth:
+    """Each stream's wafers/quarter in a quarter before the market cycle and the firms'
+    shocks, for fixed streams, origin and AI boom (`stream_demand`'s growth rule).
+
+    What does not depend on the quarter (a stream's first quarter, 1 + its rates, its
+    path up to the boom and the boom's log multiplier when it joined) is computed once;
+    the boom's log multiplier at a quarter is read from a table of `ai_boom_log_growth`
+    over whole quarters. The same numbers as computing it all per call: every figure is
+    elementwise (a table entry is `ai_boom_log_growth` of that quarter: its rates and
+    their running sum do not depend on how many years are asked for) and the products
+    and quotients are the same, in the same order."""
+
+    def __init__(self, streams: DemandStreams, origin: int, ai_growth: float, ai_fade: float) -> None:
+        self.streams, self.ai_growth, self.ai_fade = streams, ai_growth, ai_fade
+        self.began = np.maximum(streams.start, origin)
+        self.growth = 1 + streams.growth
+        self.decline = 1 + streams.decline
+        before = np.maximum(0, AI_BOOM_QUARTER - self.began)
+        joined = np.maximum(AI_BOOM_QUARTER, self.began) - AI_BOOM_QUARTER
+        self.before_boom = streams.wafers * self.growth ** (before / 4)  # wafers when the boom took over
+        self.joined = ai_boom_log_growth(joined, ai_growth, ai_fade)
+        self.table = np.zeros(0)
+
+    def boom(self, quarters: np.ndarray) -> np.ndarray:
+        """`ai_boom_log_growth(quarters, ai_growth, ai_fade)` from the table (made, or
+        made longer, when a quarter is past its end)."""
+        quarters = np.maximum(quarters, 0)
+        top = int(quarters.max(initial=0))
+        if top >= len(self.table):
+            self.table = ai_boom_log_growth(np.arange(max(64, 2 * top + 1)), self.ai_growth, self.ai_fade)
+        return self.table.take(quarters)
+
+    def wafers(self, quarter) -> np.ndarray:
+        """Each stream's wafers/quarter in `quarter` (an int, or one per stream)."""
+        streams = self.streams
+        until = np.minimum(quarter, streams.peak)  # growth runs to the peak
+        grown = streams.wafers * self.growth ** ((until - self.began) / 4)
+        boom = until > AI_BOOM_QUARTER
+        if boom.any():
+            boomed = self.before_boom * np.exp(self.boom(until - AI_BOOM_QUARTER) - self.joined)
+            grown = np.where(streams.ai & boom, boomed, grown)
+        return grown * self.decline ** (np.maximum(0, quarter - streams.peak) / 4)
+
+
+def firm_demand(streams: DemandStreams, n_firms: int, quarter, grown: np.ndarray, cycle, shock: np.ndarray,
+                cell: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(all wafers, AI wafers) per firm and tier from each stream's wafers `grown`
+    (`StreamGrowth.wafers` of `quarter`): non-AI streams x the market `cycle`, all x
+    the firm's `shock`, none before the stream starts; a firm's streams at one tier
+    added in stream order. `quarter`, `cycle`: a value, or one per stream; `cell`:
+    each stream's firm x tier cell, if known."""
     n = len(TIERS)
-    began = np.maximum(streams.start, origin)
-    until = np.minimum(quarter, streams.peak)  # growth runs to the peak
-    grown = streams.wafers * (1 + streams.growth) ** ((until - began) / 4)
-    boom = until > AI_BOOM_QUARTER
-    if boom.any():
-        before = np.maximum(0, AI_BOOM_QUARTER - began)
-        joined = np.maximum(AI_BOOM_QUARTER, began) - AI_BOOM_QUARTER
-        boom_path = (ai_boom_log_growth(until - AI_BOOM_QUARTER, ai_growth, ai_fade)
-                     - ai_boom_log_growth(joined, ai_growth, ai_fade))
-        boomed = streams.wafers * (1 + streams.growth) ** (before / 4) * np.exp(boom_path)
-        grown = np.where(streams.ai & boom, boomed, grown)
-    grown = grown * (1 + streams.decline) ** (np.maximum(0, quarter - streams.peak) / 4)
     own = np.asarray(shock, dtype=float)[streams.firm]
     value = grown * np.where(streams.ai, own, own * cycle)
     value = np.where(quarter >= streams.start, value, 0.0)
-    cell = streams.firm * n + streams.tier
+    if cell is None:
+        cell = streams.firm * n + streams.tier
     total = np.bincount(cell, weights=value, minlength=n_firms * n).reshape(n_firms, n)
     ai = np.bincount(cell, weights=np.where(streams.ai, value, 0.0), minlength=n_firms * n).reshape(n_firms, n)
     return total, ai
@@ -307,16 +352,21 @@ def fall_back(demand: np.ndarray, demand_ai: np.ndarray, reach: np.ndarray):
     n = demand.shape[1]
     # Worked on as (tiers, firms) copies, so that each tier is one contiguous row (the
     # same additions and products as on the columns); returned as (firms, tiers) views.
+    # The AI wafers that move are computed once and added to one tier and taken from
+    # the other (the same product both times).
     routed, routed_ai, reach = demand.T.copy(), demand_ai.T.copy(), np.asarray(reach).T
     fallback = np.zeros(len(demand))
+    rows, rows_ai = list(routed), list(routed_ai)
     for t in range(n - 1):
-        spill = np.maximum(routed[t] - reach[t], 0.0)
-        share = np.divide(spill, routed[t], out=np.zeros_like(spill), where=routed[t] > 0)
+        here = rows[t]
+        spill = np.maximum(here - reach[t], 0.0)
+        share = np.divide(spill, here, out=np.zeros(len(spill)), where=here > 0)
         fallback += spill
-        routed[t + 1] += spill
-        routed_ai[t + 1] += routed_ai[t] * share
-        routed[t] -= spill
-        routed_ai[t] -= routed_ai[t] * share
+        rows[t + 1] += spill
+        moved = rows_ai[t] * share
+        rows_ai[t + 1] += moved
+        here -= spill
+        rows_ai[t] -= moved
     return routed.T, routed_ai.T, fallback
 
 
@@ -374,7 +424,23 @@ class FablessSector:
     def demand(self, quarter: int, ai_growth: float, ai_fade: float, cycle: float,
                shocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(all, AI) wafers each firm wants per tier in `quarter` (`stream_demand`)."""
-        return stream_demand(self.streams, self.n_firms, quarter, self.origin, ai_growth, cycle, shocks, ai_fade)
+        return firm_demand(self.streams, self.n_firms, quarter, self._stream_wafers(quarter, ai_growth, ai_fade),
+                           cycle, shocks)
+
+    def _stream_wafers(self, quarter: int, ai_growth: float, ai_fade: float) -> np.ndarray:
+        """`StreamGrowth.wafers` of the sector's streams in `quarter` (read, never
+        changed). Kept for a few quarters: the forecast of one quarter asks for the
+        quarter that is demanded one installation lag later."""
+        key = (quarter, ai_growth, ai_fade)
+        kept = self.__dict__.setdefault("_wafers_by_quarter", {})
+        if key not in kept:
+            growth = self.__dict__.get("_growth")
+            if growth is None or (growth.ai_growth, growth.ai_fade) != (ai_growth, ai_fade):
+                growth = self._growth = StreamGrowth(self.streams, self.origin, ai_growth, ai_fade)
+            if len(kept) >= 16:
+                del kept[next(iter(kept))]  # the oldest
+            kept[key] = growth.wafers(quarter)
+        return kept[key]
 
     def place_orders(
         self, quarter: int, horizon: int, *, ai_growth: float, ai_fade: float, cycle: float,
@@ -407,7 +473,7 @@ class FablessSector:
         np.copyto(buffer, eligible_ahead)  # eligible_ahead.astype(float)
         reachable_ahead = np.bincount(rel.group, weights=buffer, minlength=n_groups) > 0
         reach_ahead = np.where(reachable_ahead, np.inf, 0.0).reshape(-1, n)
-        demand, routed, routed_ai, fallback, routed_forecast = self._routed(
+        demand, routed, routed_ai, fallback, routed_forecast, clean = self._routed(
             quarter, horizon, ai_growth, ai_fade, cycle, shocks, reach_now.reshape(-1, n), reach_ahead)
         self.figures.demand = demand
         self.figures.fallback_wafers = fallback
@@ -427,11 +493,11 @@ class FablessSector:
             weighted = _union(weighted, adopted, len(rel.group))  # adopted weights are > 0
         orders = np.zeros(len(rel.group))
         live = weighted[~(self.weight[weighted] <= 0)]  # split_orders' live edges
-        if zero_elsewhere(routed):
+        if clean[0]:
             orders[live] = split_live(routed.ravel(), rel.group[live], self.weight[live])
         else:
             orders = split_orders(routed.ravel(), rel.group, self.weight, eligible_now)
-        risky = np.flatnonzero(at_risk)  # x 1.0 elsewhere: only the relations at risk change
+        risky = at_risk.nonzero()[0]  # x 1.0 elsewhere: only the relations at risk change
         if len(risky):
             orders[risky] *= 1.0 + stockpile_factor * at_risk[risky]
         # Only a live relation has an order that can be > 0 (elsewhere it is +0.0, and
@@ -455,7 +521,7 @@ class FablessSector:
             at, found = search
             weighted, ahead = _add_at(weighted, ahead, at, found, len(rel.group))
         live = ~(ahead <= 0)
-        if zero_elsewhere(routed_forecast):
+        if clean[1]:
             fc = split_live(routed_forecast.ravel(), rel.group[weighted[live]], ahead[live])
             per_seller = np.bincount(rel.seller[weighted[live]], weights=fc, minlength=len(capacity))
         else:
@@ -466,45 +532,54 @@ class FablessSector:
         return WaferOrders(orders, ai_share, per_seller, first_use)
 
     def _routed(self, quarter, horizon, ai_growth, ai_fade, cycle, shocks, reach_now, reach_ahead):
-        """(demand, routed demand, routed AI demand, fallback wafers) of `quarter` and
-        the routed forecast of `horizon` (`demand`, then `fall_back` to `reach_now` and
-        `reach_ahead`). A small world computes both quarters in one call of each
-        (`_demand_and_forecast`; each row falls back on its own, the forecast's AI rows
-        unused): the same numbers with half the calls. A large one makes two calls:
+        """(demand, routed demand, routed AI demand, fallback wafers) of `quarter`, the
+        routed forecast of `horizon` (`demand`, then `fall_back` to `reach_now` and
+        `reach_ahead`), and whether each routed demand is split over the live relations
+        alone (`zero_elsewhere`: one test of both when both pass it). A small world
+        computes both quarters in one call of each (`_demand_and_forecast`; each row
+        falls back on its own, the forecast's AI rows unused): the same numbers with
+        half the calls. A large one makes two calls:
         there the stacked arrays would pass 4 MiB, where numpy asks the kernel for huge
         pages and a fresh array costs more in page faults than the calls saved."""
         m, n = self.n_firms, len(TIERS)
         if 2 * m * n * 8 < 1 << 22:
             wanted, wanted_ai = self._demand_and_forecast(quarter, horizon, ai_growth, ai_fade, cycle, shocks)
             routed, routed_ai, fallback = fall_back(wanted, wanted_ai, np.concatenate([reach_now, reach_ahead]))
-            return wanted[:m], routed[:m], routed_ai[:m], fallback[:m], routed[m:]
+            clean = (True, True) if zero_elsewhere(routed) else (zero_elsewhere(routed[:m]),
+                                                                 zero_elsewhere(routed[m:]))
+            return wanted[:m], routed[:m], routed_ai[:m], fallback[:m], routed[m:], clean
         demand, demand_ai = self.demand(quarter, ai_growth, ai_fade, cycle, shocks)
         forecast, _ = self.demand(horizon, ai_growth, ai_fade, 1.0, np.ones(m))
         routed, routed_ai, fallback = fall_back(demand, demand_ai, reach_now)
         routed_forecast, _, _ = fall_back(forecast, forecast, reach_ahead)
-        return demand, routed, routed_ai, fallback, routed_forecast
+        clean = zero_elsewhere(routed), zero_elsewhere(routed_forecast)
+        return demand, routed, routed_ai, fallback, routed_forecast, clean
 
     def _demand_and_forecast(self, quarter: int, horizon: int, ai_growth: float, ai_fade: float, cycle: float,
                              shocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(all, AI) wafers per firm and tier, shape (2 x firms, tiers): rows of firm j
         are `demand(quarter, ..., cycle, shocks)`, rows of firm firms + j the forecast
-        `demand(horizon, ..., 1.0, no noise)`. One `stream_demand` over the streams
-        taken twice (the second copy's firms offset by `n_firms`), with the quarter and
-        cycle per stream: each stream's figure is the same elementwise arithmetic as in
-        its own call, and each firm's cell adds the same streams in the same order."""
+        `demand(horizon, ..., 1.0, no noise)`. One `firm_demand` over the streams taken
+        twice (the second copy's firms offset by `n_firms`), with each stream's wafers
+        (`_stream_wafers`), quarter and cycle: each stream's figure is the same
+        elementwise arithmetic as in its own call, and each firm's cell adds the same
+        streams in the same order."""
         if getattr(self, "_streams_twice", None) is None:
             st = self.streams
             self._streams_twice = DemandStreams(*(
                 np.concatenate([getattr(st, f), getattr(st, f) + self.n_firms if f == "firm" else getattr(st, f)])
                 for f in ("firm", "tier", "wafers", "growth", "ai", "start", "peak", "decline")))
+            self._cells_twice = self._streams_twice.firm * len(TIERS) + self._streams_twice.tier
         k = len(self.streams.firm)
         quarters = np.full(2 * k, quarter, dtype=np.int64)
         quarters[k:] = horizon
         cycles = np.full(2 * k, float(cycle))
         cycles[k:] = 1.0
         shock = np.concatenate([np.asarray(shocks, dtype=float), np.ones(self.n_firms)])
-        return stream_demand(self._streams_twice, 2 * self.n_firms, quarters, self.origin, ai_growth, cycles,
-                             shock, ai_fade)
+        grown = np.concatenate([self._stream_wafers(quarter, ai_growth, ai_fade),
+                                self._stream_wafers(horizon, ai_growth, ai_fade)])
+        return firm_demand(self._streams_twice, 2 * self.n_firms, quarters, grown, cycles, shock,
+                           self._cells_twice)
 
     def _relation_buffer(self) -> np.ndarray:
         """A float per relation, reused from call to call (scratch space only)."""
@@ -515,7 +590,7 @@ class FablessSector:
         tier group's total weight over its eligible relations is > 0). The total is
         over those relations alone: the others would each add a zero, which changes no
         sum that starts at +0.0."""
-        weighted = np.flatnonzero(eligible & (self.weight != 0))
+        weighted = (eligible & (self.weight != 0)).nonzero()[0]
         total = np.bincount(self.relations.group[weighted], weights=self.weight[weighted],
                             minlength=self.n_firms * len(TIERS))
         return weighted, total > 0
@@ -533,7 +608,7 @@ class FablessSector:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         # Only the relations of groups left without a weighted supplier can search
         # (a few, in a world of 10^6 relations): the rule runs over those alone.
-        at = np.flatnonzero(~has_weight[rel.group] & eligible)
+        at = (~has_weight[rel.group] & eligible).nonzero()[0]
         return at, search_weights(has_weight, rel.group[at], np.maximum(capacity[rel.seller[at]], 1.0),
                                   rel.same_country[at], eligible[at])
 
@@ -553,10 +628,10 @@ class FablessSector:
         sparse = (len(flow) >= SPARSE_MIN_EDGES and np.isfinite(ai_share).all()
                   and np.isfinite(seller_yield).all())
         if sparse:
-            placed, moved = np.flatnonzero(orders != 0), np.flatnonzero(flow != 0)  # (faster than on floats)
+            placed, moved = (orders != 0).nonzero()[0], (flow != 0).nonzero()[0]  # (faster than on floats)
         else:
             placed = moved = slice(None)  # every relation
-        group, seller = np.asarray(ai_share)[rel.group[moved]], np.asarray(seller_yield)[rel.seller[moved]]
+        group, seller = np.take(ai_share, rel.group[moved]), np.take(seller_yield, rel.seller[moved])
         figures.ordered = np.bincount(rel.group[placed], weights=orders[placed], minlength=n_groups).reshape(-1, n)
         delivered = flow[moved]
         buyer = rel.buyer[moved]

@@ -189,7 +189,9 @@ class ChipMarketModel(mesa.Model):
         shocks = self.rng.lognormal(0.0, p.demand_noise, size=n_firms) if p.demand_noise > 0 else np.ones(n_firms)
         horizon = q + self.lag + 1
         capacity = self.foundry_capacity().ravel()  # per foundry x tier cell: the market's sellers
-        coming = capacity + np.concatenate([f.pipeline.sum(axis=(0, 2, 3)) for f in self.foundries])
+        # Each foundry's pipeline (its row of the fleet's) over lag, routes and origins,
+        # all foundries in one reduction: the same sums as foundry by foundry.
+        coming = capacity + self.fleet.pipeline.sum(axis=(1, 3, 4)).ravel()
         # Orders go where a process runs and has (or is installing) capacity; forecasts
         # also reach processes that will be ready within the planning horizon.
         active = market.edges.active
@@ -202,12 +204,13 @@ class ChipMarketModel(mesa.Model):
             eligible_ahead=active & (ready <= horizon)[market.seller], capacity=capacity, coming=coming,
             at_risk=controls.at_risk_mask(self.announced, len(market.edges)), stockpile_factor=p.stockpile_factor,
         )
-        self.log_edges("search", "", market.edges, np.flatnonzero(intent.first_use),
-                       "firm re-wired to a permitted supplier")
+        searched = intent.first_use.nonzero()[0]
+        if len(searched):
+            self.log_edges("search", "", market.edges, searched, "firm re-wired to a permitted supplier")
         market.take_orders(intent.orders, intent.ai_share, capacity)
-        n = len(TIERS)
-        for i, foundry in enumerate(self.foundries):
-            foundry.forecast = intent.forecast[i * n:(i + 1) * n].copy()
+        forecast = intent.forecast.reshape(len(self.foundries), len(TIERS)).copy()  # each foundry its row
+        for foundry, row in zip(self.foundries, forecast):
+            foundry.forecast = row
 
     def _clear_markets(self) -> None:
         """Phase 6: each foundry-tier's capacity goes to orders over active edges:
@@ -217,11 +220,12 @@ class ChipMarketModel(mesa.Model):
     def _produce_and_price(self) -> None:
         """Phase 7: deliveries become dies and revenue; prices and preferences adapt."""
         market, p = self.wafer_market, self.parameters
-        settled = market.settle(self.fleet.price.copy(), self.foundry_yields())
-        revenue, china_revenue = settled.revenue.tolist(), settled.china_revenue.tolist()
-        for i, foundry in enumerate(self.foundries):
-            foundry.orders, foundry.delivered = settled.ordered[i], settled.delivered[i]
-            foundry.revenue_usd_m, foundry.china_revenue_usd_m = revenue[i], china_revenue[i]
+        settled = market.settle(self.fleet.price, self.foundry_yields())  # read there, not kept
+        for foundry, ordered, delivered, revenue, china_revenue in zip(
+                self.foundries, settled.ordered, settled.delivered, settled.revenue.tolist(),
+                settled.china_revenue.tolist()):
+            foundry.orders, foundry.delivered = ordered, delivered  # its rows of the settlement's
+            foundry.revenue_usd_m, foundry.china_revenue_usd_m = revenue, china_revenue
         self.fleet.learn(settled.delivered)  # every foundry's Foundry.learn and set_prices at once
         self.fleet.set_prices(settled.ordered, p.price_adjustment)
         self.sector.receive(market.orders, market.flow, settled.seller_yield, market.ai_share,
