@@ -66,6 +66,7 @@ class OrderBills(NamedTuple):
     position: np.ndarray
     runs: np.ndarray
     ready: np.ndarray
+    place: np.ndarray  # where a request is listed in its foundry's list: tier x categories + position
     known: dict  # reachable (as bytes) -> its `older_targets`: rules change it a few times a run
 
     def targets(self, reachable: np.ndarray) -> np.ndarray:
@@ -86,8 +87,9 @@ class OrderBills(NamedTuple):
                 for k, (category, units) in enumerate(bill(tier, route).items()):
                     at = (f, CATEGORY_INDEX[category], tier.index)
                     per_wafer[at], listed[at], position[at] = units, True, k
+        place = np.arange(len(TIERS)) * len(CATEGORY_NAMES) + position
         return cls(per_wafer, listed, position, np.array([f.has_tier for f in foundries]),
-                   np.array([f.ready for f in foundries]), {})
+                   np.array([f.ready for f in foundries]), place, {})
 
 
 class Foundry(ChipAgent):
@@ -503,10 +505,9 @@ def order_tools(
     due = bills.runs & (quarter + lag + 1 >= bills.ready) & ~(gap <= 0)
     need = gap[:, None, :] * bills.per_wafer - stock
     wanted = due[:, None, :] & bills.listed & (need > 0)
-    place = np.arange(n_tiers) * n_categories + bills.position  # where a request is listed
-    unlisted = n_tiers * n_categories
+    place, unlisted = bills.place, n_tiers * n_categories
     if reachable is not None and repurpose_share > 0:
-        target = older_targets(reachable, bills.runs)
+        target = bills.targets(reachable)
         value = np.where(reachable, need, repurpose_share * need)
         f, c, t = np.nonzero(wanted & (target >= 0))  # a cell's sources in tier order
         units, rank = np.zeros(stock.shape), np.full(stock.shape, unlisted)
