@@ -228,14 +228,12 @@ class StreamGrowth:
         self.joined = ai_boom_log_growth(joined, ai_growth, ai_fade)
         self.table = np.zeros(0)
 
-    def boom(self, quarters: np.ndarray) -> np.ndarray:
+    def boom(self, quarters: np.ndarray, top: int) -> np.ndarray:
         """`ai_boom_log_growth(quarters, ai_growth, ai_fade)` from the table (made, or
-        made longer, when a quarter is past its end)."""
-        quarters = np.maximum(quarters, 0)
-        top = int(quarters.max(initial=0))
+        made longer, when `top`, the largest of `quarters`, is past its end)."""
         if top >= len(self.table):
             self.table = ai_boom_log_growth(np.arange(max(64, 2 * top + 1)), self.ai_growth, self.ai_fade)
-        return self.table.take(quarters)
+        return self.table.take(np.maximum(quarters, 0))
 
     def wafers(self, quarter) -> np.ndarray:
         """Each stream's wafers/quarter in `quarter` (an int, or one per stream)."""
@@ -244,7 +242,8 @@ class StreamGrowth:
         grown = streams.wafers * self.growth ** ((until - self.began) / 4)
         boom = until > AI_BOOM_QUARTER
         if boom.any():
-            boomed = self.before_boom * np.exp(self.boom(until - AI_BOOM_QUARTER) - self.joined)
+            top = (quarter if isinstance(quarter, int) else int(np.max(quarter))) - AI_BOOM_QUARTER  # until <= quarter
+            boomed = self.before_boom * np.exp(self.boom(until - AI_BOOM_QUARTER, top) - self.joined)
             grown = np.where(streams.ai & boom, boomed, grown)
         return grown * self.decline ** (np.maximum(0, quarter - streams.peak) / 4)
 
@@ -559,27 +558,30 @@ class FablessSector:
                              shocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(all, AI) wafers per firm and tier, shape (2 x firms, tiers): rows of firm j
         are `demand(quarter, ..., cycle, shocks)`, rows of firm firms + j the forecast
-        `demand(horizon, ..., 1.0, no noise)`. One `firm_demand` over the streams taken
-        twice (the second copy's firms offset by `n_firms`), with each stream's wafers
-        (`_stream_wafers`), quarter and cycle: each stream's figure is the same
-        elementwise arithmetic as in its own call, and each firm's cell adds the same
-        streams in the same order."""
+        `demand(horizon, ..., 1.0, no noise)`. One pair of sums over the streams taken
+        twice (the second copy's firms offset by `n_firms`): each stream's figure is the
+        same elementwise arithmetic as in its own `demand` call, and each firm's cell
+        adds the same streams in the same order."""
         if getattr(self, "_streams_twice", None) is None:
             st = self.streams
             self._streams_twice = DemandStreams(*(
                 np.concatenate([getattr(st, f), getattr(st, f) + self.n_firms if f == "firm" else getattr(st, f)])
                 for f in ("firm", "tier", "wafers", "growth", "ai", "start", "peak", "decline")))
             self._cells_twice = self._streams_twice.firm * len(TIERS) + self._streams_twice.tier
-        k = len(self.streams.firm)
-        quarters = np.full(2 * k, quarter, dtype=np.int64)
-        quarters[k:] = horizon
-        cycles = np.full(2 * k, float(cycle))
-        cycles[k:] = 1.0
-        shock = np.concatenate([np.asarray(shocks, dtype=float), np.ones(self.n_firms)])
-        grown = np.concatenate([self._stream_wafers(quarter, ai_growth, ai_fade),
-                                self._stream_wafers(horizon, ai_growth, ai_fade)])
-        return firm_demand(self._streams_twice, 2 * self.n_firms, quarters, grown, cycles, shock,
-                           self._cells_twice)
+        # Each stream's figure as `firm_demand` makes it: this quarter's x the cycle and
+        # shock; the forecast's x 1.0 (no cycle, no noise), which is the figure itself.
+        st, k = self.streams, len(self.streams.firm)
+        value = np.empty(2 * k)
+        own = np.take(np.asarray(shocks, dtype=float), st.firm)
+        np.multiply(self._stream_wafers(quarter, ai_growth, ai_fade), np.where(st.ai, own, own * cycle),
+                    out=value[:k])
+        value[k:] = self._stream_wafers(horizon, ai_growth, ai_fade)
+        np.copyto(value[:k], 0.0, where=quarter < st.start)  # np.where(quarter >= start, value, 0.0)
+        np.copyto(value[k:], 0.0, where=horizon < st.start)
+        cells, n_cells = self._cells_twice, 2 * self.n_firms * len(TIERS)
+        total = np.bincount(cells, weights=value, minlength=n_cells).reshape(-1, len(TIERS))
+        ai = np.bincount(cells, weights=np.where(self._streams_twice.ai, value, 0.0), minlength=n_cells)
+        return total, ai.reshape(-1, len(TIERS))
 
     def _relation_buffer(self) -> np.ndarray:
         """A float per relation, reused from call to call (scratch space only)."""

@@ -638,7 +638,8 @@ class ChipDataCollector(mesa.DataCollector):
                                           for name in columns if name in kept},
                          agenttype_reporters=None if self.lean else agenttype_reporters())
         self.records = {} if self.lean else {
-            cls: (kind, AgentTypeRecord(snapshot, columns)) for cls, (kind, snapshot, columns) in agent_records().items()}
+            cls: (kind, AgentTypeRecord(snapshot, to_columns))
+            for cls, (kind, snapshot, to_columns) in agent_records().items()}
         # Agents are all made before the collector and none is added later.
         self._ids = {cls: [a.unique_id for a in model.agents_by_type[cls]] if cls in model.agent_types else []
                      for cls in self.records}

@@ -541,3 +541,63 @@ def test_segment_sums_are_each_groups_numpy_sum(seed, n_groups, mean_size):
     assert bits(segments.sums(values)) == bits(expected)
     assert bits(segments.sums(values[::-1].copy())) == bits(
         np.array([values[::-1][(group == g) & chosen].sum() for g in range(n_groups)]))
+
+
+def reference_stream_demand(streams, n_firms, quarter, origin, ai_growth, cycle, shock, ai_fade=0.0):
+    """`stream_demand` as it was computed whole on each call (before StreamGrowth)."""
+    from agents.fabless import AI_BOOM_QUARTER, ai_boom_log_growth
+
+    n = len(TIERS)
+    began = np.maximum(streams.start, origin)
+    until = np.minimum(quarter, streams.peak)
+    grown = streams.wafers * (1 + streams.growth) ** ((until - began) / 4)
+    boom = until > AI_BOOM_QUARTER
+    if boom.any():
+        before = np.maximum(0, AI_BOOM_QUARTER - began)
+        joined = np.maximum(AI_BOOM_QUARTER, began) - AI_BOOM_QUARTER
+        boom_path = (ai_boom_log_growth(until - AI_BOOM_QUARTER, ai_growth, ai_fade)
+                     - ai_boom_log_growth(joined, ai_growth, ai_fade))
+        boomed = streams.wafers * (1 + streams.growth) ** (before / 4) * np.exp(boom_path)
+        grown = np.where(streams.ai & boom, boomed, grown)
+    grown = grown * (1 + streams.decline) ** (np.maximum(0, quarter - streams.peak) / 4)
+    own = np.asarray(shock, dtype=float)[streams.firm]
+    value = grown * np.where(streams.ai, own, own * cycle)
+    value = np.where(quarter >= streams.start, value, 0.0)
+    cell = streams.firm * n + streams.tier
+    total = np.bincount(cell, weights=value, minlength=n_firms * n).reshape(n_firms, n)
+    ai = np.bincount(cell, weights=np.where(streams.ai, value, 0.0), minlength=n_firms * n).reshape(n_firms, n)
+    return total, ai
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(0.0, 3.0), st.floats(0.0, 0.9), st.booleans())
+def test_stream_demand_with_the_boom_table_is_the_whole_rule_bit_for_bit(seed, growth, fade, per_stream):
+    """StreamGrowth's fixed parts and table of the boom's log multiplier give, to the
+    last bit, what computing every figure on each call gave; so does the sector's
+    demand over quarters it keeps."""
+    from agents.fabless import DemandStreams, FablessSector, Relations, stream_demand
+
+    rng = np.random.default_rng(seed)
+    n_firms, k = int(rng.integers(1, 8)), int(rng.integers(1, 30))
+    origin = parse_quarter("2019Q1")
+    streams = DemandStreams(
+        firm=rng.integers(0, n_firms, k), tier=rng.integers(0, 5, k), wafers=rng.random(k) * 1e4,
+        growth=rng.random(k) - 0.2, ai=rng.random(k) < 0.5,
+        start=np.where(rng.random(k) < 0.5, -(10**6), origin + rng.integers(-8, 40, k)),
+        peak=np.where(rng.random(k) < 0.5, 10**6, origin + rng.integers(0, 60, k)), decline=-rng.random(k) * 0.3)
+    shock = rng.lognormal(0.0, 0.1, n_firms)
+    quarters = [origin + int(q) for q in rng.integers(0, 60, 6)]
+    if per_stream:
+        quarters = [origin + rng.integers(0, 60, k) for _ in range(3)]
+    for quarter in quarters:
+        cycle = np.where(rng.random(k) < 0.5, 0.9, 1.1) if per_stream else 0.93
+        got = stream_demand(streams, n_firms, quarter, origin, growth, cycle, shock, fade)
+        assert bits(got) == bits(reference_stream_demand(streams, n_firms, quarter, origin, growth, cycle, shock,
+                                                         fade))
+    empty = np.zeros(0, dtype=np.int64)
+    sector = FablessSector(streams, n_firms, Relations(empty, empty, empty, empty, empty, empty, np.zeros(0)),
+                           np.zeros(0), origin)
+    for quarter in [origin + int(q) for q in rng.integers(0, 60, 20)]:  # repeats read kept quarters
+        got = sector.demand(quarter, growth, fade, 0.95, shock)
+        assert bits(got) == bits(reference_stream_demand(streams, n_firms, quarter, origin, growth, 0.95, shock,
+                                                         fade))
