@@ -423,12 +423,12 @@ class FoundryFleet:
         age_fleet(self.capacity, self.pipeline, depreciation, unserviced_extra,
                   np.array([f.unserviced for f in self.foundries]))
 
-    def receive_tools(self, foundry: np.ndarray, category: np.ndarray, tier: np.ndarray, units: np.ndarray,
-                      domestic: np.ndarray) -> None:
-        """Tools delivered: `units` of `category` for use at `tier` to each `foundry`
-        (parallel arrays; added one after another in the given order, as
-        `Foundry.receive_tools` would)."""
-        np.add.at(self.inventory, (foundry, category, tier, np.where(domestic, DOMESTIC, FOREIGN)), units)
+    def receive_tools(self, cell: np.ndarray, units: np.ndarray) -> None:
+        """Tools delivered: `units` into each stock `cell` of the fleet's inventory, flat
+        (((foundry x categories + category) x tiers + tier of use) x 2 + origin, foreign
+        0, domestic 1: `ToolMarket.stock_cell`), added one after another in the given order, as
+        `Foundry.receive_tools` would."""
+        np.add.at(self.inventory.reshape(-1), cell, units)
 
 
 def tier_totals(capacity: np.ndarray, pipeline: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

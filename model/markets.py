@@ -117,6 +117,9 @@ class ToolMarket:
         # Fixed per edge: its (vendor, category, tier) cell of `capable`, flat; its unit
         # price; whether a Chinese buyer's `bias` weights it.
         self.cell = self.seller * n_tier + edges.tier
+        # Where its tools land: the buyer's stock cell in the fleet's inventory (foundries,
+        # categories, tiers, origins [foreign, domestic]), flat (FoundryFleet.receive_tools).
+        self.stock_cell = self.group * 2 + self.domestic
         self.edge_price = unit_price[edges.category]
         self.biased = self.domestic & self.china_buyer
         self._weights: tuple[tuple, np.ndarray] | None = None  # ((bias, its sign), weights), the last made

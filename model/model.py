@@ -160,9 +160,8 @@ class ChipMarketModel(mesa.Model):
         for v, vendor in enumerate(self.vendors):
             vendor.record_sales(revenue[v], china_revenue[v],
                                 {c: ordered[v * n_cat + CATEGORY_INDEX[c]] for c in vendor.output})
-        edges, sold = market.edges, (sales.flow > 0).nonzero()[0]
-        self.fleet.receive_tools(edges.buyer[sold], edges.category[sold], edges.tier[sold], sales.flow[sold],
-                                 market.domestic[sold])
+        sold = (sales.flow > 0).nonzero()[0]
+        self.fleet.receive_tools(market.stock_cell[sold], sales.flow[sold])
         floors, learning = self._domestic_litho_floors(), self.parameters.domestic_learning_rate
         for vendor in self.vendors:
             vendor.adopt(vendor.plan_output(learning, floors if vendor.country == "CN" else None))
