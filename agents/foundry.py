@@ -47,7 +47,8 @@ class BillRows(NamedTuple):
             for route in (preferred, *(r for r in ROUTES if r != preferred)):
                 need = bill(tier, route)
                 if need and not (route == "euv" and EUV not in need):
-                    usable.append((route, [(CATEGORY_INDEX[c], c, u) for c, u in need.items()]))
+                    # A category needing no units per wafer never binds and takes nothing.
+                    usable.append((route, [(CATEGORY_INDEX[c], c, u) for c, u in need.items() if u > 0]))
             installs.append(usable)
         return cls(installs)
 
@@ -257,16 +258,15 @@ class Foundry(ChipAgent):
             gap = max(0.0, forecast[i] * grow - capacity[i] - in_pipeline[i])
             for route, need in rows[i]:  # the routes that can build this tier, preferred first
                 items = [(stock[c], name, u) for c, name, u in need]
-                own = None
-                for row, _, u in items:
-                    if u > 0:
-                        own = min(own, row[i] / u) if own is not None else row[i] / u
+                row, _, u = items[0]
+                own = row[i] / u
+                for row, _, u in items[1:]:
+                    own = min(own, row[i] / u)
                 if gap > own:  # short of its own tools: older tiers' may help
-                    reach = None
-                    for row, _, u in items:
-                        if u > 0:
-                            spare = repurpose_share * sum(row[after:])
-                            reach = min(reach, (row[i] + spare) / u) if reach is not None else (row[i] + spare) / u
+                    row, _, u = items[0]
+                    reach = (row[i] + repurpose_share * sum(row[after:])) / u
+                    for row, _, u in items[1:]:
+                        reach = min(reach, (row[i] + repurpose_share * sum(row[after:])) / u)
                     wafers = max(own, min(reach, gap))
                 else:  # reach >= own >= gap: max(own, min(reach, max(gap, own))) is own
                     wafers = own
