@@ -506,7 +506,9 @@ def order_tools(
     need = gap[:, None, :] * bills.per_wafer - stock
     wanted = due[:, None, :] & bills.listed & (need > 0)
     place, unlisted = bills.place, n_tiers * n_categories
-    if reachable is not None and repurpose_share > 0:
+    # Requests all reachable (or nothing to move them): each stays where it is, as the
+    # moves below would leave it (0.0 + its need, at its own place).
+    if reachable is not None and repurpose_share > 0 and np.count_nonzero(wanted > reachable):
         target = bills.targets(reachable)
         value = np.where(reachable, need, repurpose_share * need)
         f, c, t = np.nonzero(wanted & (target >= 0))  # a cell's sources in tier order
