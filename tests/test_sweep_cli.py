@@ -29,11 +29,14 @@ def stored_runs(path: Path) -> pd.DataFrame:
 
 
 def test_a_killed_sweep_resumes_to_the_same_runs_as_an_uninterrupted_one(tmp_path):
-    # 3 x 4 cells x 2 seeds = 24 real runs of 6 quarters.
+    # 3 x 4 cells x 4 seeds = 48 real runs of 24 quarters: long enough (~1 s of model
+    # time) that the kill lands mid-way on a loaded machine too.
     sweep_file = tmp_path / "kill.toml"
     sweep_file.write_text((DATA / "tiny_grid.toml").read_text()
                           .replace("values = [0.5, 1.0]", "values = [0.0, 0.5, 1.0]")
-                          .replace("values = [0.3, 0.6]", "values = [0.2, 0.3, 0.5, 0.6]"))
+                          .replace("values = [0.3, 0.6]", "values = [0.2, 0.3, 0.5, 0.6]")
+                          .replace("steps = 6", "steps = 24").replace("replicates = 2", "replicates = 4"))
+    total = 48
     killed_dir, whole_dir = tmp_path / "killed", tmp_path / "whole"
     process = subprocess.Popen(
         [sys.executable, "-m", "experiments.cli", "sweep", str(sweep_file), "--out", str(killed_dir),
@@ -50,19 +53,19 @@ def test_a_killed_sweep_resumes_to_the_same_runs_as_an_uninterrupted_one(tmp_pat
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     done_at_kill = len(list(runs.glob("*.parquet")))
-    assert 3 <= done_at_kill < 24, f"the kill came too late to test anything ({done_at_kill} runs)"
+    assert 3 <= done_at_kill < total, f"the kill came too late to test anything ({done_at_kill} runs)"
 
     resumed = chipstate("sweep", str(sweep_file), "--out", str(killed_dir), "--workers", "2")
     assert resumed.returncode == 0, resumed.stderr
-    assert f"{24 - done_at_kill} run now, {done_at_kill} already stored" in resumed.stdout
+    assert f"{total - done_at_kill} run now, {done_at_kill} already stored" in resumed.stdout
 
     run_sweep(load_sweep(sweep_file), whole_dir, workers=0, progress=False)
     # No run lost, none duplicated, every row equal to the uninterrupted sweep's.
-    assert len(list(runs.glob("*.parquet"))) == 24
+    assert len(list(runs.glob("*.parquet"))) == total
     assert not list(runs.glob("_*"))
     pd.testing.assert_frame_equal(stored_runs(killed_dir), stored_runs(whole_dir))
     killed, whole = load_sweep_results(killed_dir), load_sweep_results(whole_dir)
-    assert (killed.runs["status"] == "ok").all() and len(killed.runs) == 24
+    assert (killed.runs["status"] == "ok").all() and len(killed.runs) == total
     pd.testing.assert_frame_equal(killed.runs.drop(columns="elapsed_s"), whole.runs.drop(columns="elapsed_s"))
 
     merged = chipstate("sweep", str(sweep_file), "--out", str(killed_dir), "--merge")
