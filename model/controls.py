@@ -23,8 +23,8 @@ def announce(model, rule: Rule) -> None:
         # rule targets stockpiles the rule's categories for every tier (precautionary
         # stockpiling, ASSUMPTION; China's DUV imports surged ahead of the Dutch rules:
         # calibration.csv: asml_china_share, ASML, 2023Q3).
-        reach = rule.model_copy(update={"tier": Tier.MATURE.value}) if rule.kind == "tools" else rule
-        store[rule.id] = _matches(model, reach, getattr(model.trade, rule.kind))
+        tier = Tier.MATURE.value if rule.kind == "tools" else None
+        store[rule.id] = _matches(model, rule, getattr(model.trade, rule.kind), tier)
     model.log("announce", rule.id, rule.issuer, ",".join(rule.targets), rule.tier, rule.event)
 
 
@@ -127,9 +127,9 @@ def targeted(rule: Rule, agents) -> np.ndarray:
     return targets_mask(rule.targets, np.array([a.name for a in agents]), np.array([a.country for a in agents]))
 
 
-def _matches(model, rule: Rule, edges: EdgeSet) -> np.ndarray:
+def _matches(model, rule: Rule, edges: EdgeSet, tier: str | None = None) -> np.ndarray:
     issuer = issuer_country(rule.issuer, model.government_country)
-    return matching_edges(rule, edges, model.sides[edges.kind], issuer)
+    return matching_edges(rule, edges, model.sides[edges.kind], issuer, tier)
 
 
 def _restrict_minerals(model, rule: Rule, on: bool) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.scenario import Parameters, Rule
-from model.technology import CATEGORY_INDEX, LITHOGRAPHY, Tier, tier_from
+from model.technology import CATEGORY_INDEX, CATEGORY_NAMES, LITHOGRAPHY, TIER_INDEX, Tier, tier_from
 
 
 def issuer_country(issuer: str, governments: dict[str, str]) -> str:
@@ -65,15 +65,17 @@ def _supplier_reach_by_agent(rule: Rule, issuer: str, sides) -> np.ndarray:
     return reach
 
 
-def matching_edges(rule: Rule, edges, sides: dict, issuer: str) -> np.ndarray:
+def matching_edges(rule: Rule, edges, sides: dict, issuer: str, tier: str | None = None) -> np.ndarray:
     """Mask of the edges of `edges` (an EdgeSet) that `rule` cuts.
 
     `sides` holds name/country arrays: supplier_names, supplier_countries, buyer_names,
     buyer_countries, each indexed per edge (an `EdgeSides` also gives them per agent,
     `agents(side)`, with each edge's row, `index(side)`). A rule reaches the tier it names and every
     more advanced one; a tools rule reaches only its tool categories (all if none).
+    `tier`, if given, stands for the rule's own (an announced tools rule is matched at
+    every tier: the mask of a copy of the rule with that tier, without making the copy).
     """
-    tier_ok = edges.tier <= tier_from(rule.tier).index
+    tier_ok = edges.tier <= tier_position(rule.tier if tier is None else tier)
     if hasattr(sides, "agents"):  # per agent, then per edge: the same masks, 10^5 tests not 10^6
         buyer_ok = targets_mask(rule.targets, *sides.agents("buyer"))[sides.index("buyer")]
         supplier_ok = _supplier_reach_by_agent(rule, issuer, sides)
@@ -84,9 +86,25 @@ def matching_edges(rule: Rule, edges, sides: dict, issuer: str) -> np.ndarray:
         )
     mask = tier_ok & buyer_ok & supplier_ok
     if edges.kind == "tools" and rule.tools:
-        wanted = [CATEGORY_INDEX[t] for t in rule.tools]
-        mask &= np.isin(edges.category, wanted)
+        mask &= category_table(rule.tools)[edges.category]
     return mask
+
+
+def tier_position(value: str | Tier) -> int:
+    """`tier_from(value).index` (0 = leading), by a dict lookup for a tier's value (what
+    a validated Rule holds) and `tier_from` otherwise."""
+    position = TIER_INDEX.get(value) if type(value) is str else None
+    return tier_from(value).index if position is None else position
+
+
+def category_table(tools) -> np.ndarray:
+    """A boolean per tool category (`CATEGORY_INDEX` order): True for those named in
+    `tools`. Gathered by the edges' category indices it is
+    ``np.isin(edges.category, [CATEGORY_INDEX[t] for t in tools])`` (an unknown name
+    raises KeyError as that does) without isin's sorting, for 5 categories."""
+    table = np.zeros(len(CATEGORY_NAMES), dtype=bool)
+    table[[CATEGORY_INDEX[t] for t in tools]] = True
+    return table
 
 
 def lever_rules(rules: tuple[Rule, ...], params: Parameters) -> list[Rule]:

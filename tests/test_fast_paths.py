@@ -601,3 +601,69 @@ def test_stream_demand_with_the_boom_table_is_the_whole_rule_bit_for_bit(seed, g
         got = sector.demand(quarter, growth, fade, 0.95, shock)
         assert bits(got) == bits(reference_stream_demand(streams, n_firms, quarter, origin, growth, 0.95, shock,
                                                          fade))
+
+
+# ------------------------------------------------- rule matching tables, the ledger
+def test_tier_position_and_category_table_are_tier_from_and_isin():
+    """tier_position is tier_from(...).index for values, names and members; a category
+    table gathered by the edges' categories is np.isin over the named categories."""
+    from model.policy import category_table, tier_position
+    from model.technology import Tier, tier_from
+
+    for tier in Tier:
+        for value in (tier, tier.value, tier.name, tier.name.lower()):
+            assert tier_position(value) == tier_from(value).index
+    with pytest.raises(ValueError):
+        tier_position("3nm")
+    rng = np.random.default_rng(5)
+    category = rng.integers(0, len(CATEGORY_NAMES), 500)
+    for k in range(len(CATEGORY_NAMES) + 1):
+        tools = tuple(rng.choice(CATEGORY_NAMES, k, replace=False))
+        wanted = [CATEGORY_INDEX[t] for t in tools]
+        assert category_table(tools)[category].tolist() == np.isin(category, wanted).tolist()
+    with pytest.raises(KeyError):
+        category_table(("lasers",))
+
+
+def test_a_rule_matched_at_another_tier_is_its_copy_with_that_tier():
+    """matching_edges(..., tier=t) is matching_edges of the rule copied with tier t (what
+    an announced tools rule is matched as), for every rule and tier."""
+    model = ChipMarketModel(scenario="escalation", rng=2, synthetic_firms=100, synthetic_foundries=2)
+    rules = [r for g in model.governments for r in g.rules if r.kind in ("wafers", "tools")]
+    assert rules
+    for rule in rules:
+        edges = getattr(model.trade, rule.kind)
+        issuer = issuer_country(rule.issuer, model.government_country)
+        for tier in TIER_NAMES:
+            copied = rule.model_copy(update={"tier": tier})
+            want = matching_edges(copied, edges, model.sides[edges.kind], issuer)
+            assert matching_edges(rule, edges, model.sides[edges.kind], issuer, tier).tolist() == want.tolist()
+
+
+def test_the_ledger_rows_and_frame_are_those_of_a_dict_per_edge_key():
+    """Ledger.log_edges writes a row per edge named by its EdgeKeys key, in the order
+    given (a list or an index array), and frame() is the frame of a dict per row (the
+    empty ledger's too: object columns)."""
+    import pandas as pd
+
+    from model.ledger import LEDGER_COLUMNS, Ledger
+
+    model = ChipMarketModel(scenario="historical", rng=3)
+    assert Ledger().frame().dtypes.tolist() == pd.DataFrame([], columns=LEDGER_COLUMNS).dtypes.tolist()
+    assert Ledger().frame().equals(pd.DataFrame([], columns=LEDGER_COLUMNS))
+    ledger, expected = Ledger(), []
+    rng = np.random.default_rng(1)
+    for s, edges in enumerate((model.trade.wafers, model.trade.tools) * 2):
+        at = rng.choice(len(edges), 7, replace=False)
+        indices = at if s < 2 else at.tolist()
+        ledger.log_edges(s, "2020Q1", "cut", f"r{s}", edges, indices, "note")
+        ledger.log_edges(s, "2020Q1", "cut", f"r{s}", edges, [], "nothing")
+        keys = edges.keys
+        expected += [dict(step=s, quarter="2020Q1", action="cut", rule=f"r{s}", supplier=keys[i][0],
+                          buyer=keys[i][1], item=keys[i][2], note="note") for i in indices]
+        ledger.log(s, "2020Q2", "directive", "d", "SMIC", "x", "advanced tiers", "")
+        expected.append(dict(step=s, quarter="2020Q2", action="directive", rule="d", supplier="SMIC", buyer="x",
+                             item="advanced tiers", note=""))
+    assert list(ledger) == expected and len(ledger) == len(expected)
+    got, want = ledger.frame(), pd.DataFrame(expected, columns=LEDGER_COLUMNS)
+    assert got.equals(want) and got.dtypes.tolist() == want.dtypes.tolist()
