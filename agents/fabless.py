@@ -464,7 +464,7 @@ class FablessSector:
         # Per relation sums go through one reused buffer: a world of 10^6 relations pays
         # for every fresh array of that size in page faults.
         buffer = self._relation_buffer()
-        np.take(coming, rel.seller, out=buffer)
+        np.asarray(coming).take(rel.seller, out=buffer)
         np.copyto(buffer, 0.0, where=~eligible_now)  # np.where(eligible_now, coming[seller], 0.0)
         reach_now = np.bincount(rel.group, weights=buffer, minlength=n_groups)
         np.copyto(buffer, eligible_now)  # 1.0 on eligible relations: counts per group
@@ -572,7 +572,7 @@ class FablessSector:
         # shock; the forecast's x 1.0 (no cycle, no noise), which is the figure itself.
         st, k = self.streams, len(self.streams.firm)
         value = np.empty(2 * k)
-        own = np.take(np.asarray(shocks, dtype=float), st.firm)
+        own = np.asarray(shocks, dtype=float).take(st.firm)
         np.multiply(self._stream_wafers(quarter, ai_growth, ai_fade), np.where(st.ai, own, own * cycle),
                     out=value[:k])
         value[k:] = self._stream_wafers(horizon, ai_growth, ai_fade)
@@ -633,7 +633,7 @@ class FablessSector:
             placed, moved = (orders != 0).nonzero()[0], (flow != 0).nonzero()[0]  # (faster than on floats)
         else:
             placed = moved = slice(None)  # every relation
-        group, seller = np.take(ai_share, rel.group[moved]), np.take(seller_yield, rel.seller[moved])
+        group, seller = np.asarray(ai_share).take(rel.group[moved]), np.asarray(seller_yield).take(rel.seller[moved])
         figures.ordered = np.bincount(rel.group[placed], weights=orders[placed], minlength=n_groups).reshape(-1, n)
         delivered = flow[moved]
         buyer = rel.buyer[moved]
