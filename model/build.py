@@ -7,6 +7,8 @@ world are loaded; everything here runs once, at build time.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from agents.fabless import DemandStreams, FablessFirm, FablessSector, Relations
@@ -30,8 +32,9 @@ def populate(model) -> None:
     model.unserviced_extra = float(meta["unserviced_depreciation"])
     model.headroom = float(meta["headroom"])
     model.ledger = Ledger()
-    model.bills = {(t, r): model.world.bill(t, r) for t in TIERS for r in ("euv", "duv")}
-    model.tool_price = {c.value: model.world.unit_price(c.value) for c in TOOL_CATEGORIES}
+    tables = world_tables(model.world)
+    model.bills = {key: dict(bill) for key, bill in tables.bills.items()}  # the model's own copies
+    model.tool_price = dict(tables.tool_price)
     build_agents(model)
     build_graph(model)
     distribute_instruments(model)
@@ -105,6 +108,7 @@ def build_graph(model) -> None:
     has 10^6 relations.
     """
     w = model.world
+    tables = world_tables(w)
     tg = TradeGraph()
     for kind, group in (("government", model.governments), ("vendor", model.vendors),
                         ("foundry", model.foundries), ("firm", model.firms)):
@@ -121,16 +125,13 @@ def build_graph(model) -> None:
     foundry_names = [f.name for f in model.foundries]
     wafers = EdgeSet("wafers", supplier, buyer, tier, np.full(len(supplier), -1), foundry_names, model.firm_names)
 
-    uses = np.array([[any(c.value in model.bills[(t, r)] for r in ("euv", "duv")) for t in TIERS]
-                     for c in TOOL_CATEGORIES])  # (categories, tiers)
-    columns: list[list[np.ndarray]] = [[], [], [], []]  # vendor, foundry, tier, category
-    for v, vendor in enumerate(model.vendors):
-        for c_name in vendor.output:  # in the vendor's own order, foundry by foundry
-            c = CATEGORY_INDEX[c_name]
-            foundry, t = np.nonzero(has_tier & uses[c])
-            for col, values in zip(columns, (np.full(len(t), v), foundry, t, np.full(len(t), c))):
-                col.append(values)
-    sup, buy, tier, cat = (np.concatenate([np.zeros(0, dtype=np.int64), *col]).astype(np.int64) for col in columns)
+    # Per vendor, its categories in its own order; per (vendor, category) pair, the
+    # foundry x tier cells that run a tier using the category, foundry by foundry: one
+    # nonzero over the pairs' stacked masks lists them in that order (pair, foundry, tier).
+    pair_vendor = np.array([v for v, vendor in enumerate(model.vendors) for _ in vendor.output], dtype=np.int64)
+    pair_category = np.array([CATEGORY_INDEX[c] for vendor in model.vendors for c in vendor.output], dtype=np.int64)
+    pair, foundry, t = np.nonzero(has_tier[None, :, :] & tables.uses[pair_category][:, None, :])
+    sup, buy, tier, cat = (x.astype(np.int64) for x in (pair_vendor[pair], foundry, t, pair_category[pair]))
     tools = EdgeSet("tools", sup, buy, tier, cat, [v.name for v in model.vendors], foundry_names)
     tg.set_edges(wafers, tools)
     model.trade = tg
@@ -157,7 +158,7 @@ def build_graph(model) -> None:
         supplier_country=foundry_country[wafers.supplier], buyer_country=firm_country[wafers.buyer],
         quality=np.array([f.quality for f in model.foundries])[wafers.supplier],
     )
-    model.sector = FablessSector(streams, n_firms, relations, _base_preferences(model, wafers), model.origin)
+    model.sector = FablessSector(streams, n_firms, relations, _base_preferences(model, wafers, tables), model.origin)
     for j, firm in enumerate(model.firms):
         firm.bind(model.sector.figures, j)
     model.wafer_ready = np.array([f.ready for f in model.foundries])[wafers.supplier, wafers.tier]
@@ -177,13 +178,36 @@ def _named_synthetic_suppliers(model) -> np.ndarray:
     return np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
 
 
-def _base_preferences(model, wafers: EdgeSet) -> np.ndarray:
+def _base_preferences(model, wafers: EdgeSet, tables: WorldTables) -> np.ndarray:
     """Per wafer edge: the firm's base preference weight for that foundry at that tier
     (its streams' suppliers at the tier, merged in stream order, else its default
-    suppliers; 0 for a foundry it does not name), times `foundry_preference`."""
+    suppliers; 0 for a foundry it does not name), times `foundry_preference`. The
+    weights by (firm, slot, foundry) code are the world's (`preference_table`)."""
     n_tiers, n_foundries = len(TIERS), len(model.foundries)
-    foundry_index, codes, weights, specific = model.foundry_index, [], [], []
-    for j, spec in enumerate(model.world.firms):  # a Python pass over specs: build time only
+    codes, weights, tier_specific = tables.preferences
+    slot = np.where(tier_specific[wafers.buyer, wafers.tier], wafers.tier + 1, 0)
+    wanted = (wafers.buyer * (n_tiers + 1) + slot) * n_foundries + wafers.supplier
+    at = np.minimum(np.searchsorted(codes, wanted), max(len(codes) - 1, 0))
+    found = (codes[at] == wanted) if len(codes) else np.zeros(len(wanted), dtype=bool)
+    base = np.where(found, weights[at] if len(codes) else 0.0, 0.0)
+    preference = model.parameters.foundry_preference
+    if preference:
+        scale = np.array([preference.get(f.name, 1.0) for f in model.foundries])
+        base = base * scale[wafers.supplier]
+    return base
+
+
+def preference_table(world) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The firms' named supplier weights of `world` as sorted codes
+    ``(firm * (tiers + 1) + slot) * foundries + foundry`` (slot 0: the firm's default
+    suppliers; tier + 1: its streams' suppliers at that tier, merged in stream order)
+    with their weights, and per (firm, tier) whether the firm names suppliers for that
+    tier (its streams' tables) rather than its defaults. Foundries by their place in
+    `world.foundries` (the model's `foundry_index`)."""
+    n_tiers, n_foundries = len(TIERS), len(world.foundries)
+    foundry_index = {f.name: i for i, f in enumerate(world.foundries)}
+    codes, weights, specific = [], [], []
+    for j, spec in enumerate(world.firms):  # a Python pass over specs: once per world
         default = spec.suppliers
         by_tier: dict[str, dict[str, float]] = {}
         for s in spec.demand:
@@ -197,22 +221,45 @@ def _base_preferences(model, wafers: EdgeSet) -> np.ndarray:
                 if i is not None:
                     codes.append(first + i)
                     weights.append(float(weight))
-    tier_specific = np.zeros(len(model.firms) * n_tiers, dtype=bool)
+    tier_specific = np.zeros(len(world.firms) * n_tiers, dtype=bool)
     tier_specific[specific] = True
     tier_specific = tier_specific.reshape(-1, n_tiers)
     codes, weights = np.array(codes, dtype=np.int64), np.array(weights, dtype=float)
     order = np.argsort(codes, kind="stable")
-    codes, weights = codes[order], weights[order]
-    slot = np.where(tier_specific[wafers.buyer, wafers.tier], wafers.tier + 1, 0)
-    wanted = (wafers.buyer * (n_tiers + 1) + slot) * n_foundries + wafers.supplier
-    at = np.minimum(np.searchsorted(codes, wanted), max(len(codes) - 1, 0))
-    found = (codes[at] == wanted) if len(codes) else np.zeros(len(wanted), dtype=bool)
-    base = np.where(found, weights[at] if len(codes) else 0.0, 0.0)
-    preference = model.parameters.foundry_preference
-    if preference:
-        scale = np.array([preference.get(f.name, 1.0) for f in model.foundries])
-        base = base * scale[wafers.supplier]
-    return base
+    return codes[order], weights[order], tier_specific
+
+
+@dataclass(frozen=True)
+class WorldTables:
+    """What set-up derives from a world alone: its bill of tools by (tier, route) and
+    tool prices (`World.bill`, `World.unit_price`), which categories each tier uses
+    (categories x tiers, by either route), and the firms' supplier weights
+    (`preference_table`). Arrays are read-only: shared by every model on the world."""
+
+    bills: dict
+    tool_price: dict
+    uses: np.ndarray
+    preferences: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+_LAST_TABLES: list = [None, None]  # [world, its WorldTables]
+
+
+def world_tables(world) -> WorldTables:
+    """`WorldTables` of `world`, kept for the last world asked about: a World is frozen
+    and shared by the models loaded from one file (`load_world`'s cache), so a sweep
+    derives them once; a synthetic world (a new one per model) only replaces them."""
+    if _LAST_TABLES[0] is world:
+        return _LAST_TABLES[1]
+    bills = {(t, r): world.bill(t, r) for t in TIERS for r in ("euv", "duv")}
+    uses = np.array([[any(c.value in bills[(t, r)] for r in ("euv", "duv")) for t in TIERS]
+                     for c in TOOL_CATEGORIES])
+    preferences = preference_table(world)
+    for array in (uses, *preferences):
+        array.flags.writeable = False
+    tables = WorldTables(bills, {c.value: world.unit_price(c.value) for c in TOOL_CATEGORIES}, uses, preferences)
+    _LAST_TABLES[:] = [world, tables]
+    return tables
 
 
 def distribute_instruments(model) -> None:

@@ -17,6 +17,7 @@ expected; the CLI prints it and exits non-zero.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from functools import partial
 from pathlib import Path
@@ -500,14 +501,17 @@ def fitted_parameters(path: Path = FITTED_FILE) -> dict[str, Any]:
     return values
 
 
-def file_stamp(path: Path) -> tuple | None:
-    """What identifies a file's present content cheaply: (resolved path, mtime in ns,
-    size, inode); None if it does not exist or cannot be stat'ed."""
+def file_stamp(path: Path | str) -> tuple | None:
+    """What identifies a file's present content cheaply, from one stat of the path
+    (symbolic links followed): (device, inode, mtime in ns, size); None if it does not
+    exist or cannot be stat'ed. The device and inode tell which file the path reaches
+    now (a link turned to another file, or a file put in its place, gives another),
+    without resolving each component of the path."""
     try:
-        st = path.stat()
-    except OSError:
+        st = os.stat(path)
+    except (OSError, ValueError):
         return None
-    return (str(path.resolve()), st.st_mtime_ns, st.st_size, st.st_ino)
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 class FileCache:
@@ -551,7 +555,10 @@ def load_scenario(
     none of its files changes: a sweep constructs thousands of models from one file.
     """
     path = scenario_path(name_or_path)
-    key = (str(path), str(path.resolve()), fitted)
+    # The path as given (a Scenario records it) and as an absolute one (a relative path
+    # names another file in another working directory); which file it reaches is in
+    # the stamps the cache checks.
+    key = (str(path), os.path.abspath(path), fitted)
     scenario = _SCENARIOS.get(key)
     if scenario is None:
         scenario, files = _read_scenario(path, fitted)
@@ -638,7 +645,25 @@ def check_against_world(scenario: Scenario, world: World) -> None:
     - `champions` are firms, `foundry_preference` names foundries, `start` is not before
       the world's first quarter; `domestic_subsidy_usd_m` has Chinese vendors to go to,
       and `allies_aligned` / `duv_servicing_ban` have NL and JP governments to issue rules.
+
+    A pair that passed is remembered (both are frozen: the same pair passes again), so
+    the models a sweep builds on one loaded scenario and world check it once.
     """
+    passed = _CHECKED.get((id(scenario), id(world)))
+    if passed is not None and passed[0] is scenario and passed[1] is world:
+        return
+    _check_against_world(scenario, world)
+    if len(_CHECKED) >= 64:
+        _CHECKED.clear()
+    _CHECKED[(id(scenario), id(world))] = (scenario, world)
+
+
+_CHECKED: dict[tuple[int, int], tuple] = {}
+"""Scenario and world pairs that passed `check_against_world`, by identity (held, so
+that an identity is not reused while it is here)."""
+
+
+def _check_against_world(scenario: Scenario, world: World) -> None:
     agents = {"firm": {f.name for f in world.firms}, "foundry": {f.name for f in world.foundries},
               "vendor": {v.name for v in world.vendors}}
     countries = {a.country for group in (world.firms, world.foundries, world.vendors, world.governments)

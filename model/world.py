@@ -16,6 +16,7 @@ category. Keys other than fields are notes: `source`, `note` or `<field>_source`
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -394,7 +395,7 @@ def load_world(name_or_path: str = "default") -> World:
     path = world_path(name_or_path)
     if not path.is_file():
         raise ScenarioError(f"world '{name_or_path}': no such world file ({path})")
-    key = str(path.resolve())
+    key = os.path.abspath(path)  # which file the path reaches is in the stamps the cache checks
     world = _WORLDS.get(key)
     if world is None:
         world = _read_world(path)

@@ -667,3 +667,108 @@ def test_the_ledger_rows_and_frame_are_those_of_a_dict_per_edge_key():
     assert list(ledger) == expected and len(ledger) == len(expected)
     got, want = ledger.frame(), pd.DataFrame(expected, columns=LEDGER_COLUMNS)
     assert got.equals(want) and got.dtypes.tolist() == want.dtypes.tolist()
+
+
+def reference_base_preferences(model, wafers):
+    """The per-model pass over the firms' specs that `preference_table` replaced."""
+    from model.technology import TIER_INDEX as tier_index
+
+    n_tiers, n_foundries = len(TIERS), len(model.foundries)
+    codes, weights, specific = [], [], []
+    for j, spec in enumerate(model.world.firms):
+        default = spec.suppliers
+        by_tier = {}
+        for s in spec.demand:
+            by_tier.setdefault(s.tier, {}).update(s.suppliers or default)
+        for slot, prefs in ((0, default), *((tier_index[t] + 1, p) for t, p in by_tier.items())):
+            if slot:
+                specific.append(j * n_tiers + slot - 1)
+            first = (j * (n_tiers + 1) + slot) * n_foundries
+            for name, weight in prefs.items():
+                i = model.foundry_index.get(name)
+                if i is not None:
+                    codes.append(first + i)
+                    weights.append(float(weight))
+    tier_specific = np.zeros(len(model.firms) * n_tiers, dtype=bool)
+    tier_specific[specific] = True
+    tier_specific = tier_specific.reshape(-1, n_tiers)
+    codes, weights = np.array(codes, dtype=np.int64), np.array(weights, dtype=float)
+    order = np.argsort(codes, kind="stable")
+    codes, weights = codes[order], weights[order]
+    slot = np.where(tier_specific[wafers.buyer, wafers.tier], wafers.tier + 1, 0)
+    wanted = (wafers.buyer * (n_tiers + 1) + slot) * n_foundries + wafers.supplier
+    at = np.minimum(np.searchsorted(codes, wanted), max(len(codes) - 1, 0))
+    found = (codes[at] == wanted) if len(codes) else np.zeros(len(wanted), dtype=bool)
+    base = np.where(found, weights[at] if len(codes) else 0.0, 0.0)
+    if model.parameters.foundry_preference:
+        scale = np.array([model.parameters.foundry_preference.get(f.name, 1.0) for f in model.foundries])
+        base = base * scale[wafers.supplier]
+    return base
+
+
+@pytest.mark.parametrize("kw", [dict(scenario="historical", rng=1),
+                                dict(scenario="escalation", rng=4, synthetic_firms=80, synthetic_foundries=3,
+                                     synthetic_vendors=2, foundry_preference={"TSMC": 1.5})])
+def test_world_tables_give_the_per_model_tool_edges_and_preferences(kw):
+    """Set-up from the world's kept tables (`world_tables`: bills, category use, supplier
+    weights) and one nonzero over the vendors' (vendor, category) pairs gives the tool
+    edges of the per-vendor loop, in its order, and the base preferences of the
+    per-model pass; a second model on the same world reads the same tables."""
+    from model.build import _base_preferences, world_tables
+
+    for _ in range(2):
+        model = ChipMarketModel(**kw)
+        tables = world_tables(model.world)
+        assert world_tables(model.world) is tables and not tables.uses.flags.writeable
+        assert model.bills == {(t, r): model.world.bill(t, r) for t in TIERS for r in ("euv", "duv")}
+        assert all(model.bills[k] is not tables.bills[k] for k in model.bills)  # the model's own copies
+        has_tier = np.array([f.has_tier for f in model.foundries]).reshape(len(model.foundries), len(TIERS))
+        columns = [[], [], [], []]
+        for v, vendor in enumerate(model.vendors):
+            for c_name in vendor.output:
+                c = CATEGORY_INDEX[c_name]
+                uses = [any(c_name in model.bills[(t, r)] for r in ("euv", "duv")) for t in TIERS]
+                foundry, t = np.nonzero(has_tier & np.array(uses))
+                for col, values in zip(columns, (np.full(len(t), v), foundry, t, np.full(len(t), c))):
+                    col.append(values)
+        tools = model.trade.tools
+        for got, col in zip((tools.supplier, tools.buyer, tools.tier, tools.category), columns):
+            want = np.concatenate([np.zeros(0, dtype=np.int64), *col]).astype(np.int64)
+            assert got.dtype == want.dtype and got.tolist() == want.tolist()
+        wafers = model.trade.wafers
+        assert bits(_base_preferences(model, wafers, tables)) == bits(reference_base_preferences(model, wafers))
+
+
+def test_kept_scenarios_follow_a_link_turned_to_another_file(tmp_path):
+    """The file caches' stamps (one stat: device, inode, mtime, size) tell which file a
+    path reaches: a link turned to another file is read again, with the same mtime."""
+    import os
+    import shutil
+
+    from model.scenario import SCENARIO_DIR, load_scenario
+
+    a, b, link = tmp_path / "a.toml", tmp_path / "b.toml", tmp_path / "link.toml"
+    shutil.copy(SCENARIO_DIR / "historical.toml", a)
+    b.write_text(a.read_text().replace('name = "historical"', 'name = "other"', 1))
+    os.utime(a, ns=(1, 1))
+    os.utime(b, ns=(1, 1))
+    link.symlink_to(a)
+    assert load_scenario(link).name == "historical" and load_scenario(link) is load_scenario(link)
+    link.unlink()
+    link.symlink_to(b)
+    assert load_scenario(link).name == "other"
+
+
+def test_a_checked_scenario_and_world_are_checked_again_only_when_they_pass():
+    """check_against_world remembers pairs that passed (by identity); a pair that fails
+    raises every time."""
+    from model.scenario import ScenarioError, check_against_world, load_scenario
+    from model.world import load_world
+
+    world, scenario = load_world("default"), load_scenario("historical")
+    check_against_world(scenario, world)
+    check_against_world(scenario, world)
+    bad = scenario.with_overrides({"champions": ["Nobody Inc"]})
+    for _ in range(2):
+        with pytest.raises(ScenarioError, match="unknown firm 'Nobody Inc'"):
+            check_against_world(bad, world)
