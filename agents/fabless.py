@@ -419,6 +419,8 @@ class FablessSector:
         # pages touched) at set-up: a fresh array of 10^6 floats costs page faults.
         self._buffer = np.zeros(len(relations.group))
         self._buffer.fill(0.0)
+        self._growth: StreamGrowth | None = None  # the streams' growth rule, for one AI boom
+        self._wafers_by_quarter: dict[tuple, np.ndarray] = {}  # its figures of a few quarters
 
     def demand(self, quarter: int, ai_growth: float, ai_fade: float, cycle: float,
                shocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -430,10 +432,9 @@ class FablessSector:
         """`StreamGrowth.wafers` of the sector's streams in `quarter` (read, never
         changed). Kept for a few quarters: the forecast of one quarter asks for the
         quarter that is demanded one installation lag later."""
-        key = (quarter, ai_growth, ai_fade)
-        kept = self.__dict__.setdefault("_wafers_by_quarter", {})
+        key, kept = (quarter, ai_growth, ai_fade), self._wafers_by_quarter
         if key not in kept:
-            growth = self.__dict__.get("_growth")
+            growth = self._growth
             if growth is None or (growth.ai_growth, growth.ai_fade) != (ai_growth, ai_fade):
                 growth = self._growth = StreamGrowth(self.streams, self.origin, ai_growth, ai_fade)
             if len(kept) >= 16:
