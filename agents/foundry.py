@@ -354,6 +354,9 @@ class FoundryFleet:
         self.half_life_wafers = np.array([f.half_life_wafers for f in foundries])
         self.preferred_route = np.array([f.preferred_route for f in foundries])
         self.yield_start = foundries[0].yield_start if foundries else 0.0
+        self._span = self.ceilings - self.yield_start  # (foundries, routes, tiers): `yields`' fixed parts
+        self._half_life = np.maximum(self.half_life_wafers, 1e-9)[:, None]
+        self._prefers_first = self.preferred_route == 0
         self._bills: tuple | None = None  # (bill, OrderBills) of `plan_tool_orders`
         self.own_headroom = np.array([-1.0 if f.headroom is None else f.headroom for f in foundries])  # -1: world's
 
@@ -363,9 +366,15 @@ class FoundryFleet:
         return self.capacity.sum(axis=(2, 3))
 
     def yields(self) -> np.ndarray:
-        """(foundries, tiers) large-die yields (`blended_yields`)."""
-        return blended_yields(self.cumulative_wafers, self.capacity, self.yield_start, self.ceilings,
-                              self.half_life_wafers, self.preferred_route)
+        """(foundries, tiers) large-die yields: `blended_yields`, the same operations on
+        the same values, with what is fixed at set-up (each route's ceiling above the
+        start, the half-lives' floor, the preferred routes) computed once."""
+        progress = 1.0 - np.exp2(-np.maximum(self.cumulative_wafers, 0.0) / self._half_life)  # `learned_yield`
+        first, second = self.yield_start + self._span[:, 0] * progress, self.yield_start + self._span[:, 1] * progress
+        weight = self.capacity.sum(axis=3)  # (foundries, tiers, routes)
+        total = weight[..., 0] + weight[..., 1]
+        blended = first * weight[..., 0] + second * weight[..., 1]
+        return np.divide(blended, total, out=np.where(self._prefers_first, first, second), where=total > 0)
 
     def learn(self, produced: np.ndarray) -> None:
         """`Foundry.learn` for every foundry: `produced` is (foundries, tiers) wafers."""
