@@ -250,37 +250,51 @@ class Foundry(ChipAgent):
         grow = 1 + self.target_headroom(headroom)
         capacity, in_pipeline = tier_totals if tier_totals is not None else self.tier_totals()
         forecast, ready, rows = self.forecast.tolist(), self._ready, self._rows(bill).installs
+        # Minima and maxima are written as the comparisons min() and max() make (the
+        # first argument unless the second is strictly smaller/larger), without the calls.
         for i in self._runs:
             if quarter < ready[i] - lag:
                 continue
             here = TIER_NAMES[i]
             after = i + 1
-            gap = max(0.0, forecast[i] * grow - capacity[i] - in_pipeline[i])
+            gap = forecast[i] * grow - capacity[i] - in_pipeline[i]
+            gap = gap if gap > 0.0 else 0.0  # max(0.0, gap)
             for route, need in rows[i]:  # the routes that can build this tier, preferred first
                 items = [(stock[c], name, u) for c, name, u in need]
                 row, _, u = items[0]
                 own = row[i] / u
                 for row, _, u in items[1:]:
-                    own = min(own, row[i] / u)
+                    value = row[i] / u
+                    if value < own:
+                        own = value
                 if gap > own:  # short of its own tools: older tiers' may help
                     row, _, u = items[0]
                     reach = (row[i] + repurpose_share * sum(row[after:])) / u
                     for row, _, u in items[1:]:
-                        reach = min(reach, (row[i] + repurpose_share * sum(row[after:])) / u)
-                    wafers = max(own, min(reach, gap))
+                        value = (row[i] + repurpose_share * sum(row[after:])) / u
+                        if value < reach:
+                            reach = value
+                    wafers = gap if gap < reach else reach  # min(reach, gap)
+                    if not wafers > own:  # max(own, min(reach, gap))
+                        wafers = own
                 else:  # reach >= own >= gap: max(own, min(reach, max(gap, own))) is own
                     wafers = own
                 if wafers <= 1e-9:
                     continue
-                additions[(here, route)] = additions.get((here, route), 0.0) + wafers
-                gap = max(0.0, gap - wafers)
+                additions[(here, route)] = wafers  # one pass per tier and route: 0.0 + wafers
+                gap -= wafers
+                gap = gap if gap > 0.0 else 0.0
                 for row, c, u in items:
                     wanted = wafers * u
-                    from_own = min(wanted, row[i])
+                    mine = row[i]
+                    from_own = mine if mine < wanted else wanted  # min(wanted, row[i])
                     if not from_own <= 0:  # as `units <= 0` skipped a take
-                        row[i] -= from_own
+                        row[i] = mine - from_own
                         key = (c, here, here)
-                        uses[key] = uses.get(key, 0.0) + from_own
+                        if key in uses:
+                            uses[key] += from_own
+                        else:
+                            uses[key] = from_own  # 0.0 + a positive (or NaN) amount
                     rest = wanted - from_own
                     if rest > 1e-12:
                         pool = sum(row[after:])
@@ -290,7 +304,10 @@ class Foundry(ChipAgent):
                                 if not taken <= 0:
                                     row[t] -= taken
                                     key = (c, TIER_NAMES[t], here)
-                                    uses[key] = uses.get(key, 0.0) + taken
+                                    if key in uses:
+                                        uses[key] += taken
+                                    else:
+                                        uses[key] = taken
         return Installation(self.name, additions, uses)
 
     def _rows(self, bill) -> BillRows:
