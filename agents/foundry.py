@@ -22,10 +22,11 @@ EUV = ToolCategory.EUV.value
 LITHOGRAPHY_NAMES = frozenset(c.value for c in LITHOGRAPHY)
 FOREIGN, DOMESTIC = 0, 1
 """Origin of the lithography tools behind a unit of capacity (servicing bans hit foreign)."""
-_STOCK_AT = {(c, t): ((CATEGORY_INDEX[c] * len(TIERS) + TIER_INDEX[t]) * 2, c in LITHOGRAPHY_NAMES)
-             for c in CATEGORY_INDEX for t in TIER_INDEX}
-"""(category, tier) -> (index of its foreign stock in a foundry's flat inventory, a
-lithography tool?); the domestic stock follows."""
+_STOCK_AT = {(c, t, u): ((CATEGORY_INDEX[c] * len(TIERS) + TIER_INDEX[t]) * 2, c in LITHOGRAPHY_NAMES)
+             for c in CATEGORY_INDEX for t in TIER_INDEX for u in TIER_INDEX}
+"""A use's key (category, tier stocked for, tier of use) -> (index of the foreign stock
+it takes from in a foundry's flat inventory, a lithography tool?); the domestic stock
+follows."""
 _FRONT_AT = {(t, r): (TIER_INDEX[t] * len(ROUTES) + ROUTES.index(r)) * 2 for t in TIER_INDEX for r in ROUTES}
 """(tier, route) -> index of its foreign capacity in the flat front of the pipeline."""
 
@@ -581,16 +582,20 @@ def install_plan(plan: Installation, stock: list[float], front: list[float], sto
     route) * 2 + origin]). Each use takes its share of both origins' stock; new capacity
     gets the origin mix of the lithography tools its tier used (foreign without any)."""
     origin_share: dict[str, list[float]] = {}
-    for (category, stock_tier, use_tier), used in plan.uses.items():
-        at, litho = _STOCK_AT[category, stock_tier]
+    for key, used in plan.uses.items():  # (category, tier stocked for, tier of use)
+        at, litho = _STOCK_AT[key]
         at += stock_at
         foreign, domestic = stock[at], stock[at + 1]
         total = foreign + domestic
         if total <= 0:
             continue
         if litho:
-            before = origin_share.get(use_tier, (0.0, 0.0))
-            origin_share[use_tier] = [before[0] + foreign / total * used, before[1] + domestic / total * used]
+            share = origin_share.get(key[2])
+            if share is None:
+                origin_share[key[2]] = [0.0 + foreign / total * used, 0.0 + domestic / total * used]
+            else:
+                share[0] += foreign / total * used
+                share[1] += domestic / total * used
         kept = 1 - used / total
         foreign, domestic = foreign * kept, domestic * kept
         stock[at] = 0.0 if 0.0 > foreign else foreign  # max(x, 0.0), signed zeros and NaN alike
