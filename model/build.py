@@ -40,6 +40,7 @@ def populate(model) -> None:
     distribute_instruments(model)
     model.announced = {}  # rule id -> wafer-edge mask at risk
     model.announced_tools = {}
+    model.allocated = None  # the state allocator's directives last resolved (controls.allocate_state_priority)
     model.mineral_multiplier = np.ones(len(model.vendors))
     model.tool_orders = model.fleet.no_orders()  # nothing ordered before the first quarter
 

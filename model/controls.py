@@ -76,7 +76,13 @@ def allocate_state_priority(model, directives) -> None:
 
     A directive's edges depend on it and the fixed edge arrays alone: they are found
     once (`_champion_edges`), and the priority array is made again only when the
-    directives in force change (the same classes as made afresh each quarter)."""
+    directives in force change (the same classes as made afresh each quarter). The same
+    directives as last quarter change nothing (their edges stay re-wired: nothing
+    un-rewires an edge; the caps and classes are those already set) and are passed over."""
+    directives = tuple(directives)  # frozen dataclasses: equal when every field is
+    if directives == model.allocated:
+        return
+    model.allocated = directives
     market = model.wafer_market
     wafers = market.edges
     for d in directives:
