@@ -139,15 +139,19 @@ class Government(ChipAgent):
         self.subsidy_usd_m = 0.0
         self._last_quarter: int | None = None  # the quarter last asked about (None: not yet)
         self._timed: tuple[tuple, _Timeline | None] = ((), None)
+        self._timed_quarter: int | None = None  # the quarter `_timed` was last checked in
 
-    def _timeline(self) -> _Timeline:
+    def _timeline(self, quarter: int) -> _Timeline:
         """The instruments with their quarters parsed once, not every quarter. The lists
         are filled after the government is made (model.build), so the timeline is made
         again whenever they are not the ones it was made from (compared item by item,
-        by identity first: that is what this check costs)."""
-        key = (tuple(self.rules), tuple(self.directives), tuple(self.subsidies))
-        if self._timed[1] is None or key != self._timed[0]:
-            self._timed = (key, _Timeline(*key))
+        by identity first: that is what this check costs), checked once a quarter (the
+        first question of the quarter; the model asks several)."""
+        if quarter != self._timed_quarter or self._timed[1] is None:
+            key = (tuple(self.rules), tuple(self.directives), tuple(self.subsidies))
+            if self._timed[1] is None or key != self._timed[0]:
+                self._timed = (key, _Timeline(*key))
+            self._timed_quarter = quarter
         return self._timed[1]
 
     # ------------------------------------------------------------------ decisions
@@ -161,7 +165,7 @@ class Government(ChipAgent):
         """
         first = self._last_quarter is None
         self._last_quarter = quarter
-        timeline = self._timeline()
+        timeline = self._timeline(quarter)
         if first:
             changes = []
             for kind in timeline.KINDS:
@@ -186,13 +190,13 @@ class Government(ChipAgent):
 
     def subsidies_due(self, quarter: int) -> dict[str, float]:
         """Recipient name -> US$ million this quarter, from subsidies in force."""
-        due, self.subsidy_usd_m, _ = self._timeline().subsidy_figures(quarter)
+        due, self.subsidy_usd_m, _ = self._timeline(quarter).subsidy_figures(quarter)
         return dict(due)
 
     def build_ahead_due(self, quarter: int) -> dict[str, float]:
         """Recipient name -> extra capacity share to build above forecast orders, from
         subsidies in force that carry a build-out instruction (they add up)."""
-        return dict(self._timeline().subsidy_figures(quarter)[2])
+        return dict(self._timeline(quarter).subsidy_figures(quarter)[2])
 
     def allocation_directives(self, quarter: int) -> list[AllocationDirective]:
         """The state allocator: directives in force re-wire a foundry's advanced tiers.
@@ -211,7 +215,7 @@ class Government(ChipAgent):
                 champions=self.champions,
                 reserved_share=self.reserved_share,
             )
-            for d in self._timeline().in_force("directives", quarter)
+            for d in self._timeline(quarter).in_force("directives", quarter)
             if self.champions and self.reserved_share > 0
         ]
 
