@@ -544,14 +544,19 @@ def order_tools(
         np.minimum.at(rank, (f, c, target[f, c, t]), place[f, c, t])
     else:
         units, rank = np.where(wanted, need, 0.0), np.where(wanted, place, unlisted)
+    # Each foundry's requests in its listing order (those it does not make, 0.0, last):
+    # a running sum along a row adds them left to right.
     order = np.argsort(rank.reshape(n_foundries, -1), axis=1, kind="stable")
-    cost = _sum_in_order((units * price[:, None]).reshape(n_foundries, -1), order) / 1e6
+    in_order = order + np.arange(n_foundries)[:, None] * unlisted
+    units_in_order = units.reshape(-1)[in_order]
+    price_in_order = np.broadcast_to(price[:, None], (n_categories, n_tiers)).reshape(-1)[order]
+    cost = np.cumsum(units_in_order * price_in_order, axis=1)[:, -1] / 1e6
     ratio = np.divide(budget, cost, out=np.zeros(n_foundries), where=cost > 0)
     scale = np.where(cost > 0, np.minimum(1.0, ratio), 0.0)
     scaled = units * scale[:, None, None]
     listed = (rank < unlisted) & (scaled > 0)
     scaled = np.where(listed, scaled, 0.0)
-    capex = _sum_in_order((scaled * price[:, None]).reshape(n_foundries, -1), order) / 1e6
+    capex = np.cumsum(scaled.reshape(-1)[in_order] * price_in_order, axis=1)[:, -1] / 1e6
     return ToolOrders(scaled, np.where(listed, rank, unlisted), capex)
 
 
@@ -566,13 +571,6 @@ def older_targets(reachable: np.ndarray, runs: np.ndarray) -> np.ndarray:
         target[:, :, t] = np.where(reachable[:, :, t], t, nearest)
         nearest = np.where(runs[:, None, t] & reachable[:, :, t], t, nearest)
     return target
-
-
-def _sum_in_order(values: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Row sums of (rows, cells) `values`, added left to right in each row's `order`
-    (a running sum is sequential, as Python's sum of floats is on 3.11)."""
-    rows = np.arange(len(values))[:, None] * values.shape[1]
-    return np.cumsum(values.ravel()[order + rows], axis=1)[:, -1]
 
 
 def install_plan(plan: Installation, stock: list[float], front: list[float], stock_at: int, front_at: int) -> None:
