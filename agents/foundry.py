@@ -362,10 +362,11 @@ class FoundryFleet:
         self.inventory = np.array([f.inventory for f in foundries])  # (foundries, categories, tiers, origins)
         self.price = np.array([f.price for f in foundries])  # (foundries, tiers) US$/wafer
         self.cumulative_wafers = np.array([f.cumulative_wafers for f in foundries])  # (foundries, tiers)
+        self.forecast = np.array([f.forecast for f in foundries])  # (foundries, tiers) wafers, as each heard it
         self.foundries = foundries
         for i, f in enumerate(foundries):
             f.capacity, f.pipeline, f.inventory = self.capacity[i], self.pipeline[i], self.inventory[i]
-            f.price, f.cumulative_wafers = self.price[i], self.cumulative_wafers[i]
+            f.price, f.cumulative_wafers, f.forecast = self.price[i], self.cumulative_wafers[i], self.forecast[i]
         # Fixed at set-up: what prices and yields read every quarter.
         self.reference_price = np.array([f.reference_price for f in foundries])
         self.ceilings = np.array([f.ceilings for f in foundries])
@@ -376,6 +377,7 @@ class FoundryFleet:
         self._half_life = np.maximum(self.half_life_wafers, 1e-9)[:, None]
         self._prefers_first = self.preferred_route == 0
         self._bills: tuple | None = None  # (bill, OrderBills) of `plan_tool_orders`
+        self._price: tuple | None = None  # (unit prices, as an array by category) of `plan_tool_orders`
         self.own_headroom = np.array([-1.0 if f.headroom is None else f.headroom for f in foundries])  # -1: world's
 
     def capacity_by_tier(self) -> np.ndarray:
@@ -440,10 +442,11 @@ class FoundryFleet:
         grow = 1 + (np.where(self.own_headroom >= 0, self.own_headroom, headroom)
                     + np.array([f.build_ahead for f in foundries]))  # 1 + each `target_headroom`
         budget = np.array([f.capex_ratio * f.revenue_usd_m + f.subsidy_usd_m for f in foundries])
-        forecast = np.array([f.forecast for f in foundries]).reshape(capacity.shape)
-        return order_tools(quarter, self.pipeline.shape[1], forecast, grow, capacity, pipeline, depreciation,
+        if self._price is None or self._price[0] is not unit_price:
+            self._price = (unit_price, np.array([unit_price[c] for c in CATEGORY_NAMES]))
+        return order_tools(quarter, self.pipeline.shape[1], self.forecast, grow, capacity, pipeline, depreciation,
                            self.inventory[..., 0] + self.inventory[..., 1], self._bills[1], budget,
-                           np.array([unit_price[c] for c in CATEGORY_NAMES]), reachable, repurpose_share)
+                           self._price[1], reachable, repurpose_share)
 
     def age(self, depreciation: float, unserviced_extra: float) -> None:
         """`Foundry.age` for every foundry (`age_fleet`)."""

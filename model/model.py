@@ -207,9 +207,7 @@ class ChipMarketModel(mesa.Model):
         if len(searched):
             self.log_edges("search", "", market.edges, searched, "firm re-wired to a permitted supplier")
         market.take_orders(intent.orders, intent.ai_share, capacity)
-        forecast = intent.forecast.reshape(len(self.foundries), len(TIERS)).copy()  # each foundry its row
-        for foundry, row in zip(self.foundries, forecast):
-            foundry.forecast = row
+        self.fleet.forecast[...] = intent.forecast.reshape(self.fleet.forecast.shape)  # each foundry hears its row
 
     def _clear_markets(self) -> None:
         """Phase 6: each foundry-tier's capacity goes to orders over active edges:
