@@ -86,6 +86,10 @@ def build_agents(model) -> None:
     model.foundry_index = {f.name: i for i, f in enumerate(model.foundries)}
     model.firm_index = {f.name: i for i, f in enumerate(model.firms)}
     model.vendor_index = {v.name: i for i, v in enumerate(model.vendors)}
+    # Per vendor, its categories (in its output's order, which plans keep) with their
+    # seller cells of the tool market (vendor x categories + category, flat).
+    model.vendor_cells = [[(c, v * len(TOOL_CATEGORIES) + CATEGORY_INDEX[c]) for c in vendor.output]
+                          for v, vendor in enumerate(model.vendors)]
     model.firm_names = [f.name for f in model.firms]
     model.firm_countries = [f.country for f in model.firms]
     model.china = next((g for g in model.governments if g.country == "CN"), None)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.graph import EdgeSet, Segments
-from model.market import clear, split_orders
+from model.market import SPARSE_MIN_EDGES, clear, split_orders
 from model.technology import TIERS, TOOL_CATEGORIES
 
 
@@ -123,6 +123,35 @@ class ToolMarket:
         self.edge_price = unit_price[edges.category]
         self.biased = self.domestic & self.china_buyer
         self._weights: tuple[tuple, np.ndarray] | None = None  # ((bias, its sign), weights), the last made
+        # `sell_served`'s state: the first tiers its `capable` edges were made for, and
+        # the eligible edges (as bytes) the demand-free part of the split was made for.
+        self._first: tuple | None = None
+        self._capable: np.ndarray | None = None
+        self._split_key: bytes | None = None
+        self._share = np.zeros(0)
+        self._zero = np.zeros(len(edges))  # never written
+        self._zero.flags.writeable = False
+        self.n_sellers = n_vendors * n_cat
+        # The three per-vendor (and per seller) sums of a sale as one padded layout: each
+        # group's values after a +0.0 of its own, summed by one `np.add.reduceat` (each
+        # segment the same terms in the same grouping as `Segments.sums`, wherever it
+        # lies): revenue by vendor, revenue from Chinese buyers by vendor, orders by
+        # seller, over the values [revenue per edge, orders per edge].
+        n = len(edges)
+        order, slot, starts, size = [], [], [], 0
+        for group, n_groups, mask, offset in ((edges.supplier, n_vendors, None, 0),
+                                              (edges.supplier, n_vendors, self.china_buyer, 0),
+                                              (self.seller, self.n_sellers, None, n)):
+            chosen = np.flatnonzero(mask) if mask is not None else np.arange(n)
+            chosen = chosen[np.argsort(group[chosen], kind="stable")]
+            bounds = np.searchsorted(group[chosen], np.arange(n_groups + 1))
+            order.append(chosen + offset)
+            starts.append(size + bounds[:-1] + np.arange(n_groups))
+            slot.append(size + np.arange(len(chosen)) + np.repeat(np.arange(1, n_groups + 1), np.diff(bounds)))
+            size += len(chosen) + n_groups
+        self._sum_order, self._sum_slot = np.concatenate(order), np.concatenate(slot)
+        self._sum_starts = np.concatenate(starts)
+        self._sum_layout = np.zeros(size)  # its pads never written: they stay +0.0
 
     def sell(self, demand: np.ndarray, capacity: np.ndarray, capable: np.ndarray, bias: float,
              at_risk: np.ndarray, stockpile_factor: float) -> ToolSales:
@@ -159,6 +188,69 @@ class ToolMarket:
         revenue /= 1e6
         return ToolSales(flow=flow, revenue=self.by_vendor.sums(revenue),
                          china_revenue=self.by_vendor_china.sums(revenue), ordered=self.by_seller.sums(orders))
+
+
+    def sell_served(self, demand: np.ndarray, capacity: list[float], first: list[int], bias: float,
+                    at_risk: np.ndarray | None, stockpile_factor: float):
+        """`sell` with each seller cell's (vendor x category, flat) `first` tier served
+        (`capable[v, c, t]` is `t >= first[v x categories + c]`), `capacity` as a list
+        of floats, `at_risk` None when no announced rule is at risk (all 0.0).
+
+        Returns (flow per edge, revenue per vendor, China revenue per vendor, orders
+        per seller cell), the last three as lists: the same numbers as `sell`'s, with
+        what depends only on the eligible edges (which rarely change) kept from quarter
+        to quarter: `reachable` and the split's shares (`split_orders`' dense rule,
+        whose demand is multiplied in last); capacity is cleared in one class as
+        `clear` does (`_clear_rounds`' one round); the sums are one `reduceat`."""
+        edges = self.edges
+        if len(edges) >= SPARSE_MIN_EDGES:  # the kernels' sparse forms
+            n_tier = len(TIERS)
+            capable = np.arange(n_tier) >= np.array(first, dtype=np.int64).reshape(-1, len(TOOL_CATEGORIES), 1)
+            sales = self.sell(demand, np.array(capacity), capable, bias,
+                              np.zeros(len(edges)) if at_risk is None else at_risk, stockpile_factor)
+            return sales.flow, sales.revenue.tolist(), sales.china_revenue.tolist(), sales.ordered.tolist()
+        key = tuple(first)
+        if key != self._first:
+            self._first, self._capable = key, edges.tier >= np.array(first, dtype=np.int64)[self.seller]
+        eligible = self._capable & edges.active
+        bias_key = (bias, math.copysign(1.0, bias))
+        if self._weights is None or self._weights[0] != bias_key:
+            self._weights = (bias_key, np.where(self.biased, self.weight * bias, self.weight))
+            self._split_key = None
+        split_key = eligible.tobytes()
+        if split_key != self._split_key:
+            n_cat, n_tier = len(TOOL_CATEGORIES), len(TIERS)
+            n_groups = self.n_foundries * n_cat * n_tier
+            self.reachable = np.bincount(
+                self.group, weights=eligible, minlength=n_groups).reshape(self.n_foundries, n_cat, n_tier) > 0
+            share = np.zeros(len(edges))
+            w = np.where(eligible, np.maximum(self._weights[1], share), share)
+            group_total = np.bincount(self.group, weights=w, minlength=n_groups)[self.group]
+            np.divide(w, group_total, out=share, where=group_total > 0)
+            self._share, self._split_key = share, split_key
+        orders = np.take(np.asarray(demand, dtype=float), self.group)
+        orders *= self._share  # share x demand (a product is the same either way round)
+        if not math.isfinite(stockpile_factor) or (at_risk is not None and np.count_nonzero(at_risk)):
+            orders *= 1.0 + stockpile_factor * (np.zeros(len(edges)) if at_risk is None else at_risk)
+        # `clear` with one class: capacity at least 0.0 (numpy's maximum: NaN kept;
+        # a -0.0 kept or not grants the same +0.0 flows), active orders, one round.
+        capacity = np.array([c if c >= 0.0 or c != c else 0.0 for c in capacity])
+        zero = self._zero
+        ordered = np.where(eligible, np.maximum(orders, zero), zero)
+        wanted = np.bincount(self.seller, weights=ordered, minlength=len(capacity))
+        ratio = np.divide(np.minimum(capacity, wanted), wanted, out=np.zeros(len(capacity)), where=wanted > 0)
+        flow = ratio[self.seller]
+        flow *= ordered
+        flow = flow + 0.0
+        np.minimum(flow, ordered, out=flow)
+        edges.volume = flow
+        revenue = flow * self.edge_price
+        revenue /= 1e6
+        layout = self._sum_layout
+        layout[self._sum_slot] = np.concatenate((revenue, orders))[self._sum_order]
+        sums = np.add.reduceat(layout, self._sum_starts).tolist()
+        n_vendors = len(self.by_vendor.bounds) - 1
+        return flow, sums[:n_vendors], sums[n_vendors:2 * n_vendors], sums[2 * n_vendors:]
 
 
 @dataclass(frozen=True)

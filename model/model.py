@@ -9,6 +9,7 @@ rules and directives is `model.controls`; what is recorded is `model.reporters`.
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,10 +19,11 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from agents.vendor import NO_TECHNOLOGY
 from model import build, controls, reporters
 from model.scenario import DEFAULT_SCENARIO, Directive, Rule, Scenario, check_against_world, load_scenario
 from model.synthetic import synthetic_world
-from model.technology import CATEGORY_INDEX, TIERS, TOOL_CATEGORIES, Tier
+from model.technology import TIERS, Tier
 from model.technology import parse_quarter, quarter_label, quarter_year
 from model.world import World, load_world
 
@@ -139,29 +141,26 @@ class ChipMarketModel(mesa.Model):
     def _sell_tools(self) -> None:
         """Phase 3: vendors fill last quarter's tool orders over active vendor->foundry
         edges their technology can serve; then plan their next output."""
-        n_cat, n_tier, n_vendors = len(TOOL_CATEGORIES), len(TIERS), len(self.vendors)
-        demand = self.tool_orders.units.ravel()  # last quarter's requests, per foundry x category x tier
-        # Capacities and thresholds are a few hundred cells: built as Python lists and
-        # made arrays once (numpy's per-item cost would dominate).
-        first = [[n_tier] * n_cat for _ in range(n_vendors)]  # first tier served; n_tier: none
-        capacity = [0.0] * (n_vendors * n_cat)
-        multiplier = self.mineral_multiplier.tolist()
-        for v, vendor in enumerate(self.vendors):
-            for c_name, units in vendor.output.items():
-                c = CATEGORY_INDEX[c_name]
-                first[v][c] = vendor.first_tier(c_name)
-                capacity[v * n_cat + c] = units * multiplier[v]
-        capable = np.arange(n_tier) >= np.array(first, dtype=np.int64).reshape(n_vendors, n_cat, 1)  # `serves`
+        n_tier = len(TIERS)
+        # Per seller cell (vendor x category, flat), the first tier its tools serve
+        # (`EquipmentVendor.first_tier`; n_tier: none) and its capacity: a few dozen
+        # cells, as Python lists (numpy's per-call cost would dominate).
+        first, capacity = [n_tier] * self.tool_market.n_sellers, [0.0] * self.tool_market.n_sellers
+        for vendor, cells, multiplier in zip(self.vendors, self.vendor_cells, self.mineral_multiplier.tolist()):
+            output, progress = vendor.output, vendor.progress
+            for c_name, i in cells:
+                value = progress[c_name]
+                first[i] = math.ceil(value - 1e-9) if value < NO_TECHNOLOGY else n_tier
+                capacity[i] = output[c_name] * multiplier
         bias = self.china.domestic_tool_bias(self.quarter_number) if self.china else 1.0
         market = self.tool_market
-        sales = market.sell(np.array(demand), np.array(capacity), capable, bias,
-                            controls.at_risk(self.announced_tools, len(market.edges)), self.parameters.stockpile_factor)
-        revenue, china_revenue, ordered = sales.revenue.tolist(), sales.china_revenue.tolist(), sales.ordered.tolist()
-        for v, vendor in enumerate(self.vendors):
-            vendor.record_sales(revenue[v], china_revenue[v],
-                                {c: ordered[v * n_cat + CATEGORY_INDEX[c]] for c in vendor.output})
-        sold = (sales.flow > 0).nonzero()[0]
-        self.fleet.receive_tools(market.stock_cell[sold], sales.flow[sold])
+        at_risk = controls.at_risk(self.announced_tools, len(market.edges)) if self.announced_tools else None
+        flow, revenue, china_revenue, ordered = market.sell_served(
+            self.tool_orders.units.ravel(), capacity, first, bias, at_risk, self.parameters.stockpile_factor)
+        for vendor, cells, r, cr in zip(self.vendors, self.vendor_cells, revenue, china_revenue):
+            vendor.record_sales(r, cr, {c_name: ordered[i] for c_name, i in cells})
+        sold = (flow > 0).nonzero()[0]
+        self.fleet.receive_tools(market.stock_cell[sold], flow[sold])
         floors, learning = self._domestic_litho_floors(), self.parameters.domestic_learning_rate
         for vendor in self.vendors:
             vendor.adopt(vendor.plan_output(learning, floors if vendor.country == "CN" else None))
