@@ -29,13 +29,13 @@ def stored_runs(path: Path) -> pd.DataFrame:
 
 
 def test_a_killed_sweep_resumes_to_the_same_runs_as_an_uninterrupted_one(tmp_path):
-    # 3 x 4 cells x 4 seeds = 48 real runs of 24 quarters: long enough (~1 s of model
+    # 3 x 4 cells x 4 seeds = 48 real runs of 48 quarters: long enough (~1.5 s of model
     # time) that the kill lands mid-way on a loaded machine too.
     sweep_file = tmp_path / "kill.toml"
     sweep_file.write_text((DATA / "tiny_grid.toml").read_text()
                           .replace("values = [0.5, 1.0]", "values = [0.0, 0.5, 1.0]")
                           .replace("values = [0.3, 0.6]", "values = [0.2, 0.3, 0.5, 0.6]")
-                          .replace("steps = 6", "steps = 24").replace("replicates = 2", "replicates = 4"))
+                          .replace("steps = 6", "steps = 48").replace("replicates = 2", "replicates = 4"))
     total = 48
     killed_dir, whole_dir = tmp_path / "killed", tmp_path / "whole"
     process = subprocess.Popen(
