@@ -369,6 +369,42 @@ def fall_back(demand: np.ndarray, demand_ai: np.ndarray, reach: np.ndarray):
     return routed.T, routed_ai.T, fallback
 
 
+def _fall_back_fresh(demand: np.ndarray, demand_ai: np.ndarray, reach: np.ndarray):
+    """`fall_back`, to the bit, for a `demand` and `demand_ai` with no -0.0 (sums that
+    `np.bincount` made, which start at +0.0): a tier where no firm spills is passed
+    over. There every spill is +0.0 (never -0.0: `here` never is one, see below), so
+    each share is +0.0 and the tier's steps would add or take +0.0 from figures that
+    are never -0.0 (no step makes one from figures that are not: x + s and x - s give
+    -0.0 only from x = -0.0), which changes none; AI wafers moved would be a x 0.0,
+    +-0.0 for a finite a, which changes none either (x + -0.0 is x; a - -0.0 is a for
+    an a != 0) and NaN for an infinite one: the AI step is then made, as it was."""
+    n = demand.shape[1]
+    routed, routed_ai, reach = demand.T.copy(), demand_ai.T.copy(), np.asarray(reach).T
+    fallback = np.zeros(len(demand))
+    ai_finite = None  # whether every AI figure is finite; None: not known since they last changed
+    for t in range(n - 1):
+        here = routed[t]
+        spill = np.maximum(here - reach[t], 0.0)
+        if not np.count_nonzero(spill):  # spill.any() (NaN counts), in fewer steps
+            if ai_finite is None:
+                ai_finite = np.count_nonzero(np.isfinite(routed_ai)) == routed_ai.size
+            if not ai_finite:
+                moved = routed_ai[t] * 0.0  # x the shares, every one +0.0
+                routed_ai[t + 1] += moved
+                routed_ai[t] -= moved
+                ai_finite = None
+            continue
+        share = np.divide(spill, here, out=np.zeros(len(spill)), where=here > 0)
+        fallback += spill
+        routed[t + 1] += spill
+        moved = routed_ai[t] * share
+        routed_ai[t + 1] += moved
+        here -= spill
+        routed_ai[t] -= moved
+        ai_finite = None
+    return routed.T, routed_ai.T, fallback
+
+
 # ------------------------------------------------------------------- the sector
 @dataclass(frozen=True)
 class Relations:
@@ -421,6 +457,7 @@ class FablessSector:
         self._buffer.fill(0.0)
         self._growth: StreamGrowth | None = None  # the streams' growth rule, for one AI boom
         self._wafers_by_quarter: dict[tuple, np.ndarray] = {}  # its figures of a few quarters
+        self._block: _DemandBlock | None = None  # the streams over a block of quarters
 
     def demand(self, quarter: int, ai_growth: float, ai_fade: float, cycle: float,
                shocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -479,7 +516,8 @@ class FablessSector:
         self.figures.fallback_wafers = fallback
 
         # This quarter's orders.
-        weighted, has_weight = self._weighted(eligible_now)
+        nonzero = self.weight != 0
+        weighted, weights, has_weight = self._weighted(eligible_now, nonzero)
         search = self._search(has_weight, reachable_now, eligible_now, capacity)
         if search is not None and (search[1] > 0).any():
             at, searched = search
@@ -491,39 +529,41 @@ class FablessSector:
             self.base[adopted] = share
             self.weight[adopted] = share
             weighted = _union(weighted, adopted, len(rel.group))  # adopted weights are > 0
+            weights, nonzero = self.weight[weighted], None  # (weights changed)
         orders = np.zeros(len(rel.group))
-        live = weighted[~(self.weight[weighted] <= 0)]  # split_orders' live edges
+        keep = ~(weights <= 0)
+        live = weighted[keep]  # split_orders' live edges
+        flat, flat_ai = routed.ravel(), routed_ai.ravel()
         if clean[0]:
-            orders[live] = split_live(routed.ravel(), rel.group[live], self.weight[live])
+            orders[live] = split_live(flat, rel.group[live], weights[keep])
         else:
-            orders = split_orders(routed.ravel(), rel.group, self.weight, eligible_now)
+            orders = split_orders(flat, rel.group, self.weight, eligible_now)
         risky = at_risk.nonzero()[0]  # x 1.0 elsewhere: only the relations at risk change
         if len(risky):
             orders[risky] *= 1.0 + stockpile_factor * at_risk[risky]
         # Only a live relation has an order that can be > 0 (elsewhere it is +0.0, and
         # stockpiling multiplies it): the first uses are among those.
-        first = live[(orders[live] > 0) & ~self.ever_used[live]]
+        first = live[np.greater(orders[live] > 0, self.ever_used[live])]  # ordered & ~ever_used
         first_use = np.zeros(len(orders), dtype=bool)
         first_use[first] = True
         self.ever_used[first] = True
         # A relation's AI share is its group's: one quotient per group (the same one
         # each of the group's relations had).
-        flat, flat_ai = routed.ravel(), routed_ai.ravel()
         ai_share = np.divide(flat_ai, flat, out=np.zeros(n_groups), where=flat > 0)
 
         # The forecast: weights of relations eligible ahead, plus what a search finds,
         # split over the live ones; only its sum per seller is used, to which the other
         # relations would add +0.0 each.
-        weighted, has_weight = self._weighted(eligible_ahead)
+        weighted, ahead, has_weight = self._weighted(eligible_ahead, nonzero)
         search = self._search(has_weight, reachable_ahead, eligible_ahead, coming)
-        ahead = self.weight[weighted]
         if search is not None and len(search[0]):
             at, found = search
             weighted, ahead = _add_at(weighted, ahead, at, found, len(rel.group))
         live = ~(ahead <= 0)
         if clean[1]:
-            fc = split_live(routed_forecast.ravel(), rel.group[weighted[live]], ahead[live])
-            per_seller = np.bincount(rel.seller[weighted[live]], weights=fc, minlength=len(capacity))
+            at = weighted[live]
+            fc = split_live(routed_forecast.ravel(), rel.group[at], ahead[live])
+            per_seller = np.bincount(rel.seller[at], weights=fc, minlength=len(capacity))
         else:
             dense = np.zeros(len(rel.group))
             dense[weighted] = ahead
@@ -544,7 +584,7 @@ class FablessSector:
         m, n = self.n_firms, len(TIERS)
         if 2 * m * n * 8 < 1 << 22:
             wanted, wanted_ai = self._demand_and_forecast(quarter, horizon, ai_growth, ai_fade, cycle, shocks)
-            routed, routed_ai, fallback = fall_back(wanted, wanted_ai, np.concatenate([reach_now, reach_ahead]))
+            routed, routed_ai, fallback = _fall_back_fresh(wanted, wanted_ai, np.concatenate([reach_now, reach_ahead]))
             clean = (True, True) if zero_elsewhere(routed) else (zero_elsewhere(routed[:m]),
                                                                  zero_elsewhere(routed[m:]))
             return wanted[:m], routed[:m], routed_ai[:m], fallback[:m], routed[m:], clean
@@ -556,6 +596,37 @@ class FablessSector:
         return demand, routed, routed_ai, fallback, routed_forecast, clean
 
     def _demand_and_forecast(self, quarter: int, horizon: int, ai_growth: float, ai_fade: float, cycle: float,
+                             shocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(all, AI) wafers per firm and tier, shape (2 x firms, tiers): rows of firm j
+        are `demand(quarter, ..., cycle, shocks)`, rows of firm firms + j the forecast
+        `demand(horizon, ..., 1.0, no noise)`. Each stream's figure is the same
+        elementwise arithmetic as in its own `demand` call, and each firm's cell adds
+        the same streams in the same order.
+
+        The streams' wafers, who has started and the forecast's sums are read from a
+        table over a block of quarters (`_DemandBlock`, made when a quarter is past
+        it); only this quarter's cycle and shocks are applied per call. A world whose
+        table would be large takes each quarter on its own (`_demand_and_forecast_each`)."""
+        block = getattr(self, "_block", None)
+        if (block is None or block.key != (ai_growth, ai_fade) or not block.first <= quarter < block.end
+                or not block.first <= horizon < block.end):
+            k = len(self.streams.firm)
+            span = max(64, abs(horizon - quarter) + 1)
+            if k * span > 1 << 16:
+                return self._demand_and_forecast_each(quarter, horizon, ai_growth, ai_fade, cycle, shocks)
+            block = self._block = _DemandBlock(self.streams, self.n_firms, self.origin, ai_growth, ai_fade,
+                                               min(quarter, horizon), span)
+        st, b, h = self.streams, quarter - block.first, horizon - block.first
+        own = np.asarray(shocks, dtype=float).take(st.firm)
+        value = block.wafers[b] * np.where(st.ai, own, own * cycle)
+        np.copyto(value, 0.0, where=block.not_started[b])  # np.where(quarter >= start, value, 0.0)
+        n_cells = self.n_firms * len(TIERS)
+        total = np.concatenate([np.bincount(block.cells, weights=value, minlength=n_cells), block.total[h]])
+        ai = np.concatenate([np.bincount(block.cells, weights=np.where(st.ai, value, 0.0), minlength=n_cells),
+                             block.ai[h]])
+        return total.reshape(-1, len(TIERS)), ai.reshape(-1, len(TIERS))
+
+    def _demand_and_forecast_each(self, quarter: int, horizon: int, ai_growth: float, ai_fade: float, cycle: float,
                              shocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(all, AI) wafers per firm and tier, shape (2 x firms, tiers): rows of firm j
         are `demand(quarter, ..., cycle, shocks)`, rows of firm firms + j the forecast
@@ -588,27 +659,29 @@ class FablessSector:
         """A float per relation, reused from call to call (scratch space only)."""
         return self._buffer
 
-    def _weighted(self, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(the eligible relations with a non-zero weight, in order; whether each firm x
-        tier group's total weight over its eligible relations is > 0). The total is
-        over those relations alone: the others would each add a zero, which changes no
-        sum that starts at +0.0."""
-        weighted = (eligible & (self.weight != 0)).nonzero()[0]
-        total = np.bincount(self.relations.group[weighted], weights=self.weight[weighted],
-                            minlength=self.n_firms * len(TIERS))
-        return weighted, total > 0
+    def _weighted(self, eligible: np.ndarray, nonzero: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(the eligible relations with a non-zero weight, in order; their weights;
+        whether each firm x tier group's total weight over its eligible relations is
+        > 0). The total is over those relations alone: the others would each add a
+        zero, which changes no sum that starts at +0.0. `nonzero`: `self.weight != 0`,
+        if known."""
+        weighted = (eligible & (self.weight != 0 if nonzero is None else nonzero)).nonzero()[0]
+        weights = self.weight[weighted]
+        total = np.bincount(self.relations.group[weighted], weights=weights, minlength=self.n_firms * len(TIERS))
+        return weighted, weights, total > 0
 
     def _search(self, has_weight: np.ndarray, reachable: np.ndarray, eligible: np.ndarray,
                 capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Search weights (`search_weights`) of the eligible relations of the (firm,
         tier) groups left with no weighted eligible supplier, as (relations, weights);
-        None when every group has one (the weights elsewhere are zero). `reachable`:
-        whether a group has an eligible relation at all."""
-        if has_weight.all():  # nobody is cut off from every supplier: no search
+        None when no such group has an eligible relation (the weights elsewhere are
+        zero). `reachable`: whether a group has an eligible relation at all."""
+        # None also when the groups cut off have no eligible relation (or nobody is cut
+        # off): what a search of nothing gives, nothing to adopt or forecast.
+        if not np.count_nonzero(np.greater(reachable, has_weight)):  # (reachable & ~has_weight).any()
             return None
         rel = self.relations
-        if not (reachable & ~has_weight).any():  # the groups cut off have no eligible relation
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
         # Only the relations of groups left without a weighted supplier can search
         # (a few, in a world of 10^6 relations): the rule runs over those alone.
         at = (~has_weight[rel.group] & eligible).nonzero()[0]
@@ -680,6 +753,31 @@ class FablessSector:
             firm[rel.buyer] = rel.buyer_country
             self._agent_countries = seller, firm
         return self._agent_countries
+
+
+class _DemandBlock:
+    """The sector's streams over the quarters first, ..., end - 1 (for one AI boom):
+    each stream's wafers (`StreamGrowth.wafers` of the quarter: the streams taken once
+    per quarter, each with its quarter, which is the same elementwise arithmetic),
+    whether it has not started, and the forecast's sums per firm x tier cell (`total`,
+    `ai`: each quarter's streams added in stream order into cells of their own, as
+    `firm_demand` adds them with no cycle and no noise)."""
+
+    def __init__(self, streams: DemandStreams, n_firms: int, origin: int, ai_growth: float, ai_fade: float,
+                 first: int, span: int) -> None:
+        n, k = len(TIERS), len(streams.firm)
+        self.key, self.first, self.end = (ai_growth, ai_fade), first, first + span
+        fields = ("firm", "tier", "wafers", "growth", "ai", "start", "peak", "decline")
+        tiled = DemandStreams(*(np.tile(getattr(streams, f), span) for f in fields))
+        quarters = np.arange(first, first + span, dtype=np.int64)
+        self.wafers = StreamGrowth(tiled, origin, ai_growth, ai_fade).wafers(np.repeat(quarters, k)).reshape(span, k)
+        self.not_started = quarters[:, None] < streams.start[None, :]
+        self.cells = streams.firm * n + streams.tier
+        value = np.where(self.not_started, 0.0, self.wafers)  # the forecast's x 1.0: the figure itself
+        cells = (self.cells[None, :] + (np.arange(span) * (n_firms * n))[:, None]).ravel()
+        size = span * n_firms * n
+        self.total = np.bincount(cells, weights=value.ravel(), minlength=size).reshape(span, -1)
+        self.ai = np.bincount(cells, weights=np.where(tiled.ai, value.ravel(), 0.0), minlength=size).reshape(span, -1)
 
 
 def _union(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:

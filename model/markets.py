@@ -41,6 +41,7 @@ class WaferMarket:
         self.by_foundry_china = Segments(edges.supplier, n_foundries, self.china_buyer)
         self._revenue = np.zeros(len(edges))  # scratch of `settle`, its pages touched at set-up
         self._revenue.fill(0.0)
+        self._by_foundry_both = self._both_layout(n_foundries)
 
     @property
     def priority(self) -> np.ndarray:
@@ -67,22 +68,62 @@ class WaferMarket:
         self.edges.volume = self.flow
         return self.flow
 
+    def _both_layout(self, n_foundries: int):
+        """Revenue by foundry and from Chinese buyers by foundry as one padded layout,
+        both sums in one `np.add.reduceat`: each foundry's edges (and then each one's
+        edges to Chinese buyers), in edge order, after a +0.0 of their own: each
+        segment the same terms in the same grouping as `Segments.sums` (which pads
+        the same way below `Segments.PADDED_MAX` values), wherever it lies. (the edge
+        of each value, its seller cell, its slot, the segments' starts, the layout);
+        None from `Segments.PADDED_MAX` edges on (there `Segments` sums group by group)
+        or with no foundry."""
+        supplier = self.edges.supplier
+        if len(supplier) >= Segments.PADDED_MAX or not n_foundries:
+            return None
+        order, slot, starts, size = [], [], [], 0
+        for chosen in (np.arange(len(supplier)), np.flatnonzero(self.china_buyer)):
+            chosen = chosen[np.argsort(supplier[chosen], kind="stable")]
+            bounds = np.searchsorted(supplier[chosen], np.arange(n_foundries + 1))
+            order.append(chosen)
+            starts.append(size + bounds[:-1] + np.arange(n_foundries))
+            slot.append(size + np.arange(len(chosen)) + np.repeat(np.arange(1, n_foundries + 1), np.diff(bounds)))
+            size += len(chosen) + n_foundries
+        order = np.concatenate(order)
+        # The layout's pads are never written: they stay +0.0.
+        return order, self.seller[order], np.concatenate(slot), np.concatenate(starts), np.zeros(size)
+
     def settle(self, price: np.ndarray, yields: np.ndarray) -> WaferSettlement:
         """What the cleared flows mean to sellers at `price` and `yields` ((foundries,
         tiers), US$/wafer and fractions): revenue per foundry (US$ million), orders and
         deliveries per foundry x tier, the yield of each foundry x tier cell (flat)."""
         flow, n = self.flow, len(TIERS)
-        # price[supplier, tier] of each edge is price.ravel()[seller]: a flat gather.
-        edge_revenue = np.take(np.ravel(price), self.seller, out=self._revenue)
-        edge_revenue *= flow  # flow x price, then / 1e6, in one buffer
-        edge_revenue /= 1e6
         n_sellers = len(self.capacity)
+        both = self._by_foundry_both
+        flat_price = np.ravel(price)
+        if both is not None and flat_price.dtype == np.float64 and np.asarray(flow).dtype == np.float64:
+            flow = np.asarray(flow)
+            # Each edge's revenue (price x flow, then / 1e6: the same products) made
+            # straight in the order of the layout's slots, both sums in one call.
+            order, seller, slot, starts, layout = both
+            revenue = flat_price.take(seller)
+            revenue *= flow.take(order)
+            revenue /= 1e6
+            layout[slot] = revenue
+            sums = np.add.reduceat(layout, starts)
+            n_foundries = len(starts) // 2
+            revenue, china_revenue = sums[:n_foundries], sums[n_foundries:]
+        else:
+            # price[supplier, tier] of each edge is price.ravel()[seller]: a flat gather.
+            edge_revenue = np.take(flat_price, self.seller, out=self._revenue)
+            edge_revenue *= flow  # flow x price, then / 1e6, in one buffer
+            edge_revenue /= 1e6
+            revenue, china_revenue = self.by_foundry.sums(edge_revenue), self.by_foundry_china.sums(edge_revenue)
         return WaferSettlement(
             seller_yield=np.ravel(yields).copy(),
             ordered=np.bincount(self.seller, weights=self.orders, minlength=n_sellers).reshape(-1, n),
             delivered=np.bincount(self.seller, weights=flow, minlength=n_sellers).reshape(-1, n),
-            revenue=self.by_foundry.sums(edge_revenue),
-            china_revenue=self.by_foundry_china.sums(edge_revenue),
+            revenue=revenue,
+            china_revenue=china_revenue,
         )
 
 
