@@ -59,7 +59,7 @@ class PolicyLab(ChipMarketModel):
     def __init__(
         self,
         *,
-        scenario: str = DEFAULT_SCENARIO,
+        policy_scenario: str = DEFAULT_SCENARIO,
         rng: int | None = None,
         champions: str = CHAMPION_LISTS[0],
         allies_aligned: bool = False,
@@ -67,18 +67,20 @@ class PolicyLab(ChipMarketModel):
         domestic_litho: str = LEARNING_ONLY,
         **kwargs,
     ) -> None:
-        overrides = dict(kwargs)
+        # `policy_scenario`, not `scenario`: from Mesa 3.5 the app passes a Mesa Scenario
+        # of its own as `scenario` on Reset; the lab's scenario is the control's.
+        overrides = {name: value for name, value in kwargs.items() if name != "scenario"}
         overrides["champions"] = "" if champions == NO_CHAMPIONS else champions
         if allies_aligned:
             overrides["allies_aligned"] = True
         if duv_servicing_ban:
             overrides["duv_servicing_ban"] = True
         overrides.update(LITHO_WHAT_IFS[domestic_litho])
-        super().__init__(scenario=scenario, rng=rng, **overrides)
+        super().__init__(scenario=policy_scenario, rng=rng, **overrides)
 
 
 MODEL_PARAMS = {
-    "scenario": {"type": "Select", "value": DEFAULT_SCENARIO, "values": list_scenarios(),
+    "policy_scenario": {"type": "Select", "value": DEFAULT_SCENARIO, "values": list_scenarios(),
                  "label": "Scenario"},
     # Mesa passes the value as `rng`; a slider, since a text seed would be a string.
     "rng": {"type": "SliderInt", "value": 42, "min": 0, "max": 999, "step": 1, "label": "Seed"},
@@ -134,7 +136,7 @@ def LedgerTable(model):
     """The newest ledger rows: what was cut, restored or re-wired, and by which rule."""
     update_counter.get()
     frame = latest_ledger(model, rows=12)
-    scenario = model.scenario
+    scenario = model.scenario_spec
     with solara.Div(classes=["chipstate-ledger"], style={"padding": "0 8px"}) as main:
         # Plain HTML, not solara.Markdown: Markdown pulls KaTeX from a CDN path that
         # solara-assets does not hold (a 404 in the console).
@@ -177,7 +179,7 @@ def RunSettings(model):
         return "learning only" if value is None else f"{value:g}"
 
     text = (
-        f"<b>{html.escape(model.scenario.name)}</b>, seed {model.seed} · reserved share "
+        f"<b>{html.escape(model.scenario_spec.name)}</b>, seed {model.seed} · reserved share "
         f"{p.reserved_share:.2f} · champions: {html.escape(', '.join(p.champions) or 'none')} · "
         f"allies aligned: {'yes' if p.allies_aligned else 'no'} · DUV servicing ban: "
         f"{p.servicing_ban_quarter if p.duv_servicing_ban else 'no'} · domestic litho 28nm: "

@@ -128,13 +128,13 @@ def _write(tmp: Path, model: ChipMarketModel, frames: dict[str, pd.DataFrame], s
         write_parquet_atomic(tmp / f"{name}.parquet", frame)
     model.export_graph(tmp / "graph.graphml")
     plot_run(frames["model"], tmp / "figure.png",
-             title=f"chipstate: {model.scenario.name}, seed {seed}",
+             title=f"chipstate: {model.scenario_spec.name}, seed {seed}",
              events=run_events(model),
-             caption=f"scenario {model.scenario.name}; seed {seed}"
+             caption=f"scenario {model.scenario_spec.name}; seed {seed}"
              + (f"; overrides: {overrides}" if overrides else ""))
     manifest = {
-        "scenario": model.scenario.name,
-        "scenario_path": model.scenario.path,
+        "scenario": model.scenario_spec.name,
+        "scenario_path": model.scenario_spec.path,
         "overrides": overrides or {},
         "parameters": model.parameters.model_dump(mode="json"),
         "seed": seed,

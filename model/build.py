@@ -97,7 +97,7 @@ def build_agents(model) -> None:
     unknown = [name for name in p.champions if name not in model.firm_index]
     if unknown:
         raise ScenarioError(
-            f"{model.scenario.path}: field 'champions': unknown firm '{unknown[0]}'; expected "
+            f"{model.scenario_spec.path}: field 'champions': unknown firm '{unknown[0]}'; expected "
             "firms of the world: " + ", ".join(f.name for f in model.firms[:20])
         )
 
@@ -270,21 +270,21 @@ def world_tables(world) -> WorldTables:
 def distribute_instruments(model) -> None:
     """Give each government the rules (with those the levers add), directives and
     subsidies it issues; a directive that names no foundry directs the world's tracked one."""
-    model.rules = lever_rules(model.scenario.rules, model.parameters)
+    model.rules = lever_rules(model.scenario_spec.rules, model.parameters)
     by_key = {}
     for g in model.governments:
         by_key[g.name] = g
         by_key[g.country] = g
     model.government_country = {g.name: g.country for g in model.governments}
-    for item_list, attr in ((model.rules, "rules"), (model.scenario.directives, "directives"),
-                            (model.scenario.subsidies, "subsidies")):
+    for item_list, attr in ((model.rules, "rules"), (model.scenario_spec.directives, "directives"),
+                            (model.scenario_spec.subsidies, "subsidies")):
         for item in item_list:
             if isinstance(item, Directive) and item.foundry is None:
                 item = item.model_copy(update={"foundry": model.world.tracked.foundry})
             government = by_key.get(item.issuer)
             if government is None:
                 raise ScenarioError(
-                    f"{model.scenario.path}: field '{attr}' id '{item.id}': issuer "
+                    f"{model.scenario_spec.path}: field '{attr}' id '{item.id}': issuer "
                     f"'{item.issuer}' is not a government of the world; expected one of " + ", ".join(sorted(by_key))
                 )
             getattr(government, attr).append(item)

@@ -38,11 +38,6 @@ class ChipMarketModel(mesa.Model):
     reporter names records only those (and `quarter`): the lean mode for sweeps.
     """
 
-    # Mesa 3.5 makes `Model.scenario` a property whose setter writes `scenario.model`
-    # (for its experimental Scenario); ours is the project's frozen Scenario. A plain
-    # class attribute here shadows the property, so `self.scenario` is an ordinary one.
-    scenario: Scenario | None = None
-
     def __init__(
         self,
         *,
@@ -55,13 +50,15 @@ class ChipMarketModel(mesa.Model):
         super().__init__(rng=seed)
         self.seed = seed
         base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-        self.scenario = base.with_overrides(kwargs, "ChipMarketModel keyword arguments")
-        self.parameters = p = self.scenario.parameters
+        # The scenario as run (its file and these overrides). Not `self.scenario`: from
+        # Mesa 3.5 that is Mesa's own (experimental) Scenario, which its browser app reads.
+        self.scenario_spec = base.with_overrides(kwargs, "ChipMarketModel keyword arguments")
+        self.parameters = p = self.scenario_spec.parameters
         self.world: World = synthetic_world(
             load_world(p.world), self.rng,
             firms=p.synthetic_firms, foundries=p.synthetic_foundries, vendors=p.synthetic_vendors,
         )
-        check_against_world(self.scenario, self.world)  # names and dates mean something here
+        check_against_world(self.scenario_spec, self.world)  # names and dates mean something here
         self.first_quarter = parse_quarter(p.start)
         self.last_quarter = parse_quarter(p.end)
         self.quarter_number = self.first_quarter - 1  # the initial state is the quarter before

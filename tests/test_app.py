@@ -294,14 +294,14 @@ def test_viz_command_serves_on_loopback():
 # ----------------------------------------------------------- controls -> model
 def test_controls_start_where_the_default_scenario_is():
     lab = PolicyLab(**initial_parameters())
-    assert lab.scenario.name == "state_allocation" and lab.seed == MODEL_PARAMS["rng"]["value"]
+    assert lab.scenario_spec.name == "state_allocation" and lab.seed == MODEL_PARAMS["rng"]["value"]
     assert lab.parameters.champions == ("Huawei",) and lab.parameters.reserved_share == 0.8
     assert not lab.parameters.allies_aligned and not lab.parameters.duv_servicing_ban
 
 
 def test_unticked_boxes_leave_the_scenario_levers_alone():
     """Escalation turns both levers on; unticked boxes must not turn them off."""
-    lab = PolicyLab(**{**initial_parameters(), "scenario": "escalation"})
+    lab = PolicyLab(**{**initial_parameters(), "policy_scenario": "escalation"})
     assert lab.parameters.allies_aligned and lab.parameters.duv_servicing_ban
 
 

@@ -31,7 +31,7 @@ def test_every_historical_rule_cites_a_timeline_event():
 
 
 def test_default_scenario_is_state_allocation():
-    assert ChipMarketModel(rng=0).scenario.name == "state_allocation"
+    assert ChipMarketModel(rng=0).scenario_spec.name == "state_allocation"
 
 
 def test_keyword_overrides_apply_and_unknown_names_raise_at_once():

@@ -149,8 +149,8 @@ def run_events(source) -> list[tuple[str, str, str]]:
     """(quarter, short text, kind) for every rule, directive and subsidy of a model (or
     of a Scenario) that takes effect or is lifted, in date order; kind is 'rule',
     'directive', 'subsidy' or 'lifted'. A model gives the rules its levers add too."""
-    scenario = getattr(source, "scenario", source)
-    if hasattr(source, "scenario") and hasattr(source, "rules"):
+    scenario = getattr(source, "scenario_spec", source)
+    if hasattr(source, "scenario_spec"):
         rules = list(source.rules)
         champions = list(source.parameters.champions)
     else:

@@ -289,7 +289,7 @@ def _draw_legend(fig: Figure) -> None:
 def _draw_title(fig: Figure, model) -> None:
     label = model.quarter if model.steps > 0 else f"before {quarter_label(model.quarter_number + 1)}"
     fig.text(0.015, 0.975, label, fontsize=20, fontweight="bold", va="top", ha="left")
-    fig.text(0.985, 0.975, f"{model.scenario.name} · seed {model.seed} · step {model.steps}",
+    fig.text(0.985, 0.975, f"{model.scenario_spec.name} · seed {model.seed} · step {model.steps}",
              fontsize=9, va="top", ha="right", color="#444444")
     n_cut = int((~model.trade.wafers.active).sum() + (~model.trade.tools.active).sum())
     n_rewired = int(model.trade.wafers.rewired.sum())
