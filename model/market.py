@@ -70,6 +70,8 @@ def split_live(demand: np.ndarray, group: np.ndarray, weights: np.ndarray) -> np
     live edges adds the same terms in the same order as over all its edges (the others
     add +0.0, which changes no sum that starts at +0.0), and each share is the same
     quotient and product."""
+    if not len(group):  # no live edge (bincount of nothing is an integer array)
+        return np.zeros(0)
     total = np.bincount(group, weights=weights, minlength=len(demand))[group]
     share = np.zeros(len(weights))
     np.divide(weights, total, out=share, where=total > 0)
