@@ -163,7 +163,8 @@ class ChipMarketModel(mesa.Model):
             vendor.adopt(vendor.plan_output(learning, floors if vendor.country == "CN" else None))
 
     def _run_foundries(self) -> None:
-        """Phase 4: foundries install tools, depreciate, and order next quarter's tools."""
+        """Phase 4: foundries age a quarter (the pipeline advances, capacity depreciates),
+        install the tools they stock, and order next quarter's tools."""
         q, repurpose, reachable = self.quarter_number, self.parameters.repurpose_share, self.tool_market.reachable
         self.fleet.age(self.depreciation, self.unserviced_extra)
         before, stock = self.fleet.tier_totals(), self.fleet.stock_lists()
