@@ -342,42 +342,25 @@ def derisk_preferences(
     return out
 
 
-def fall_back(demand: np.ndarray, demand_ai: np.ndarray, reach: np.ndarray):
+def fall_back(demand: np.ndarray, demand_ai: np.ndarray, reach: np.ndarray, *, fresh: bool = False):
     """Move the part of each firm's demand at a tier beyond `reach` (what its eligible
     suppliers can make there, (firms, tiers); inf: all, 0: none) to the next older tier:
     a performance penalty (ASSUMPTION: a design ported to an older node rather than
     dropped). AI demand moves pro rata. Returns (demand, AI demand, wafers that fell
-    back per firm)."""
-    n = demand.shape[1]
-    # Worked on as (tiers, firms) copies, so that each tier is one contiguous row (the
-    # same additions and products as on the columns); returned as (firms, tiers) views.
-    # The AI wafers that move are computed once and added to one tier and taken from
-    # the other (the same product both times).
-    routed, routed_ai, reach = demand.T.copy(), demand_ai.T.copy(), np.asarray(reach).T
-    fallback = np.zeros(len(demand))
-    rows, rows_ai = list(routed), list(routed_ai)
-    for t in range(n - 1):
-        here = rows[t]
-        spill = np.maximum(here - reach[t], 0.0)
-        share = np.divide(spill, here, out=np.zeros(len(spill)), where=here > 0)
-        fallback += spill
-        rows[t + 1] += spill
-        moved = rows_ai[t] * share
-        rows_ai[t + 1] += moved
-        here -= spill
-        rows_ai[t] -= moved
-    return routed.T, routed_ai.T, fallback
+    back per firm).
 
+    Worked on as (tiers, firms) copies, so that each tier is one contiguous row (the
+    same additions and products as on the columns); returned as (firms, tiers) views.
+    The AI wafers that move are computed once, added to one tier and taken from the
+    other (the same product both times).
 
-def _fall_back_fresh(demand: np.ndarray, demand_ai: np.ndarray, reach: np.ndarray):
-    """`fall_back`, to the bit, for a `demand` and `demand_ai` with no -0.0 (sums that
-    `np.bincount` made, which start at +0.0): a tier where no firm spills is passed
-    over. There every spill is +0.0 (never -0.0: `here` never is one, see below), so
-    each share is +0.0 and the tier's steps would add or take +0.0 from figures that
-    are never -0.0 (no step makes one from figures that are not: x + s and x - s give
-    -0.0 only from x = -0.0), which changes none; AI wafers moved would be a x 0.0,
-    +-0.0 for a finite a, which changes none either (x + -0.0 is x; a - -0.0 is a for
-    an a != 0) and NaN for an infinite one: the AI step is then made, as it was."""
+    `fresh`: `demand` and `demand_ai` hold no -0.0 (sums `np.bincount` made, which
+    start at +0.0), and a tier where no firm spills is passed over, to the bit: there
+    every spill is +0.0 (never -0.0: `here` never is one), so each share is +0.0 and the
+    tier's steps would add or take +0.0 from figures that are never -0.0 (x + s and
+    x - s give -0.0 only from x = -0.0), which changes none; AI wafers moved would be
+    a x 0.0, +-0.0 for a finite a, which changes none either (x + -0.0 is x; a - -0.0 is
+    a for an a != 0), and NaN for an infinite one: the AI step is then made."""
     n = demand.shape[1]
     routed, routed_ai, reach = demand.T.copy(), demand_ai.T.copy(), np.asarray(reach).T
     fallback = np.zeros(len(demand))
@@ -385,7 +368,7 @@ def _fall_back_fresh(demand: np.ndarray, demand_ai: np.ndarray, reach: np.ndarra
     for t in range(n - 1):
         here = routed[t]
         spill = np.maximum(here - reach[t], 0.0)
-        if not np.count_nonzero(spill):  # spill.any() (NaN counts), in fewer steps
+        if fresh and not np.count_nonzero(spill):  # spill.any() (NaN counts), in fewer steps
             if ai_finite is None:
                 ai_finite = np.count_nonzero(np.isfinite(routed_ai)) == routed_ai.size
             if not ai_finite:
@@ -584,7 +567,7 @@ class FablessSector:
         m, n = self.n_firms, len(TIERS)
         if 2 * m * n * 8 < 1 << 22:
             wanted, wanted_ai = self._demand_and_forecast(quarter, horizon, ai_growth, ai_fade, cycle, shocks)
-            routed, routed_ai, fallback = _fall_back_fresh(wanted, wanted_ai, np.concatenate([reach_now, reach_ahead]))
+            routed, routed_ai, fallback = fall_back(wanted, wanted_ai, np.concatenate([reach_now, reach_ahead]), fresh=True)
             clean = (True, True) if zero_elsewhere(routed) else (zero_elsewhere(routed[:m]),
                                                                  zero_elsewhere(routed[m:]))
             return wanted[:m], routed[:m], routed_ai[:m], fallback[:m], routed[m:], clean

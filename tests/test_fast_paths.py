@@ -458,6 +458,11 @@ def test_fall_back_on_tier_rows_is_the_column_rule_bit_for_bit(seed, n_firms):
     demand_ai = demand * rng.random((n_firms, 5))
     reach = np.where(rng.random((n_firms, 5)) < 0.3, np.inf, rng.random((n_firms, 5)) * 80.0)
     assert bits(fall_back(demand, demand_ai, reach)) == bits(reference_fall_back(demand, demand_ai, reach))
+    # Fresh sums (no -0.0): passing quiet tiers over changes no bit, infinite AI figures included.
+    demand[:, 0] = np.where(rng.random(n_firms) < 0.5, 0.0, demand[:, 0])
+    demand_ai[rng.random((n_firms, 5)) < 0.05] = np.inf
+    reach[:, :2] = np.inf  # the first tiers quiet
+    assert bits(fall_back(demand, demand_ai, reach, fresh=True)) == bits(fall_back(demand, demand_ai, reach))
 
 
 @settings(max_examples=30, deadline=None)
