@@ -256,6 +256,8 @@ def test_derisk_changes_only_the_relations_hit(seed):
     expected = np.where(hit & relation, base * 1.7, base)
     assert bits(derisk_preferences(base, relation, hit, 1.7)) == bits(expected)
     assert bits(derisk_preferences(base, relation, np.True_, 0.5)) == bits(np.where(relation, base * 0.5, base))
+    got = derisk_preferences(base, relation, hit, 1.7, out=base)  # in place: the same figures
+    assert got is base and bits(got) == bits(expected)
 
 
 @settings(max_examples=40, deadline=None)
@@ -281,6 +283,8 @@ def test_adapt_preferences_is_the_partial_adjustment_rule_bit_for_bit(seed, rate
     before = fill.copy()
     assert bits(adapt_preferences(weights, base, fill, quality, active, rate)) == bits(expected)
     assert bits(fill) == bits(before)  # its inputs are left alone
+    got = adapt_preferences(weights, base, fill, quality, active, rate, out=weights, work=fill)  # in place
+    assert got is weights and bits(got) == bits(expected)
 
 
 # ------------------------------------------------------------ the foundries
@@ -465,18 +469,6 @@ def test_fall_back_on_tier_rows_is_the_column_rule_bit_for_bit(seed, n_firms):
     assert bits(fall_back(demand, demand_ai, reach, fresh=True)) == bits(fall_back(demand, demand_ai, reach))
 
 
-@settings(max_examples=30, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.floats(0.0, 1.0))
-def test_adapt_preferences_in_place_is_the_fresh_form(seed, rate):
-    rng = np.random.default_rng(seed)
-    weights, base, quality = rng.random(60), rng.random(60) * 3.0, rng.uniform(0.5, 1.0, 60)
-    fill, active = rng.random(60) * 1.2, rng.random(60) < 0.8
-    weights[:4], base[4:8] = -0.0, 0.0
-    expected = adapt_preferences(weights, base, fill, quality, active, rate)
-    got = adapt_preferences(weights, base, fill, quality, active, rate, out=weights, work=fill)
-    assert got is weights and bits(got) == bits(expected)
-
-
 def test_the_sectors_demand_and_forecast_in_one_call_are_the_two_calls():
     """One stream_demand over the streams taken twice (a quarter and a cycle per
     stream) gives, to the last bit, this quarter's demand and the forecast."""
@@ -500,18 +492,6 @@ def test_segment_sums_reuse_their_buffer_without_stale_values():
     for _ in range(3):
         values = rng.random(50)
         assert bits(segments.sums(values)) == bits(np.array([values[group == g].sum() for g in range(4)]))
-
-
-@settings(max_examples=30, deadline=None)
-@given(st.integers(0, 2**32 - 1))
-def test_derisk_in_place_is_the_fresh_form(seed):
-    rng = np.random.default_rng(seed)
-    base = rng.random(50)
-    base[:5] = -0.0
-    relation, hit = rng.random(50) < 0.5, rng.random(50) < 0.5
-    expected = derisk_preferences(base, relation, hit, 1.7)
-    got = derisk_preferences(base, relation, hit, 1.7, out=base)
-    assert got is base and bits(got) == bits(expected)
 
 
 def test_the_sectors_countries_per_cell_and_firm_are_each_relations():
