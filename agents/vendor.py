@@ -26,6 +26,13 @@ def enables(progress: float, tier_index: int) -> bool:
     return progress < NO_TECHNOLOGY and tier_index >= math.ceil(progress - 1e-9)
 
 
+def first_served(progress: float) -> int:
+    """The first tier index (the most advanced) tools at `progress` can be used at:
+    they serve it and every later tier (`enables`, its threshold computed once);
+    len(TIERS) when they serve none."""
+    return math.ceil(progress - 1e-9) if progress < NO_TECHNOLOGY else len(TIERS)
+
+
 class EquipmentVendor(ChipAgent):
     """A tool maker (ASML, Applied Materials, ..., Naura, AMEC, SMEE).
 
@@ -61,13 +68,16 @@ class EquipmentVendor(ChipAgent):
         return self.china_revenue_usd_m / self.revenue_usd_m if self.revenue_usd_m > 0 else 0.0
 
     def first_tier(self, category: str) -> int:
-        """The first tier index (the most advanced) this vendor's `category` tools can
-        be used at: they serve it and every later tier (`enables`, its threshold
-        computed once); len(TIERS) when they serve none."""
-        progress = self.progress[category]
-        if not progress < NO_TECHNOLOGY:
-            return len(TIERS)
-        return math.ceil(progress - 1e-9)
+        """The first tier index this vendor's `category` tools can be used at
+        (`first_served`)."""
+        return first_served(self.progress[category])
+
+    def offer(self, multiplier: float) -> list[tuple[int, float]]:
+        """Per category it makes (in `output`'s order): the first tier its tools serve
+        and the units it can deliver this quarter, its output x `multiplier` (the
+        critical-minerals shock)."""
+        progress = self.progress
+        return [(first_served(progress[c]), units * multiplier) for c, units in self.output.items()]
 
     def serves(self, category: str) -> list[bool]:
         """Per tier (by index): whether this vendor's `category` tools can be used there."""

@@ -166,7 +166,6 @@ def build_graph(model) -> None:
     model.sector = FablessSector(streams, n_firms, relations, _base_preferences(model, wafers, tables), model.origin)
     for j, firm in enumerate(model.firms):
         firm.bind(model.sector.figures, j)
-    model.wafer_ready = np.array([f.ready for f in model.foundries])[wafers.supplier, wafers.tier]
 
 
 def _named_synthetic_suppliers(model) -> np.ndarray:

@@ -9,7 +9,6 @@ rules and directives is `model.controls`; what is recorded is `model.reporters`.
 
 from __future__ import annotations
 
-import math
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +18,6 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from agents.vendor import NO_TECHNOLOGY
 from model import build, controls, reporters
 from model.scenario import DEFAULT_SCENARIO, Directive, Rule, Scenario, check_against_world, load_scenario
 from model.synthetic import synthetic_world
@@ -138,17 +136,13 @@ class ChipMarketModel(mesa.Model):
     def _sell_tools(self) -> None:
         """Phase 3: vendors fill last quarter's tool orders over active vendor->foundry
         edges their technology can serve; then plan their next output."""
-        n_tier = len(TIERS)
         # Per seller cell (vendor x category, flat), the first tier its tools serve
-        # (`EquipmentVendor.first_tier`; n_tier: none) and its capacity: a few dozen
+        # (none: len(TIERS)) and its capacity, as each vendor offers them: a few dozen
         # cells, as Python lists (numpy's per-call cost would dominate).
-        first, capacity = [n_tier] * self.tool_market.n_sellers, [0.0] * self.tool_market.n_sellers
+        first, capacity = [len(TIERS)] * self.tool_market.n_sellers, [0.0] * self.tool_market.n_sellers
         for vendor, cells, multiplier in zip(self.vendors, self.vendor_cells, self.mineral_multiplier.tolist()):
-            output, progress = vendor.output, vendor.progress
-            for c_name, i in cells:
-                value = progress[c_name]
-                first[i] = math.ceil(value - 1e-9) if value < NO_TECHNOLOGY else n_tier
-                capacity[i] = output[c_name] * multiplier
+            for (_, i), (tier, units) in zip(cells, vendor.offer(multiplier)):
+                first[i], capacity[i] = tier, units
         bias = self.china.domestic_tool_bias(self.quarter_number) if self.china else 1.0
         market = self.tool_market
         at_risk = controls.at_risk(self.announced_tools, len(market.edges)) if self.announced_tools else None
