@@ -170,8 +170,6 @@ class ToolMarket:
         self._capable: np.ndarray | None = None
         self._split_key: bytes | None = None
         self._share = np.zeros(0)
-        self._zero = np.zeros(len(edges))  # never written
-        self._zero.flags.writeable = False
         self.n_sellers = n_vendors * n_cat
         # The three per-vendor (and per seller) sums of a sale as one padded layout: each
         # group's values after a +0.0 of its own, summed by one `np.add.reduceat` (each
@@ -240,9 +238,8 @@ class ToolMarket:
         Returns (flow per edge, revenue per vendor, China revenue per vendor, orders
         per seller cell), the last three as lists: the same numbers as `sell`'s, with
         what depends only on the eligible edges (which rarely change) kept from quarter
-        to quarter: `reachable` and the split's shares (`split_orders`' dense rule,
-        whose demand is multiplied in last); capacity is cleared in one class as
-        `clear` does (`_clear_rounds`' one round); the sums are one `reduceat`."""
+        to quarter: `reachable` and the split's shares (`split_orders`, whose demand is
+        multiplied in last); capacity is cleared by `clear`; the sums are one `reduceat`."""
         edges = self.edges
         if len(edges) >= SPARSE_MIN_EDGES:  # the kernels' sparse forms
             n_tier = len(TIERS)
@@ -264,26 +261,15 @@ class ToolMarket:
             n_groups = self.n_foundries * n_cat * n_tier
             self.reachable = np.bincount(
                 self.group, weights=eligible, minlength=n_groups).reshape(self.n_foundries, n_cat, n_tier) > 0
-            share = np.zeros(len(edges))
-            w = np.where(eligible, np.maximum(self._weights[1], share), share)
-            group_total = np.bincount(self.group, weights=w, minlength=n_groups)[self.group]
-            np.divide(w, group_total, out=share, where=group_total > 0)
-            self._share, self._split_key = share, split_key
+            # Each edge's share of its group's demand (`split_orders` of a demand of 1.0:
+            # share x 1.0 is the share), kept while the eligible edges and bias stay.
+            self._share = split_orders(np.ones(n_groups), self.group, self._weights[1], eligible)
+            self._split_key = split_key
         orders = np.take(np.asarray(demand, dtype=float), self.group)
-        orders *= self._share  # share x demand (a product is the same either way round)
+        orders *= self._share  # share x demand, as `split_orders` makes it
         if not math.isfinite(stockpile_factor) or (at_risk is not None and np.count_nonzero(at_risk)):
             orders *= 1.0 + stockpile_factor * (np.zeros(len(edges)) if at_risk is None else at_risk)
-        # `clear` with one class: capacity at least 0.0 (numpy's maximum: NaN kept;
-        # a -0.0 kept or not grants the same +0.0 flows), active orders, one round.
-        capacity = np.array([c if c >= 0.0 or c != c else 0.0 for c in capacity])
-        zero = self._zero
-        ordered = np.where(eligible, np.maximum(orders, zero), zero)
-        wanted = np.bincount(self.seller, weights=ordered, minlength=len(capacity))
-        ratio = np.divide(np.minimum(capacity, wanted), wanted, out=np.zeros(len(capacity)), where=wanted > 0)
-        flow = ratio[self.seller]
-        flow *= ordered
-        flow = flow + 0.0
-        np.minimum(flow, ordered, out=flow)
+        flow = clear(np.array(capacity, dtype=float), orders, self.seller, eligible)
         edges.volume = flow
         revenue = flow * self.edge_price
         revenue /= 1e6
