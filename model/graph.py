@@ -295,17 +295,12 @@ class Segments:
     PADDED_MAX = 10_000
 
     def __init__(self, group: np.ndarray, n_groups: int, mask: np.ndarray | None = None) -> None:
-        chosen = np.flatnonzero(mask) if mask is not None else np.arange(len(group))
-        self.order = chosen[np.argsort(group[chosen], kind="stable")]
-        bounds = np.searchsorted(group[self.order], np.arange(n_groups + 1))
+        self.order, bounds = grouped(group, n_groups, mask)
         self.bounds = bounds.tolist()
         self.padded = len(self.order) < self.PADDED_MAX
         if self.padded:
-            # Group g's segment of the padded layout: its pad at bounds[g] + g, then its
-            # values. The pads of `_layout` are never written: they stay +0.0.
-            self._starts = bounds[:-1] + np.arange(n_groups)
-            self._slot = np.arange(len(self.order)) + np.repeat(np.arange(1, n_groups + 1), np.diff(bounds))
-            self._layout = np.zeros(len(self.order) + n_groups)
+            self._slot, self._starts, size = padded_slots(bounds)
+            self._layout = np.zeros(size)  # its pads are never written: they stay +0.0
         else:
             # Scratch for the gather, made (and its pages touched) here at set-up rather
             # than in the first quarter: a fresh array of 10^6 floats costs page faults.
@@ -331,3 +326,37 @@ class Segments:
         # An empty group's sum is numpy's empty sum (0) without a call: most tool
         # sellers are empty, a vendor making few of the categories.
         return np.array([ordered[b[g]:b[g + 1]].sum() if b[g + 1] > b[g] else zero for g in range(len(b) - 1)])
+
+
+def grouped(group: np.ndarray, n_groups: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(the values' indices grouped, each group's in value order; the bounds of each
+    group's run in it, n_groups + 1 of them), over the values `mask` keeps (None: all)."""
+    chosen = np.flatnonzero(mask) if mask is not None else np.arange(len(group))
+    order = chosen[np.argsort(group[chosen], kind="stable")]
+    return order, np.searchsorted(group[order], np.arange(n_groups + 1))
+
+
+def padded_slots(bounds: np.ndarray, at: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
+    """`Segments`' padded layout of grouped values (`grouped`'s bounds), from position
+    `at`: group g's segment is its pad (+0.0) at at + bounds[g] + g, then its values.
+    Returns (each value's slot, each segment's start, the position after the last)."""
+    n_groups = len(bounds) - 1
+    slot = at + np.arange(bounds[-1]) + np.repeat(np.arange(1, n_groups + 1), np.diff(bounds))
+    return slot, at + bounds[:-1] + np.arange(n_groups), at + bounds[-1] + n_groups
+
+
+def stacked_layout(parts) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Several groupings' padded layouts end to end, summed by one `np.add.reduceat`
+    (each segment the same terms in the same grouping as `Segments.sums`, wherever it
+    lies). `parts`: (group per value, number of groups, mask or None, offset added to
+    the value indices). Returns (value indices in slot order, their slots, the
+    segments' starts, the layout's size)."""
+    order, slot, starts, size = [], [], [], 0
+    for group, n_groups, mask, offset in parts:
+        indices, bounds = grouped(group, n_groups, mask)
+        slots, begins, size_after = padded_slots(bounds, size)
+        order.append(indices + offset)
+        slot.append(slots)
+        starts.append(begins)
+        size = size_after
+    return np.concatenate(order), np.concatenate(slot), np.concatenate(starts), size

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.graph import EdgeSet, Segments
+from model.graph import EdgeSet, Segments, stacked_layout
 from model.market import SPARSE_MIN_EDGES, clear, split_orders
 from model.technology import TIERS, TOOL_CATEGORIES
 
@@ -80,17 +80,10 @@ class WaferMarket:
         supplier = self.edges.supplier
         if len(supplier) >= Segments.PADDED_MAX or not n_foundries:
             return None
-        order, slot, starts, size = [], [], [], 0
-        for chosen in (np.arange(len(supplier)), np.flatnonzero(self.china_buyer)):
-            chosen = chosen[np.argsort(supplier[chosen], kind="stable")]
-            bounds = np.searchsorted(supplier[chosen], np.arange(n_foundries + 1))
-            order.append(chosen)
-            starts.append(size + bounds[:-1] + np.arange(n_foundries))
-            slot.append(size + np.arange(len(chosen)) + np.repeat(np.arange(1, n_foundries + 1), np.diff(bounds)))
-            size += len(chosen) + n_foundries
-        order = np.concatenate(order)
+        order, slot, starts, size = stacked_layout(
+            ((supplier, n_foundries, None, 0), (supplier, n_foundries, self.china_buyer, 0)))
         # The layout's pads are never written: they stay +0.0.
-        return order, self.seller[order], np.concatenate(slot), np.concatenate(starts), np.zeros(size)
+        return order, self.seller[order], slot, starts, np.zeros(size)
 
     def settle(self, price: np.ndarray, yields: np.ndarray) -> WaferSettlement:
         """What the cleared flows mean to sellers at `price` and `yields` ((foundries,
@@ -176,20 +169,9 @@ class ToolMarket:
         # segment the same terms in the same grouping as `Segments.sums`, wherever it
         # lies): revenue by vendor, revenue from Chinese buyers by vendor, orders by
         # seller, over the values [revenue per edge, orders per edge].
-        n = len(edges)
-        order, slot, starts, size = [], [], [], 0
-        for group, n_groups, mask, offset in ((edges.supplier, n_vendors, None, 0),
-                                              (edges.supplier, n_vendors, self.china_buyer, 0),
-                                              (self.seller, self.n_sellers, None, n)):
-            chosen = np.flatnonzero(mask) if mask is not None else np.arange(n)
-            chosen = chosen[np.argsort(group[chosen], kind="stable")]
-            bounds = np.searchsorted(group[chosen], np.arange(n_groups + 1))
-            order.append(chosen + offset)
-            starts.append(size + bounds[:-1] + np.arange(n_groups))
-            slot.append(size + np.arange(len(chosen)) + np.repeat(np.arange(1, n_groups + 1), np.diff(bounds)))
-            size += len(chosen) + n_groups
-        self._sum_order, self._sum_slot = np.concatenate(order), np.concatenate(slot)
-        self._sum_starts = np.concatenate(starts)
+        self._sum_order, self._sum_slot, self._sum_starts, size = stacked_layout(
+            ((edges.supplier, n_vendors, None, 0), (edges.supplier, n_vendors, self.china_buyer, 0),
+             (self.seller, self.n_sellers, None, len(edges))))
         self._sum_layout = np.zeros(size)  # its pads never written: they stay +0.0
 
     def sell(self, demand: np.ndarray, capacity: np.ndarray, capable: np.ndarray, bias: float,
