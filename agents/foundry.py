@@ -59,16 +59,16 @@ class OrderBills(NamedTuple):
     arrays (foundries, categories, tiers) for `order_tools`.
 
     per_wafer: tool units per wafer/quarter of capacity (0 where the bill has no such
-    category); listed: the category is in the bill; position: its place in the bill
-    (the order a foundry lists its requests in); runs, ready: (foundries, tiers), the
-    tiers each foundry runs and the quarter each process is ready."""
+    category); listed: the category is in the bill; runs, ready: (foundries, tiers), the
+    tiers each foundry runs and the quarter each process is ready; place: where a
+    request is in its foundry's list, tier by tier in the bill's order (tier x
+    categories + its place in the bill)."""
 
     per_wafer: np.ndarray
     listed: np.ndarray
-    position: np.ndarray
     runs: np.ndarray
     ready: np.ndarray
-    place: np.ndarray  # where a request is listed in its foundry's list: tier x categories + position
+    place: np.ndarray
     known: dict  # reachable (as bytes) -> its `older_targets`: rules change it a few times a run
 
     def targets(self, reachable: np.ndarray) -> np.ndarray:
@@ -90,7 +90,7 @@ class OrderBills(NamedTuple):
                     at = (f, CATEGORY_INDEX[category], tier.index)
                     per_wafer[at], listed[at], position[at] = units, True, k
         place = np.arange(len(TIERS)) * len(CATEGORY_NAMES) + position
-        return cls(per_wafer, listed, position, np.array([f.has_tier for f in foundries]),
+        return cls(per_wafer, listed, np.array([f.has_tier for f in foundries]),
                    np.array([f.ready for f in foundries]), place, {})
 
 
