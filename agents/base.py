@@ -112,3 +112,13 @@ class OutputPlan:
     vendor: str
     output: dict[str, float]
     progress: dict[str, float]
+
+
+@dataclass(frozen=True)
+class HbmPlan:
+    """A memory maker's HBM capacity this quarter (stacks) and the newest generation it
+    ships (an index of `model.technology.HBM_GENERATIONS`; -1 before its first)."""
+
+    maker: str
+    capacity_stacks: float
+    newest: int

@@ -20,12 +20,9 @@ import mesa
 import numpy as np
 
 from agents.base import ChipAgent
+from model.accelerators import AI_BOOM_QUARTER, ai_boom_log_growth
 from model.market import SPARSE_MIN_EDGES, split_live, split_orders, zero_elsewhere
 from model.technology import TIER_INDEX, TIERS, gross_dies_per_wafer, parse_quarter
-
-AI_BOOM_QUARTER = parse_quarter("2023Q1")
-"""From here AI streams grow on the boom path of `ai_boom_log_growth` (ASSUMPTION: the
-post-ChatGPT surge in accelerator orders)."""
 
 NOT_STARTED = -(10**6)
 """Start quarter of a stream that runs from before the first simulated quarter."""
@@ -164,20 +161,6 @@ class FablessFirm(ChipAgent):
 
 
 # ------------------------------------------------------------ batched firm decisions
-def ai_boom_log_growth(quarters: np.ndarray, growth: float, fade: float) -> np.ndarray:
-    """Log of the AI boom's demand multiplier `quarters` after 2023Q1 (0 before).
-
-    Year k of the boom (k = 0 for 2023) grows at growth x (1 - fade)^k, spread evenly
-    over its four quarters: a boom that cools (ASSUMPTION; fade = 0 is constant growth).
-    """
-    quarters = np.maximum(np.asarray(quarters, dtype=np.int64), 0)
-    years = int(quarters.max(initial=0)) // 4 + 1
-    rates = np.log1p(growth * (1.0 - fade) ** np.arange(years))
-    whole = np.concatenate([[0.0], np.cumsum(rates)])  # log multiplier after k whole years
-    k, part = quarters // 4, quarters % 4
-    return whole[k] + part / 4 * rates[np.minimum(k, years - 1)]
-
-
 def stream_demand(
     streams: DemandStreams,
     n_firms: int,
@@ -422,6 +405,36 @@ class WaferOrders:
     first_use: np.ndarray
 
 
+@dataclass(frozen=True)
+class AiNeeds:
+    """AI wafers that designers with a sized demand want (`AcceleratorDesigner.ai_wafers`),
+    put in place of their firms' AI streams: per designer its firm's row, the tier of its
+    dies, the wafers this quarter (before the firm's demand shock) and at the horizon."""
+
+    rows: np.ndarray
+    tiers: np.ndarray
+    now: np.ndarray
+    ahead: np.ndarray
+
+    def put(self, total: np.ndarray, ai: np.ndarray, shocks: np.ndarray, m: int) -> None:
+        """In the stacked (2 x firms, tiers) demand of `_demand_and_forecast`: each
+        designer's AI wafers replace its AI streams' at its tier (this quarter's x its
+        shock; the forecast's as they are), the other cells as they were."""
+        now = self.now * np.asarray(shocks, dtype=float)[self.rows]
+        for rows, values in ((self.rows, now), (self.rows + m, self.ahead)):
+            cells = (rows, self.tiers)
+            total[cells] = total[cells] - ai[cells] + values
+            ai[cells] = values
+
+    def put_each(self, demand, demand_ai, forecast, forecast_ai, shocks) -> None:
+        """`put` on this quarter's and the forecast's demand held apart."""
+        now = self.now * np.asarray(shocks, dtype=float)[self.rows]
+        cells = (self.rows, self.tiers)
+        for total, ai, values in ((demand, demand_ai, now), (forecast, forecast_ai, self.ahead)):
+            total[cells] = total[cells] - ai[cells] + values
+            ai[cells] = values
+
+
 class FablessSector:
     """Every fabless firm's rules at once, over arrays: a row per firm, an entry per
     supply relation. Owns the firms' demand streams, figures and supplier preferences
@@ -466,6 +479,7 @@ class FablessSector:
         self, quarter: int, horizon: int, *, ai_growth: float, ai_fade: float, cycle: float,
         shocks: np.ndarray, eligible_now: np.ndarray, eligible_ahead: np.ndarray,
         capacity: np.ndarray, coming: np.ndarray, at_risk: np.ndarray, stockpile_factor: float,
+        ai_needs: AiNeeds | None = None,
     ) -> WaferOrders:
         """This quarter's orders and the forecast one lag ahead.
 
@@ -478,7 +492,8 @@ class FablessSector:
         on its size). The forecast looks through the market cycle and demand noise
         (ASSUMPTION: fabs take years to build; the cycle shows in utilisation and prices)
         and reaches processes ready within the horizon. `capacity`, `coming`: per
-        foundry x tier cell, wafers/quarter (coming: capacity + pipeline).
+        foundry x tier cell, wafers/quarter (coming: capacity + pipeline). `ai_needs`:
+        the AI wafers designers whose demand is sized want, in place of their AI streams.
         """
         rel, n = self.relations, len(TIERS)
         n_groups = self.n_firms * n
@@ -494,7 +509,7 @@ class FablessSector:
         reachable_ahead = np.bincount(rel.group, weights=buffer, minlength=n_groups) > 0
         reach_ahead = np.where(reachable_ahead, np.inf, 0.0).reshape(-1, n)
         demand, routed, routed_ai, fallback, routed_forecast, clean = self._routed(
-            quarter, horizon, ai_growth, ai_fade, cycle, shocks, reach_now.reshape(-1, n), reach_ahead)
+            quarter, horizon, ai_growth, ai_fade, cycle, shocks, reach_now.reshape(-1, n), reach_ahead, ai_needs)
         self.figures.demand = demand
         self.figures.fallback_wafers = fallback
 
@@ -554,7 +569,7 @@ class FablessSector:
             per_seller = np.bincount(rel.seller, weights=fc, minlength=len(capacity))
         return WaferOrders(orders, ai_share, per_seller, first_use)
 
-    def _routed(self, quarter, horizon, ai_growth, ai_fade, cycle, shocks, reach_now, reach_ahead):
+    def _routed(self, quarter, horizon, ai_growth, ai_fade, cycle, shocks, reach_now, reach_ahead, ai_needs=None):
         """(demand, routed demand, routed AI demand, fallback wafers) of `quarter`, the
         routed forecast of `horizon` (`demand`, then `fall_back` to `reach_now` and
         `reach_ahead`), and whether each routed demand is split over the live relations
@@ -567,12 +582,16 @@ class FablessSector:
         m, n = self.n_firms, len(TIERS)
         if 2 * m * n * 8 < 1 << 22:
             wanted, wanted_ai = self._demand_and_forecast(quarter, horizon, ai_growth, ai_fade, cycle, shocks)
+            if ai_needs is not None:
+                ai_needs.put(wanted, wanted_ai, shocks, m)
             routed, routed_ai, fallback = fall_back(wanted, wanted_ai, np.concatenate([reach_now, reach_ahead]), fresh=True)
             clean = (True, True) if zero_elsewhere(routed) else (zero_elsewhere(routed[:m]),
                                                                  zero_elsewhere(routed[m:]))
             return wanted[:m], routed[:m], routed_ai[:m], fallback[:m], routed[m:], clean
         demand, demand_ai = self.demand(quarter, ai_growth, ai_fade, cycle, shocks)
-        forecast, _ = self.demand(horizon, ai_growth, ai_fade, 1.0, np.ones(m))
+        forecast, forecast_ai = self.demand(horizon, ai_growth, ai_fade, 1.0, np.ones(m))
+        if ai_needs is not None:
+            ai_needs.put_each(demand, demand_ai, forecast, forecast_ai, shocks)
         routed, routed_ai, fallback = fall_back(demand, demand_ai, reach_now)
         routed_forecast, _, _ = fall_back(forecast, forecast, reach_ahead)
         clean = zero_elsewhere(routed), zero_elsewhere(routed_forecast)

@@ -11,16 +11,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agents.designer import AcceleratorDesigner
 from agents.fabless import DemandStreams, FablessFirm, FablessSector, Relations
 from agents.foundry import Foundry, FoundryFleet
 from agents.government import Government
+from agents.memory import MemoryMaker
+from agents.packager import Packager
 from agents.vendor import EquipmentVendor, progress_of
+from model.chain import HbmMarket, LeakRoutes, PackagingMarket, leak_edges
 from model.graph import EdgeSet, EdgeSides, TradeGraph, wafer_relations
 from model.ledger import Ledger
 from model.markets import ToolMarket, WaferMarket
 from model.policy import lever_rules
 from model.scenario import Directive, ScenarioError
-from model.technology import CATEGORY_INDEX, TIER_INDEX, TIERS, TOOL_CATEGORIES, parse_quarter
+from model.technology import CATEGORY_INDEX, HBM_GENERATIONS, TIER_INDEX, TIERS, TOOL_CATEGORIES, parse_quarter
 
 
 def populate(model) -> None:
@@ -40,6 +44,7 @@ def populate(model) -> None:
     distribute_instruments(model)
     model.announced = {}  # rule id -> wafer-edge mask at risk
     model.announced_tools = {}
+    model.announced_hbm = {}  # rule id -> HBM-edge mask at risk
     model.allocated = None  # the state allocator's directives last resolved (controls.allocate_state_priority)
     model.mineral_multiplier = np.ones(len(model.vendors))
     model.tool_orders = model.fleet.no_orders()  # nothing ordered before the first quarter
@@ -138,11 +143,12 @@ def build_graph(model) -> None:
     pair, foundry, t = np.nonzero(has_tier[None, :, :] & tables.uses[pair_category][:, None, :])
     sup, buy, tier, cat = (x.astype(np.int64) for x in (pair_vendor[pair], foundry, t, pair_category[pair]))
     tools = EdgeSet("tools", sup, buy, tier, cat, [v.name for v in model.vendors], foundry_names)
-    tg.set_edges(wafers, tools)
+    chain, chain_sides = build_chain(model, tg, wafers)
+    tg.set_edges(wafers, tools, *chain)
     model.trade = tg
     # Per-edge names and countries, for rule matching (made on demand).
     model.sides = {"wafers": EdgeSides(wafers, model.foundries, model.firms),
-                   "tools": EdgeSides(tools, model.vendors, model.foundries)}
+                   "tools": EdgeSides(tools, model.vendors, model.foundries), **chain_sides}
 
     firm_country = np.array([f.country for f in model.firms])
     foundry_country = np.array([f.country for f in model.foundries])
@@ -166,6 +172,58 @@ def build_graph(model) -> None:
     model.sector = FablessSector(streams, n_firms, relations, _base_preferences(model, wafers, tables), model.origin)
     for j, firm in enumerate(model.firms):
         firm.bind(model.sector.figures, j)
+
+
+def build_chain(model, tg: TradeGraph, wafers: EdgeSet) -> tuple[list[EdgeSet], dict]:
+    """The accelerator chain (`world.memory_makers`, `packagers`, `designers`,
+    `accelerators`, `leak_routes`): its agents, nodes, edge sets and markets.
+
+    HBM: an edge per (memory maker, designer, generation its products take).
+    Packaging: an edge per (packaging house, designer) the designer names. Leak routes:
+    foundry -> shell company -> designer. Returns the edge sets and their `EdgeSides`
+    by kind; keeps, per designer, its firm's wafer edges at its die tier. A world
+    without these tables has an empty chain."""
+    w = model.world
+    model.memory_makers = [MemoryMaker(model, m.name, m.country, spec=m) for m in w.memory_makers]
+    model.packagers = [Packager(model, p.name, p.country, spec=p) for p in w.packagers]
+    model.designers = [
+        AcceleratorDesigner(model, d.firm, model.firms[model.firm_index[d.firm]].country, spec=d,
+                            products=[p for p in w.accelerators if p.designer == d.firm],
+                            firm_row=model.firm_index[d.firm],
+                            dies_per_wafer=model.firms[model.firm_index[d.firm]].dies_per_wafer)
+        for d in w.designers
+    ]
+    model.designer_index = {d.name: i for i, d in enumerate(model.designers)}
+    for kind, group in (("memory", model.memory_makers), ("packager", model.packagers), ("shell", w.leak_routes)):
+        for agent in group:
+            tg.add_node(agent.name, kind, agent.country)
+    designer_names = [d.name for d in model.designers]
+    triples = [(m, d, g) for m in range(len(model.memory_makers))
+               for d, designer in enumerate(model.designers) for g in designer.generations]
+    m_, d_, g_ = (np.array(col, dtype=np.int64) for col in (zip(*triples) if triples else ((), (), ())))
+    hbm = EdgeSet("hbm", m_, d_, np.zeros(len(m_), dtype=np.int64), g_,
+                  [m.name for m in model.memory_makers], designer_names)
+    pairs = [(p, d, designer.spec.packagers[packager.name]) for d, designer in enumerate(model.designers)
+             for p, packager in enumerate(model.packagers) if designer.spec.packagers.get(packager.name, 0) > 0]
+    p_, pd_, weight = (np.array(col) for col in (zip(*pairs) if pairs else ((), (), ())))
+    packaging = EdgeSet("packaging", p_.astype(np.int64), pd_.astype(np.int64), np.zeros(len(p_), dtype=np.int64),
+                        np.full(len(p_), -1), [p.name for p in model.packagers], designer_names)
+    inbound, outbound, opens = leak_edges(w.leak_routes, model.foundry_index, [f.name for f in model.foundries],
+                                          model.designer_index, designer_names)
+    model.hbm_market = HbmMarket(hbm, len(model.memory_makers), len(model.designers))
+    model.packaging_market = PackagingMarket(packaging, weight.astype(float), len(model.packagers),
+                                             len(model.designers))
+    model.leak_routes = LeakRoutes(inbound, outbound, opens, len(model.designers))
+    shells = list(w.leak_routes)
+    sides = {"hbm": EdgeSides(hbm, model.memory_makers, model.designers),
+             "packaging": EdgeSides(packaging, model.packagers, model.designers),
+             "dies": EdgeSides(inbound, model.foundries, shells),
+             "relay": EdgeSides(outbound, shells, model.designers)}
+    model.designer_wafer_edges = {d.firm_row: np.flatnonzero((wafers.buyer == d.firm_row) & (wafers.tier == d.die_tier))
+                                  for d in model.designers}
+    model.designer_chinese = np.array([d.country == "CN" for d in model.designers], dtype=bool)
+    model.hbm_stock_shape = (len(model.designers), len(HBM_GENERATIONS))
+    return [hbm, packaging, inbound, outbound], sides
 
 
 def _named_synthetic_suppliers(model) -> np.ndarray:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import numpy as np
 
 from model.graph import EdgeSet
-from model.policy import issuer_country, matching_edges, targets_mask
+from model.policy import issuer_country, matching_edges, targets_mask, tier_position
 from model.scenario import Rule
-from model.technology import TIER_INDEX, TIERS, Tier
+from model.technology import CATEGORY_NAMES, TIER_INDEX, TIERS, Tier
 
 
 def announce(model, rule: Rule) -> None:
-    """Remember which relations an announced rule will cut (firms stockpile)."""
+    """Remember which relations an announced rule will cut (firms and designers stockpile)."""
+    if rule.kind == "hbm":
+        model.announced_hbm[rule.id] = _matches(model, rule, model.trade.chain["hbm"])
     if rule.kind in ("wafers", "tools"):
         store = model.announced if rule.kind == "wafers" else model.announced_tools
         # Buyers cannot know where a tool threshold will land: a foundry that a tools
@@ -33,6 +35,7 @@ def apply_rule(model, rule: Rule) -> None:
     the firms de-risk along it."""
     model.announced.pop(rule.id, None)
     model.announced_tools.pop(rule.id, None)
+    model.announced_hbm.pop(rule.id, None)
     if rule.kind == "servicing":
         for i in np.flatnonzero(targeted(rule, model.foundries)):
             model.foundries[i].unserviced = True
@@ -41,14 +44,12 @@ def apply_rule(model, rule: Rule) -> None:
     if rule.kind == "minerals":
         _restrict_minerals(model, rule, on=True)
         return
-    edges = model.trade.wafers if rule.kind == "wafers" else model.trade.tools
-    mask = _matches(model, rule, edges)
-    enforcement = model.parameters.enforcement
-    if enforcement < 1.0 and mask.any():
-        escaped = mask & (model.rng.random(len(mask)) >= enforcement)
-        model.log_edges("leak", rule.id, edges, np.flatnonzero(escaped), "not enforced on this relation")
-        mask &= ~escaped
-    model.log_edges("cut", rule.id, edges, model.trade.switch_off(edges, mask, rule.id), rule.event)
+    for edges in _reached_sets(model, rule):
+        _cut(model, rule, edges)
+    if rule.kind == "tools":
+        _deny_memory_tools(model, rule, on=True)
+    if rule.kind not in ("wafers", "tools"):
+        return
     factor = model.parameters.derisk_factor
     if factor != 1.0:
         # The firms' names and countries as arrays, made once at set-up (10^5 firms).
@@ -65,8 +66,31 @@ def lift_rule(model, rule: Rule) -> None:
         return
     if rule.kind == "servicing":
         return
-    edges = model.trade.wafers if rule.kind == "wafers" else model.trade.tools
-    model.log_edges("restore", rule.id, edges, model.trade.switch_on(edges, rule.id), "rule lifted")
+    for edges in _reached_sets(model, rule):
+        model.log_edges("restore", rule.id, edges, model.trade.switch_on(edges, rule.id), "rule lifted")
+    if rule.kind == "tools":
+        _deny_memory_tools(model, rule, on=False)
+
+
+def _reached_sets(model, rule: Rule) -> list:
+    """The edge sets a trade rule reaches: its kind's, and for a wafers rule also the
+    dies a shell company buys from a foundry (a leak route's first edge)."""
+    sets = [model.trade[rule.kind]] if rule.kind in ("wafers", "tools") else [model.trade.chain[rule.kind]]
+    if rule.kind == "wafers" and "dies" in model.trade.chain:
+        sets.append(model.trade.chain["dies"])
+    return sets
+
+
+def _cut(model, rule: Rule, edges: EdgeSet) -> None:
+    """Cut the edges of `edges` that `rule` reaches (each escapes with probability
+    1 - enforcement); a ledger row each."""
+    mask = _matches(model, rule, edges)
+    enforcement = model.parameters.enforcement
+    if enforcement < 1.0 and mask.any():
+        escaped = mask & (model.rng.random(len(mask)) >= enforcement)
+        model.log_edges("leak", rule.id, edges, np.flatnonzero(escaped), "not enforced on this relation")
+        mask &= ~escaped
+    model.log_edges("cut", rule.id, edges, model.trade.switch_off(edges, mask, rule.id), rule.event)
 
 
 def allocate_state_priority(model, directives) -> None:
@@ -136,6 +160,23 @@ def targeted(rule: Rule, agents) -> np.ndarray:
 def _matches(model, rule: Rule, edges: EdgeSet, tier: str | None = None) -> np.ndarray:
     issuer = issuer_country(rule.issuer, model.government_country)
     return matching_edges(rule, edges, model.sides[edges.kind], issuer, tier)
+
+
+def _deny_memory_tools(model, rule: Rule, on: bool) -> None:
+    """A tools rule that reaches 14nm-class tools (DRAM's, ASSUMPTION) and targets a
+    memory maker denies it the rule's categories while in force (its capacity growth
+    and later generations slow, `MemoryMaker.plan`); a ledger row each."""
+    if tier_position(rule.tier) < TIER_INDEX[Tier.N14.value]:
+        return
+    for i in np.flatnonzero(targeted(rule, model.memory_makers)):
+        maker = model.memory_makers[i]
+        if on:
+            maker.denied_by[rule.id] = set(rule.tools) or set(CATEGORY_NAMES)
+        else:
+            maker.denied_by.pop(rule.id, None)
+        maker.denied = set().union(*maker.denied_by.values())
+        model.log("tools_denied" if on else "tools_restored", rule.id, rule.issuer, maker.name,
+                  ",".join(rule.tools), rule.event)
 
 
 def _restrict_minerals(model, rule: Rule, on: bool) -> None:

@@ -25,16 +25,18 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-from model.technology import CATEGORY_NAMES, TIER_NAMES
+from model.technology import CATEGORY_NAMES, HBM_GENERATIONS, TIER_NAMES
 
-LAYERS = {"vendor": 0, "foundry": 1, "firm": 2, "government": 3}
+LAYERS = {"vendor": 0, "foundry": 1, "memory": 1, "packager": 1, "shell": 2, "firm": 3, "government": 4}
+"""Each node kind's column in the app's layered drawing (suppliers left of buyers)."""
 
 
 class EdgeKeys(Sequence):
     """The (u, v, key) graph id of every edge of an EdgeSet, made on demand.
 
-    u and v are node names; key is the tier (wafers, ``"7nm"``) or
-    ``"<tool category>:<tier>"`` (tools, ``"duv_immersion:7nm"``).
+    u and v are node names; key is the tier (wafers and a leak route's dies, ``"7nm"``),
+    ``"<tool category>:<tier>"`` (tools, ``"duv_immersion:7nm"``), the HBM generation
+    (``"HBM2E"``), ``"packaging"`` or ``"dies"`` (a shell company's relay).
     """
 
     def __init__(self, edges: EdgeSet) -> None:
@@ -56,7 +58,8 @@ class EdgeKeys(Sequence):
 
 @dataclass
 class EdgeSet:
-    """Parallel arrays over one kind of edge ('wafers' or 'tools').
+    """Parallel arrays over one kind of edge ('wafers', 'tools', 'hbm', 'packaging',
+    'dies': foundry -> shell company, 'relay': shell company -> designer).
 
     `supplier_names` / `buyer_names` are the names of the supplier and buyer agents,
     by the index the arrays hold. State: `cut_count` (how many rules cut an edge; an
@@ -68,7 +71,7 @@ class EdgeSet:
     supplier: np.ndarray  # index into the supplier agents' list
     buyer: np.ndarray  # index into the buyer agents' list
     tier: np.ndarray  # Tier.index
-    category: np.ndarray  # ToolCategory index for tools, -1 for wafers
+    category: np.ndarray  # ToolCategory index for tools, HBM generation index for hbm, else -1
     supplier_names: Sequence[str]
     buyer_names: Sequence[str]
     cut_count: np.ndarray = field(init=False)
@@ -92,7 +95,12 @@ class EdgeSet:
         return EdgeKeys(self)
 
     def label(self, i: int) -> str:
-        """Edge i's key: its tier, or '<tool category>:<tier>' for tools."""
+        """Edge i's key: its tier, '<tool category>:<tier>' for tools, the generation
+        for HBM, 'packaging', or 'dies' for a shell company's relay."""
+        if self.kind == "hbm":
+            return HBM_GENERATIONS[self.category[i]]
+        if self.kind in ("packaging", "relay"):
+            return "packaging" if self.kind == "packaging" else "dies"
         tier = TIER_NAMES[self.tier[i]]
         return f"{CATEGORY_NAMES[self.category[i]]}:{tier}" if self.kind == "tools" else tier
 
@@ -116,16 +124,27 @@ class TradeGraph:
         self.nodes: list[tuple[str, str, str]] = []  # (name, kind, country)
         self.wafers: EdgeSet | None = None
         self.tools: EdgeSet | None = None
+        self.chain: dict[str, EdgeSet] = {}  # the accelerator chain's sets by kind (hbm, packaging, dies, relay)
         self._graph: nx.MultiDiGraph | None = None
 
     def add_node(self, name: str, kind: str, country: str) -> None:
         self.nodes.append((name, kind, country))
         self._graph = None
 
-    def set_edges(self, wafers: EdgeSet, tools: EdgeSet) -> None:
-        """Install the edge sets (all active)."""
+    def set_edges(self, wafers: EdgeSet, tools: EdgeSet, *chain: EdgeSet) -> None:
+        """Install the edge sets (all active): wafers, tools and the accelerator chain's."""
         self.wafers, self.tools = wafers, tools
+        self.chain = {edges.kind: edges for edges in chain}
         self._graph = None
+
+    @property
+    def edge_sets(self) -> list[EdgeSet]:
+        """Every edge set, wafers and tools first."""
+        return [self.wafers, self.tools, *self.chain.values()]
+
+    def __getitem__(self, kind: str) -> EdgeSet:
+        """The edge set of a kind ('wafers', 'tools', 'hbm', ...)."""
+        return getattr(self, kind) if kind in ("wafers", "tools") else self.chain[kind]
 
     @property
     def graph(self) -> nx.MultiDiGraph:
@@ -140,11 +159,12 @@ class TradeGraph:
         graph = nx.MultiDiGraph()
         for name, kind, country in self.nodes:
             graph.add_node(name, kind=kind, country=country, layer=LAYERS[kind])
-        for edges in (self.wafers, self.tools):
+        for edges in self.edge_sets:
             for i, (u, v, key) in enumerate(edges.keys):
                 item = (
                     TOOL_CATEGORIES[edges.category[i]].value
                     if edges.kind == "tools"
+                    else key if edges.kind in ("hbm", "packaging")
                     else TIERS[edges.tier[i]].value
                 )
                 graph.add_edge(
@@ -178,14 +198,18 @@ class TradeGraph:
 
     # -------------------------------------------------------------------- views
     def counts(self) -> tuple[int, int]:
-        """(active edges, cut edges) over both kinds."""
+        """(active edges, cut edges) over every kind."""
         cut = int(np.count_nonzero(self.wafers.cut_count) + np.count_nonzero(self.tools.cut_count))
-        return len(self.wafers) + len(self.tools) - cut, cut
+        total = len(self.wafers) + len(self.tools)
+        for edges in self.chain.values():
+            cut += int(np.count_nonzero(edges.cut_count))
+            total += len(edges)
+        return total - cut, cut
 
     def sync(self) -> nx.MultiDiGraph:
         """Write the arrays' state into the graph's edge attributes; return the graph."""
         graph = self.graph
-        for edges in (self.wafers, self.tools):
+        for edges in self.edge_sets:
             active, volume, rewired = edges.active.tolist(), edges.volume.tolist(), edges.rewired.tolist()
             cut_by = edges.cut_by()
             for i, (u, v, key) in enumerate(edges.keys):

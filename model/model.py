@@ -1,6 +1,7 @@
 """ChipMarketModel: the world, its agents, the trade graph, and the quarterly step.
 
-`step()` is DESIGN.md's seven phases in order; each phase is one method below. Agents
+`step()` is DESIGN.md's seven phases in order, then the accelerator chain; each phase
+is one method below. Agents
 decide (their methods return intents), the phases resolve those intents against the
 graph, the markets (`model.markets`) and each other, and the pure functions of
 `model.market` compute allocations. Set-up is `model.build`; resolving governments'
@@ -18,6 +19,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from agents.fabless import AiNeeds
 from model import build, controls, reporters
 from model.scenario import DEFAULT_SCENARIO, Directive, Rule, Scenario, check_against_world, load_scenario
 from model.synthetic import synthetic_world
@@ -82,6 +84,7 @@ class ChipMarketModel(mesa.Model):
         self._place_orders()
         self._clear_markets()
         self._produce_and_price()
+        self._make_accelerators()
         self.datacollector.collect(self)
 
     def run(self, steps: int | None = None) -> ChipMarketModel:
@@ -193,6 +196,7 @@ class ChipMarketModel(mesa.Model):
             eligible_now=active & ((ready <= q) & (coming > 0))[market.seller],
             eligible_ahead=active & (ready <= horizon)[market.seller], capacity=capacity, coming=coming,
             at_risk=controls.at_risk_mask(self.announced, len(market.edges)), stockpile_factor=p.stockpile_factor,
+            ai_needs=self._designer_wafer_needs(q, horizon),
         )
         searched = intent.first_use.nonzero()[0]
         if len(searched):
@@ -218,6 +222,89 @@ class ChipMarketModel(mesa.Model):
         self.fleet.set_prices(settled.ordered, p.price_adjustment)
         self.sector.receive(market.orders, market.flow, settled.seller_yield, market.ai_share,
                             self.firm_dies_per_wafer, market.edges.active, p.preference_adaptation)
+
+    def _make_accelerators(self) -> None:
+        """Phase 8, the accelerator chain: designers take in the quarter's good dies
+        (their own wafers' and a leak route's) and book packaging for what their demand
+        and dies allow; memory makers ship the HBM those packages take over active
+        edges (more ahead of an announced rule); designers assemble what their dies,
+        HBM, packaging and demand allow (`model.accelerators.buildable`)."""
+        if not self.designers:
+            return
+        p, q = self.parameters, self.quarter_number
+        growth = (p.ai_demand_growth, p.ai_growth_fade, p.accelerator_demand_scale)
+        leaked = self.leak_routes.carry(q, p.die_leak_per_quarter)
+        ai_dies = self.firm_figures.ai_dies
+        requests = np.zeros(len(self.designers))
+        for d, designer in enumerate(self.designers):
+            designer.receive_dies(float(ai_dies[designer.firm_row]), float(leaked[d]))
+            requests[d] = designer.plan(q, *growth)
+        booked = self._book_packaging(q, requests)
+        wanted = np.zeros(self.hbm_stock_shape)
+        for d, designer in enumerate(self.designers):
+            generation, stacks = designer.hbm_order(q, booked[d], p.input_cover_quarters)
+            wanted[d, generation] = stacks
+        self._ship_hbm(q, wanted)
+        for designer, slots in zip(self.designers, booked.tolist()):
+            designer.assemble(q, slots)
+
+    def _book_packaging(self, q: int, requests: np.ndarray) -> np.ndarray:
+        """Packaging houses' capacity of the quarter to the designers' requests over
+        active edges; per designer, the slots it booked."""
+        market = self.packaging_market
+        for packager in self.packagers:
+            packager.capacity_packages = packager.plan_capacity(q)
+        booked = market.book(np.array([k.capacity_packages for k in self.packagers]), requests)
+        china = self.designer_chinese[market.edges.buyer]
+        for packager, used, to_china in zip(self.packagers, market.by_packager(market.flow).tolist(),
+                                            market.by_packager(market.flow, china).tolist()):
+            packager.booked_packages, packager.china_packages = used, to_china
+        return booked
+
+    def _ship_hbm(self, q: int, wanted: np.ndarray) -> None:
+        """Memory makers' HBM of the quarter to the designers' orders (by generation)
+        over active edges, more on edges an announced rule will cut; into their stocks."""
+        p, market = self.parameters, self.hbm_market
+        for maker in self.memory_makers:
+            maker.adopt(maker.plan(q, p.memory_tool_drag))
+        shipped = market.trade(np.array([m.capacity_stacks for m in self.memory_makers]),
+                               np.array([m.newest for m in self.memory_makers], dtype=np.int64), wanted,
+                               controls.at_risk_mask(self.announced_hbm, len(market.edges)), p.hbm_stockpile_factor)
+        china = self.designer_chinese[market.edges.buyer]
+        for maker, ordered, sold, to_china in zip(self.memory_makers, market.by_maker(market.orders).tolist(),
+                                                  market.by_maker(market.flow).tolist(),
+                                                  market.by_maker(market.flow, china).tolist()):
+            maker.ordered_stacks, maker.shipped_stacks, maker.china_stacks = ordered, sold, to_china
+        for designer, stacks in zip(self.designers, shipped):
+            designer.receive_hbm(stacks)
+
+    def _designer_wafer_needs(self, quarter: int, horizon: int):
+        """The AI wafers designers whose demand the world sizes want now and at the
+        horizon, at the good-die yield each saw (`_die_yield_seen`); None if none."""
+        sized = [d for d in self.designers if d.spec.demand_units is not None]
+        if not sized:
+            return None
+        p, yields = self.parameters, self.foundry_yields()
+        growth = (p.ai_demand_growth, p.ai_growth_fade, p.accelerator_demand_scale)
+        seen = [self._die_yield_seen(d, yields) for d in sized]
+        return AiNeeds(rows=np.array([d.firm_row for d in sized], dtype=np.int64),
+                       tiers=np.array([d.die_tier for d in sized], dtype=np.int64),
+                       now=np.array([d.ai_wafers(quarter, *growth, y, p.input_cover_quarters)
+                                     for d, y in zip(sized, seen)]),
+                       ahead=np.array([d.ai_wafers(horizon, *growth, y) for d, y in zip(sized, seen)]))
+
+    def _die_yield_seen(self, designer, yields: np.ndarray) -> float:
+        """The yield a designer saw on its die tier last quarter: its suppliers' yields
+        weighted by what each delivered; if none delivered, the best of the suppliers it
+        may still use; if none, the world's start yield."""
+        market, tier = self.wafer_market, designer.die_tier
+        at = self.designer_wafer_edges[designer.firm_row]
+        y = yields[market.edges.supplier[at], tier]
+        flow = market.flow[at]
+        if flow.sum() > 0:
+            return float((flow * y).sum() / flow.sum())
+        active = market.edges.active[at]
+        return float(y[active].max()) if active.any() else float(self.world.yields.start)
 
     # ============================================================ phase helpers
     def bill(self, tier: Tier, route: str) -> dict[str, float]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.scenario import Parameters, Rule
-from model.technology import CATEGORY_INDEX, CATEGORY_NAMES, LITHOGRAPHY, TIER_INDEX, Tier, tier_from
+from model.technology import CATEGORY_INDEX, CATEGORY_NAMES, HBM_INDEX, LITHOGRAPHY, TIER_INDEX, Tier, tier_from
 
 
 def issuer_country(issuer: str, governments: dict[str, str]) -> str:
@@ -71,7 +71,8 @@ def matching_edges(rule: Rule, edges, sides: dict, issuer: str, tier: str | None
     `sides` holds name/country arrays: supplier_names, supplier_countries, buyer_names,
     buyer_countries, each indexed per edge (an `EdgeSides` also gives them per agent,
     `agents(side)`, with each edge's row, `index(side)`). A rule reaches the tier it names and every
-    more advanced one; a tools rule reaches only its tool categories (all if none).
+    more advanced one; a tools rule reaches only its tool categories (all if none); an
+    hbm rule its generation and every newer one.
     `tier`, if given, stands for the rule's own (an announced tools rule is matched at
     every tier: the mask of a copy of the rule with that tier, without making the copy).
     """
@@ -87,6 +88,8 @@ def matching_edges(rule: Rule, edges, sides: dict, issuer: str, tier: str | None
     mask = tier_ok & buyer_ok & supplier_ok
     if edges.kind == "tools" and rule.tools:
         mask &= category_table(rule.tools)[edges.category]
+    if edges.kind == "hbm":  # the rule's generation and every newer one
+        mask &= edges.category >= HBM_INDEX[rule.generation]
     return mask
 
 

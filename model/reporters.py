@@ -100,6 +100,12 @@ class Roster:
         self._names = {kind: ([a.name for a in getattr(model, kind)], [a.country for a in getattr(model, kind)])
                        for kind in ("foundries", "vendors", "governments")}
         self._names["firms"] = (model.firm_names, model.firm_countries)
+        for kind in ("designers", "memory_makers", "packagers"):
+            self._names[kind] = ([a.name for a in getattr(model, kind)], [a.country for a in getattr(model, kind)])
+        # The champion's designer (None when it makes no accelerators); Chinese designers.
+        designers = getattr(model, "designer_index", {})
+        self.champion_designer = designers.get(tracked.champion)
+        self.chinese_designers = [d for d in model.designers if d.country == "CN"]
 
     def names(self, kind: str) -> tuple[list[str], list[str]]:
         """The names and countries of the model's 'foundries', 'vendors', 'governments'
@@ -210,6 +216,53 @@ class Quarter:
         """Advanced-tier wafers the tracked foundry delivered to a firm group's firms
         (summed over the same edges, in the same order, as a mask over all)."""
         return float(np.add.reduce(self.model.trade.wafers.volume.take(self.roster.advanced_edges[group])))
+
+
+# ------------------------------------------------------------ the accelerator chain
+def _champion_designer(q: Quarter):
+    row = q.roster.champion_designer
+    return q.model.designers[row] if row is not None else None
+
+
+def champion_accelerators(q: Quarter) -> float:
+    """Accelerators (packaged units) the champion made this quarter."""
+    designer = _champion_designer(q)
+    return designer.units if designer is not None else 0.0
+
+
+def champion_accelerators_h100e(q: Quarter) -> float:
+    """The same in H100-equivalents of dense BF16 throughput."""
+    designer = _champion_designer(q)
+    return designer.h100e if designer is not None else 0.0
+
+
+def champion_binding_input(q: Quarter) -> str:
+    """Which input bound the champion's accelerators this quarter: 'dies', 'hbm',
+    'packaging' or 'demand' ('' when it makes none)."""
+    designer = _champion_designer(q)
+    return designer.binding if designer is not None else ""
+
+
+def champion_die_bank(q: Quarter) -> float:
+    """Good logic dies the champion holds at the quarter's end (its die bank)."""
+    designer = _champion_designer(q)
+    return designer.die_stock if designer is not None else 0.0
+
+
+def champion_leak_dies(q: Quarter) -> float:
+    """Dies that reached the champion over a leak route (a shell company) this quarter."""
+    designer = _champion_designer(q)
+    return designer.leak_dies_in if designer is not None else 0.0
+
+
+def china_hbm_stock(q: Quarter) -> float:
+    """HBM stacks Chinese designers hold at the quarter's end."""
+    return float(sum(d.hbm_stock_stacks for d in q.roster.chinese_designers))
+
+
+def designer_accelerators(q: Quarter) -> list[float]:
+    """Accelerators each designer made this quarter, in designer order."""
+    return [d.units for d in q.model.designers]
 
 
 # ------------------------------------------------------------------------- firms
@@ -375,6 +428,13 @@ def model_reporters(model) -> dict:
     out = {
         "quarter": quarter,
         f"{champion}_ai_dies": champion_ai_dies,
+        f"{champion}_accelerators": champion_accelerators,
+        f"{champion}_accelerators_h100e": champion_accelerators_h100e,
+        f"{champion}_binding_input": champion_binding_input,
+        f"{champion}_die_bank_dies": champion_die_bank,
+        f"{champion}_leak_dies": champion_leak_dies,
+        "china_hbm_stock_stacks": china_hbm_stock,
+        tuple(f"accelerators_{slug(d.name)}" for d in model.designers): designer_accelerators,
         f"{champion}_fulfilment": champion_fulfilment,
         "other_china_fulfilment": other_china_fulfilment,
         f"{champion}_{foundry}_advanced_wafers": champion_foundry_advanced_wafers,
@@ -497,6 +557,36 @@ def government_columns(snapshots: list) -> dict:
     return _scalar_columns(["rules_in_force", "subsidy_usd_m"], [row for s in snapshots for row in s])
 
 
+DESIGNER_COLUMNS = ["demand_units", "accelerators", "accelerators_h100e", "binding_input", "die_bank_dies",
+                    "dies_in", "leak_dies_in", "hbm_stock_stacks", "hbm_in_stacks", "hbm_ordered_stacks",
+                    "packaging_booked"]
+MEMORY_COLUMNS = ["capacity_stacks", "ordered_stacks", "shipped_stacks", "china_stacks", "newest_generation"]
+PACKAGER_COLUMNS = ["capacity_packages", "booked_packages", "china_packages"]
+
+
+def designer_snapshot(q: Quarter) -> list[tuple]:
+    return [(d.demand_units, d.units, d.h100e, d.binding, d.die_stock, d.dies_in, d.leak_dies_in,
+             d.hbm_stock_stacks, d.hbm_in, d.hbm_ordered, d.packaging_booked) for d in q.model.designers]
+
+
+def memory_snapshot(q: Quarter) -> list[tuple]:
+    return [(m.capacity_stacks, m.ordered_stacks, m.shipped_stacks, m.china_stacks, m.newest_generation)
+            for m in q.model.memory_makers]
+
+
+def packager_snapshot(q: Quarter) -> list[tuple]:
+    return [(k.capacity_packages, k.booked_packages, k.china_packages) for k in q.model.packagers]
+
+
+def _scalar_table(names: list[str]):
+    """The columns function of an agent type recorded as one tuple of scalars per agent."""
+    return partial(_scalars_of, names)
+
+
+def _scalars_of(names: list[str], snapshots: list) -> dict:
+    return _scalar_columns(names, [row for s in snapshots for row in s])
+
+
 def firm_records(model) -> list[tuple]:
     """(step, agent id, *FIRM_COLUMNS) per firm, as Mesa's agent-type records, from the
     model's `firm_figures` arrays."""
@@ -509,23 +599,32 @@ def firm_records(model) -> list[tuple]:
 def agent_records() -> dict:
     """Agent type -> (the model's list it names its agents in, snapshot function,
     columns function): how each type's frame is recorded."""
+    from agents.designer import AcceleratorDesigner
     from agents.fabless import FablessFirm
     from agents.foundry import Foundry
     from agents.government import Government
+    from agents.memory import MemoryMaker
+    from agents.packager import Packager
     from agents.vendor import EquipmentVendor
 
     return {Foundry: ("foundries", foundry_snapshot, foundry_columns),
             FablessFirm: ("firms", firm_snapshot, firm_columns),
             EquipmentVendor: ("vendors", vendor_snapshot, vendor_columns),
-            Government: ("governments", government_snapshot, government_columns)}
+            Government: ("governments", government_snapshot, government_columns),
+            AcceleratorDesigner: ("designers", designer_snapshot, _scalar_table(DESIGNER_COLUMNS)),
+            MemoryMaker: ("memory_makers", memory_snapshot, _scalar_table(MEMORY_COLUMNS)),
+            Packager: ("packagers", packager_snapshot, _scalar_table(PACKAGER_COLUMNS))}
 
 
 def agenttype_reporters() -> dict:
     """Per agent type, each agent's own figures per quarter, as Mesa's per-agent
     reporters: what each block records (see `agent_blocks`)."""
+    from agents.designer import AcceleratorDesigner
     from agents.fabless import FablessFirm
     from agents.foundry import Foundry
     from agents.government import Government
+    from agents.memory import MemoryMaker
+    from agents.packager import Packager
     from agents.vendor import EquipmentVendor
 
     foundry = {"name": "name", "country": "country", "revenue_usd_m": "revenue_usd_m",
@@ -553,7 +652,17 @@ def agenttype_reporters() -> dict:
               "best_progress": partial(_min_dict, "progress")}
     government = {"name": "name", "country": "country", "rules_in_force": "rules_in_force",
                   "subsidy_usd_m": "subsidy_usd_m"}
-    return {Foundry: foundry, FablessFirm: firm, EquipmentVendor: vendor, Government: government}
+    designer = {"name": "name", "country": "country", "demand_units": "demand_units", "accelerators": "units",
+                "accelerators_h100e": "h100e", "binding_input": "binding", "die_bank_dies": "die_stock",
+                "dies_in": "dies_in", "leak_dies_in": "leak_dies_in", "hbm_stock_stacks": "hbm_stock_stacks",
+                "hbm_in_stacks": "hbm_in", "hbm_ordered_stacks": "hbm_ordered", "packaging_booked": "packaging_booked"}
+    memory = {"name": "name", "country": "country", "capacity_stacks": "capacity_stacks",
+              "ordered_stacks": "ordered_stacks", "shipped_stacks": "shipped_stacks", "china_stacks": "china_stacks",
+              "newest_generation": "newest_generation"}
+    packager = {"name": "name", "country": "country", "capacity_packages": "capacity_packages",
+                "booked_packages": "booked_packages", "china_packages": "china_packages"}
+    return {Foundry: foundry, FablessFirm: firm, EquipmentVendor: vendor, Government: government,
+            AcceleratorDesigner: designer, MemoryMaker: memory, Packager: packager}
 
 
 def _tiers(attr: str, agent) -> float:

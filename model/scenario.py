@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from model.technology import parse_quarter, tier_from, tool_from
+from model.technology import hbm_from, parse_quarter, tier_from, tool_from
 
 if TYPE_CHECKING:
     from model.world import World
@@ -240,6 +240,43 @@ class Parameters(_Strict):
         description="Standard deviation of a firm's quarterly demand shock (lognormal, "
         "drawn from the model's rng). Assumption.",
     )
+    die_leak_per_quarter: float = uncertainty(
+        414_000.0, ge=0.0, le=2_000_000.0,
+        description="Good logic dies a quarter that a leak route (a shell company) carries "
+        "from its foundry to its recipient while open. Default: ~2.9M TSMC-made Ascend dies "
+        "reached Huawei in 2023-2024 (issue 12, citing SemiAnalysis 2025-09-08, 'Die Banks, "
+        "TSMC Continued Production', calibration.csv), over the 7 quarters 2023Q1-2024Q3 the "
+        "route is open before the 2024-11 TSMC letter: 2.9M / 7. Range for sweeps: 2.0M-3.5M "
+        "over the window (286k-500k a quarter; ASSUMPTION, the figure is an estimate).",
+    )
+    hbm_stockpile_factor: float = uncertainty(
+        3.0, ge=0.0, le=10.0,
+        description="Extra HBM orders, as a share of a designer's normal orders, on a "
+        "memory maker -> designer relation between an HBM rule's announcement and its "
+        "effect (precautionary stockpiling). ASSUMPTION, fitted: China held ~13M stacks "
+        "by the December 2024 rule, 7M shipped in its window (accelerators.csv: "
+        "hbm_stockpile_window, Samsung -> China, 2024-12). Range 0-6.",
+    )
+    accelerator_demand_scale: float = uncertainty(
+        1.0, ge=0.1, le=5.0,
+        description="Multiplier on the accelerator demand the world gives designers "
+        "(Huawei's 2024 figure, model/data/default_world.toml). Range 0.5-1.45: Huawei's "
+        "2024 demand between the 550k Ascends Chinese firms expected to acquire and that "
+        "plus the ~1M H20s they bought (accelerators.csv).",
+    )
+    input_cover_quarters: float = uncertainty(
+        1.0, ge=0.0, le=8.0,
+        description="Stock of logic dies and of HBM a designer aims to hold beyond this "
+        "quarter's needs, in quarters of its planned use: it orders AI wafers and HBM up "
+        "to it (ASSUMPTION; range 0.5-2).",
+    )
+    memory_tool_drag: float = uncertainty(
+        0.5, ge=0.0, le=1.0,
+        description="Share of a memory maker's capacity growth lost, and of a year by which "
+        "each later HBM generation is delayed, per share of its tool categories (DUV "
+        "immersion, etch/deposition, metrology) that rules in force deny it (ASSUMPTION; "
+        "domestic tools fill part of the gap; range 0-1).",
+    )
     # --- world: what the world holds
     world: str = world_setting(
         "default",
@@ -293,7 +330,12 @@ class Rule(_Strict):
       - ``tools``: vendor -> foundry supply of `tools` for use at `tier` and above;
       - ``servicing``: vendors stop servicing installed `tools` (faster depreciation);
       - ``minerals``: an export control on critical minerals that cuts the output of
-        vendors in the `targets` countries by the `mineral_shock` parameter.
+        vendors in the `targets` countries by the `mineral_shock` parameter;
+      - ``hbm``: memory maker -> designer supply of HBM stacks of `generation` and
+        every newer one;
+      - ``packaging``: packaging house -> designer bookings of CoWoS-class packaging.
+    A ``wafers`` rule also reaches the dies a shell company buys (a leak route's
+    foundry -> shell edge is a wafers relation of the shell's).
     Targets are entity names or ``country:XX``. The rule reaches the suppliers named in
     `suppliers` alone if it names any; otherwise the issuer's own suppliers and, with
     `foreign_direct_product`, every supplier outside the buyer's own country
@@ -303,11 +345,13 @@ class Rule(_Strict):
 
     id: str
     issuer: str
-    kind: Literal["wafers", "tools", "servicing", "minerals"]
+    kind: Literal["wafers", "tools", "servicing", "minerals", "hbm", "packaging"]
     targets: Names = Field(min_length=1)
     tier: TierName = "mature"
     tools: tuple[ToolName, ...] = ()
     suppliers: Names = ()
+    generation: Annotated[str, AfterValidator(hbm_from)] = "HBM2"
+    """The oldest HBM generation an ``hbm`` rule reaches (every newer one too)."""
     foreign_direct_product: bool = False
     announced: Quarter | None = None
     effective: Quarter
@@ -321,9 +365,18 @@ class Rule(_Strict):
     @classmethod
     def _tools_for_tool_rules(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         """`tools` means something only to tools and servicing rules."""
-        if value and info.data.get("kind") in ("wafers", "minerals"):
+        if value and info.data.get("kind") not in ("tools", "servicing"):
             raise PydanticCustomError("kind", "a {kind} rule names no tools; expected no `tools` "
                                       "(only tools and servicing rules take them)", {"kind": info.data["kind"]})
+        return value
+
+    @field_validator("generation")
+    @classmethod
+    def _generation_for_hbm_rules(cls, value: str, info: ValidationInfo) -> str:
+        """`generation` means something only to hbm rules."""
+        if value != "HBM2" and info.data.get("kind") != "hbm":
+            raise PydanticCustomError("kind", "a {kind} rule names no HBM generation; expected no "
+                                      "`generation` (only hbm rules take one)", {"kind": info.data.get("kind")})
         return value
 
     @field_validator("suppliers")
@@ -619,10 +672,12 @@ def _parent_path(child: Path, parent: str) -> Path:
 
 
 # --------------------------------------------------------------- against the world
-TARGET_KIND = {"wafers": "firm", "tools": "foundry", "servicing": "foundry", "minerals": "vendor"}
-"""Whom each kind of rule reaches: the buyers of the trade it cuts (firms buy wafers,
-foundries buy and have tools serviced); a minerals rule hits vendors' output."""
-SUPPLIER_KIND = {"wafers": "foundry", "tools": "vendor"}
+TARGET_KIND = {"wafers": ("firm", "shell"), "tools": ("foundry", "memory maker"), "servicing": ("foundry",),
+               "minerals": ("vendor",), "hbm": ("designer",), "packaging": ("designer",)}
+"""Whom each kind of rule reaches: the buyers of the trade it cuts (firms and shell
+companies buy wafers and dies, foundries buy tools and have them serviced, memory makers
+are denied tools, designers buy HBM and packaging); a minerals rule hits vendors' output."""
+SUPPLIER_KIND = {"wafers": ("foundry",), "tools": ("vendor",), "hbm": ("memory maker",), "packaging": ("packager",)}
 """Who supplies the trade a rule cuts (its `suppliers` must be of this kind)."""
 
 
@@ -665,8 +720,11 @@ that an identity is not reused while it is here)."""
 
 def _check_against_world(scenario: Scenario, world: World) -> None:
     agents = {"firm": {f.name for f in world.firms}, "foundry": {f.name for f in world.foundries},
-              "vendor": {v.name for v in world.vendors}}
-    countries = {a.country for group in (world.firms, world.foundries, world.vendors, world.governments)
+              "vendor": {v.name for v in world.vendors}, "shell": {r.name for r in world.leak_routes},
+              "memory maker": {m.name for m in world.memory_makers}, "designer": {d.firm for d in world.designers},
+              "packager": {p.name for p in world.packagers}}
+    countries = {a.country for group in (world.firms, world.foundries, world.vendors, world.governments,
+                                         world.memory_makers, world.packagers, world.leak_routes)
                  for a in group}
     governments = {key: g.country for g in world.governments for key in (g.name, g.country)}
 
@@ -689,10 +747,9 @@ def _check_against_world(scenario: Scenario, world: World) -> None:
                 fail(scenario.origin(table, entry, "issuer"), f"issuer '{entry.issuer}' is not a government of the world",
                      f"a government by name or country: {_listing(governments)}")
     for rule in scenario.rules:
-        check_names(scenario.origin("rules", rule, "targets"), rule.targets, (TARGET_KIND[rule.kind],), True)
+        check_names(scenario.origin("rules", rule, "targets"), rule.targets, TARGET_KIND[rule.kind], True)
         if rule.suppliers:
-            check_names(scenario.origin("rules", rule, "suppliers"), rule.suppliers,
-                        (SUPPLIER_KIND[rule.kind],), False)
+            check_names(scenario.origin("rules", rule, "suppliers"), rule.suppliers, SUPPLIER_KIND[rule.kind], False)
     for directive in scenario.directives:
         if governments[directive.issuer] != "CN":
             fail(scenario.origin("directives", directive, "issuer"), f"issuer '{directive.issuer}' does not run "

@@ -62,6 +62,20 @@ LITHOGRAPHY: tuple[ToolCategory, ...] = (
 )
 
 
+HBM_GENERATIONS: tuple[str, ...] = ("HBM2", "HBM2E", "HBM3", "HBM3E", "HBM4")
+"""HBM generations, oldest first (`HBM_INDEX` orders them): a product that needs one
+generation can take any newer one, and an HBM rule reaches its generation and newer."""
+HBM_INDEX: dict[str, int] = {name: i for i, name in enumerate(HBM_GENERATIONS)}
+
+
+def hbm_from(value: str) -> str:
+    """An HBM generation's name ('HBM2E', case-insensitive); raise ValueError."""
+    for name in HBM_GENERATIONS:
+        if str(value).strip().upper() == name:
+            return name
+    raise ValueError(f"unknown HBM generation {value!r}; expected one of {list(HBM_GENERATIONS)}")
+
+
 def _member(enum, value, what: str):
     """An Enum member from itself, its value ("7nm") or its name ("N7", "n7")."""
     if isinstance(value, enum):

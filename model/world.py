@@ -25,7 +25,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic_core import PydanticCustomError
 
 from model.scenario import FileCache, Quarter, ScenarioError, TierName, read_toml
-from model.technology import CATEGORY_NAMES, TIER_NAMES, Tier, gross_dies_per_wafer, tier_from, tool_from
+from model.technology import (
+    CATEGORY_NAMES, TIER_NAMES, Tier, gross_dies_per_wafer, hbm_from, parse_quarter, tier_from, tool_from,
+)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -243,6 +245,93 @@ class FirmSpec(_Data):
         return self
 
 
+# ------------------------------------------------------------ the accelerator chain
+HbmGeneration = Annotated[str, AfterValidator(hbm_from)]
+"""An HBM generation ('HBM2E'), stored as its canonical name."""
+
+
+class CapacityPath(_Data):
+    """A capacity over time: `capacity` (units a quarter) at dated points from data,
+    log-linear between them; before the first at `growth_before` a year (backwards),
+    after the last at `growth_after` a year (what investment adds, `model.chain`)."""
+
+    capacity: dict[Quarter, NonNegative] = Field(min_length=1)
+    growth_before: float = Field(0.0, ge=0, le=5)
+    growth_after: float = Field(0.0, ge=-0.5, le=5)
+
+
+class MemoryMakerSpec(CapacityPath):
+    """A maker of HBM stacks: capacity in stacks a quarter; `generations`: the first
+    quarter it ships each generation (it can fill an order for that generation or any
+    older one from then)."""
+
+    name: str
+    country: Country
+    generations: dict[HbmGeneration, Quarter] = Field(min_length=1)
+
+
+class PackagerSpec(CapacityPath):
+    """CoWoS-class advanced packaging: capacity in packages (accelerators) a quarter."""
+
+    name: str
+    country: Country
+
+
+class ProductSpec(_Data):
+    """An accelerator's bill of materials: `dies` good logic dies of its designer (made
+    at `die_tier`), `hbm_stacks` stacks of `hbm_generation` (or newer), one CoWoS-class
+    package; `h100e` its performance in H100-equivalents. Made from `start` (to `end`)
+    in the share of its designer's units that `share` gives from each quarter."""
+
+    name: str
+    designer: str
+    start: Quarter
+    end: Quarter | None = None
+    share: dict[Quarter, Fraction] = Field(default_factory=dict)
+    dies: int = Field(ge=1, le=16)
+    die_tier: TierName
+    hbm_stacks: int = Field(ge=0, le=16)
+    hbm_generation: HbmGeneration
+    h100e: float = Field(gt=0, le=20)
+
+    def share_at(self, quarter: int) -> float:
+        """Its share of its designer's units in `quarter` (before normalising): 0 out of
+        its dates; the latest `share` entry at or before the quarter (1.0 if none)."""
+        if quarter < parse_quarter(self.start) or (self.end is not None and quarter > parse_quarter(self.end)):
+            return 0.0
+        dated = sorted((parse_quarter(q), v) for q, v in self.share.items())
+        value = 1.0
+        for at, v in dated:
+            if at <= quarter:
+                value = v
+        return value
+
+
+class DesignerSpec(_Data):
+    """A firm of the world that makes accelerators. `packagers`: its base preference
+    over packaging houses (split over those it may use); `demand_units`: accelerators a
+    year its buyers want in `demand_year` (None: it packages every die it can), moving
+    with the AI boom from 2023 and at `demand_growth_before` a year before."""
+
+    firm: str
+    packagers: dict[str, NonNegative] = Field(min_length=1)
+    demand_units: float | None = Field(None, gt=0)
+    demand_year: int = Field(2024, ge=2019, le=2040)
+    demand_growth_before: float = Field(0.3, ge=0, le=5)
+
+
+class LeakRouteSpec(_Data):
+    """A shell company that buys `recipient`'s dies of `tier` from `supplier` (a
+    foundry) from `opens`, while neither edge is cut (the die bank's route)."""
+
+    name: str
+    country: Country
+    supplier: str
+    recipient: str
+    tier: TierName
+    opens: Quarter
+
+
 def _numbers(table: Any, keys: list[str], what: str, *, complete: bool = True) -> Any:
     """Check a table of positive finite numbers by `keys` (every one of them if
     `complete`) beside text notes; return it unchanged (the field's type does the rest)."""
@@ -280,6 +369,11 @@ class World(_Data):
     vendors: list[VendorSpec] = Field(min_length=1)
     foundries: list[FoundrySpec] = Field(min_length=1)
     firms: list[FirmSpec] = Field(min_length=1)
+    memory_makers: list[MemoryMakerSpec] = Field(default_factory=list)
+    packagers: list[PackagerSpec] = Field(default_factory=list)
+    designers: list[DesignerSpec] = Field(default_factory=list)
+    accelerators: list[ProductSpec] = Field(default_factory=list)
+    leak_routes: list[LeakRouteSpec] = Field(default_factory=list)
 
     @field_validator("reference_price_usd", mode="before")
     @classmethod
@@ -330,8 +424,11 @@ class World(_Data):
             ("governments' countries", [g.country for g in self.governments]),
             ("governments (one's name is another's country)",
              [key for g in self.governments for key in {g.name, g.country}]),
-            ("firms, foundries and vendors",
-             [a.name for group in (self.firms, self.foundries, self.vendors) for a in group]),
+            ("firms, foundries, vendors, memory makers, packagers and shell companies",
+             [a.name for group in (self.firms, self.foundries, self.vendors, self.memory_makers, self.packagers,
+                                   self.leak_routes) for a in group]),
+            ("designers", [d.firm for d in self.designers]),
+            ("accelerators", [p.name for p in self.accelerators]),
         ]
         for where, names in checks:
             name = _duplicate(names)
@@ -357,7 +454,25 @@ class World(_Data):
                         "unknown", "field 'firms.{i}.{field}': unknown foundry '{name}'; expected one of {known}",
                         {"i": i, "field": field, "name": unknown[0], "known": ", ".join(sorted(foundries))},
                     )
+        self._chain_names_known(foundries)
         return self
+
+    def _chain_names_known(self, foundries: set[str]) -> None:
+        """The accelerator chain's tables name firms, packagers and foundries of the world."""
+        firms, designers = {f.name for f in self.firms}, {d.firm for d in self.designers}
+        packagers = {p.name for p in self.packagers}
+        references = [(f"designers.{i}.firm", d.firm, firms) for i, d in enumerate(self.designers)]
+        references += [(f"designers.{i}.packagers", name, packagers)
+                       for i, d in enumerate(self.designers) for name in d.packagers]
+        references += [(f"accelerators.{i}.designer", p.designer, designers) for i, p in enumerate(self.accelerators)]
+        references += [(f"leak_routes.{i}.supplier", r.supplier, foundries) for i, r in enumerate(self.leak_routes)]
+        references += [(f"leak_routes.{i}.recipient", r.recipient, designers) for i, r in enumerate(self.leak_routes)]
+        for field, name, known in references:
+            if name not in known:
+                raise PydanticCustomError(
+                    "unknown", "field '{field}': unknown name '{name}'; expected one of {known}",
+                    {"field": field, "name": name, "known": ", ".join(sorted(known)) or "(none)"},
+                )
 
     # -- convenient, validated views ------------------------------------------------
     def reference_price(self, tier: Tier) -> float:

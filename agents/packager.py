@@ -1,0 +1,36 @@
+"""Advanced packaging houses: CoWoS-class capacity that accelerator designers book.
+
+Capacity follows the house's dated figures (`model.world.PackagerSpec`), then grows at
+its rate, faster the more of it is booked (ASSUMPTION: a house that sells out builds).
+Who books what the model's packaging market resolves.
+"""
+
+from __future__ import annotations
+
+import mesa
+
+from agents.base import ChipAgent
+from model.accelerators import capacity_at, dated
+
+
+class Packager(ChipAgent):
+    """TSMC's CoWoS lines, the OSATs' CoWoS-like lines, China's domestic aggregate."""
+
+    kind = "packager"
+
+    def __init__(self, model: mesa.Model, name: str, country: str, *, spec) -> None:
+        super().__init__(model, name, country)
+        self.spec = spec
+        self.points = dated(spec.capacity)
+        self.capacity_packages = 0.0
+        # Figures of the last quarter, written by the model.
+        self.booked_packages = 0.0
+        self.china_packages = 0.0
+
+    def plan_capacity(self, quarter: int) -> float:
+        """This quarter's capacity, packages: its figures, then its growth rate times
+        the share of last quarter's capacity booked."""
+        if quarter <= self.points[-1][0]:
+            return capacity_at(self.points, quarter, self.spec.growth_before, self.spec.growth_after)
+        booked = min(self.booked_packages / self.capacity_packages, 1.0) if self.capacity_packages > 0 else 1.0
+        return self.capacity_packages * (1.0 + self.spec.growth_after * booked) ** 0.25

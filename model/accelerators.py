@@ -1,0 +1,126 @@
+"""The accelerator chain's rules as pure functions: capacities over time, a designer's
+product mix, and how many accelerators its inputs allow.
+
+An accelerator is `dies` good logic dies + `hbm_stacks` HBM stacks + one CoWoS-class
+package (a product's bill of materials, `model.world.ProductSpec`). A designer makes
+its products in the shares of its mix, so a unit of its output is one "bundle": the
+mix-weighted dies and stacks. Units made are the least of what its die stock, its
+usable HBM stock, its packaging slots and its demand allow; the input that sets the
+least is the binding one. No model, no agents: arrays and numbers in, out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from model.technology import parse_quarter
+
+AI_BOOM_QUARTER = parse_quarter("2023Q1")
+"""From here AI demand grows on the boom path of `ai_boom_log_growth` (ASSUMPTION: the
+post-ChatGPT surge in accelerator orders)."""
+
+BINDING = ("dies", "hbm", "demand", "packaging")
+"""The inputs that can bind, in the order a tie is reported: packaging is booked for
+what the other three allow, so it binds only when it falls short of them."""
+
+
+def capacity_at(points: Sequence[tuple[int, float]], quarter: int, growth_before: float,
+                growth_after: float) -> float:
+    """Capacity (units a quarter) in `quarter` from dated `points` (absolute quarter,
+    value; sorted): log-linear between points (linear where a point is 0), at
+    `growth_before` a year before the first (backwards), `growth_after` a year after
+    the last."""
+    first, last = points[0], points[-1]
+    if quarter <= first[0]:
+        return first[1] * (1.0 + growth_before) ** ((quarter - first[0]) / 4.0)
+    if quarter >= last[0]:
+        return last[1] * (1.0 + growth_after) ** ((quarter - last[0]) / 4.0)
+    for (q0, v0), (q1, v1) in zip(points, points[1:]):
+        if q0 <= quarter <= q1:
+            t = (quarter - q0) / (q1 - q0)
+            if v0 > 0 and v1 > 0:
+                return v0 * (v1 / v0) ** t
+            return v0 + (v1 - v0) * t
+    raise AssertionError("unreachable: the quarter lies between the first and last points")
+
+
+def dated(table: dict[str, float]) -> list[tuple[int, float]]:
+    """A table keyed by quarter labels as sorted (absolute quarter, value) points."""
+    return sorted((parse_quarter(q), float(v)) for q, v in table.items())
+
+
+def mix(shares: np.ndarray) -> np.ndarray:
+    """Products' shares of a designer's units, normalised to sum to 1 (all 0 if none)."""
+    shares = np.asarray(shares, dtype=float)
+    total = shares.sum()
+    return shares / total if total > 0 else np.zeros_like(shares)
+
+
+def bundle(shares: np.ndarray, dies: np.ndarray, stacks: np.ndarray) -> tuple[float, float]:
+    """(dies, HBM stacks) per unit of a designer's output at mix `shares` (normalised)."""
+    shares = mix(shares)
+    return float(shares @ np.asarray(dies, dtype=float)), float(shares @ np.asarray(stacks, dtype=float))
+
+
+def buildable(dies: float, hbm: float, packaging: float, demand: float, dies_per_unit: float,
+              stacks_per_unit: float) -> tuple[float, str]:
+    """(units, binding input): the most accelerators `dies` good dies, `hbm` usable
+    stacks, `packaging` slots and `demand` allow at (dies, stacks) per unit, and which
+    of those sets the limit (`BINDING` order on a tie). Guarantees 0 <= units, units x
+    dies_per_unit <= dies, units x stacks_per_unit <= hbm, units <= packaging, units <=
+    demand. A designer with no product this quarter (0 dies a unit) makes nothing, bound
+    by 'demand'."""
+    if dies_per_unit <= 0:
+        return 0.0, "demand"
+    limits = {
+        "dies": max(dies, 0.0) / dies_per_unit,
+        "hbm": max(hbm, 0.0) / stacks_per_unit if stacks_per_unit > 0 else math.inf,
+        "demand": max(demand, 0.0),
+        "packaging": max(packaging, 0.0),
+    }
+    units = min(limits.values())
+    binding = next(name for name in BINDING if limits[name] == units)
+    return units, binding
+
+
+def usable(stock: np.ndarray, first: int) -> float:
+    """HBM stacks of generation index `first` or newer in a stock by generation."""
+    return float(np.asarray(stock, dtype=float)[first:].sum())
+
+
+def draw(stock: np.ndarray, need: float, first: int) -> np.ndarray:
+    """What taking `need` stacks of generation `first` or newer from `stock` (by
+    generation) takes from each generation: the oldest usable first (newer stacks are
+    kept for products that need them). Never more than the stock holds."""
+    stock = np.asarray(stock, dtype=float)
+    taken = np.zeros_like(stock)
+    left = max(need, 0.0)
+    for g in range(first, len(stock)):
+        take = min(stock[g], left)
+        taken[g] = take
+        left -= take
+        if left <= 0:
+            break
+    return taken
+
+
+def denied_share(denied: set[str], needed: Sequence[str]) -> float:
+    """Share of the tool categories `needed` that rules in force deny (0-1)."""
+    return len(denied & set(needed)) / len(needed) if needed else 0.0
+
+
+def ai_boom_log_growth(quarters: np.ndarray, growth: float, fade: float) -> np.ndarray:
+    """Log of the AI boom's demand multiplier `quarters` after 2023Q1 (0 before).
+
+    Year k of the boom (k = 0 for 2023) grows at growth x (1 - fade)^k, spread evenly
+    over its four quarters: a boom that cools (ASSUMPTION; fade = 0 is constant growth).
+    """
+    quarters = np.maximum(np.asarray(quarters, dtype=np.int64), 0)
+    years = int(quarters.max(initial=0)) // 4 + 1
+    rates = np.log1p(growth * (1.0 - fade) ** np.arange(years))
+    whole = np.concatenate([[0.0], np.cumsum(rates)])  # log multiplier after k whole years
+    k, part = quarters // 4, quarters % 4
+    return whole[k] + part / 4 * rates[np.minimum(k, years - 1)]

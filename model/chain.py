@@ -1,0 +1,108 @@
+"""The accelerator chain's markets: HBM stacks (memory maker -> designer, by
+generation), CoWoS-class packaging (packaging house -> designer) and leak routes
+(foundry -> shell company -> designer), each over its edges of the trade graph.
+
+Like the wafer and tool markets (`model.markets`) a market here holds its edges'
+arrays, takes the agents' intents, resolves them with the pure kernels of
+`model.market` (`split_orders`, `clear`) and hands back flows; it never touches an
+agent. Nothing flows on a cut edge: `clear` gives 0 there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.graph import EdgeSet
+from model.market import clear, split_orders
+from model.technology import HBM_GENERATIONS, TIER_INDEX, parse_quarter
+
+
+class HbmMarket:
+    """memory maker -> designer HBM stacks. An edge per (maker, designer, generation
+    the designer's products take); a maker fills an order for a generation it has
+    reached (or an older one). A designer's order is split over the makers it may buy
+    from in proportion to their capacity (their market shares), then each maker's
+    capacity goes to the orders on it pro rata (`clear`)."""
+
+    def __init__(self, edges: EdgeSet, n_makers: int, n_designers: int) -> None:
+        self.edges, self.n_makers, self.n_designers = edges, n_makers, n_designers
+        self.group = edges.buyer * len(HBM_GENERATIONS) + edges.category  # designer x generation
+        self.orders = np.zeros(len(edges))
+        self.flow = np.zeros(len(edges))
+
+    def trade(self, capacity: np.ndarray, newest: np.ndarray, wanted: np.ndarray, at_risk: np.ndarray,
+              stockpile_factor: float) -> np.ndarray:
+        """Shipments this quarter, (designers, generations) stacks. `capacity`,
+        `newest`: per maker, stacks and the newest generation index it ships;
+        `wanted`: (designers, generations) stacks ordered; `at_risk`: per edge, True
+        where an announced rule will cut it (orders there x (1 + stockpile_factor))."""
+        e = self.edges
+        eligible = e.active & (newest[e.supplier] >= e.category)
+        orders = split_orders(np.asarray(wanted, dtype=float).ravel(), self.group, capacity[e.supplier], eligible)
+        orders = np.where(at_risk, orders * (1.0 + stockpile_factor), orders)
+        self.orders = orders
+        self.flow = clear(capacity, orders, e.supplier, eligible)
+        e.volume = self.flow
+        shipped = np.bincount(self.group, weights=self.flow, minlength=self.n_designers * len(HBM_GENERATIONS))
+        return shipped.reshape(self.n_designers, len(HBM_GENERATIONS))
+
+    def by_maker(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Per maker, the sum of per-edge `values` (over `mask`'s edges)."""
+        weights = values if mask is None else np.where(mask, values, 0.0)
+        return np.bincount(self.edges.supplier, weights=weights, minlength=self.n_makers)
+
+
+class PackagingMarket:
+    """packaging house -> designer CoWoS-class packages: each designer's request split
+    over the houses it may use by its preference, each house's capacity to the
+    requests on it pro rata."""
+
+    def __init__(self, edges: EdgeSet, weight: np.ndarray, n_packagers: int, n_designers: int) -> None:
+        self.edges, self.weight = edges, weight
+        self.n_packagers, self.n_designers = n_packagers, n_designers
+        self.orders = np.zeros(len(edges))
+        self.flow = np.zeros(len(edges))
+
+    def book(self, capacity: np.ndarray, requests: np.ndarray) -> np.ndarray:
+        """Slots each designer booked this quarter (packages)."""
+        e = self.edges
+        self.orders = split_orders(np.asarray(requests, dtype=float), e.buyer, self.weight, e.active)
+        self.flow = clear(capacity, self.orders, e.supplier, e.active)
+        e.volume = self.flow
+        return np.bincount(e.buyer, weights=self.flow, minlength=self.n_designers)
+
+    def by_packager(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        weights = values if mask is None else np.where(mask, values, 0.0)
+        return np.bincount(self.edges.supplier, weights=weights, minlength=self.n_packagers)
+
+
+class LeakRoutes:
+    """foundry -> shell company -> designer: dies a shell buys for its recipient. Route
+    r carries `rate` dies a quarter from its opening quarter while both its edges
+    (`inbound`, foundry -> shell, a wafers relation a rule can cut; `outbound`, shell ->
+    designer) are active."""
+
+    def __init__(self, inbound: EdgeSet, outbound: EdgeSet, opens: np.ndarray, n_designers: int) -> None:
+        self.inbound, self.outbound, self.opens, self.n_designers = inbound, outbound, opens, n_designers
+
+    def carry(self, quarter: int, rate: float) -> np.ndarray:
+        """Dies each designer receives this quarter over the open routes."""
+        flowing = (quarter >= self.opens) & self.inbound.active & self.outbound.active
+        moved = np.where(flowing, rate, 0.0)
+        self.inbound.volume = moved.copy()
+        self.outbound.volume = moved
+        return np.bincount(self.outbound.buyer, weights=moved, minlength=self.n_designers)
+
+
+def leak_edges(routes, foundry_index: dict[str, int], foundry_names, designer_index: dict[str, int],
+               designer_names) -> tuple[EdgeSet, EdgeSet, np.ndarray]:
+    """The leak routes' two edge sets (in route order) and each route's opening quarter."""
+    n = len(routes)
+    shells = [r.name for r in routes]
+    tier = np.array([TIER_INDEX[r.tier] for r in routes], dtype=np.int64)
+    inbound = EdgeSet("dies", np.array([foundry_index[r.supplier] for r in routes], dtype=np.int64),
+                      np.arange(n, dtype=np.int64), tier, np.full(n, -1), foundry_names, shells)
+    outbound = EdgeSet("relay", np.arange(n, dtype=np.int64),
+                       np.array([designer_index[r.recipient] for r in routes], dtype=np.int64),
+                       tier, np.full(n, -1), shells, designer_names)
+    return inbound, outbound, np.array([parse_quarter(r.opens) for r in routes], dtype=np.int64)
