@@ -114,13 +114,15 @@ class AcceleratorDesigner(ChipAgent):
             return 0.0
         return min(self.demand_units, self.die_stock / dies)
 
-    def hbm_order(self, quarter: int, slots: float, cover: float) -> tuple[int, float]:
-        """(generation index, stacks) it orders: what the `slots` it booked take, and
-        `cover` quarters of that again as stock, less the usable stock it holds."""
+    def hbm_order(self, quarter: int, slots: float, cover: float) -> tuple[int, float, float]:
+        """(generation index, need, extra): the stacks the `slots` it booked take beyond
+        the usable stock it holds, and `cover` quarters of that again as stock."""
         _, stacks, first = self.needs(quarter)
-        want = slots * stacks * (1.0 + cover) - usable(self.hbm_stock, first)
-        self.hbm_ordered = max(want, 0.0)
-        return first, self.hbm_ordered
+        held = usable(self.hbm_stock, first)
+        need = max(slots * stacks - held, 0.0)
+        extra = max(slots * stacks * (1.0 + cover) - held, 0.0) - need
+        self.hbm_ordered = need + extra
+        return first, need, extra
 
     def receive_hbm(self, stacks_by_generation: np.ndarray) -> None:
         stacks_by_generation = np.asarray(stacks_by_generation, dtype=float)

@@ -22,7 +22,7 @@ class HbmMarket:
     the designer's products take); a maker fills an order for a generation it has
     reached (or an older one). A designer's order is split over the makers it may buy
     from in proportion to their capacity (their market shares), then each maker's
-    capacity goes to the orders on it pro rata (`clear`)."""
+    capacity goes to the orders on it: needs first, then stock, pro rata (`clear`)."""
 
     def __init__(self, edges: EdgeSet, n_makers: int, n_designers: int) -> None:
         self.edges, self.n_makers, self.n_designers = edges, n_makers, n_designers
@@ -30,18 +30,25 @@ class HbmMarket:
         self.orders = np.zeros(len(edges))
         self.flow = np.zeros(len(edges))
 
-    def trade(self, capacity: np.ndarray, newest: np.ndarray, wanted: np.ndarray, at_risk: np.ndarray,
-              stockpile_factor: float) -> np.ndarray:
+    def trade(self, capacity: np.ndarray, newest: np.ndarray, need: np.ndarray, extra: np.ndarray,
+              at_risk: np.ndarray, stockpile_factor: float) -> np.ndarray:
         """Shipments this quarter, (designers, generations) stacks. `capacity`,
-        `newest`: per maker, stacks and the newest generation index it ships;
-        `wanted`: (designers, generations) stacks ordered; `at_risk`: per edge, True
-        where an announced rule will cut it (orders there x (1 + stockpile_factor))."""
-        e = self.edges
+        `newest`: per maker, stacks and the newest generation index it ships; `need`,
+        `extra`: (designers, generations) stacks ordered for this quarter's packages and
+        for stock beyond them. Makers fill needs first, then extras, each pro rata
+        (`clear` with two priority classes). On an edge an announced rule will cut
+        (`at_risk`) a designer orders (need + extra) x `stockpile_factor` more, as a
+        need: it buys while it may."""
+        e, n = self.edges, len(self.edges)
         eligible = e.active & (newest[e.supplier] >= e.category)
-        orders = split_orders(np.asarray(wanted, dtype=float).ravel(), self.group, capacity[e.supplier], eligible)
-        orders = np.where(at_risk, orders * (1.0 + stockpile_factor), orders)
-        self.orders = orders
-        self.flow = clear(capacity, orders, e.supplier, eligible)
+        weights = capacity[e.supplier]
+        first = split_orders(np.asarray(need, dtype=float).ravel(), self.group, weights, eligible)
+        second = split_orders(np.asarray(extra, dtype=float).ravel(), self.group, weights, eligible)
+        first = first + np.where(at_risk, (first + second) * stockpile_factor, 0.0)
+        orders = np.concatenate([first, second])
+        flow = clear(capacity, orders, np.concatenate([e.supplier, e.supplier]), np.concatenate([eligible, eligible]),
+                     np.repeat(np.array([0, 1], dtype=np.int64), n), np.ones(2))
+        self.orders, self.flow = first + second, flow[:n] + flow[n:]
         e.volume = self.flow
         shipped = np.bincount(self.group, weights=self.flow, minlength=self.n_designers * len(HBM_GENERATIONS))
         return shipped.reshape(self.n_designers, len(HBM_GENERATIONS))

@@ -240,11 +240,11 @@ class ChipMarketModel(mesa.Model):
             designer.receive_dies(float(ai_dies[designer.firm_row]), float(leaked[d]))
             requests[d] = designer.plan(q, *growth)
         booked = self._book_packaging(q, requests)
-        wanted = np.zeros(self.hbm_stock_shape)
+        need, extra = np.zeros(self.hbm_stock_shape), np.zeros(self.hbm_stock_shape)
         for d, designer in enumerate(self.designers):
-            generation, stacks = designer.hbm_order(q, booked[d], p.input_cover_quarters)
-            wanted[d, generation] = stacks
-        self._ship_hbm(q, wanted)
+            generation, need[d, generation], extra[d, generation] = designer.hbm_order(q, booked[d],
+                                                                                      p.input_cover_quarters)
+        self._ship_hbm(q, need, extra)
         for designer, slots in zip(self.designers, booked.tolist()):
             designer.assemble(q, slots)
 
@@ -261,14 +261,15 @@ class ChipMarketModel(mesa.Model):
             packager.booked_packages, packager.china_packages = used, to_china
         return booked
 
-    def _ship_hbm(self, q: int, wanted: np.ndarray) -> None:
-        """Memory makers' HBM of the quarter to the designers' orders (by generation)
-        over active edges, more on edges an announced rule will cut; into their stocks."""
+    def _ship_hbm(self, q: int, need: np.ndarray, extra: np.ndarray) -> None:
+        """Memory makers' HBM of the quarter to the designers' orders (by generation:
+        needs, then stock) over active edges, more on edges an announced rule will cut;
+        into their stocks."""
         p, market = self.parameters, self.hbm_market
         for maker in self.memory_makers:
             maker.adopt(maker.plan(q, p.memory_tool_drag))
         shipped = market.trade(np.array([m.capacity_stacks for m in self.memory_makers]),
-                               np.array([m.newest for m in self.memory_makers], dtype=np.int64), wanted,
+                               np.array([m.newest for m in self.memory_makers], dtype=np.int64), need, extra,
                                controls.at_risk_mask(self.announced_hbm, len(market.edges)), p.hbm_stockpile_factor)
         china = self.designer_chinese[market.edges.buyer]
         for maker, ordered, sold, to_china in zip(self.memory_makers, market.by_maker(market.orders).tolist(),

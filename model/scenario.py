@@ -250,12 +250,13 @@ class Parameters(_Strict):
         "over the window (286k-500k a quarter; ASSUMPTION, the figure is an estimate).",
     )
     hbm_stockpile_factor: float = uncertainty(
-        3.0, ge=0.0, le=10.0,
+        6.0, ge=0.0, le=20.0,
         description="Extra HBM orders, as a share of a designer's normal orders, on a "
         "memory maker -> designer relation between an HBM rule's announcement and its "
         "effect (precautionary stockpiling). ASSUMPTION, fitted: China held ~13M stacks "
         "by the December 2024 rule, 7M shipped in its window (accelerators.csv: "
-        "hbm_stockpile_window, Samsung -> China, 2024-12). Range 0-6.",
+        "hbm_stockpile_window, Samsung -> China, 2024-12): 6 gives ~13M in the default "
+        "world. Range 2-10.",
     )
     accelerator_demand_scale: float = uncertainty(
         1.0, ge=0.1, le=5.0,
