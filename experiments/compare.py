@@ -24,6 +24,12 @@ from experiments.batch.sweep import SCENARIO_PARAMETER, Outcome, Sweep, build_sw
 from experiments.outputs import compare_folder
 
 DEFAULT_OUTCOMES: tuple[Outcome, ...] = (
+    Outcome(name="huawei_accelerators_2024_2025", reporter="huawei_accelerators", stat="sum",
+            start="2024Q1", end="2025Q4",
+            description="Huawei's accelerators made 2024Q1-2025Q4 (units in total)"),
+    Outcome(name="huawei_accelerators_2026_2030", reporter="huawei_accelerators", stat="sum",
+            start="2026Q1", end="2030Q4",
+            description="Huawei's accelerators made 2026Q1-2030Q4 (units in total)"),
     Outcome(name="huawei_ai_dies_2026_2030", reporter="huawei_ai_dies", stat="sum",
             start="2026Q1", end="2030Q4",
             description="Huawei's good AI dies made 2026Q1-2030Q4 (dies in total)"),
@@ -45,7 +51,7 @@ DEFAULT_OUTCOMES: tuple[Outcome, ...] = (
             at="2030Q4", description="Share of Chinese firms' wafers made in China, 2030Q4 (fraction, 0-1)"),
 )
 
-DEFAULT_SERIES = ("huawei_ai_dies", "huawei_fulfilment", "other_china_fulfilment",
+DEFAULT_SERIES = ("huawei_accelerators", "huawei_ai_dies", "huawei_fulfilment", "other_china_fulfilment",
                   "other_china_smic_advanced_wafers")
 
 

@@ -10,7 +10,8 @@ import pytest
 from helpers import chipstate
 from model import ChipMarketModel, ScenarioError, list_scenarios, load_scenario
 
-SHIPPED = ["escalation", "historical", "leaky", "no_controls", "retaliation", "state_allocation"]
+SHIPPED = ["escalation", "hbm_sealed", "historical", "leaky", "no_controls", "no_die_bank", "retaliation",
+           "state_allocation"]
 
 
 def test_shipped_scenarios_load_and_differ():
@@ -23,6 +24,13 @@ def test_shipped_scenarios_load_and_differ():
     assert loaded["escalation"].parameters.allies_aligned
     assert loaded["leaky"].parameters.enforcement < 1
     assert any(r.kind == "minerals" for r in loaded["retaliation"].rules)
+    # The two accelerator counterfactuals: the HBM rule unannounced and earlier; the
+    # shell company's route cut from 2023.
+    sealed = {r.id: r for r in loaded["hbm_sealed"].rules}["us-2024-12-hbm"]
+    actual = {r.id: r for r in loaded["historical"].rules}["us-2024-12-hbm"]
+    assert sealed.announced is None and sealed.effective < actual.effective and actual.announced is not None
+    closed = {r.id: r for r in loaded["no_die_bank"].rules}["counterfactual-2023-shell-closed"]
+    assert closed.kind == "wafers" and closed.effective == "2023Q1" and closed.suppliers == ("TSMC",)
 
 
 def test_every_historical_rule_cites_a_timeline_event():

@@ -135,7 +135,7 @@ AGAINST_WORLD = {
     "unknown country": (RULE.format(id="r").replace("Huawei", "country:ZZ") + 'effective = "2020Q3"\n',
                         "rules.0.targets", "country:XX with XX one of"),
     "a wafers rule aimed at a foundry": (RULE.format(id="r").replace("Huawei", "TSMC") + 'effective = "2020Q3"\n',
-                                         "rules.0.targets", "a firm of the world"),
+                                         "rules.0.targets", "a firm or a shell of the world"),
     "unknown supplier": (RULE.format(id="r") + 'effective = "2020Q3"\nsuppliers = ["ASML"]\n',
                          "rules.0.suppliers", "a foundry of the world"),
     "unknown issuer": (RULE.format(id="r").replace('"US"', '"Atlantis"') + 'effective = "2020Q3"\n',
