@@ -19,6 +19,8 @@ def test_periods_and_values_parse():
     assert quarters_of("scenario") is None and quarters_of("2019/2022") is None
     assert parse_value("<50") == (50.0, "<") and parse_value("1,234.5") == (1234.5, "=")
     assert parse_value("46 -> 36") == (None, "")
+    assert parse_value("35000-40000") == (37500.0, "range") and parse_value(">65000") == (65000.0, ">")
+    assert quarters_of("2024 end (target as of 2023-11)") == ["2024Q4"] and quarters_of("FY2024 (Feb23-Jan24)") is None
 
 
 def test_validate_with_a_user_data_file(tmp_path):
@@ -69,3 +71,10 @@ def test_validate_on_the_projects_data_writes_a_figure_per_quantity(tmp_path):
     summary = pd.read_csv(out / "summary.csv")
     figures = {p.stem for p in (out / "figures").iterdir()}
     assert set(summary["quantity"]) == figures and len(figures) >= 15
+    # the project's data is both tables: the accelerator chain's rows are compared or have a reason
+    table = pd.read_parquet(out / "validation.parquet")
+    assert set(table["file"]) == {"calibration.csv", "accelerators.csv"}
+    chain = table[table["file"] == "accelerators.csv"]
+    assert chain["speaks"].any() and chain.loc[~chain["speaks"], "reason"].str.len().gt(10).all()
+    assert {"cowos_capacity", "hbm_market_share", "datacenter_gpu_shipments"} <= figures
+    assert "35,000-40,000" in result.stdout and "issue 13" in result.stdout

@@ -1,18 +1,30 @@
-"""The observed data, once: the calibration table's path, reading it, its periods and
+"""The observed data, once: the data tables' paths, reading them, their periods and
 values, and which rows are weak.
 
-The table (model/data/calibration.csv, from ../shared/data) has the columns
-quantity, entity, period, value, unit, source, note. Everything that reads it goes
-through here: validation and calibration (`read_data`, `quarters_of`, `parse_value`,
-`is_weak`) and the notebooks' plots (`load_observed`, `period_year`). Nothing here
-runs the model.
+The project keeps two tables, copies of ../shared/data: model/data/calibration.csv
+(foundries, SMIC, equipment, policy figures; `DATA_FILE`) and model/data/accelerators.csv
+(the accelerator chain: HBM, CoWoS-class packaging, accelerators and their market;
+`ACCELERATORS_FILE`). Both have the columns quantity, entity, period, value, unit,
+source, note. `DATA_FILE` stands for the project's data as a whole (`data_files`): the
+CLI's default, validation reads both tables for it; any other path is read alone.
+Everything that reads the tables goes through here: validation and calibration
+(`read_data`, `read_tables`, `quarters_of`, `parse_value`, `parse_range`, `is_weak`) and
+the notebooks' plots (`load_observed`, `period_year`). Nothing here runs the model.
+
+Values: a number ('56.1', '1,234'), a bound ('<50', '>65000'), a range ('35000-40000':
+both ends, `parse_range`; its middle is the value) or text (a milestone, a status: no
+number). A row whose entity and value both list several items ('SK hynix / Samsung /
+Micron', '56 / 26 / 18') is one observation per item, as a row whose period and value
+both hold 'a -> b' is two.
 
 A **weak** row is one that is not a firm observation of a realised value: its note,
-unit or quantity says it is weak, approximate, conflicting, unknown, a plan, a
-target, guidance or an estimate (`WEAK`). Calibration fits only to rows that are not
-weak (`hard_target` in validation's table); the notebooks draw weak rows apart. This
+unit, quantity or period says it is weak, approximate, conflicting, unknown, a plan, a
+target, guidance, an estimate, a forecast, contested or derived from other figures
+(`WEAK`; ../shared/data/README.md: "derived" rows were computed from other figures,
+"weak" or "CONFLICT" rows are not hard targets). Calibration fits only to rows that are
+not weak (`hard_target` in validation's table); the notebooks draw weak rows apart. This
 is the one definition: before, the plotting loader looked at the note alone, for
-four of these eight words, and called fewer rows weak than calibration did.
+four of these words, and called fewer rows weak than calibration did.
 """
 
 from __future__ import annotations
@@ -28,9 +40,13 @@ from model.technology import mid_quarter_year
 from model.world import DATA_DIR
 
 DATA_FILE = DATA_DIR / "calibration.csv"
+ACCELERATORS_FILE = DATA_DIR / "accelerators.csv"
+PROJECT_FILES = (DATA_FILE, ACCELERATORS_FILE)
+"""The project's data: what `DATA_FILE` stands for in validation (`data_files`)."""
 COLUMNS = ["quantity", "entity", "period", "value", "unit", "source", "note"]
-WEAK = re.compile(r"weak|approx|conflict|unknown|plan|target|guidance|estimate", re.I)
-"""Words that mark a row as weak, searched in its note, unit and quantity (`is_weak`)."""
+WEAK = re.compile(r"\bweak\b|approx|conflict|contested|unknown|plan|target|guidance|estimate|forecast|derived", re.I)
+"""Words that mark a row as weak, searched in its note, unit, quantity and period
+(`is_weak`): '2024 (forecast made 2023)' and '2022 (plan)' name their kind in the period."""
 
 
 class DataFileError(ValueError):
@@ -38,24 +54,27 @@ class DataFileError(ValueError):
 
 
 def is_weak(row) -> bool:
-    """Whether a data row (a mapping with note, unit and quantity) is weak: not a firm
-    observation of a realised value (`WEAK` in its note, unit or quantity)."""
-    return bool(WEAK.search(f"{row['note']} {row['unit']} {row['quantity']}"))
+    """Whether a data row (a mapping with note, unit, quantity and period) is weak: not a
+    firm observation of a realised value (`WEAK` in its note, unit, quantity or period)."""
+    return bool(WEAK.search(f"{row['note']} {row['unit']} {row['quantity']} {row['period']}"))
 
 
 def weak_rows(frame: pd.DataFrame) -> pd.Series:
     """`is_weak` of every row of a data frame, as a boolean Series."""
-    text = frame["note"].astype(str) + " " + frame["unit"].astype(str) + " " + frame["quantity"].astype(str)
+    text = (frame["note"].astype(str) + " " + frame["unit"].astype(str) + " " + frame["quantity"].astype(str)
+            + " " + frame["period"].astype(str))
     return text.str.contains(WEAK)
 
 
 # ------------------------------------------------------------------------ periods
 def quarters_of(period: str) -> list[str] | None:
     """The quarters a period label covers ('2023' -> four, '2022H2' -> two, '2024-09'
-    -> one, '2021 end' -> Q4, '2021 (mid)' -> Q2,Q3, 'c.2024' -> four); None if the
-    label names no time the model can place, including labels that look like a quarter,
-    half or month but are not one ('2022Q7', '2022Q0', '2022H3', '2024-13', '2024-02-31'):
-    those are never read as their whole year."""
+    -> one, '2021 end' -> Q4, '2021 (mid)' -> Q2,Q3, 'c.2024' and 'FY2023' -> four,
+    '2024 (forecast made 2023)' -> four); None if the label names no time the model can
+    place, including labels that look like a quarter, half or month but are not one
+    ('2022Q7', '2022Q0', '2022H3', '2024-13', '2024-02-31', '2025 Q1 FY26'), spans of years
+    ('c.2022-2024') and fiscal years with their months or quarters ('FY2024 (Feb23-Jan24)',
+    'FY2024 Q1-Q3'): those are never read as a calendar year."""
     text = str(period).strip()
     if re.fullmatch(r"\d{4}Q[1-4]", text):
         return [text]
@@ -69,11 +88,13 @@ def quarters_of(period: str) -> list[str] | None:
     if match:
         first = 1 if match.group(2) == "1" else 3
         return [f"{match.group(1)}Q{first}", f"{match.group(1)}Q{first + 1}"]
-    match = re.fullmatch(r"(?:c\.|FY)?(\d{4})(.*)", text)
-    if match and re.match(r"[QqHh]\d|-\d", match.group(2)):
-        return None  # a malformed quarter, half or month: not the whole year
-    if match and not match.group(2).strip().startswith(("-", "/")):
-        year, rest = match.group(1), match.group(2).lower()
+    match = re.fullmatch(r"(c\.|FY)?(\d{4})(.*)", text)
+    if match and re.match(r"\s*(?:[QqHh]\d|-\d)", match.group(3)):
+        return None  # a malformed quarter, half or month, or a span of years: not the whole year
+    if match and match.group(1) == "FY" and match.group(3).strip():
+        return None  # a fiscal year's months or quarters ('FY2024 (Feb23-Jan24)'): not calendar quarters
+    if match and not match.group(3).strip().startswith(("-", "/")):
+        year, rest = match.group(2), match.group(3).lower()
         if "end" in rest:
             return [f"{year}Q4"]
         if "mid" in rest:
@@ -83,13 +104,30 @@ def quarters_of(period: str) -> list[str] | None:
 
 
 def parse_value(value: str) -> tuple[float | None, str]:
-    """'<50' -> (50, '<'); '>40' -> (40, '>'); '56.1' -> (56.1, '='); else (None, '').
-    Only plain decimal numbers count: 'inf', 'nan', '1e400' and words give (None, '')."""
+    """'<50' -> (50, '<'); '>40' -> (40, '>'); '56.1' -> (56.1, '='); a range
+    '35000-40000' -> (37500, 'range'), its middle (`parse_range` gives its ends); else
+    (None, ''). Only plain decimal numbers count: 'inf', 'nan', '1e400' and words give
+    (None, '')."""
     text = str(value).replace(",", "").strip()
     match = re.fullmatch(r"([<>]?)\s*(-?\d+(?:\.\d+)?)", text)
+    if match:
+        return float(match.group(2)), match.group(1) or "="
+    ends = parse_range(value)
+    if ends is not None:
+        return (ends[0] + ends[1]) / 2, "range"
+    return None, ""
+
+
+def parse_range(value: str) -> tuple[float, float] | None:
+    """'35000-40000' -> (35000.0, 40000.0); '20 - 25' and an en dash too; None for
+    anything else, for a range whose low end is above its high end and for negative
+    ends (a leading '-' is a sign, not a range)."""
+    text = str(value).replace(",", "").strip()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*[-\u2013]\s*(\d+(?:\.\d+)?)", text)
     if not match:
-        return None, ""
-    return float(match.group(2)), match.group(1) or "="
+        return None
+    low, high = float(match.group(1)), float(match.group(2))
+    return (low, high) if low <= high else None
 
 
 def read_data(path: str | Path = DATA_FILE) -> pd.DataFrame:
@@ -99,7 +137,9 @@ def read_data(path: str | Path = DATA_FILE) -> pd.DataFrame:
     value that parses as a number, `parse_value`, and a period the model can place,
     `quarters_of`); an unreadable, empty, header-only, binary or non-UTF-8 file, or one
     with no usable row, raises. Rows whose period and value both hold 'a -> b' are
-    split into two observations.
+    split into two observations; rows whose entity and value both list the same number
+    (two or more) of items separated by ' / ', every value a number, into one
+    observation per item ('SK hynix / Samsung / Micron' with '56 / 26 / 18').
     """
     path = Path(path)
     try:
@@ -118,9 +158,13 @@ def read_data(path: str | Path = DATA_FILE) -> pd.DataFrame:
         raise DataFileError(f"{path}: field '{missing[0]}' is missing; expected columns {COLUMNS}")
     rows = []
     for _, row in data.iterrows():
+        entities, values = row["entity"].split(" / "), row["value"].split(" / ")
         if "->" in row["period"] and "->" in row["value"]:
             for period, value in zip(row["period"].split("->"), row["value"].split("->")):
                 rows.append({**row, "period": period.strip(), "value": value.strip()})
+        elif 1 < len(entities) == len(values) and all(parse_value(v)[0] is not None for v in values):
+            for entity, value in zip(entities, values):
+                rows.append({**row, "entity": entity.strip(), "value": value.strip()})
         else:
             rows.append(dict(row))
     if not any(parse_value(r["value"])[0] is not None and quarters_of(r["period"]) for r in rows):
@@ -129,6 +173,21 @@ def read_data(path: str | Path = DATA_FILE) -> pd.DataFrame:
             "'value' (such as 56.1 or <50) and a 'period' the model can place (such as 2023Q4, 2023, 2022H2)"
         )
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def data_files(data: str | Path = DATA_FILE) -> tuple[Path, ...]:
+    """The files a data argument stands for: the project's calibration table
+    (`DATA_FILE`, the CLI's default) stands for the project's data, both tables
+    (`PROJECT_FILES`); any other path for itself alone."""
+    path = Path(data)
+    return PROJECT_FILES if path.resolve() == DATA_FILE.resolve() else (path,)
+
+
+def read_tables(data: str | Path = DATA_FILE) -> pd.DataFrame:
+    """`read_data` of every file `data` stands for (`data_files`), one after the other,
+    with a column `file` (the file's name) after `COLUMNS`."""
+    return pd.concat([read_data(path).assign(file=Path(path).name) for path in data_files(data)],
+                     ignore_index=True)
 
 
 # ------------------------------------------------------------------- for plots

@@ -1,12 +1,57 @@
 """Validation: the model's runs against published figures, row by row.
 
-For every row of a calibration file (columns quantity, entity, period, value, unit,
-source, note; the project's copy in model/data/calibration.csv by default) this module
-says whether the model can speak to it and, if it can, which series of which frame,
-in which unit, over which quarters. `validate` runs a scenario over several seeds and
-returns a table: the data value, the model's mean and 90% band, the error, and whether
-the observation falls inside the band; rows the model cannot speak to keep their
-reason. Nothing here changes the model.
+For every row of the data (columns quantity, entity, period, value, unit, source, note:
+by default the project's two tables, model/data/calibration.csv and
+model/data/accelerators.csv, `observed.data_files`; a file of one's own is read alone)
+this module says whether the model can speak to it and, if it can, which series of which
+frame, in which unit, over which quarters (`speaker_for`; the accelerator chain's rows
+in `accelerator_speaker`). `validate` runs a scenario over several seeds and returns a
+table: the data value, the model's mean and 90% band, the error, and whether the
+observation falls inside the band; rows the model cannot speak to keep their reason.
+Nothing here changes the model.
+
+Each compared row also says:
+
+- **in or out of sample** (`in_sample`): in if its period ends by 2023Q4 (`IN_SAMPLE_END`),
+  the history calibration fits to (experiments/calibration/calibrate.py uses only
+  in-sample hard rows of its TARGETS quantities); later periods are out of sample. The
+  rule is the same for both tables; no accelerator-chain quantity is among calibrate's
+  TARGETS, so for those rows in/out of sample tells where the period lies, not what was
+  fitted.
+- **hard target or not** (`hard_target`): not if the row is weak (`observed.is_weak`:
+  weak, approx., conflict, contested, unknown, plan, target, guidance, estimate,
+  forecast or derived in its note, unit, quantity or period).
+- **a caveat** where the comparison needs one: the row is itself an input of the world
+  file (agreement by construction), the model's basis differs (stacks for revenue), or a
+  row's value bounds what the model reports (a month's flow against its quarter).
+
+The accelerator chain's comparisons (units converted to the data's):
+
+- cowos_capacity, cowos_capacity_target, cowos_capacity_forecast (TSMC) and
+  cowos_like_capacity_forecast (ASE + Amkor): wafers a month = the packaging house's
+  capacity_packages / 60 (3 months x 20 packages an interposer wafer, an assumption of
+  the world file) at the period's quarter.
+- cowos_output_annual (TSMC): wafers a year = booked_packages / 20, summed over the year.
+- cowos_demand_share (Nvidia): % = Nvidia's packaging_booked over the packages booked
+  at the houses outside China.
+- hbm_market_share(_forecast): % = the maker's shipped_stacks over all makers' (a
+  period's mean of its quarters' shares); 'Samsung' is 'Samsung HBM'.
+- hbm_demand: GB = all makers' ordered_stacks x 16 GB, summed; hbm_demand_units: stacks
+  = ordered_stacks, summed.
+- hbm_stockpile_window (Samsung -> China, a month): the maker's china_stacks in that
+  quarter, which must be above the month's figure.
+- hbm_china_share_of_revenue: % = the maker's china_stacks over its shipped_stacks.
+- datacenter_gpu_shipments, high_end_server_gpu_shipments_forecast: units =
+  accelerators_nvidia + accelerators_amd, summed over the year.
+- ascend_910b_expected_2024: huawei_accelerators summed over 2024.
+- cambricon_units_sold: accelerators_cambricon summed over the year.
+- nvidia_installed_compute: H100-equivalents = Nvidia's accelerators_h100e summed from
+  the first quarter to the period's.
+
+Every other quantity of accelerators.csv has its reason in `ACCELERATOR_REASONS`: inputs
+of the world (bills of materials, CXMT's generation dates, rule thresholds), wafer
+capacities the model has no conversion for, DRAM it does not model, money it has no
+prices for, and buyers of accelerators, which come with issue 13.
 """
 
 from __future__ import annotations
@@ -22,12 +67,16 @@ import seaborn as sns
 from matplotlib.lines import Line2D
 
 from experiments.analysis.figures import BAND, add_footer, label, save_figure
-from experiments.calibration.observed import COLUMNS, DATA_FILE, is_weak, parse_value, quarters_of, read_data
+from experiments.calibration.observed import (
+    COLUMNS, DATA_FILE, is_weak, parse_range, parse_value, quarters_of, read_tables,
+)
 from model.reporters import WAFERS_8IN_PER_12IN, slug
 from model.scenario import Scenario
 from model.technology import mid_quarter_year, parse_quarter
 
 FIRST_QUARTER, LAST_QUARTER = parse_quarter("2019Q1"), parse_quarter("2030Q4")
+IN_SAMPLE_END = parse_quarter("2023Q4")
+"""A row is in sample if its period ends by this quarter (calibrate fits to such rows)."""
 
 
 # ------------------------------------------------------------------ what speaks
@@ -42,21 +91,73 @@ class Speaker:
     series: str  # a readable name for the table ("share_tsmc", "foundry[TSMC].revenue_usd_m")
     extract: Extractor
     aggregate: str = "mean"  # 'mean' or 'sum' (flows over a year)
+    caveat: str = ""  # what a reader must know to read the comparison (printed as a note)
+    bound: str = ""  # '>' or '<': the model's figure must lie above / below the data's value
+
+
+def _empty() -> pd.Series:
+    return pd.Series(dtype=float)
 
 
 def _model_column(column: str, scale: float = 1.0) -> Extractor:
+    """A model reporter x scale; empty if the run has no such reporter."""
     def extract(frames):
         frame = frames["model"]
+        if column not in frame:
+            return _empty()
         return pd.Series(frame[column].to_numpy() * scale, index=frame["quarter"])
     return extract
 
 
 def _agent_column(kind: str, name: str, column: str | Callable, scale: float = 1.0) -> Extractor:
+    """One agent's column (or a function of its rows) x scale; empty if the run has no
+    frame of that kind."""
     def extract(frames):
-        frame = frames[kind]
+        frame = frames.get(kind)
+        if frame is None or not len(frame):
+            return _empty()
         rows = frame[frame["name"] == name]
         values = column(rows) if callable(column) else rows[column]
         return pd.Series(np.asarray(values, dtype=float) * scale, index=rows["quarter"].to_numpy())
+    return extract
+
+
+def _agents_total(kind: str, column: str, scale: float = 1.0, countries_out: tuple[str, ...] = ()) -> Extractor:
+    """A column summed over the agents of a kind (all but those of `countries_out`) per
+    quarter, x scale; empty if the run has no frame of that kind."""
+    def extract(frames):
+        frame = frames.get(kind)
+        if frame is None or not len(frame):
+            return _empty()
+        keep = ~frame["country"].isin(countries_out)
+        order = pd.unique(frame["quarter"])
+        total = frame[keep].groupby("quarter", sort=False)[column].sum().reindex(order, fill_value=0.0)
+        return total.astype(float) * scale
+    return extract
+
+
+def _ratio(numerator: Extractor, denominator: Extractor, scale: float = 100.0) -> Extractor:
+    """numerator / denominator x scale per quarter (NaN where the denominator is 0)."""
+    def extract(frames):
+        top, bottom = numerator(frames), denominator(frames)
+        if not len(top) or not len(bottom):
+            return _empty()
+        return scale * top / bottom.reindex(top.index).replace(0.0, np.nan)
+    return extract
+
+
+def _plus(*parts: Extractor) -> Extractor:
+    def extract(frames):
+        series = [part(frames) for part in parts]
+        return _empty() if any(not len(x) for x in series) else sum(series[1:], series[0])
+    return extract
+
+
+def _cumulative(flow: Extractor) -> Extractor:
+    """The running total of a per-quarter flow from the run's first quarter (a stock
+    with nothing retired)."""
+    def extract(frames):
+        return flow(frames).cumsum()
     return extract
 
 
@@ -78,9 +179,14 @@ def _advanced_revenue_share(rows: pd.DataFrame) -> np.ndarray:
     return (100 * adv / total.replace(0, np.nan)).to_numpy()
 
 
-def speaker_for(row: pd.Series, foundries: set[str]) -> tuple[Speaker | None, str]:
-    """The model's way to speak to a data row, or None and the reason it cannot."""
+def speaker_for(row: pd.Series, foundries: set[str],
+                agents: dict[str, set[str]] | None = None) -> tuple[Speaker | None, str]:
+    """The model's way to speak to a data row, or None and the reason it cannot.
+    `agents`: the names of the runs' agents by kind (`agent_names`), for the accelerator
+    chain's rows (`accelerator_speaker`)."""
     q, entity = row["quantity"], str(row["entity"])
+    if q in ACCELERATOR_QUANTITIES:
+        return accelerator_speaker(row, agents or {})
     if q in ("foundry_revenue_share", "foundry_revenue_share_counterpoint"):
         if entity in foundries:
             return Speaker(f"share_{slug(entity)}", _model_column(f"share_{slug(entity)}")), ""
@@ -183,6 +289,192 @@ def _reason(quantity: str, entity: str) -> str:
     return REASONS.get(quantity, f"no model series for {quantity} of {entity}")
 
 
+# -------------------------------------------------------- the accelerator chain
+PACKAGES_PER_WAFER_MONTH = 60
+"""CoWoS-class packages a quarter per interposer wafer a month: 3 months x 20 packages a
+300 mm interposer wafer (ASSUMPTION of the world file, [[packagers]]: an H100-class
+interposer, ~2,500 mm2; range 15-30)."""
+PACKAGES_PER_WAFER = PACKAGES_PER_WAFER_MONTH // 3
+GB_PER_STACK = 16
+"""GB a stack where a row counts HBM in GB: a 16 GB 8-Hi HBM2E/HBM3 stack, as the world
+file converts accelerators.csv: hbm_demand (ASSUMPTION; HBM3E stacks hold 24-36 GB)."""
+
+NO_BUYERS = ("buyers of accelerators (firms, countries, destinations) come with issue 13; "
+             "the model has no buyers yet")
+NO_PRICES = "the model has no accelerator, server or HBM prices, so no revenue in money"
+ACCELERATOR_REASONS = {
+    "hbm_stacks_per_package": "an input of the world (the accelerators' bills of materials)",
+    "logic_dies_per_package": "an input of the world (the accelerators' bills of materials)",
+    "hbm_capacity_per_package": "a product specification in GB; the bills of materials count stacks",
+    "hbm_tsv_capacity": "HBM/TSV wafers a month; the model's HBM capacity is in stacks a quarter and no "
+                        "figure converts one into the other (dies a wafer, stack height, yield)",
+    "hbm_tsv_capacity_plan": "planned HBM/TSV wafers a month; the model's HBM capacity is in stacks a quarter",
+    "hbm_share_of_dram_revenue": "the model has no DRAM but HBM, and no prices",
+    "hbm_share_of_dram_bits": "the model has no DRAM but HBM",
+    "cxmt_dram_output": "the model has no DRAM but HBM",
+    "hbm_bit_supply_growth": "growth of bits; the model counts stacks, whose GB grew (16 -> 24-36 GB)",
+    "cxmt_hbm_status": "an input (CXMT's HBM generation dates in the world file come from these milestones)",
+    "china_hbm_fab_capacity_plan": "XMC is not a modelled memory maker; planned wafers a month",
+    "cxmt_hbm_capacity_plan": "a plan in wafers a month (weak); CXMT's capacity in stacks is an assumption of "
+                              "the world file, far below it",
+    "export_rule_hbm_threshold": "rule thresholds, inputs of the scenarios",
+    "export_rule_hbm_scope": "a rule's scope, an input of the scenarios",
+    "amd_china_part": "a licence status, an input of the scenarios (the model has no products by destination)",
+    "nvidia_china_revenue": NO_PRICES,
+    "amd_china_revenue": NO_PRICES,
+    "cambricon_revenue": NO_PRICES + " (Cambricon's AI wafer stream is sized from it: an input)",
+    "datacenter_gpu_revenue": NO_PRICES,
+    "china_accelerated_server_market": NO_PRICES,
+    "china_ai_chip_market_value": NO_PRICES,
+    "nvidia_china_dc_share": NO_PRICES + "; " + NO_BUYERS,
+    "china_orders_nvidia": NO_BUYERS,
+    "h100_class_purchases": NO_BUYERS,
+    "hopper_purchases": NO_BUYERS,
+    "ascend_order": NO_BUYERS,
+    "china_hyperscaler_capex": NO_BUYERS,
+    "china_hyperscaler_capex_plan": NO_BUYERS,
+    "nvidia_share_china_ai_chips": NO_BUYERS,
+    "domestic_share_china_ai_chip_sales": NO_BUYERS,
+    "china_accelerator_card_shipments": "cards shipped into China include Nvidia's and AMD's; " + NO_BUYERS,
+    "china_ai_chip_shipments": "an ambiguous definition (all AI chips into China or domestic makers' only, "
+                               "weak); " + NO_BUYERS,
+    "h20_shipments_forecast": "units of one product to one destination: the model reports a designer's units, "
+                              "not products (the H20's share of Nvidia's units is derived from this row: an "
+                              "input); " + NO_BUYERS,
+}
+"""Why the model cannot speak to a row of the accelerator chain, by quantity."""
+
+ACCELERATOR_SPOKEN = {
+    "cowos_capacity", "cowos_capacity_target", "cowos_capacity_forecast", "cowos_like_capacity_forecast",
+    "cowos_output_annual", "cowos_demand_share", "advanced_packaging_project", "hbm_market_share",
+    "hbm_market_share_forecast", "hbm_demand", "hbm_demand_units", "hbm_stockpile_window",
+    "hbm_china_share_of_revenue", "datacenter_gpu_shipments", "high_end_server_gpu_shipments_forecast",
+    "ascend_910b_expected_2024", "cambricon_units_sold", "nvidia_installed_compute",
+}
+ACCELERATOR_QUANTITIES = ACCELERATOR_SPOKEN | set(ACCELERATOR_REASONS)
+"""The quantities of model/data/accelerators.csv: each is spoken to or has a reason."""
+
+PACKAGER_OF = {"TSMC": "TSMC CoWoS", "ASE (incl. SPIL) + Amkor": "ASE and Amkor CoWoS-like"}
+"""Data entities of CoWoS-class capacity -> the world file's packaging houses."""
+INPUT_CAPACITY = ("an input: the world file's capacity at this date is this row's figure (a range's "
+                  "middle), so agreement is by construction")
+FORECAST_CAPACITY = ("a target or forecast against the world file's capacity, which is the realised figure "
+                     "of the cowos_capacity rows at these dates (an input)")
+SHARE_INPUT = ("the makers' capacities are set from the 2023 forecast, 2024Q4 and 2025Q3 shares (input); "
+               "shipped shares follow them where every maker sells out")
+
+
+def agent_names(runs: list[dict[str, pd.DataFrame]]) -> dict[str, set[str]]:
+    """The names of a set of runs' agents by kind ('designer', 'memory', ...)."""
+    return {kind: set(frame["name"].unique()) for kind, frame in runs[0].items()
+            if kind not in ("model", "ledger") and "name" in frame}
+
+
+def _maker(entity: str, makers: set[str]) -> str | None:
+    """The memory maker a data entity names: its name, or a name that extends it
+    ('Samsung' -> 'Samsung HBM': 'Samsung' is the foundry)."""
+    if entity in makers:
+        return entity
+    return next((m for m in sorted(makers) if m.startswith(entity + " ")), None)
+
+
+def accelerator_speaker(row: pd.Series, agents: dict[str, set[str]]) -> tuple[Speaker | None, str]:
+    """The model's way to speak to a row of model/data/accelerators.csv, or None and the
+    reason it cannot. `agents`: the runs' agent names by kind (`agent_names`)."""
+    q, entity, unit = row["quantity"], str(row["entity"]), str(row["unit"])
+    packagers, makers, designers = (agents.get(k, set()) for k in ("packager", "memory", "designer"))
+    if q in ACCELERATOR_REASONS:
+        return None, ACCELERATOR_REASONS[q]
+    if q in ("cowos_capacity", "cowos_capacity_target", "cowos_capacity_forecast", "cowos_like_capacity_forecast"):
+        name = PACKAGER_OF.get(entity)
+        if name not in packagers:
+            return None, f"'{entity}' is not a modelled packaging house"
+        input_row = q in ("cowos_capacity", "cowos_like_capacity_forecast")
+        return Speaker(f"packager[{name}].capacity_packages / {PACKAGES_PER_WAFER_MONTH}",
+                       _agent_column("packager", name, "capacity_packages", 1 / PACKAGES_PER_WAFER_MONTH),
+                       caveat=INPUT_CAPACITY if input_row else FORECAST_CAPACITY), ""
+    if q == "cowos_output_annual":
+        name = PACKAGER_OF.get(entity)
+        if name not in packagers:
+            return None, f"'{entity}' is not a modelled packaging house"
+        return Speaker(f"packager[{name}].booked_packages / {PACKAGES_PER_WAFER}",
+                       _agent_column("packager", name, "booked_packages", 1 / PACKAGES_PER_WAFER), "sum"), ""
+    if q == "cowos_demand_share":
+        if entity not in designers:
+            return None, f"'{entity}' is not a modelled designer"
+        return Speaker(f"designer[{entity}].packaging_booked share of CoWoS-class packages outside China",
+                       _ratio(_agent_column("designer", entity, "packaging_booked"),
+                              _agents_total("packager", "booked_packages", countries_out=("CN",)))
+                       , caveat="the model has no custom-ASIC designers (Broadcom, Marvell, AWS, Intel: 26% "
+                                "in the row's note), so its Nvidia share of the packages booked outside "
+                                "China stands above a share of all CoWoS demand"), ""
+    if q == "advanced_packaging_project":
+        if entity.startswith("HChiplet"):
+            return None, ("an input: China's domestic packaging capacity in the world file is built on it "
+                          "(design capacity, plus an assumption)")
+        if "CXMT" in entity:
+            return None, "an HBM packaging plant planned for 2026, its unit unclear (weak); HBM is packaged " \
+                         "inside the model's memory makers"
+        return None, "an investment, no capacity figure; the model has no packaging investment"
+    if q in ("hbm_market_share", "hbm_market_share_forecast"):
+        name = _maker(entity, makers)
+        if name is None:
+            return None, f"'{entity}' is not a modelled memory maker"
+        caveat = SHARE_INPUT
+        if "shipments" not in unit:
+            caveat += ("; a share of the market by revenue (or basis not stated), the model's of stacks "
+                       "shipped (no HBM prices; HBM3E sells above HBM2E)")
+        return Speaker(f"memory[{name}].shipped_stacks share of all makers'",
+                       _ratio(_agent_column("memory", name, "shipped_stacks"),
+                              _agents_total("memory", "shipped_stacks")), caveat=caveat), ""
+    if q in ("hbm_demand", "hbm_demand_units"):
+        if not makers:
+            return None, "the runs have no memory makers"
+        if q == "hbm_demand":
+            return Speaker(f"memory ordered_stacks x {GB_PER_STACK} GB",
+                           _agents_total("memory", "ordered_stacks", scale=GB_PER_STACK), "sum",
+                           caveat=f"stacks ordered at {GB_PER_STACK} GB a stack (ASSUMPTION); the makers' 2023 "
+                                  "capacity is derived from this row at the same 16 GB"), ""
+        return Speaker("memory ordered_stacks", _agents_total("memory", "ordered_stacks"), "sum"), ""
+    if q == "hbm_stockpile_window":
+        name = _maker(entity.split("->")[0].strip(), makers)
+        if name is None:
+            return None, f"'{entity}' is not a modelled memory maker"
+        return Speaker(f"memory[{name}].china_stacks", _agent_column("memory", name, "china_stacks"), "sum",
+                       caveat="stacks shipped in one month (Dec 2-31) against the model's quarter: the "
+                              "quarter must hold at least as many", bound=">"), ""
+    if q == "hbm_china_share_of_revenue":
+        name = _maker(entity, makers)
+        if name is None:
+            return None, f"'{entity}' is not a modelled memory maker"
+        return Speaker(f"memory[{name}].china_stacks / shipped_stacks",
+                       _ratio(_agent_column("memory", name, "china_stacks"),
+                              _agent_column("memory", name, "shipped_stacks")),
+                       caveat="a share of revenue; the model's is of stacks (China bought mostly HBM2E, "
+                              "cheaper a stack, so its share of stacks should stand above)"), ""
+    if q in ("datacenter_gpu_shipments", "high_end_server_gpu_shipments_forecast"):
+        if not {"Nvidia", "AMD"} <= designers:
+            return None, "the runs have no Nvidia and AMD designers"
+        return Speaker("accelerators_nvidia + accelerators_amd",
+                       _plus(_model_column("accelerators_nvidia"), _model_column("accelerators_amd")), "sum",
+                       caveat="Nvidia's and AMD's accelerators made; the model has no Intel GPUs (~400k in "
+                              "2023, weak)"), ""
+    if q == "ascend_910b_expected_2024":
+        return Speaker("huawei_accelerators", _model_column("huawei_accelerators"), "sum",
+                       caveat="Huawei's accelerators made, all products, against the 910Bs Chinese firms "
+                              "expected to acquire (demand, not output)"), ""
+    if q == "cambricon_units_sold":
+        return Speaker("accelerators_cambricon", _model_column("accelerators_cambricon"), "sum"), ""
+    if q == "nvidia_installed_compute":
+        if "Nvidia" not in designers:
+            return None, "the runs have no Nvidia designer"
+        return Speaker("cumulative designer[Nvidia].accelerators_h100e",
+                       _cumulative(_agent_column("designer", "Nvidia", "accelerators_h100e")),
+                       caveat="Nvidia's H100-equivalents made since the model's first quarter (2019), "
+                              "none retired, at the quarter's end"), ""
+    return None, f"no model series for {q} of {entity}"
+
+
 # ---------------------------------------------------------------------- the table
 def run_seeds(scenario: str | Scenario, seeds: list[int], overrides: dict | None = None) -> list[dict[str, pd.DataFrame]]:
     """The frames of one run per seed (to the scenario's end); each model is released
@@ -198,42 +490,66 @@ def modelled_foundries(runs: list[dict[str, pd.DataFrame]]) -> set[str]:
 
 
 def compare_with_data(data: pd.DataFrame, runs: list[dict[str, pd.DataFrame]], foundries: set[str]) -> pd.DataFrame:
-    """One row per data row: data value, model mean and 90% band, error, inside band."""
+    """One row per data row: data value (a range's middle; `data_low`/`data_high` its
+    ends, a bound's value at its open side), model mean and 90% band, error, inside band,
+    in or out of sample, hard target or not, and the comparison's caveat; rows the model
+    cannot speak to keep their reason.
+
+    Error, by the row's bound: '=' model mean - value; '<' / '>' how far the mean lies
+    on the wrong side (0 on the right side); 'range' how far the mean lies outside the
+    range (0 inside). Inside: the 5-95% band holds the value, or overlaps the range; for
+    a bound, the mean is on its right side."""
+    agents = agent_names(runs)
     out = []
     for _, row in data.iterrows():
         record = {c: row[c] for c in COLUMNS}
+        if "file" in row:
+            record["file"] = row["file"]
         value, bound = parse_value(row["value"])
+        ends = parse_range(row["value"]) if bound == "range" else None
         quarters = quarters_of(row["period"])
-        speaker, reason = speaker_for(row, foundries)
-        record.update(data_value=value, bound=bound, hard_target=not is_weak(row))
+        speaker, reason = speaker_for(row, foundries, agents)
+        if speaker is not None and speaker.bound and bound == "=":
+            bound = speaker.bound  # the row's value bounds what the model reports (a month within its quarter)
+        low_end, high_end = ends or ((value, value) if bound == "=" else (np.nan, np.nan))
+        record.update(data_value=value, bound=bound, data_low=low_end, data_high=high_end,
+                      hard_target=not is_weak(row), caveat=speaker.caveat if speaker is not None else "")
         if speaker is not None and value is None:
             speaker, reason = None, f"value '{row['value']}' is not a number"
         if speaker is not None and quarters is None:
             speaker, reason = None, f"period '{row['period']}' is not a time the model can place"
         if speaker is not None and not all(FIRST_QUARTER <= parse_quarter(q) <= LAST_QUARTER for q in quarters):
             speaker, reason = None, f"period '{row['period']}' is outside 2019Q1-2030Q4"
+        samples = []
+        if speaker is not None:
+            for frames in runs:
+                values = speaker.extract(frames).reindex(quarters).to_numpy(dtype=float)
+                if np.isnan(values).all():
+                    samples.append(np.nan)
+                else:
+                    samples.append(np.nansum(values) if speaker.aggregate == "sum" else np.nanmean(values))
+            if np.isnan(samples).all():
+                speaker, reason = None, f"the runs have no {speaker.series} in {row['period']}"
         if speaker is None:
-            record.update(speaks=False, reason=reason)
+            record.update(speaks=False, reason=reason, caveat="")
             out.append(record)
             continue
-        samples = []
-        for frames in runs:
-            series = speaker.extract(frames)
-            values = series.reindex(quarters).to_numpy(dtype=float)
-            samples.append(np.nansum(values) if speaker.aggregate == "sum" else np.nanmean(values))
         samples = np.asarray(samples)
-        mean, low, high = samples.mean(), np.percentile(samples, 5), np.percentile(samples, 95)
+        mean, low, high = np.nanmean(samples), np.nanpercentile(samples, 5), np.nanpercentile(samples, 95)
         if bound == "<":
             inside, error = bool(mean < value), max(0.0, mean - value)
         elif bound == ">":
             inside, error = bool(mean > value), min(0.0, mean - value)
+        elif bound == "range":
+            inside = bool(low <= high_end and high >= low_end)
+            error = mean - high_end if mean > high_end else min(0.0, mean - low_end)
         else:
             inside, error = bool(low <= value <= high), mean - value
         record.update(
             speaks=True, reason="", series=speaker.series, quarters=",".join(quarters),
             model_mean=mean, model_p05=low, model_p95=high, error=error, abs_error=abs(error),
             rel_error=abs(error) / abs(value) if value else np.nan, inside_band=inside,
-            in_sample=parse_quarter(quarters[-1]) <= parse_quarter("2023Q4"),
+            in_sample=parse_quarter(quarters[-1]) <= IN_SAMPLE_END,
         )
         out.append(record)
     return pd.DataFrame(out)
@@ -286,7 +602,7 @@ def validate(scenario: str = "historical", seeds: int = 10, data: str | Path = D
 
     from tqdm import tqdm
 
-    rows = read_data(data)
+    rows = read_tables(data)
     seed_list = list(range(first_seed, first_seed + seeds))
     name = scenario.name if isinstance(scenario, Scenario) else Path(str(scenario)).stem
     runs = []
@@ -320,19 +636,30 @@ def report(result: Validation, show_all: bool = False) -> str:
     lines = [f"{result.scenario or 'scenario'} against the data, {_seeds_text(result.seeds)}: "
              f"{len(spoken)} of {len(table)} rows compared; model = mean over seeds, band = "
              f"5-95% of the seeds' values; error = model mean - data, in the data's unit", ""]
-    rows = []
+    rows, caveats = [], {}
     for row in spoken.itertuples():
-        data_text = ("" if row.bound == "=" else row.bound) + number(row.data_value)
+        if row.bound == "range":
+            data_text = f"{number(row.data_low)}-{number(row.data_high)}"
+        else:
+            data_text = ("" if row.bound == "=" else row.bound) + number(row.data_value)
         verdict = "yes" if row.inside_band else "no"
         if row.bound in ("<", ">"):
             verdict = "yes (bound)" if row.inside_band else "no (bound)"
+        caveat = getattr(row, "caveat", "") or ""
+        note = f"[{caveats.setdefault(caveat, len(caveats) + 1)}]" if caveat else ""
         rows.append([clip(row.quantity, 32), clip(row.entity, 22), clip(row.period, 12), data_text,
                      number(row.model_mean), f"{number(row.model_p05)} - {number(row.model_p95)}",
-                     number(row.error, signed=True), clip(row.unit, 28), verdict])
+                     number(row.error, signed=True), clip(row.unit, 28), verdict,
+                     "in" if row.in_sample else "out", "hard" if row.hard_target else "weak", note])
     if rows:
         lines.append(format_table(rows, ["quantity", "entity", "period", "data", "model", "band 5-95%",
-                                         "error", "unit", "inside"],
-                                  [False, False, False, True, True, True, True, False, False]))
+                                         "error", "unit", "inside", "sample", "target", "note"],
+                                  [False, False, False, True, True, True, True, False, False, False, False,
+                                   False]))
+        lines.append("  sample: 'in' if the period ends by 2023Q4 (what calibration may fit), else 'out'; "
+                     "target: 'weak' rows (weak, approx., conflict, plan, target, forecast, derived...) "
+                     "are not hard targets")
+        lines.extend(f"  [{n}] {text}" for text, n in caveats.items())
     else:
         lines.append("  (no row of the data is one the model can speak to)")
     lines.append("")
@@ -370,8 +697,8 @@ SERIES_NAMES = {"smic_yield_7nm x 100": "SMIC 7nm-class yield"}
 def _series_name(series: str) -> str:
     if series in SERIES_NAMES:
         return SERIES_NAMES[series]
-    if series.startswith("foundry[") and "]" in series:
-        return series[len("foundry["):series.index("]")]
+    if "[" in series.split(" ")[0] and "]" in series:  # foundry[TSMC].revenue_usd_m, memory[Micron]...
+        return series[series.index("[") + 1:series.index("]")]
     return label(series.split(" ")[0])
 
 
@@ -401,10 +728,10 @@ def validation_figure(quantity: str, rows: pd.DataFrame, runs: list[dict], capti
     (filled circle: a value; open down-triangle: an upper bound '<'; open up-triangle: a
     lower bound '>'); every marker kind is in the legend."""
     sns.set_theme(style="whitegrid", context="notebook")
-    foundries = modelled_foundries(runs)
+    foundries, agents = modelled_foundries(runs), agent_names(runs)
     long, names, per_quarter = [], {}, {}
     for series, group in rows.groupby("series", sort=False):
-        speaker, _ = speaker_for(group.iloc[0], foundries)
+        speaker, _ = speaker_for(group.iloc[0], foundries, agents)
         per_quarter[series] = speaker.aggregate == "sum"
         entities = list(dict.fromkeys(group["entity"].astype(str)))
         names[series] = entities[0] if len(entities) == 1 else _series_name(series)
@@ -424,19 +751,22 @@ def validation_figure(quantity: str, rows: pd.DataFrame, runs: list[dict], capti
         quarters = row["quarters"].split(",")
         x = sum(mid_quarter_year(q) for q in quarters) / len(quarters)
         colour = palette[names[row["series"]]]
-        bound = row["bound"] if row["bound"] in ("<", ">") else "="
+        bound = row["bound"] if row["bound"] in ("<", ">", "range") else "="
         kinds_seen.add(bound)
         marker = {"<": "v", ">": "^"}.get(bound, "o")
-        y = row["data_value"]
+        y, ends = row["data_value"], (row.get("data_low", np.nan), row.get("data_high", np.nan))
         if per_quarter[row["series"]] and len(quarters) > 1:  # a total over several quarters
-            y, spread = y / len(quarters), True  # drawn per quarter, as the line is
+            y, ends, spread = y / len(quarters), tuple(e / len(quarters) for e in ends), True  # per quarter
+        if bound == "range":  # its ends as a bar, its middle as an open circle
+            ax.plot([x, x], list(ends), color=colour, lw=2.2, zorder=4, solid_capstyle="butt")
         ax.scatter([x], [y], marker=marker, s=64, zorder=5, linewidths=1.6,
                    edgecolors=colour, facecolors=colour if bound == "=" else "white")
     handles = [Line2D([], [], color=palette[name], lw=2, label=f"model: {name}") for name in order]
     marker_labels = {"=": ("o", "data (filled, in its series' colour)"),
                      "<": ("v", "data: upper bound (model should be below)"),
-                     ">": ("^", "data: lower bound (model should be above)")}
-    for bound in ("=", "<", ">"):
+                     ">": ("^", "data: lower bound (model should be above)"),
+                     "range": ("o", "data: a range (bar; open circle: its middle)")}
+    for bound in ("=", "<", ">", "range"):
         if bound in kinds_seen:
             marker, text = marker_labels[bound]
             handles.append(Line2D([], [], ls="none", marker=marker, markersize=8, color="#333333",
