@@ -5,10 +5,12 @@ Run with ``chipstate viz`` (``solara run app.py --host 127.0.0.1 --port 8765
 mode) solara re-executes the app, resetting every session, whenever a file is saved. Each browser session gets its own model, built from the
 controls in the sidebar; Reset rebuilds it from them, Step runs one quarter.
 
-The page shows the trade graph (vendors -> foundries -> firms; cut relations red and
-dashed, the state allocator's re-wiring purple), the run's key series and the newest
-rows of the ledger of cuts and re-wirings. Drawing lives in `experiments.app`
-(`graph`: the trade graph; `panels`: the series and the ledger).
+The page shows the trade graph (vendors -> foundries, HBM makers and packaging houses
+-> the leak route's shell company -> firms; cut relations red and dashed, the state
+allocator's re-wiring purple), the run's key series, Huawei's accelerators per quarter
+with the input that bound them, and the newest rows of the ledger of cuts and
+re-wirings. Drawing lives in `experiments.app` (`graph`: the trade graph; `panels`: the
+series, the accelerators and the ledger).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
 from experiments.app.graph import GRAPH_DPI, TradeGraphPainter
-from experiments.app.panels import PANELS_DPI, SeriesPanels, latest_ledger
+from experiments.app.panels import PANELS_DPI, AcceleratorPanel, SeriesPanels, latest_ledger
 from model import ChipMarketModel
 from model.scenario import DEFAULT_SCENARIO, list_scenarios
 
@@ -132,6 +134,23 @@ def SeriesPlots(model):
 
 
 @solara.component
+def AcceleratorPlot(model):
+    """Huawei's accelerators per quarter over the input that bound them, with a line of
+    words on the latest quarter (the panel's caption)."""
+    counter = update_counter.get()
+    panel = solara.use_memo(lambda: AcceleratorPanel(model), [model])
+    figure = panel.update()
+    with solara.Div(classes=["chipstate-accelerators"]) as main:
+        solara.HTML(tag="div", unsafe_innerHTML=html.escape(panel.caption),
+                    classes=["chipstate-accelerators-caption"],
+                    style="font-size: 13px; color: #333; padding-left: 8px;")
+        # The figure object is kept and updated in place: name what makes it new.
+        solara.FigureMatplotlib(figure, dependencies=[model, counter, model.steps],
+                                format="png", dpi=PANELS_DPI)
+    return main
+
+
+@solara.component
 def LedgerTable(model):
     """The newest ledger rows: what was cut, restored or re-wired, and by which rule."""
     update_counter.get()
@@ -165,7 +184,8 @@ def _table_html(frame) -> str:
 
 
 CSS = """
-.chipstate-trade-graph img, .chipstate-series img { max-width: 100%; height: auto; }
+.chipstate-trade-graph img, .chipstate-series img, .chipstate-accelerators img {
+    max-width: 100%; height: auto; }
 """
 
 
@@ -191,13 +211,16 @@ def RunSettings(model):
 
 @solara.component
 def PolicyLabView(model):
-    """The main area: the run's settings, graph and series side by side, the ledger."""
+    """The main area: the run's settings; the graph beside the series over the
+    accelerators; the ledger."""
     solara.Style(CSS)
     with solara.Column(style={"padding": "8px"}):
         RunSettings(model)
         with solara.Columns([11, 10]):
             TradeGraph(model)
-            SeriesPlots(model)
+            with solara.Column(gap="4px"):
+                SeriesPlots(model)
+                AcceleratorPlot(model)
         LedgerTable(model)
 
 

@@ -2,7 +2,10 @@
 
 `solara run app.py` serves the app on a free loopback port; Debian's chromium, driven by
 Playwright, loads it, steps the model, checks that the step counter and the trade-graph
-image change (and that the cuts appear in red), switches levers and the scenario,
+image change (and that the cuts appear in red), that the graph shows the accelerator
+chain's layers (HBM makers, packaging houses, the leak route's shell company) and that
+the panel of Huawei's accelerators follows the steps with the input that bound them
+(its caption in words, its shading in the image), switches levers and the scenario,
 resets, and fails on any console error. A screenshot goes to results/screenshots/ for
 a person to look at. Never skipped: without chromium the test fails and says how to
 get it (tests/run_all.sh installs it).
@@ -13,6 +16,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -23,8 +27,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.colors import to_rgb
 
 from app import CHAMPION_LISTS, LITHO_WHAT_IFS, MODEL_PARAMS, NO_CHAMPIONS, PolicyLab, initial_parameters
+from experiments.app.graph import GRAPH_AXES, KIND_COLOURS
+from experiments.app.panels import BINDING_ALPHA, BINDING_COLOURS, BINDING_LABELS
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -33,6 +40,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SCREENSHOTS = ROOT / "results" / "screenshots"
 CUT_RED = np.array([214, 39, 40])  # experiments.app.graph.EDGE_STYLES["cut"], drawn opaque
 TIMEOUT_MS = 90_000  # a loaded 2-core machine builds the first page slowly
+CHAIN_NODES_MIN_PIXELS = {"memory": 200, "packager": 150, "shell": 20}
+"""Pixels of each new node kind's face colour above the legends (the default world: 4 HBM
+makers, 3 packaging houses, 1 shell; measured 666, 493 and 44)."""
+BINDING_MIN_PIXELS = 400  # a legend patch is ~75 pixels; a year of shading is thousands
+CAPTION = re.compile(r"Huawei, (\d{4}Q\d): -?[\d,]+\.\d thousand accelerators made; "
+                     r"(binding input: (?P<binding>[^.]+)|no binding input recorded)\.")
 
 
 # ----------------------------------------------------------------------- fixtures
@@ -110,6 +123,7 @@ def _open(page, url: str) -> Console:
     page.get_by_role("button", name="Step").wait_for()
     page.locator(".chipstate-trade-graph img").wait_for()
     page.locator(".chipstate-series img").wait_for()
+    page.locator(".chipstate-accelerators img").wait_for()
     _wait_steps(page, 0)
     return console
 
@@ -140,7 +154,12 @@ def _step(page, n_from: int, times: int) -> list[float]:
 
 def _graph_pixels(page) -> np.ndarray:
     """The trade graph image as the server sent it (RGB array), read from the <img>."""
-    data_url = page.locator(".chipstate-trade-graph img").evaluate(
+    return _image_pixels(page, ".chipstate-trade-graph img")
+
+
+def _image_pixels(page, selector: str) -> np.ndarray:
+    """The image `selector` finds, as the server sent it (RGB array), read from the <img>."""
+    data_url = page.locator(selector).evaluate(
         """async (img) => {
             const blob = await (await fetch(img.src)).blob();
             return await new Promise((resolve) => {
@@ -158,6 +177,28 @@ def _graph_pixels(page) -> np.ndarray:
 
 def _red_pixels(pixels: np.ndarray) -> int:
     return int((np.abs(pixels - CUT_RED).max(axis=2) <= 12).sum())
+
+
+def _colour_pixels(pixels: np.ndarray, rgb, tolerance: int = 8) -> int:
+    return int((np.abs(pixels - np.asarray(rgb)).max(axis=2) <= tolerance).sum())
+
+
+def _chain_node_pixels(pixels: np.ndarray) -> dict[str, int]:
+    """Per new node kind, pixels of its face colour in the graph's area (above the legends)."""
+    above_legends = pixels[: int(pixels.shape[0] * (1 - GRAPH_AXES[1]))]
+    return {kind: _colour_pixels(above_legends, 255 * np.array(to_rgb(KIND_COLOURS[kind])))
+            for kind in CHAIN_NODES_MIN_PIXELS}
+
+
+def _binding_pixels(pixels: np.ndarray) -> dict[str, int]:
+    """Per binding input, pixels of its shading (its colour at BINDING_ALPHA over white)."""
+    return {name: _colour_pixels(pixels, 255 * (1 - BINDING_ALPHA) + BINDING_ALPHA * 255 * np.array(to_rgb(c)),
+                                 tolerance=4)
+            for name, c in BINDING_COLOURS.items()}
+
+
+def _accelerator_caption(page) -> str:
+    return page.locator(".chipstate-accelerators-caption").inner_text()
 
 
 def _settings(page) -> str:
@@ -199,11 +240,30 @@ def test_step_switch_scenario_and_reset(app_url, page):
     graph = page.locator(".chipstate-trade-graph img")
     src_before = graph.get_attribute("src")
     pixels_before = _graph_pixels(page)
+    # the accelerator chain's layers are drawn: HBM makers, packaging houses, the shell
+    chain_nodes = _chain_node_pixels(pixels_before)
+    assert all(chain_nodes[k] >= n for k, n in CHAIN_NODES_MIN_PIXELS.items()), chain_nodes
+    assert "none made yet" in _accelerator_caption(page)
+    accelerators_src = page.locator(".chipstate-accelerators img").get_attribute("src")
+    shading_before = _binding_pixels(_image_pixels(page, ".chipstate-accelerators img"))
+    assert max(shading_before.values()) < BINDING_MIN_PIXELS  # the legend's patches alone
 
     seconds = _step(page, 0, 8)
     page.wait_for_function(
         "(old) => { const img = document.querySelector('.chipstate-trade-graph img');"
         " return img !== null && img.src !== old; }", arg=src_before)
+    # Huawei's accelerators to 2020Q4: the caption names the quarter and the binding
+    # input; the image changed and shades the quarters by their binding input
+    _expect(page, page.locator(".chipstate-accelerators-caption").filter(has_text="2020Q4"),
+            "the accelerator caption names 2020Q4 after 8 steps")
+    caption = CAPTION.fullmatch(_accelerator_caption(page).strip())
+    assert caption is not None, _accelerator_caption(page)
+    assert caption["binding"] is None or caption["binding"] in BINDING_LABELS.values()
+    page.wait_for_function(
+        "(old) => { const img = document.querySelector('.chipstate-accelerators img');"
+        " return img !== null && img.src !== old; }", arg=accelerators_src)
+    shading = _binding_pixels(_image_pixels(page, ".chipstate-accelerators img"))
+    assert max(shading.values()) >= BINDING_MIN_PIXELS, shading
     pixels_after = _graph_pixels(page)
     assert pixels_after.shape == pixels_before.shape
     assert (pixels_after != pixels_before).any(axis=2).mean() > 0.01  # the picture changed
@@ -233,8 +293,12 @@ def test_step_switch_scenario_and_reset(app_url, page):
     assert "seed 43" in settings
     assert "DUV servicing ban: 2026Q1" in settings
     _wait_steps(page, 0)
+    _expect(page, page.locator(".chipstate-accelerators-caption").filter(has_text="none made yet"),
+            "after Reset the accelerator panel starts again")
     _step(page, 0, 4)
     assert _red_pixels(_graph_pixels(page)) <= _red_pixels(pixels_before) + 20  # nothing cut
+    _expect(page, page.locator(".chipstate-accelerators-caption").filter(has_text="2019Q4"),
+            "the accelerator caption names 2019Q4 after 4 steps of the new model")
     page.screenshot(path=SCREENSHOTS / "policy_lab_no_controls.png", full_page=True)
     assert console.errors == []
 

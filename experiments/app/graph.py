@@ -5,11 +5,18 @@ pyplot, whose global state is shared by every browser session of the app). The g
 layout, the grouping of parallel edges and the pixels of what never changes (nodes,
 names, legends) are made once per model (`TradeGraphPainter`); each redraw then costs a
 few numpy reductions over the edge arrays plus matplotlib's rendering of the edges,
-which is the slow part. `python -m experiments.app.graph` times the work of one Step.
+which is the slow part. `python -m experiments.app.timing` times the work of one Step.
+
+Columns follow the graph's layers (`model.graph.LAYERS`), suppliers left of buyers:
+equipment vendors | foundries, HBM makers and packaging houses (one column, in blocks
+from the top) | shell companies (the leak route, between the columns) | fabless firms
+(the accelerator designers among them); governments in a row along the top.
 
 Edges are drawn one line per (supplier, buyer, kind) pair, aggregating the items the
 pair trades (a foundry sells a firm wafers of several tiers; a vendor sells a foundry
-tools of several categories for several tiers):
+tools of several categories for several tiers; a memory maker sells a designer HBM
+stacks of several generations):
+- colour: the kind (tools, wafers, HBM stacks, packaging, the leak route's dies);
 - width: the pair's summed last-quarter volume, as the square root of its share of the
   largest pair of its kind (tools are units, wafers are wafer starts: not comparable);
 - red dashed: every item of the pair is cut; orange dotted: some are (the width is
@@ -27,17 +34,24 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from model.graph import LAYERS
 from model.technology import quarter_label
 
 
-KIND_COLOURS = {"vendor": "#6f8fb8", "foundry": "#e0a458", "firm": "#7fb77e", "government": "#b9b9b9"}
-KIND_LABELS = {"vendor": "equipment vendor", "foundry": "foundry", "firm": "fabless firm",
-               "government": "government (rules in force)"}
+KIND_COLOURS = {"vendor": "#6f8fb8", "foundry": "#e0a458", "memory": "#a47a6f", "packager": "#b8b84a",
+                "shell": "#d67bb5", "firm": "#7fb77e", "government": "#b9b9b9"}
+"""Node faces. HBM makers, packaging houses and shells take a mid tone of their
+relations' colour (EDGE_STYLES), far from what those relations blend to when drawn."""
+KIND_MARKERS = {"vendor": "o", "foundry": "o", "memory": "D", "packager": "h", "shell": "v",
+                "firm": "o", "government": "s"}
+KIND_LABELS = {"vendor": "equipment vendor", "foundry": "foundry", "memory": "HBM maker",
+               "packager": "packaging house (CoWoS-class)", "shell": "shell company (leak route)",
+               "firm": "fabless firm (designer)", "government": "government (rules in force)"}
 COUNTRY_COLOURS = {"US": "#1f4e9c", "CN": "#c8102e", "TW": "#138a36", "KR": "#7b3fa0",
                    "NL": "#f07f09", "JP": "#333333"}
 OTHER_COUNTRY = "#888888"
 COUNTRY_ORDER = ["US", "NL", "JP", "KR", "TW", "CN"]
-"""Top to bottom within a column: China at the bottom, so the relations the controls
+"""Top to bottom within a block: China at the bottom, so the relations the controls
 cut run diagonally across the picture and SMIC's re-wired supply sits low."""
 
 EDGE_STYLES = {
@@ -47,9 +61,35 @@ EDGE_STYLES = {
     "partial": ("#ff7f0e", (0, (1, 1.5)), 3, "partly cut (width: what still flows)"),
     "tools": ("#4a6fa5", "solid", 4, "tools, vendor -> foundry (width ~ volume)"),
     "wafers": ("#2a9d8f", "solid", 4, "wafers, foundry -> firm (width ~ volume)"),
+    "hbm": ("#8c564b", "solid", 4, "HBM stacks, maker -> designer"),
+    "packaging": ("#a5a61d", "solid", 4, "packaging, house -> designer"),
+    "dies": ("#e377c2", "solid", 4, "leak route: dies, foundry -> shell -> firm"),
+    "relay": ("#e377c2", "solid", 4, "leak route: dies, shell -> firm"),
     "rewired": ("#9b30ff", "solid", 5, "re-wired by the state allocator"),
 }
-COLUMNS = {"vendor": 0.0, "foundry": 1.0, "firm": 2.0}
+FLOW_KINDS = ("tools", "wafers", "hbm", "packaging", "dies", "relay")
+"""Edge kinds drawn in their own colour while they carry volume (translucent)."""
+LEGEND_EDGES = ("tools", "wafers", "hbm", "packaging", "dies", "rewired", "partial", "cut", "idle")
+"""The relations' legend, in order ('relay' shares the leak route's entry with 'dies')."""
+
+EDGE_ENDS = {"tools": ("vendor", "foundry"), "wafers": ("foundry", "firm"), "hbm": ("memory", "firm"),
+             "packaging": ("packager", "firm"), "dies": ("foundry", "shell"), "relay": ("shell", "firm")}
+"""Per edge kind, the node kinds of its (supplier, buyer). A designer's node is its
+firm's: HBM and packaging edges end at the firm of the same name."""
+
+LAYER_X = {0: 0.0, 1: 1.0, 2: 1.5, 3: 2.0}
+"""x of each layer's column. The shell layer holds a node or two: it sits half-way."""
+COLUMNS = {kind: LAYER_X[layer] for kind, layer in LAYERS.items() if kind != "government"}
+BLOCK_ORDER = ["vendor", "foundry", "memory", "packager", "shell", "firm"]
+"""Top to bottom within a column, where one column holds several kinds."""
+BLOCK_GAP = 0.9  # extra slots between two blocks of one column
+SLOT = {"memory": 0.75, "packager": 0.75}
+"""Slots a node takes in its column (default 1): HBM makers and packaging houses are
+named beside their node, not above it as foundries are, and sit closer."""
+COLUMN_TITLES = {"vendor": "equipment vendors", "foundry": "foundries", "memory": "HBM makers",
+                 "packager": "packaging", "firm": "fabless firms"}
+MARKER_SCALE = {"memory": 0.8, "packager": 1.1, "shell": 1.15}
+"""Marker area relative to a circle's, so that the shapes look the same size."""
 MAX_LABELLED = 40  # a column with more nodes than this (synthetic worlds) is not labelled
 
 
@@ -76,55 +116,91 @@ class GraphLayout:
     countries: list[str]
     xy: np.ndarray  # (n_nodes, 2)
     government_nodes: list[int]
-    wafers: PairIndex
-    tools: PairIndex
+    pairs: dict[str, PairIndex]  # by edge kind, in the order of `model.trade.edge_sets`
+
+    @property
+    def wafers(self) -> PairIndex:
+        return self.pairs["wafers"]
+
+    @property
+    def tools(self) -> PairIndex:
+        return self.pairs["tools"]
+
+    def column_size(self, kind: str) -> int:
+        """Nodes in the column that holds `kind` (the unit of `MAX_LABELLED`)."""
+        return sum(1 for k in self.kinds if k != "government" and COLUMNS[k] == COLUMNS[kind])
+
+
+def _check_drawable(node_kinds, edge_kinds) -> None:
+    unknown = sorted({k for k in node_kinds if k not in KIND_COLOURS}
+                     | {k for k in edge_kinds if k not in EDGE_ENDS})
+    if unknown:
+        raise ValueError(f"the app cannot draw node or edge kind(s) {unknown}: give them a column "
+                         "(model.graph.LAYERS, LAYER_X), a colour and a marker, or ends and a style "
+                         "(experiments.app.graph KIND_*, EDGE_ENDS, EDGE_STYLES)")
 
 
 def graph_layout(model) -> GraphLayout:
-    """Columns vendors | foundries | firms, each ordered by country then world order;
-    governments in a short row along the top. Pure function of the model's agents and
-    edge arrays (which never change length during a run)."""
-    groups = {"vendor": model.vendors, "foundry": model.foundries, "firm": model.firms}
-    names, kinds, countries, xy = [], [], [], []
-    offset = {}
+    """Nodes in columns by layer (`model.graph.LAYERS` -> `LAYER_X`); within a column,
+    blocks by kind in `BLOCK_ORDER` (foundries above HBM makers above packaging houses),
+    each ordered by country (`COUNTRY_ORDER`) then world order, spread over y in [0, 1].
+    A shell company sits half-way between the nodes it links (its foundry and its
+    recipient), a little below, so that its route does not hide the direct wafer
+    relation. Governments in a short row along the top. Pure function of the model's
+    graph nodes and edge arrays (which never change length during a run)."""
+    nodes = list(model.trade.nodes)  # (name, kind, country), world order within a kind
+    edge_sets = model.trade.edge_sets
+    _check_drawable([kind for _, kind, _ in nodes], [edges.kind for edges in edge_sets])
     rank = {c: i for i, c in enumerate(COUNTRY_ORDER)}
-    for kind, agents in groups.items():
-        offset[kind] = len(names)
-        order = sorted(range(len(agents)), key=lambda i: (rank.get(agents[i].country, -1), i))
-        position = np.empty(len(agents))
-        n = len(agents)
-        for slot, i in enumerate(order):
-            position[i] = 1.0 - slot / max(n - 1, 1)
-        for i, agent in enumerate(agents):
-            names.append(agent.name)
-            kinds.append(kind)
-            countries.append(agent.country)
-            xy.append((COLUMNS[kind], position[i]))
-    government_nodes = []
-    governments = list(model.governments)
-    for i, g in enumerate(governments):
-        government_nodes.append(len(names))
-        names.append(g.name)
-        kinds.append("government")
-        countries.append(g.country)
-        xy.append((0.35 + 1.3 * i / max(len(governments) - 1, 1), 1.2))
+    by_kind: dict[str, list[int]] = {}
+    for i, (_, kind, _) in enumerate(nodes):
+        by_kind.setdefault(kind, []).append(i)
 
-    def pairs(edges, supplier_kind: str, buyer_kind: str) -> PairIndex:
-        n_buyers = len(groups[buyer_kind])
+    # Within a block: country, then world order. Blocks of a column one after another.
+    order = {kind: sorted(members, key=lambda i: (rank.get(nodes[i][2], -1), i))
+             for kind, members in by_kind.items()}
+    xy = np.zeros((len(nodes), 2))
+    for x in sorted(set(LAYER_X.values())):
+        blocks = [k for k in BLOCK_ORDER if COLUMNS[k] == x and k != "shell" and order.get(k)]
+        slot, slots = 0.0, []
+        for b, kind in enumerate(blocks):
+            slot += BLOCK_GAP if b else 0.0
+            for i in order[kind]:
+                slots.append((i, slot))
+                slot += SLOT.get(kind, 1.0)
+        last = max(slots[-1][1], 1.0) if slots else 1.0
+        for i, s in slots:
+            xy[i] = (x, 1.0 - s / last)
+    government_nodes = order.get("government", [])
+    for k, i in enumerate(government_nodes):
+        xy[i] = (0.35 + 1.3 * k / max(len(government_nodes) - 1, 1), 1.2)
+
+    node_of = {(kind, name): i for i, (name, kind, _) in enumerate(nodes)}
+
+    def pairs(edges) -> PairIndex:
+        supplier_kind, buyer_kind = EDGE_ENDS[edges.kind]
+        supplier_nodes = np.array([node_of[(supplier_kind, n)] for n in edges.supplier_names], dtype=np.int64)
+        buyer_nodes = np.array([node_of[(buyer_kind, n)] for n in edges.buyer_names], dtype=np.int64)
+        n_buyers = max(len(buyer_nodes), 1)
         code = edges.supplier.astype(np.int64) * n_buyers + edges.buyer.astype(np.int64)
         unique, inverse = np.unique(code, return_inverse=True)
         return PairIndex(
             edge_pair=inverse.ravel(),
-            supplier_node=offset[supplier_kind] + unique // n_buyers,
-            buyer_node=offset[buyer_kind] + unique % n_buyers,
+            supplier_node=supplier_nodes[unique // n_buyers] if len(unique) else np.zeros(0, np.int64),
+            buyer_node=buyer_nodes[unique % n_buyers] if len(unique) else np.zeros(0, np.int64),
             n_edges=np.bincount(inverse.ravel(), minlength=len(unique)),
         )
 
+    pair_index = {edges.kind: pairs(edges) for edges in edge_sets}
+    for i in order.get("shell", []):  # between what it links, below the direct line
+        linked = [index.supplier_node[index.buyer_node == i] for index in pair_index.values()]
+        linked += [index.buyer_node[index.supplier_node == i] for index in pair_index.values()]
+        linked = np.concatenate(linked)
+        y = xy[linked, 1].mean() - 0.09 if len(linked) else 0.5
+        xy[i] = (COLUMNS["shell"], y)
     return GraphLayout(
-        names=names, kinds=kinds, countries=countries, xy=np.array(xy, dtype=float),
-        government_nodes=government_nodes,
-        wafers=pairs(model.trade.wafers, "foundry", "firm"),
-        tools=pairs(model.trade.tools, "vendor", "foundry"),
+        names=[n for n, _, _ in nodes], kinds=[k for _, k, _ in nodes], countries=[c for _, _, c in nodes],
+        xy=xy, government_nodes=government_nodes, pairs=pair_index,
     )
 
 
@@ -146,16 +222,16 @@ def pair_status(edges, index: PairIndex) -> tuple[np.ndarray, np.ndarray]:
     return status, volume
 
 
-GRAPH_SIZE_IN = (8.6, 6.8)
+GRAPH_SIZE_IN = (8.6, 9.4)
 GRAPH_DPI = 80
-GRAPH_AXES = (0.0, 0.18, 1.0, 0.73)
+GRAPH_AXES = (0.0, 0.165, 1.0, 0.785)
 
 
 def _graph_axes(fig: Figure):
     ax = fig.add_axes(GRAPH_AXES)
     ax.set_axis_off()
     ax.set_xlim(-0.74, 2.92)
-    ax.set_ylim(-0.06, 1.3)
+    ax.set_ylim(-0.06, 1.28)
     return ax
 
 
@@ -168,14 +244,20 @@ def static_layer(layout: GraphLayout) -> np.ndarray:
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    fig = Figure(figsize=GRAPH_SIZE_IN, dpi=GRAPH_DPI)
-    fig.patch.set_alpha(0.0)
-    canvas = FigureCanvasAgg(fig)
-    ax = _graph_axes(fig)
-    _draw_nodes(ax, layout)
-    _draw_legend(fig)
+    canvas = FigureCanvasAgg(static_figure(layout))
     canvas.draw()
     return np.asarray(canvas.buffer_rgba()).copy()
+
+
+def static_figure(layout: GraphLayout) -> Figure:
+    """The figure `static_layer` renders: nodes, their names and the legends (relations,
+    node kinds, countries) on a transparent background."""
+    fig = Figure(figsize=GRAPH_SIZE_IN, dpi=GRAPH_DPI)
+    fig.patch.set_alpha(0.0)
+    ax = _graph_axes(fig)
+    _draw_nodes(ax, layout)
+    _draw_legend(fig, layout)
+    return fig
 
 
 class TradeGraphPainter:
@@ -203,9 +285,12 @@ def draw_trade_graph(model, layout: GraphLayout, static: np.ndarray | None = Non
         static = static_layer(layout)
     fig = Figure(figsize=GRAPH_SIZE_IN, dpi=GRAPH_DPI)
     ax = _graph_axes(fig)
-    for edges, index in ((model.trade.tools, layout.tools), (model.trade.wafers, layout.wafers)):
+    for edges in model.trade.edge_sets:
+        index = layout.pairs[edges.kind]
+        if not index.n_pairs:
+            continue
         status, volume = pair_status(edges, index)
-        largest = volume.max() if len(volume) and volume.max() > 0 else 1.0
+        largest = volume.max() if volume.max() > 0 else 1.0
         width = 0.5 + 5.0 * np.sqrt(volume / largest)
         start, end = layout.xy[index.supplier_node], layout.xy[index.buyer_node]
         for name in np.unique(status):
@@ -216,7 +301,7 @@ def draw_trade_graph(model, layout: GraphLayout, static: np.ndarray | None = Non
                   "rewired": np.maximum(width[mask], 2.2)}.get(name, width[mask])
             ax.add_collection(LineCollection(segments, colors=colour, linewidths=lw,
                                              linestyles=style, zorder=z,
-                                             alpha=0.55 if name in ("tools", "wafers") else 1.0))
+                                             alpha=0.55 if name in FLOW_KINDS else 1.0))
     fig.figimage(static, xo=0, yo=0, origin="upper", zorder=10)
     rules_in_force = {g.name: int(g.rules_in_force) for g in model.governments}
     for i in layout.government_nodes:
@@ -230,68 +315,82 @@ def draw_trade_graph(model, layout: GraphLayout, static: np.ndarray | None = Non
 
 def _draw_nodes(ax, layout: GraphLayout) -> None:
     xy = layout.xy
+    kinds = np.array(layout.kinds)
     face = np.array([KIND_COLOURS[k] for k in layout.kinds])
     ring = np.array([COUNTRY_COLOURS.get(c, OTHER_COUNTRY) for c in layout.countries])
-    is_gov = np.array([k == "government" for k in layout.kinds])
-    column_size = {k: layout.kinds.count(k) for k in COLUMNS}
-    size = 260 if column_size["firm"] <= MAX_LABELLED else 20
-    ax.scatter(xy[~is_gov, 0], xy[~is_gov, 1], s=size, c=face[~is_gov],
-               edgecolors=ring[~is_gov], linewidths=2.4, marker="o", zorder=10)
-    ax.scatter(xy[is_gov, 0], xy[is_gov, 1], s=150, c=face[is_gov], edgecolors=ring[is_gov],
-               linewidths=2.4, marker="s", zorder=11)
+    labelled = {k: layout.column_size(k) <= MAX_LABELLED for k in set(layout.kinds) if k != "government"}
+    size = 220 if layout.column_size("firm") <= MAX_LABELLED else 20
+    for kind in dict.fromkeys(layout.kinds):  # each kind its marker
+        mask = kinds == kind
+        is_gov = kind == "government"
+        ax.scatter(xy[mask, 0], xy[mask, 1], s=150 if is_gov else size * MARKER_SCALE.get(kind, 1.0),
+                   c=face[mask], edgecolors=ring[mask], linewidths=2.4, marker=KIND_MARKERS[kind],
+                   zorder=11 if is_gov else 10)
     for i, (name, kind, country) in enumerate(zip(layout.names, layout.kinds, layout.countries)):
         x, y = xy[i]
         if kind == "government":
             ax.text(x, y + 0.035, name, ha="center", va="bottom", fontsize=7.5, zorder=12)
-        elif column_size[kind] <= MAX_LABELLED:
-            ax.text(x, y, country, ha="center", va="center", fontsize=5.5, color="white",
-                    fontweight="bold", zorder=12)
+        elif labelled[kind]:
+            ax.text(x, y + (0.006 if kind == "shell" else 0.0), country, ha="center", va="center",
+                    fontsize=5.5, color="white", fontweight="bold", zorder=12)
             if kind == "vendor":
                 ax.text(x - 0.07, y, name, ha="right", va="center", fontsize=8.5, zorder=12)
             elif kind == "firm":
                 ax.text(x + 0.07, y, name, ha="left", va="center", fontsize=8.5, zorder=12)
-            else:
-                ax.text(x, y + 0.038, name, ha="center", va="bottom", fontsize=8, zorder=12,
+            elif kind in ("memory", "packager"):
+                ax.text(x - 0.055, y, name, ha="right", va="center", fontsize=7.5, zorder=12,
+                        bbox=dict(boxstyle="round,pad=0.12", fc="white", ec="none", alpha=0.85))
+            elif kind == "shell":
+                ax.text(x, y - 0.03, name, ha="center", va="top", fontsize=7.5, zorder=12, style="italic",
                         bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
-    for kind, x in COLUMNS.items():
-        ax.text(x, -0.055, {"vendor": "equipment vendors", "foundry": "foundries",
-                            "firm": "fabless firms"}[kind],
-                ha="center", va="top", fontsize=9, color="#555555", style="italic")
+            else:
+                ax.text(x, y + 0.021, name, ha="center", va="bottom", fontsize=7.5, zorder=12,
+                        bbox=dict(boxstyle="round,pad=0.12", fc="white", ec="none", alpha=0.85))
+    columns: dict[float, list[str]] = {}
+    for kind in BLOCK_ORDER:
+        if kind in COLUMN_TITLES and kind in labelled:
+            columns.setdefault(COLUMNS[kind], []).append(COLUMN_TITLES[kind])
+    for x, titles in columns.items():
+        ax.text(x, -0.045, " · ".join(titles), ha="center", va="top", fontsize=9, color="#555555",
+                style="italic")
 
 
-def _draw_legend(fig: Figure) -> None:
+def _draw_legend(fig: Figure, layout: GraphLayout) -> None:
+    present = {k for k, index in layout.pairs.items() if index.n_pairs}
+    present |= {"rewired", "partial", "cut", "idle"}
+    if "relay" in present:
+        present.add("dies")
     edge_handles = [
         Line2D([], [], color=EDGE_STYLES[k][0], linestyle=EDGE_STYLES[k][1],
                lw=1.2 if k in ("cut", "idle") else 2.6, label=EDGE_STYLES[k][3])
-        for k in ("tools", "wafers", "rewired", "partial", "cut", "idle")
+        for k in LEGEND_EDGES if k in present
     ]
     kind_handles = [
-        Line2D([], [], marker="s" if k == "government" else "o", linestyle="none",
-               markerfacecolor=KIND_COLOURS[k], markeredgecolor="#666666", markersize=8,
-               label=KIND_LABELS[k])
-        for k in KIND_COLOURS
+        Line2D([], [], marker=KIND_MARKERS[k], linestyle="none", markerfacecolor=KIND_COLOURS[k],
+               markeredgecolor="#666666", markersize=8, label=KIND_LABELS[k])
+        for k in KIND_COLOURS if k in layout.kinds
     ]
     country_handles = [
         Line2D([], [], marker="o", linestyle="none", markerfacecolor="white",
                markeredgecolor=colour, markeredgewidth=2.4, markersize=8, label=country)
         for country, colour in COUNTRY_COLOURS.items()
     ]
-    common = dict(frameon=False, fontsize=7.5, handlelength=2.6, borderaxespad=0.2)
+    common = dict(frameon=False, fontsize=7.5, handlelength=2.6, borderaxespad=0.2, labelspacing=0.35)
     fig.legend(handles=edge_handles, loc="lower left", bbox_to_anchor=(0.01, 0.01), ncol=2,
                title="relations (one line per pair and kind)", title_fontsize=8, **common)
-    fig.legend(handles=kind_handles, loc="lower left", bbox_to_anchor=(0.63, 0.01), ncol=1,
-               title="node: kind", title_fontsize=8, **common)
-    fig.legend(handles=country_handles, loc="lower left", bbox_to_anchor=(0.86, 0.01), ncol=2,
+    fig.legend(handles=kind_handles, loc="lower left", bbox_to_anchor=(0.6, 0.01), ncol=1,
+               title="node: kind", title_fontsize=8, **{**common, "handlelength": 1.2})
+    fig.legend(handles=country_handles, loc="lower left", bbox_to_anchor=(0.875, 0.01), ncol=2,
                title="ring: country", title_fontsize=8, handlelength=1.0, frameon=False,
                fontsize=7.5, borderaxespad=0.2, columnspacing=0.6)
 
 
 def _draw_title(fig: Figure, model) -> None:
     label = model.quarter if model.steps > 0 else f"before {quarter_label(model.quarter_number + 1)}"
-    fig.text(0.015, 0.975, label, fontsize=20, fontweight="bold", va="top", ha="left")
-    fig.text(0.985, 0.975, f"{model.scenario_spec.name} · seed {model.seed} · step {model.steps}",
+    fig.text(0.015, 0.98, label, fontsize=20, fontweight="bold", va="top", ha="left")
+    fig.text(0.985, 0.98, f"{model.scenario_spec.name} · seed {model.seed} · step {model.steps}",
              fontsize=9, va="top", ha="right", color="#444444")
-    n_cut = int((~model.trade.wafers.active).sum() + (~model.trade.tools.active).sum())
+    n_cut = model.trade.counts()[1]
     n_rewired = int(model.trade.wafers.rewired.sum())
-    fig.text(0.985, 0.945, f"relations (items) cut: {n_cut} · re-wired by the state: {n_rewired}",
+    fig.text(0.985, 0.955, f"relations (items) cut: {n_cut} · re-wired by the state: {n_rewired}",
              fontsize=8.5, va="top", ha="right", color="#444444")

@@ -1,10 +1,14 @@
 """The browser app's series panels and ledger: the run's key series in six panels
-(`SeriesPanels`, kept for the model's life and redrawn per Step) and the latest rows of
-the ledger of cuts and re-wirings. Drawn on a `matplotlib.figure.Figure`, never pyplot
-(whose global state every browser session would share).
+(`SeriesPanels`, kept for the model's life and redrawn per Step), the champion's
+accelerators with the input that bound them (`AcceleratorPanel`, likewise) and the
+latest rows of the ledger of cuts and re-wirings. Drawn on a
+`matplotlib.figure.Figure`, never pyplot (whose global state every browser session
+would share).
 """
 
 from __future__ import annotations
+
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -208,6 +212,249 @@ def nice_ceiling(value: float) -> float:
         if step * 10**exponent >= value * (1 - 1e-12):
             return float(step * 10**exponent)
     return float(10 ** (exponent + 1))
+
+
+# ------------------------------------------------------------- the accelerators
+BINDING_COLOURS = {"dies": "#9fd8cf", "hbm": "#d9b8ae", "packaging": "#e4e48f", "demand": "#c9d3e0"}
+"""Background of a quarter by the input that bound the champion's accelerators: the
+colours of the trade graph's wafers, HBM and packaging relations, paler; demand a blue-grey
+that no grey of the frame (grid, text) matches."""
+BINDING_LABELS = {"dies": "logic dies", "hbm": "HBM stacks", "packaging": "packaging slots",
+                  "demand": "demand (no input short)"}
+BINDING_ALPHA = 0.6
+EVENT_COLOURS = {"rule": "#555555", "directive": "#c8102e", "lifted": "#999999"}
+"""As the run figures' (experiments.analysis.figures): grey for a rule, red for the
+state's directive, pale grey for a rule's end."""
+ADJECTIVES = {"CN": "Chinese", "US": "US", "TW": "Taiwanese", "KR": "Korean", "JP": "Japanese",
+              "NL": "Dutch"}
+PLACE_NAMES = {"US": "US", "CN": "China", "NL": "Netherlands", "JP": "Japan", "TW": "Taiwan",
+               "KR": "South Korea"}
+ACCELERATOR_WIDTH_IN = 7.6
+ACCELERATOR_AXES_IN = 1.9  # the plot's height; the figure adds the title, axis and key
+KEY_LINE_IN = 0.15
+
+
+def _place(target: str) -> str:
+    return PLACE_NAMES.get(target.removeprefix("country:"), target.removeprefix("country:"))
+
+
+def chain_event_text(rule) -> str:
+    """A rule on the accelerator chain (wafers, HBM, packaging) in a few words."""
+    what = {"wafers": "wafers", "hbm": f"HBM ({rule.generation} and newer)",
+            "packaging": "advanced packaging"}[rule.kind]
+    source = f" from {', '.join(rule.suppliers)}" if rule.suppliers else ""
+    tier = f" at {rule.tier} and finer" if rule.kind == "wafers" and rule.tier != "mature" else ""
+    reach = ", foreign-made too" if rule.foreign_direct_product else ""
+    return (f"{_place(rule.issuer)} cuts {what}{source} to "
+            f"{', '.join(_place(t) for t in rule.targets)}{tier}{reach}")
+
+
+def chain_events(model) -> list[tuple[str, str, str]]:
+    """(quarter, short text, kind) of what acts on the accelerator chain of the
+    champion's country, in date order: the rules on wafers, HBM and packaging that name
+    one of its designers or their country (their start, and their end as 'lifted'), and
+    the state's directives. Kind: 'rule', 'directive' or 'lifted'."""
+    champion = model.world.tracked.champion
+    designers = [d for d in model.designers if d.name == champion]
+    country = designers[0].country if designers else model.firms[model.firm_index[champion]].country
+    reached = {d.name for d in model.designers if d.country == country} | {champion, f"country:{country}"}
+    out = []
+    for rule in model.rules:
+        if rule.kind in ("wafers", "hbm", "packaging") and reached & set(rule.targets):
+            text = chain_event_text(rule)
+            out.append((rule.effective, text, "rule"))
+            if rule.end:
+                out.append((rule.end, f"lifted: {text}", "lifted"))
+    who = ", ".join(model.parameters.champions) or "no one (no champions)"
+    for directive in model.scenario_spec.directives:
+        text = f"{_place(directive.issuer)}: {directive.foundry} serves {who} first"
+        out.append((directive.effective, text, "directive"))
+        if directive.end:
+            out.append((directive.end, f"lifted: {text}", "lifted"))
+    return sorted(out, key=lambda e: parse_quarter(e[0]))
+
+
+def grouped_events(events, first: float, last: float) -> list[tuple[float, str, list[tuple[str, str]]]]:
+    """Events within [first, last] (years) grouped by quarter: (x at the quarter's
+    start, quarter, [(text, kind)]), in date order."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for quarter, text, kind in events:
+        groups.setdefault(quarter, []).append((text, kind))
+    out = [(quarter_year(parse_quarter(q)), q, items) for q, items in groups.items()]
+    return sorted(g for g in out if first - 0.01 <= g[0] <= last + 0.3)
+
+
+def binding_spans(years: np.ndarray, binding) -> list[tuple[float, float, str]]:
+    """Runs of quarters with the same binding input: (start year, end year, input),
+    a quarter lasting 0.25 years; quarters with no input named ('') are left out."""
+    spans: list[tuple[float, float, str]] = []
+    for year, name in zip(years, binding):
+        name = "" if not isinstance(name, str) else name
+        if spans and spans[-1][2] == name and abs(spans[-1][1] - year) < 1e-9:
+            spans[-1] = (spans[-1][0], year + 0.25, name)
+        else:
+            spans.append((year, year + 0.25, name))
+    return [span for span in spans if span[2]]
+
+
+class AcceleratorPanel:
+    """The champion's (Huawei's) accelerators per quarter, in thousands of packaged
+    units, over a background coloured by the input that bound them (logic dies, HBM
+    stacks, packaging, or its demand), with the same for the other designers of its
+    country as a thinner line. Numbered dashed lines mark the quarters in which rules
+    on wafers, HBM and packaging that reach those designers, and the state's
+    directives, take effect, keyed under the plot (`chain_events`).
+
+    Kept for the model's life, as `SeriesPanels` is: the frame (title, ticks, legend,
+    the events' numbers and key) is drawn on a background figure, rendered to pixels
+    only when the y range grows (to round numbers) and pasted under a foreground
+    figure that holds the data; the lines are updated in place and the spans remade.
+    """
+
+    def __init__(self, model) -> None:
+        from matplotlib.collections import LineCollection, PolyCollection
+        from matplotlib.transforms import blended_transform_factory
+
+        self.model = model
+        champion = model.world.tracked.champion
+        self.champion = champion
+        self.units_column = f"{slug(champion)}_accelerators"
+        self.binding_column = f"{slug(champion)}_binding_input"
+        champion_designer = [d for d in model.designers if d.name == champion]
+        country = champion_designer[0].country if champion_designer else None
+        self.other_columns = [f"accelerators_{slug(d.name)}" for d in model.designers
+                              if d.country == country and d.name != champion]
+        first, last = quarter_year(model.first_quarter), quarter_year(model.last_quarter) + 0.25
+        self.groups = grouped_events(chain_events(model), first, last)
+        key = [f"{k + 1}  {quarter}: " + "; ".join(text for text, _ in items)
+               for k, (_, quarter, items) in enumerate(self.groups)]
+        wrapped = [w for line in key for w in textwrap.wrap(line, 118, subsequent_indent="      ")]
+
+        # Inches from the top: title, plot, x axis, key.
+        top_in, below_in = 0.52, 0.5
+        height = top_in + ACCELERATOR_AXES_IN + below_in + KEY_LINE_IN * len(wrapped) + 0.08
+        size = (ACCELERATOR_WIDTH_IN, height)
+        rect = (0.085, 1 - (top_in + ACCELERATOR_AXES_IN) / height, 0.64, ACCELERATOR_AXES_IN / height)
+        self.figure = Figure(figsize=size, dpi=PANELS_DPI)
+        self.background = Figure(figsize=size, dpi=PANELS_DPI)
+        self.background.patch.set_alpha(0.0)
+        back = self.background.add_axes(rect)
+        front = self.figure.add_axes(rect)
+        front.set_axis_off()
+        self.back, self.front = back, front
+        for ax in (back, front):
+            ax.set_xlim(first, last)
+            ax.set_ylim(0.0, 10.0)
+
+        possessive = f"{champion}'" if champion.endswith("s") else f"{champion}'s"
+        _style(back, model, "")
+        self.background.text(0.012, 1 - 0.07 / height, f"{possessive} accelerators made per quarter; "
+                             "shading: the input that bound them", fontsize=9, va="top")
+        back.set_xlabel("year (quarters)", fontsize=8, labelpad=2)
+        back.set_ylabel("accelerators / quarter (thousands)", fontsize=8, labelpad=3)
+        line_handles = [
+            back.plot([], [], color="#c8102e", lw=2.2, label=f"{champion} (packaged units)")[0],
+        ]
+        if self.other_columns:
+            line_handles.append(back.plot([], [], color="#f4a261", lw=1.4, ls=(0, (4, 1.5)),
+                                          label=f"other {ADJECTIVES.get(country, country)} designers")[0])
+        span_handles = [Patch(facecolor=BINDING_COLOURS[b], alpha=BINDING_ALPHA, label=BINDING_LABELS[b])
+                        for b in BINDING_COLOURS]
+        back.legend(handles=line_handles, loc="upper left", bbox_to_anchor=(1.02, 1.02), fontsize=7,
+                    frameon=False, title="accelerators", title_fontsize=7.5, alignment="left")
+        back.add_artist(back.get_legend())
+        back.legend(handles=span_handles, loc="lower left", bbox_to_anchor=(1.02, -0.02), fontsize=7,
+                    frameon=False, title="binding input", title_fontsize=7.5, alignment="left")
+        on_axes = blended_transform_factory(back.transData, back.transAxes)
+        for k, (x, _, items) in enumerate(self.groups):
+            colour = self._event_colour(items)
+            back.text(x, 1.0 + 0.025 + 0.07 * (k % 2), str(k + 1), transform=on_axes, fontsize=6.5,
+                      ha="center", va="bottom", color=colour, clip_on=False,
+                      bbox=dict(boxstyle="round,pad=0.12", fc="white", ec=colour, lw=0.5))
+        if wrapped:
+            key_top = 1 - (top_in + ACCELERATOR_AXES_IN + below_in) / height
+            self.background.text(0.012, key_top + 0.012, "Dashed lines: the quarter a measure takes effect "
+                                 "(red: state directive, grey: export rule, pale: its end)",
+                                 fontsize=6.8, color="#222222", va="bottom")
+            for i, text in enumerate(wrapped):
+                self.background.text(0.012, key_top - i * KEY_LINE_IN / height, text, fontsize=6.8,
+                                     color="#444444", va="top")
+
+        # The data: spans (remade per update), event lines, lines (updated in place).
+        on_front = blended_transform_factory(front.transData, front.transAxes)
+        self.spans = PolyCollection([], transform=on_front, alpha=BINDING_ALPHA, linewidths=0, zorder=0)
+        front.add_collection(self.spans)
+        if self.groups:
+            front.add_collection(LineCollection(
+                [[(x, 0.0), (x, 1.0)] for x, _, _ in self.groups], transform=on_front,
+                colors=[self._event_colour(items) for _, _, items in self.groups],
+                linestyles=(0, (4, 3)), linewidths=0.9, alpha=0.8, zorder=1))
+        (self.units_line,) = front.plot([], [], color="#c8102e", lw=2.2, zorder=4)
+        (self.others_line,) = front.plot([], [], color="#f4a261", lw=1.4, ls=(0, (4, 1.5)), zorder=3)
+        self.hint = front.text(0.5, 0.5, "press Step to run a quarter", transform=front.transAxes,
+                               ha="center", va="center", fontsize=12, color="#888888")
+        self.caption = ""
+        self.pasted = None
+        self._rendered_top: float | None = None  # the y range the pasted frame shows
+        self.background_renders = 0
+
+    @staticmethod
+    def _event_colour(items) -> str:
+        """A quarter's colour: the directive's if it has one, else a rule's, else an end's."""
+        kinds = {kind for _, kind in items}
+        return EVENT_COLOURS[next((k for k in ("directive", "rule") if k in kinds), "lifted")]
+
+    def update(self, frame: pd.DataFrame | None = None) -> Figure:
+        """Show `frame` (default: the model's frame so far); return the figure to save
+        (at its own dpi, the default, so that the layers align). Sets `caption`: the
+        latest quarter's units and binding input, in words."""
+        frame = series_frame(self.model) if frame is None else frame
+        years = frame["year"].to_numpy(dtype=float)
+        units = frame[self.units_column].to_numpy(dtype=float) / 1e3
+        others = (frame[self.other_columns].to_numpy(dtype=float).sum(axis=1) / 1e3
+                  if self.other_columns else np.zeros(0))
+        self.units_line.set_data(years, units)
+        self.others_line.set_data(years if self.other_columns else [], others)
+        spans = binding_spans(years, frame[self.binding_column].tolist())
+        self.spans.set_verts([[(a, 0.0), (a, 1.0), (b, 1.0), (b, 0.0)] for a, b, _ in spans])
+        self.spans.set_facecolor([BINDING_COLOURS.get(name, "#ffffff") for _, _, name in spans])
+        self.hint.set_visible(not len(frame))
+
+        top = self.back.get_ylim()[1]
+        peak = max(np.nanmax(units, initial=-np.inf), np.nanmax(others, initial=-np.inf))
+        if np.isfinite(peak) and peak * 1.1 > top:
+            top = nice_ceiling(peak * 1.1)
+            self.back.set_ylim(0.0, top)
+            self.front.set_ylim(0.0, top)
+        if top != self._rendered_top:
+            self._render_background()
+        self.caption = self._caption(frame)
+        return self.figure
+
+    def _caption(self, frame: pd.DataFrame) -> str:
+        if not len(frame):
+            return f"{self.champion}'s accelerators: none made yet (press Step)."
+        last = frame.iloc[-1]
+        binding = last[self.binding_column]
+        bound = (f"binding input: {BINDING_LABELS.get(binding, binding)}" if binding
+                 else "no binding input recorded")
+        return (f"{self.champion}, {last['quarter']}: {float(last[self.units_column]) / 1e3:,.1f} thousand "
+                f"accelerators made; {bound}.")
+
+    def _render_background(self) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        canvas = FigureCanvasAgg(self.background)
+        canvas.draw()
+        layer = np.asarray(canvas.buffer_rgba())
+        alpha = layer[..., 3:4] / 255.0
+        pixels = 255.0 * (1.0 - alpha) + layer[..., :3] * alpha
+        if self.pasted is not None:
+            self.pasted.remove()
+        self.pasted = self.figure.figimage(np.round(pixels).astype(np.uint8), xo=0, yo=0,
+                                           origin="upper", zorder=-1)
+        self._rendered_top = self.back.get_ylim()[1]
+        self.background_renders += 1
 
 
 LEDGER_SHOWN = ["quarter", "action", "rule", "supplier", "buyer", "item"]

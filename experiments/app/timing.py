@@ -8,16 +8,17 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from experiments.app.graph import TradeGraphPainter
-from experiments.app.panels import SeriesPanels, latest_ledger
+from experiments.app.panels import AcceleratorPanel, SeriesPanels, latest_ledger
 from model.scenario import DEFAULT_SCENARIO
 
 
 # --------------------------------------------------------------------- timing
 def time_redraws(scenario: str = DEFAULT_SCENARIO, seed: int = 42, steps: int = 48) -> pd.DataFrame:
     """Seconds per quarter of what the app does on Step: the model's step, the trade
-    graph and the series panels drawn and encoded as PNG, the ledger rows. Wall-clock
-    and CPU time (this process) per phase, a row per step; the per-model set-up (layout,
-    first static layers) is not in the rows, their re-renders when something changes are."""
+    graph, the series panels and the accelerator panel drawn and encoded as PNG, the
+    ledger rows. Wall-clock and CPU time (this process) per phase, a row per step; the
+    per-model set-up (layout, first static layers) is not in the rows, their re-renders
+    when something changes are."""
     import io
 
     from model import ChipMarketModel
@@ -30,14 +31,17 @@ def time_redraws(scenario: str = DEFAULT_SCENARIO, seed: int = 42, steps: int = 
     model = ChipMarketModel(scenario=scenario, rng=seed)
     painter = TradeGraphPainter(model)
     panels = SeriesPanels(model)
+    accelerators = AcceleratorPanel(model)
     encode(painter.draw())
     encode(panels.update())
+    encode(accelerators.update())
     rows = []
     for _ in range(min(steps, model.last_quarter - model.quarter_number)):
         row = {}
         for phase, work in (("step", model.step),
                             ("graph", lambda: encode(painter.draw())),
                             ("panels", lambda: encode(panels.update())),
+                            ("accelerators", lambda: encode(accelerators.update())),
                             ("ledger", lambda: latest_ledger(model))):
             wall, cpu = time.perf_counter(), time.process_time()
             work()
