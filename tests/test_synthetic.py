@@ -145,7 +145,7 @@ def test_a_world_file_with_synthetic_actors():
                             synthetic_firms=50, synthetic_foundries=2, synthetic_vendors=2)
     model.run(2)
     assert len(model.firms) == len(load_world().firms) + 50
-    assert model.graph.number_of_edges() == len(model.trade.wafers) + len(model.trade.tools)
+    assert model.graph.number_of_edges() == sum(len(edges) for edges in model.trade.edge_sets)
 
 
 def test_a_scenario_file_can_ask_for_a_synthetic_world(tmp_path):

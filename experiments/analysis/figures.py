@@ -142,6 +142,10 @@ def _rule_text(rule) -> str:
         return f"{issuer} controls wafers to {targets}{via}{tier}{reach}"
     if rule.kind == "servicing":
         return f"{issuer} stops servicing tools in {targets}"
+    if rule.kind == "hbm":
+        return f"{issuer} controls {rule.generation}+ HBM to {targets}{reach}"
+    if rule.kind == "packaging":
+        return f"{issuer} controls advanced packaging for {targets}{reach}"
     return f"{issuer} controls mineral exports to {targets}"
 
 
