@@ -39,6 +39,8 @@ class AcceleratorDesigner(ChipAgent):
         self.product_h100e = np.array([p.h100e for p in self.products], dtype=float)
         self.die_tier = TIER_INDEX[self.products[0].die_tier] if self.products else 0
         self.generations = sorted({HBM_INDEX[p.hbm_generation] for p in self.products})
+        self._mixes: dict[int, tuple] = {}  # by quarter: `_mix`
+        self._demands: dict[tuple, float] = {}  # by (quarter, boom): `demand`
         # Stocks, carried over quarters.
         self.die_stock = 0.0
         self.hbm_stock = np.zeros(len(HBM_GENERATIONS))
@@ -57,15 +59,23 @@ class AcceleratorDesigner(ChipAgent):
     # ------------------------------------------------------------------ its demand
     def shares(self, quarter: int) -> np.ndarray:
         """Its products' shares of its units in `quarter` (normalised; 0 if none made)."""
-        return mix(np.array([p.share_at(quarter) for p in self.products]))
+        return self._mix(quarter)[0]
 
     def needs(self, quarter: int) -> tuple[float, float, int]:
         """(dies, HBM stacks) per unit in `quarter`, and the oldest HBM generation its
         products of the quarter take (an index; 0 if it makes none)."""
-        shares = self.shares(quarter)
-        dies, stacks = bundle(shares, self.product_dies, self.product_stacks)
-        made = self.product_generation[shares > 0]
-        return dies, stacks, int(made.min()) if len(made) else 0
+        return self._mix(quarter)[1]
+
+    def _mix(self, quarter: int) -> tuple[np.ndarray, tuple[float, float, int]]:
+        """`shares` and `needs` of `quarter`, worked out once a quarter (the products'
+        dated shares are fixed)."""
+        kept = self._mixes.get(quarter)
+        if kept is None:
+            shares = mix(np.array([p.share_at(quarter) for p in self.products]))
+            dies, stacks = bundle(shares, self.product_dies, self.product_stacks)
+            made = self.product_generation[shares > 0]
+            kept = self._mixes[quarter] = (shares, (dies, stacks, int(made.min()) if len(made) else 0))
+        return kept
 
     def demand(self, quarter: int, ai_growth: float, ai_fade: float, scale: float) -> float:
         """Accelerators its buyers want in `quarter` (units): the world's yearly figure
@@ -74,6 +84,12 @@ class AcceleratorDesigner(ChipAgent):
         a year before; infinite where the world gives none (it packages every die)."""
         if self.spec.demand_units is None:
             return math.inf
+        key = (quarter, ai_growth, ai_fade, scale)
+        if key not in self._demands:
+            self._demands[key] = self._demand(quarter, ai_growth, ai_fade, scale)
+        return self._demands[key]
+
+    def _demand(self, quarter: int, ai_growth: float, ai_fade: float, scale: float) -> float:
         year = self.spec.demand_year
         anchor = np.arange(year * 4, year * 4 + 4)
         level = self._log_level(anchor, ai_growth, ai_fade)
