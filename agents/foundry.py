@@ -164,7 +164,7 @@ class Foundry(ChipAgent):
         self.china_revenue_usd_m = 0.0
         self.subsidy_usd_m = 0.0
         self.capex_usd_m = 0.0
-        self.build_ahead = 0.0  # extra headroom a state instruction asks for this quarter
+        self.build_ahead = np.zeros(len(TIERS))  # extra headroom per tier a state instruction asks for this quarter
 
     # --------------------------------------------------------------------- views
     @property
@@ -185,9 +185,10 @@ class Foundry(ChipAgent):
                               self.ceilings[None], np.array([self.half_life_wafers]),
                               self.preferred_route[None])[0]
 
-    def target_headroom(self, world_headroom: float) -> float:
-        """Capacity built above forecast orders: the foundry's own headroom (else the
-        world's), plus what a state build-out instruction in force adds."""
+    def target_headroom(self, world_headroom: float) -> np.ndarray:
+        """Capacity built above forecast orders, per tier: the foundry's own headroom
+        (else the world's), plus what a state build-out instruction in force adds for
+        the tiers it covers."""
         own = self.headroom if self.headroom is not None else world_headroom
         return own + self.build_ahead
 
@@ -219,7 +220,7 @@ class Foundry(ChipAgent):
         capacity, in_pipeline = tier_totals if tier_totals is not None else self.tier_totals()
         can = None if reachable is None else np.asarray(reachable, dtype=bool)[None]
         orders = order_tools(
-            quarter, self.pipeline.shape[0], self.forecast[None], np.array([1 + self.target_headroom(headroom)]),
+            quarter, self.pipeline.shape[0], self.forecast[None], (1 + self.target_headroom(headroom))[None],
             np.asarray(capacity, dtype=float)[None], np.asarray(in_pipeline, dtype=float)[None], depreciation,
             (self.inventory[..., 0] + self.inventory[..., 1])[None], OrderBills.parse(bill, [self]),
             np.array([self.capex_ratio * self.revenue_usd_m + self.subsidy_usd_m]),
@@ -248,7 +249,7 @@ class Foundry(ChipAgent):
         if stock is None:
             stock = (self.inventory[..., 0] + self.inventory[..., 1]).tolist()  # [category][tier], each a + b
         lag = self.pipeline.shape[0]
-        grow = 1 + self.target_headroom(headroom)
+        grow = (1 + self.target_headroom(headroom)).tolist()
         capacity, in_pipeline = tier_totals if tier_totals is not None else self.tier_totals()
         forecast, ready, rows = self.forecast.tolist(), self._ready, self._rows(bill).installs
         # Minima and maxima are written as the comparisons min() and max() make (the
@@ -258,7 +259,7 @@ class Foundry(ChipAgent):
                 continue
             here = TIER_NAMES[i]
             after = i + 1
-            gap = forecast[i] * grow - capacity[i] - in_pipeline[i]
+            gap = forecast[i] * grow[i] - capacity[i] - in_pipeline[i]
             gap = gap if gap > 0.0 else 0.0  # max(0.0, gap)
             for route, need in rows[i]:  # the routes that can build this tier, preferred first
                 items = [(stock[c], name, u) for c, name, u in need]
@@ -439,8 +440,8 @@ class FoundryFleet:
             self._bills = (bill, OrderBills.parse(bill, self.foundries))
         capacity, pipeline = tier_totals(self.capacity, self.pipeline)
         foundries = self.foundries
-        grow = 1 + (np.where(self.own_headroom >= 0, self.own_headroom, headroom)
-                    + np.array([f.build_ahead for f in foundries]))  # 1 + each `target_headroom`
+        grow = 1 + (np.where(self.own_headroom >= 0, self.own_headroom, headroom)[:, None]
+                    + np.array([f.build_ahead for f in foundries]))  # 1 + each `target_headroom`, per tier
         budget = np.array([f.capex_ratio * f.revenue_usd_m + f.subsidy_usd_m for f in foundries])
         if self._price is None or self._price[0] is not unit_price:
             self._price = (unit_price, np.array([unit_price[c] for c in CATEGORY_NAMES]))
@@ -522,8 +523,8 @@ def order_tools(
     The requests are scaled to the budget (capex_ratio x revenue + subsidy, US$ m) when
     they cost more; `price` is US$ per unit by category.
 
-    forecast, capacity, pipeline: (foundries, tiers) wafers/quarter; grow, budget:
-    (foundries,); stock: (foundries, categories, tiers) units.
+    forecast, capacity, pipeline, grow: (foundries, tiers) wafers/quarter (grow: a
+    factor); budget: (foundries,); stock: (foundries, categories, tiers) units.
 
     A foundry lists its requests tier by tier (newest first), in its bill's order, a
     moved request at its source's place; costs are summed left to right in that order,
@@ -531,7 +532,7 @@ def order_tools(
     (tests/test_fast_paths.py)."""
     n_foundries, n_categories, n_tiers = stock.shape
     kept = (1 - depreciation) ** (lag + 1)
-    gap = forecast * grow[:, None] - (capacity * kept + pipeline)
+    gap = forecast * grow - (capacity * kept + pipeline)
     due = bills.runs & (quarter + lag + 1 >= bills.ready) & ~(gap <= 0)
     need = gap[:, None, :] * bills.per_wafer - stock
     wanted = due[:, None, :] & bills.listed & (need > 0)

@@ -14,7 +14,7 @@ import mesa
 
 from agents.base import AllocationDirective, ChipAgent, PolicyChange
 from model.scenario import Directive, Rule, Subsidy
-from model.technology import ADVANCED_TIERS, parse_quarter
+from model.technology import ADVANCED_TIERS, TIER_NAMES, parse_quarter
 
 
 def _in_force(effective: int, end: int | None, quarter: int) -> bool:
@@ -89,22 +89,27 @@ class _Timeline:
 
     def subsidy_figures(self, quarter: int) -> tuple[dict[str, float], float, dict[str, float]]:
         """For the subsidies in force in `quarter`: recipient name -> US$ million, their
-        total, and recipient name -> extra capacity share to build (only those > 0);
+        total, and recipient name -> extra capacity share to build per tier (only those
+        with a share > 0);
         made once a period (the same dicts, in the same order, so the same total)."""
         period = bisect_right(self._changes["subsidies"], quarter)
         figures = self._subsidy_figures.get(period)
         if figures is None:
             due: dict[str, float] = {}
-            ahead: dict[str, float] = {}
+            ahead: dict[str, list[float]] = {}
             for subsidy in self.in_force("subsidies", quarter):
                 each = subsidy.usd_m_per_quarter / len(subsidy.recipients)
                 for recipient in subsidy.recipients:
                     due[recipient] = due.get(recipient, 0.0) + each
             for subsidy in self.in_force("subsidies", quarter):
+                covered = subsidy.build_ahead_tiers or TIER_NAMES
                 for recipient in subsidy.recipients:
-                    ahead[recipient] = ahead.get(recipient, 0.0) + subsidy.build_ahead
+                    shares = ahead.setdefault(recipient, [0.0] * len(TIER_NAMES))
+                    for t, tier in enumerate(TIER_NAMES):
+                        if tier in covered:
+                            shares[t] += subsidy.build_ahead
             figures = self._subsidy_figures[period] = (
-                due, sum(due.values()), {name: share for name, share in ahead.items() if share > 0})
+                due, sum(due.values()), {name: shares for name, shares in ahead.items() if max(shares) > 0})
         return figures
 
 
@@ -193,9 +198,10 @@ class Government(ChipAgent):
         due, self.subsidy_usd_m, _ = self._timeline(quarter).subsidy_figures(quarter)
         return dict(due)
 
-    def build_ahead_due(self, quarter: int) -> dict[str, float]:
-        """Recipient name -> extra capacity share to build above forecast orders, from
-        subsidies in force that carry a build-out instruction (they add up)."""
+    def build_ahead_due(self, quarter: int) -> dict[str, list[float]]:
+        """Recipient name -> extra capacity share to build above forecast orders per
+        tier, from subsidies in force that carry a build-out instruction for the tiers
+        they name (they add up)."""
         return dict(self._timeline(quarter).subsidy_figures(quarter)[2])
 
     def allocation_directives(self, quarter: int) -> list[AllocationDirective]:

@@ -108,7 +108,8 @@ class ChipMarketModel(mesa.Model):
         q, recipients = self.quarter_number, self.recipients
         self.pending = []
         for foundry in self.foundries:
-            foundry.subsidy_usd_m = foundry.build_ahead = 0.0
+            foundry.subsidy_usd_m = 0.0
+            foundry.build_ahead = np.zeros(len(TIERS))
         for vendor in self.vendors:
             vendor.subsidy_usd_m = 0.0
         for government in self.governments:
@@ -116,9 +117,9 @@ class ChipMarketModel(mesa.Model):
             for name, usd_m in government.subsidies_due(q).items():
                 if name in recipients:
                     recipients[name].subsidy_usd_m += usd_m
-            for name, share in government.build_ahead_due(q).items():
+            for name, shares in government.build_ahead_due(q).items():
                 if name in self.foundry_index:
-                    self.foundries[self.foundry_index[name]].build_ahead += share
+                    self.foundries[self.foundry_index[name]].build_ahead += shares
         if self.parameters.domestic_subsidy_usd_m > 0:
             domestic = [v for v in self.vendors if v.country == "CN"]
             for v in domestic:

@@ -414,6 +414,8 @@ class Subsidy(_Strict):
     recipients: Names = Field(min_length=1)
     usd_m_per_quarter: float = Field(ge=0.0)
     build_ahead: float = Field(0.0, ge=0.0, le=2.0)
+    build_ahead_tiers: tuple[TierName, ...] = ()
+    """The tiers a build-out instruction covers (none named: every tier)."""
     effective: Quarter
     end: Quarter | None = None
     event: str

@@ -111,7 +111,7 @@ class ReferenceFoundry(Foundry):
             if not runs[i] or quarter + lag + 1 < ready[i]:
                 continue
             will_have = capacity[i] * (1 - depreciation) ** (lag + 1) + in_pipeline[i]
-            gap = forecast[i] * (1 + headroom) - will_have
+            gap = forecast[i] * (1 + headroom[i]) - will_have
             if gap <= 0:
                 continue
             for category, per_wafer in bill(tier, self.route[i]).items():
@@ -155,7 +155,7 @@ class ReferenceFoundry(Foundry):
                 continue
             here = TIER_NAMES[i]
             older = TIER_NAMES[i + 1:]
-            gap = max(0.0, forecast[i] * (1 + headroom) - capacity[i] - in_pipeline[i])
+            gap = max(0.0, forecast[i] * (1 + headroom[i]) - capacity[i] - in_pipeline[i])
             routes = [self.route[i]] + [r for r in ROUTES if r != self.route[i]]
             for route in routes:
                 need = bill(tier, route)
@@ -297,7 +297,7 @@ def _randomise(foundry: Foundry, rng) -> None:
     foundry.capacity[..., 1] = foundry.capacity[..., 0] * rng.random(foundry.capacity.shape[:-1])
     foundry.pipeline[...] = rng.random(foundry.pipeline.shape) * 50.0
     foundry.forecast[...] = foundry.capacity_by_tier * rng.uniform(0.5, 1.6, len(TIERS)) + rng.random(len(TIERS)) * 100
-    foundry.build_ahead = float(rng.choice([0.0, 0.1]))
+    foundry.build_ahead = np.full(len(TIERS), float(rng.choice([0.0, 0.1])))
     foundry.revenue_usd_m, foundry.subsidy_usd_m = float(rng.random() * 2000.0), float(rng.random() * 100.0)
 
 
