@@ -122,7 +122,7 @@ class Foundry(ChipAgent):
         self.price_factor = spec.price_factor
         self.capex_ratio = spec.capex_ratio
         self.quality = spec.quality
-        self.headroom = spec.headroom  # None: the world's default
+        self.headroom = spec.headroom_by_tier()  # per tier; None: the world's default
         self.has_tier = np.array([t.value in spec.tiers for t in TIERS])
         self.ready = np.array(
             [
@@ -189,7 +189,7 @@ class Foundry(ChipAgent):
         """Capacity built above forecast orders, per tier: the foundry's own headroom
         (else the world's), plus what a state build-out instruction in force adds for
         the tiers it covers."""
-        own = self.headroom if self.headroom is not None else world_headroom
+        own = np.array([world_headroom if h is None else h for h in self.headroom])
         return own + self.build_ahead
 
     # ----------------------------------------------------------------- decisions
@@ -379,7 +379,7 @@ class FoundryFleet:
         self._prefers_first = self.preferred_route == 0
         self._bills: tuple | None = None  # (bill, OrderBills) of `plan_tool_orders`
         self._price: tuple | None = None  # (unit prices, as an array by category) of `plan_tool_orders`
-        self.own_headroom = np.array([-1.0 if f.headroom is None else f.headroom for f in foundries])  # -1: world's
+        self.own_headroom = np.array([[-1.0 if h is None else h for h in f.headroom] for f in foundries])  # -1: world's
 
     def capacity_by_tier(self) -> np.ndarray:
         """(foundries, tiers) wafers/quarter: each foundry's `capacity_by_tier`, bit for
@@ -440,7 +440,7 @@ class FoundryFleet:
             self._bills = (bill, OrderBills.parse(bill, self.foundries))
         capacity, pipeline = tier_totals(self.capacity, self.pipeline)
         foundries = self.foundries
-        grow = 1 + (np.where(self.own_headroom >= 0, self.own_headroom, headroom)[:, None]
+        grow = 1 + (np.where(self.own_headroom >= 0, self.own_headroom, headroom)
                     + np.array([f.build_ahead for f in foundries]))  # 1 + each `target_headroom`, per tier
         budget = np.array([f.capex_ratio * f.revenue_usd_m + f.subsidy_usd_m for f in foundries])
         if self._price is None or self._price[0] is not unit_price:

@@ -186,8 +186,15 @@ class FoundrySpec(_Data):
     price_factor: float = Field(gt=0)
     capex_ratio: float = Field(ge=0)
     quality: float = Field(gt=0, le=1)
-    headroom: float | None = Field(None, ge=0, le=2)
-    """Capacity built above forecast orders; None: the world's `meta.headroom`."""
+    headroom: float | dict[TierName, Annotated[float, Field(ge=0, le=2)]] | None = Field(None, ge=0, le=2)
+    """Capacity built above forecast orders, for every tier or by tier (a tier not
+    named takes the world's); None: the world's `meta.headroom`."""
+
+    def headroom_by_tier(self) -> list[float | None]:
+        """Its headroom per tier (None: the world's), in tier order."""
+        if isinstance(self.headroom, dict):
+            return [self.headroom.get(t) for t in TIER_NAMES]
+        return [self.headroom] * len(TIER_NAMES)
     tiers: dict[str, FoundryTier] = Field(min_length=1)
     synthetic: bool = False
     """A generated long-tail foundry (model.synthetic): firms trade with it only if
