@@ -101,19 +101,18 @@ class AcceleratorDesigner(ChipAgent):
         before = np.minimum(quarters - AI_BOOM_QUARTER, 0) / 4.0 * math.log1p(self.spec.demand_growth_before)
         return boom + before
 
-    def ai_wafers(self, quarter: int, ai_growth: float, ai_fade: float, scale: float, die_yield: float,
-                  cover: float | None = None) -> float:
+    def ai_wafers(self, quarter: int, ai_growth: float, ai_fade: float, scale: float, die_yield: float) -> float:
         """AI wafers a quarter for the dies its demand in `quarter` needs, at the
-        good-die yield it sees (`die_yield`): with `cover`, up to that many quarters'
-        dies beyond the quarter's, less its die stock (what it orders now); without,
-        the quarter's dies alone (what foundries hear for their capacity plans). 0 where
-        its demand is not sized (its wafer streams say what it orders)."""
+        good-die yield it sees (`die_yield`); 0 where its demand is not sized (its wafer
+        streams say what it orders). Its die bank is a reserve, not a reason to order
+        less (ASSUMPTION: Huawei kept SMIC's lines busy while it held TSMC-made dies,
+        SemiAnalysis 2025-09-08 as cited in calibration.csv): it is drawn when the
+        quarter's dies fall short."""
         demand = self.demand(quarter, ai_growth, ai_fade, scale)
         if not math.isfinite(demand):
             return 0.0
         dies, _, _ = self.needs(quarter)
-        wanted = demand * dies if cover is None else max(demand * dies * (1.0 + cover) - self.die_stock, 0.0)
-        return wanted / (self.dies_per_wafer * max(die_yield, 1e-3))
+        return demand * dies / (self.dies_per_wafer * max(die_yield, 1e-3))
 
     # --------------------------------------------------------------- its inputs
     def receive_dies(self, own: float, leaked: float) -> None:

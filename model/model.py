@@ -244,7 +244,7 @@ class ChipMarketModel(mesa.Model):
         need, extra = np.zeros(self.hbm_stock_shape), np.zeros(self.hbm_stock_shape)
         for d, designer in enumerate(self.designers):
             generation, need[d, generation], extra[d, generation] = designer.hbm_order(q, booked[d],
-                                                                                      p.input_cover_quarters)
+                                                                                      p.hbm_cover_quarters)
         self._ship_hbm(q, need, extra)
         for designer, slots in zip(self.designers, booked.tolist()):
             designer.assemble(q, slots)
@@ -291,8 +291,7 @@ class ChipMarketModel(mesa.Model):
         seen = [self._die_yield_seen(d, yields) for d in sized]
         return AiNeeds(rows=np.array([d.firm_row for d in sized], dtype=np.int64),
                        tiers=np.array([d.die_tier for d in sized], dtype=np.int64),
-                       now=np.array([d.ai_wafers(quarter, *growth, y, p.input_cover_quarters)
-                                     for d, y in zip(sized, seen)]),
+                       now=np.array([d.ai_wafers(quarter, *growth, y) for d, y in zip(sized, seen)]),
                        ahead=np.array([d.ai_wafers(horizon, *growth, y) for d, y in zip(sized, seen)]))
 
     def _die_yield_seen(self, designer, yields: np.ndarray) -> float:

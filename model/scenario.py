@@ -265,11 +265,11 @@ class Parameters(_Strict):
         "2024 demand between the 550k Ascends Chinese firms expected to acquire and that "
         "plus the ~1M H20s they bought (accelerators.csv).",
     )
-    input_cover_quarters: float = uncertainty(
+    hbm_cover_quarters: float = uncertainty(
         1.0, ge=0.0, le=8.0,
-        description="Stock of logic dies and of HBM a designer aims to hold beyond this "
-        "quarter's needs, in quarters of its planned use: it orders AI wafers and HBM up "
-        "to it (ASSUMPTION; range 0.5-2).",
+        description="HBM stock a designer aims to hold beyond this quarter's needs, in "
+        "quarters of its planned use: it orders HBM up to it, after every designer's "
+        "needs are filled (ASSUMPTION; range 0.5-2).",
     )
     memory_tool_drag: float = uncertainty(
         0.5, ge=0.0, le=1.0,

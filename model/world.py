@@ -186,7 +186,7 @@ class FoundrySpec(_Data):
     price_factor: float = Field(gt=0)
     capex_ratio: float = Field(ge=0)
     quality: float = Field(gt=0, le=1)
-    headroom: float | dict[TierName, Annotated[float, Field(ge=0, le=2)]] | None = Field(None, ge=0, le=2)
+    headroom: Annotated[float, Field(ge=0, le=2)] | dict[TierName, Annotated[float, Field(ge=0, le=2)]] | None = None
     """Capacity built above forecast orders, for every tier or by tier (a tier not
     named takes the world's); None: the world's `meta.headroom`."""
 

@@ -233,7 +233,7 @@ BAD_WORLDS = {
                               "bill_of_tools", "14nm"),
     "missing yield ceiling": (_edit('"14nm" = 0.88, "28nm" = 0.9, mature = 0.92 }\nduv',
                                     '"14nm" = 0.88, "28nm" = 0.9 }\nduv'), "yields.euv_ceiling", "mature"),
-    "a typo in a key": (_edit("headroom = 0.35", "headrom = 0.35"), "foundries.5", "headrom"),
+    "a typo in a key": (_edit("headroom = {", "headrom = {"), "foundries.5", "headrom"),
     "not a country code": (_edit('country = "KR"', 'country = "Korea"'), "governments.5.country"),
 }
 
