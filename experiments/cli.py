@@ -335,8 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--scenario", default="historical", help="scenario (default: historical)")
     validate.add_argument("--seeds", type=positive, default=10, help="seeds (default: 10)")
     validate.add_argument("--data", type=Path, default=None,
-                          help="a CSV with columns quantity, entity, period, value, unit, source, note "
-                          f"(default: the project's copy, {DATA_FILE_TEXT})")
+                          help="a CSV with columns quantity, entity, period, value, unit, source, note, "
+                          "read alone (default: the project's copies of calibration.csv and "
+                          "accelerators.csv, both under model/data/)")
     validate.add_argument("--out", type=Path, default=None,
                           help="output folder (default: results/validation/<scenario>[-<hash>]-seeds<N>/)")
     validate.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter")
