@@ -34,3 +34,14 @@ class Packager(ChipAgent):
             return capacity_at(self.points, quarter, self.spec.growth_before, self.spec.growth_after)
         booked = min(self.booked_packages / self.capacity_packages, 1.0) if self.capacity_packages > 0 else 1.0
         return self.capacity_packages * (1.0 + self.spec.growth_after * booked) ** 0.25
+
+    def open_capacity(self) -> float:
+        """What the model's designers may book of this quarter's capacity: the rest goes
+        to customers the world does not hold (its `other_customers` share)."""
+        return self.capacity_packages * (1.0 - self.spec.other_customers)
+
+    def record(self, booked: float, china: float) -> None:
+        """The quarter's bookings: the model's designers' (`booked`, `china` of them by
+        Chinese designers) and the other customers' share."""
+        self.booked_packages = booked + self.capacity_packages * self.spec.other_customers
+        self.china_packages = china

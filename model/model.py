@@ -255,11 +255,11 @@ class ChipMarketModel(mesa.Model):
         market = self.packaging_market
         for packager in self.packagers:
             packager.capacity_packages = packager.plan_capacity(q)
-        booked = market.book(np.array([k.capacity_packages for k in self.packagers]), requests)
+        booked = market.book(np.array([k.open_capacity() for k in self.packagers]), requests)
         china = self.designer_chinese[market.edges.buyer]
         for packager, used, to_china in zip(self.packagers, market.by_packager(market.flow).tolist(),
                                             market.by_packager(market.flow, china).tolist()):
-            packager.booked_packages, packager.china_packages = used, to_china
+            packager.record(used, to_china)
         return booked
 
     def _ship_hbm(self, q: int, need: np.ndarray, extra: np.ndarray) -> None:

@@ -278,10 +278,12 @@ class MemoryMakerSpec(CapacityPath):
 
 
 class PackagerSpec(CapacityPath):
-    """CoWoS-class advanced packaging: capacity in packages (accelerators) a quarter."""
+    """CoWoS-class advanced packaging: capacity in packages (accelerators) a quarter;
+    `other_customers`: the share of it booked by designers the world does not hold."""
 
     name: str
     country: Country
+    other_customers: Fraction = 0.0
 
 
 class ProductSpec(_Data):
