@@ -255,6 +255,12 @@ def champion_leak_dies(q: Quarter) -> float:
     return designer.leak_dies_in if designer is not None else 0.0
 
 
+def other_china_accelerators(q: Quarter) -> float:
+    """Accelerators the other Chinese designers made this quarter (all but the champion)."""
+    champion = _champion_designer(q)
+    return float(sum(d.units for d in q.roster.chinese_designers if d is not champion))
+
+
 def china_hbm_stock(q: Quarter) -> float:
     """HBM stacks Chinese designers hold at the quarter's end."""
     return float(sum(d.hbm_stock_stacks for d in q.roster.chinese_designers))
@@ -433,6 +439,7 @@ def model_reporters(model) -> dict:
         f"{champion}_binding_input": champion_binding_input,
         f"{champion}_die_bank_dies": champion_die_bank,
         f"{champion}_leak_dies": champion_leak_dies,
+        "other_china_accelerators": other_china_accelerators,
         "china_hbm_stock_stacks": china_hbm_stock,
         tuple(f"accelerators_{slug(d.name)}" for d in model.designers): designer_accelerators,
         f"{champion}_fulfilment": champion_fulfilment,
