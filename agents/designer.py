@@ -17,7 +17,9 @@ import mesa
 import numpy as np
 
 from agents.base import ChipAgent
-from model.accelerators import AI_BOOM_QUARTER, ai_boom_log_growth, buildable, bundle, draw, mix, usable
+from model.accelerators import (
+    AI_BOOM_QUARTER, ai_boom_log_growth, buildable, bundle, draw, mix, product_dates, share_at, usable,
+)
 from model.technology import HBM_GENERATIONS, HBM_INDEX, TIER_INDEX, parse_quarter
 
 
@@ -40,7 +42,9 @@ class AcceleratorDesigner(ChipAgent):
         self.die_tier = TIER_INDEX[self.products[0].die_tier] if self.products else 0
         self.generations = sorted({HBM_INDEX[p.hbm_generation] for p in self.products})
         self._mixes: dict[int, tuple] = {}  # by quarter: `_mix`
+        self._dates = [product_dates(p) for p in self.products]
         self._demands: dict[tuple, float] = {}  # by (quarter, boom): `demand`
+        self._levels: dict[tuple, tuple] = {}  # by boom: (first quarter, exp of `_log_level` from it)
         # Stocks, carried over quarters.
         self.die_stock = 0.0
         self.hbm_stock = np.zeros(len(HBM_GENERATIONS))
@@ -71,7 +75,7 @@ class AcceleratorDesigner(ChipAgent):
         dated shares are fixed)."""
         kept = self._mixes.get(quarter)
         if kept is None:
-            shares = mix(np.array([p.share_at(quarter) for p in self.products]))
+            shares = mix(np.array([share_at(dates, quarter) for dates in self._dates]))
             dies, stacks = bundle(shares, self.product_dies, self.product_stacks)
             made = self.product_generation[shares > 0]
             kept = self._mixes[quarter] = (shares, (dies, stacks, int(made.min()) if len(made) else 0))
@@ -91,10 +95,18 @@ class AcceleratorDesigner(ChipAgent):
 
     def _demand(self, quarter: int, ai_growth: float, ai_fade: float, scale: float) -> float:
         year = self.spec.demand_year
-        anchor = np.arange(year * 4, year * 4 + 4)
-        level = self._log_level(anchor, ai_growth, ai_fade)
-        base = self.spec.demand_units * scale / np.exp(level).sum()
-        return float(base * np.exp(self._log_level(np.array([quarter]), ai_growth, ai_fade))[0])
+        levels = self._levels.get((ai_growth, ai_fade))
+        if levels is None:  # the demand year's quarters and the run's, on this boom's path
+            quarters = np.arange(min(year * 4, quarter), max(year * 4 + 4, quarter + 64))
+            levels = self._levels[(ai_growth, ai_fade)] = (int(quarters[0]),
+                                                             np.exp(self._log_level(quarters, ai_growth, ai_fade)))
+        first, level = levels
+        if not first <= quarter < first + len(level):
+            return float(self.spec.demand_units * scale / np.exp(self._log_level(
+                np.arange(year * 4, year * 4 + 4), ai_growth, ai_fade)).sum()
+                * np.exp(self._log_level(np.array([quarter]), ai_growth, ai_fade))[0])
+        base = self.spec.demand_units * scale / level[year * 4 - first:year * 4 + 4 - first].sum()
+        return float(base * level[quarter - first])
 
     def _log_level(self, quarters: np.ndarray, ai_growth: float, ai_fade: float) -> np.ndarray:
         boom = ai_boom_log_growth(quarters - AI_BOOM_QUARTER, ai_growth, ai_fade)

@@ -52,6 +52,28 @@ def dated(table: dict[str, float]) -> list[tuple[int, float]]:
     return sorted((parse_quarter(q), float(v)) for q, v in table.items())
 
 
+def product_dates(product) -> tuple[int, int | None, list[tuple[int, float]]]:
+    """A product's (start, end or None, dated shares) as absolute quarters, for
+    `share_at`."""
+    end = parse_quarter(product.end) if product.end is not None else None
+    return parse_quarter(product.start), end, dated(product.share)
+
+
+def share_at(dates: tuple[int, int | None, list[tuple[int, float]]], quarter: int) -> float:
+    """A product's share of its designer's units in `quarter` before normalising
+    (`product_dates` gives `dates`): 0 out of its dates; the latest dated share at or
+    before the quarter (1.0 if none)."""
+    start, end, points = dates
+    if quarter < start or (end is not None and quarter > end):
+        return 0.0
+    value = 1.0
+    for at, share in points:
+        if at > quarter:
+            break
+        value = share
+    return value
+
+
 def mix(shares: np.ndarray) -> np.ndarray:
     """Products' shares of a designer's units, normalised to sum to 1 (all 0 if none)."""
     shares = np.asarray(shares, dtype=float)

@@ -290,7 +290,8 @@ class ProductSpec(_Data):
     """An accelerator's bill of materials: `dies` good logic dies of its designer (made
     at `die_tier`), `hbm_stacks` stacks of `hbm_generation` (or newer), one CoWoS-class
     package; `h100e` its performance in H100-equivalents. Made from `start` (to `end`)
-    in the share of its designer's units that `share` gives from each quarter."""
+    in the share of its designer's units that `share` gives from each quarter
+    (`model.accelerators.share_at`)."""
 
     name: str
     designer: str
@@ -302,18 +303,6 @@ class ProductSpec(_Data):
     hbm_stacks: int = Field(ge=0, le=16)
     hbm_generation: HbmGeneration
     h100e: float = Field(gt=0, le=20)
-
-    def share_at(self, quarter: int) -> float:
-        """Its share of its designer's units in `quarter` (before normalising): 0 out of
-        its dates; the latest `share` entry at or before the quarter (1.0 if none)."""
-        if quarter < parse_quarter(self.start) or (self.end is not None and quarter > parse_quarter(self.end)):
-            return 0.0
-        dated = sorted((parse_quarter(q), v) for q, v in self.share.items())
-        value = 1.0
-        for at, v in dated:
-            if at <= quarter:
-                value = v
-        return value
 
 
 class DesignerSpec(_Data):
