@@ -224,35 +224,15 @@ def _champion_designer(q: Quarter):
     return q.model.designers[row] if row is not None else None
 
 
-def champion_accelerators(q: Quarter) -> float:
-    """Accelerators (packaged units) the champion made this quarter."""
+def champion_figure(attr: str, empty, q: Quarter):
+    """The champion's designer's figure `attr` this quarter (`empty` when the champion
+    makes no accelerators): as `model_reporters` names them, `units` (accelerators,
+    packaged units made), `h100e` (the same in H100-equivalents of dense BF16
+    throughput), `binding` (the input that bound them: 'dies', 'hbm', 'packaging' or
+    'demand'), `die_stock` (good logic dies held at the quarter's end: its die bank),
+    `leak_dies_in` (dies that reached it over a leak route this quarter)."""
     designer = _champion_designer(q)
-    return designer.units if designer is not None else 0.0
-
-
-def champion_accelerators_h100e(q: Quarter) -> float:
-    """The same in H100-equivalents of dense BF16 throughput."""
-    designer = _champion_designer(q)
-    return designer.h100e if designer is not None else 0.0
-
-
-def champion_binding_input(q: Quarter) -> str:
-    """Which input bound the champion's accelerators this quarter: 'dies', 'hbm',
-    'packaging' or 'demand' ('' when it makes none)."""
-    designer = _champion_designer(q)
-    return designer.binding if designer is not None else ""
-
-
-def champion_die_bank(q: Quarter) -> float:
-    """Good logic dies the champion holds at the quarter's end (its die bank)."""
-    designer = _champion_designer(q)
-    return designer.die_stock if designer is not None else 0.0
-
-
-def champion_leak_dies(q: Quarter) -> float:
-    """Dies that reached the champion over a leak route (a shell company) this quarter."""
-    designer = _champion_designer(q)
-    return designer.leak_dies_in if designer is not None else 0.0
+    return getattr(designer, attr) if designer is not None else empty
 
 
 def other_china_accelerators(q: Quarter) -> float:
@@ -434,11 +414,11 @@ def model_reporters(model) -> dict:
     out = {
         "quarter": quarter,
         f"{champion}_ai_dies": champion_ai_dies,
-        f"{champion}_accelerators": champion_accelerators,
-        f"{champion}_accelerators_h100e": champion_accelerators_h100e,
-        f"{champion}_binding_input": champion_binding_input,
-        f"{champion}_die_bank_dies": champion_die_bank,
-        f"{champion}_leak_dies": champion_leak_dies,
+        f"{champion}_accelerators": partial(champion_figure, "units", 0.0),
+        f"{champion}_accelerators_h100e": partial(champion_figure, "h100e", 0.0),
+        f"{champion}_binding_input": partial(champion_figure, "binding", ""),
+        f"{champion}_die_bank_dies": partial(champion_figure, "die_stock", 0.0),
+        f"{champion}_leak_dies": partial(champion_figure, "leak_dies_in", 0.0),
         "other_china_accelerators": other_china_accelerators,
         "china_hbm_stock_stacks": china_hbm_stock,
         tuple(f"accelerators_{slug(d.name)}" for d in model.designers): designer_accelerators,

@@ -129,7 +129,8 @@ def _targets(targets: Iterable[str]) -> str:
                      if t.startswith("country:") else t for t in targets)
 
 
-def _rule_text(rule) -> str:
+def rule_text(rule) -> str:
+    """A rule in a few words, as the run figures' event key gives it."""
     issuer = COUNTRY_NAMES.get(rule.issuer, rule.issuer)
     targets = _targets(rule.targets)
     tier = "" if rule.tier == "mature" else f", {rule.tier} and finer"
@@ -149,10 +150,11 @@ def _rule_text(rule) -> str:
     return f"{issuer} controls mineral exports to {targets}"
 
 
-def run_events(source) -> list[tuple[str, str, str]]:
+def run_events(source, keep=None, subsidies: bool = True) -> list[tuple[str, str, str]]:
     """(quarter, short text, kind) for every rule, directive and subsidy of a model (or
     of a Scenario) that takes effect or is lifted, in date order; kind is 'rule',
-    'directive', 'subsidy' or 'lifted'. A model gives the rules its levers add too."""
+    'directive', 'subsidy' or 'lifted'. A model gives the rules its levers add too.
+    `keep`: a test of a rule (None: every rule); `subsidies`: whether subsidies count."""
     scenario = getattr(source, "scenario_spec", source)
     if hasattr(source, "scenario_spec"):
         rules = list(source.rules)
@@ -163,8 +165,8 @@ def run_events(source) -> list[tuple[str, str, str]]:
         rules = lever_rules(scenario.rules, scenario.parameters)
         champions = list(scenario.parameters.champions)
     out = []
-    for rule in rules:
-        text = _rule_text(rule)
+    for rule in rules if keep is None else filter(keep, rules):
+        text = rule_text(rule)
         out.append((rule.effective, text, "rule"))
         if rule.end:
             out.append((rule.end, f"lifted: {text}", "lifted"))
@@ -174,7 +176,7 @@ def run_events(source) -> list[tuple[str, str, str]]:
         out.append((directive.effective, text, "directive"))
         if directive.end:
             out.append((directive.end, f"lifted: {text}", "lifted"))
-    for subsidy in scenario.subsidies:
+    for subsidy in scenario.subsidies if subsidies else ():
         build = " and build-out" if subsidy.build_ahead else ""
         text = f"{COUNTRY_NAMES.get(subsidy.issuer, subsidy.issuer)}: subsidy{build} for {', '.join(subsidy.recipients)}"
         out.append((subsidy.effective, text, "subsidy"))
@@ -183,7 +185,7 @@ def run_events(source) -> list[tuple[str, str, str]]:
     return sorted(out, key=lambda e: parse_quarter(e[0]))
 
 
-def _grouped(events, first: float, last: float) -> list[tuple[float, str, list[tuple[str, str]]]]:
+def grouped_events(events, first: float, last: float) -> list[tuple[float, str, list[tuple[str, str]]]]:
     """Events within [first, last] (years) grouped by quarter: (x, quarter, [(text, kind)])."""
     groups: dict[str, list[tuple[str, str]]] = {}
     for event in events or []:
@@ -268,7 +270,7 @@ def run_figure(frame: pd.DataFrame, title: str = "", events: Sequence[tuple] | N
     data = frame.iloc[1:].copy() if "seed" not in frame else frame[frame["quarter"] != frame["quarter"].iloc[0]].copy()
     data["year"] = [quarter_year(parse_quarter(q)) for q in data["quarter"]]
     first, last = (float(data["year"].min()), float(data["year"].max())) if len(data) else (0.0, 0.0)
-    groups = _grouped(events, first, last)
+    groups = grouped_events(events, first, last)
     key = _event_key(groups)
     caption_line = "; ".join(part for part in (caption, _seed_caption(data)) if part)
     n_footer = 2 + (sum(len(textwrap.wrap(line, KEY_WIDTH)) for line in key) + 1) // 2

@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from experiments.analysis.figures import grouped_events, run_events
 from model.reporters import slug
 from model.technology import ADVANCED_TIERS, TIERS, parse_quarter, quarter_year
 
@@ -227,61 +228,23 @@ EVENT_COLOURS = {"rule": "#555555", "directive": "#c8102e", "lifted": "#999999"}
 state's directive, pale grey for a rule's end."""
 ADJECTIVES = {"CN": "Chinese", "US": "US", "TW": "Taiwanese", "KR": "Korean", "JP": "Japanese",
               "NL": "Dutch"}
-PLACE_NAMES = {"US": "US", "CN": "China", "NL": "Netherlands", "JP": "Japan", "TW": "Taiwan",
-               "KR": "South Korea"}
 ACCELERATOR_WIDTH_IN = 7.6
 ACCELERATOR_AXES_IN = 1.9  # the plot's height; the figure adds the title, axis and key
 KEY_LINE_IN = 0.15
 
 
-def _place(target: str) -> str:
-    return PLACE_NAMES.get(target.removeprefix("country:"), target.removeprefix("country:"))
-
-
-def chain_event_text(rule) -> str:
-    """A rule on the accelerator chain (wafers, HBM, packaging) in a few words."""
-    what = {"wafers": "wafers", "hbm": f"HBM ({rule.generation} and newer)",
-            "packaging": "advanced packaging"}[rule.kind]
-    source = f" from {', '.join(rule.suppliers)}" if rule.suppliers else ""
-    tier = f" at {rule.tier} and finer" if rule.kind == "wafers" and rule.tier != "mature" else ""
-    reach = ", foreign-made too" if rule.foreign_direct_product else ""
-    return (f"{_place(rule.issuer)} cuts {what}{source} to "
-            f"{', '.join(_place(t) for t in rule.targets)}{tier}{reach}")
-
-
 def chain_events(model) -> list[tuple[str, str, str]]:
     """(quarter, short text, kind) of what acts on the accelerator chain of the
-    champion's country, in date order: the rules on wafers, HBM and packaging that name
-    one of its designers or their country (their start, and their end as 'lifted'), and
-    the state's directives. Kind: 'rule', 'directive' or 'lifted'."""
+    champion's country, in date order (`experiments.analysis.figures.run_events`): the
+    rules on wafers, HBM and packaging that name one of its designers or their country
+    (their start, and their end as 'lifted'), and the state's directives. Kind: 'rule',
+    'directive' or 'lifted'."""
     champion = model.world.tracked.champion
     designers = [d for d in model.designers if d.name == champion]
     country = designers[0].country if designers else model.firms[model.firm_index[champion]].country
     reached = {d.name for d in model.designers if d.country == country} | {champion, f"country:{country}"}
-    out = []
-    for rule in model.rules:
-        if rule.kind in ("wafers", "hbm", "packaging") and reached & set(rule.targets):
-            text = chain_event_text(rule)
-            out.append((rule.effective, text, "rule"))
-            if rule.end:
-                out.append((rule.end, f"lifted: {text}", "lifted"))
-    who = ", ".join(model.parameters.champions) or "no one (no champions)"
-    for directive in model.scenario_spec.directives:
-        text = f"{_place(directive.issuer)}: {directive.foundry} serves {who} first"
-        out.append((directive.effective, text, "directive"))
-        if directive.end:
-            out.append((directive.end, f"lifted: {text}", "lifted"))
-    return sorted(out, key=lambda e: parse_quarter(e[0]))
-
-
-def grouped_events(events, first: float, last: float) -> list[tuple[float, str, list[tuple[str, str]]]]:
-    """Events within [first, last] (years) grouped by quarter: (x at the quarter's
-    start, quarter, [(text, kind)]), in date order."""
-    groups: dict[str, list[tuple[str, str]]] = {}
-    for quarter, text, kind in events:
-        groups.setdefault(quarter, []).append((text, kind))
-    out = [(quarter_year(parse_quarter(q)), q, items) for q, items in groups.items()]
-    return sorted(g for g in out if first - 0.01 <= g[0] <= last + 0.3)
+    return run_events(model, keep=lambda rule: rule.kind in ("wafers", "hbm", "packaging")
+                      and bool(reached & set(rule.targets)), subsidies=False)
 
 
 def binding_spans(years: np.ndarray, binding) -> list[tuple[float, float, str]]:
