@@ -113,18 +113,22 @@ class AcceleratorDesigner(ChipAgent):
         before = np.minimum(quarters - AI_BOOM_QUARTER, 0) / 4.0 * math.log1p(self.spec.demand_growth_before)
         return boom + before
 
-    def ai_wafers(self, quarter: int, ai_growth: float, ai_fade: float, scale: float, die_yield: float) -> float:
+    def ai_wafers(self, quarter: int, ai_growth: float, ai_fade: float, scale: float, die_yield: float,
+                  cover: float | None = None) -> float:
         """AI wafers a quarter for the dies its demand in `quarter` needs, at the
         good-die yield it sees (`die_yield`); 0 where its demand is not sized (its wafer
-        streams say what it orders). Its die bank is a reserve, not a reason to order
-        less (ASSUMPTION: Huawei kept SMIC's lines busy while it held TSMC-made dies,
-        SemiAnalysis 2025-09-08 as cited in calibration.csv): it is drawn when the
-        quarter's dies fall short."""
+        streams say what it orders). With `cover`, less the dies it holds beyond `cover`
+        quarters of that need (a bank that big is a reason to order less; one smaller is
+        a reserve it keeps: ASSUMPTION); without, the need itself (what foundries hear
+        for their capacity plans)."""
         demand = self.demand(quarter, ai_growth, ai_fade, scale)
         if not math.isfinite(demand):
             return 0.0
         dies, _, _ = self.needs(quarter)
-        return demand * dies / (self.dies_per_wafer * max(die_yield, 1e-3))
+        need = demand * dies
+        if cover is not None:
+            need = max(need - max(self.die_stock - cover * need, 0.0), 0.0)
+        return need / (self.dies_per_wafer * max(die_yield, 1e-3))
 
     # --------------------------------------------------------------- its inputs
     def receive_dies(self, own: float, leaked: float) -> None:

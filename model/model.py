@@ -291,7 +291,8 @@ class ChipMarketModel(mesa.Model):
         seen = [self._die_yield_seen(d, yields) for d in sized]
         return AiNeeds(rows=np.array([d.firm_row for d in sized], dtype=np.int64),
                        tiers=np.array([d.die_tier for d in sized], dtype=np.int64),
-                       now=np.array([d.ai_wafers(quarter, *growth, y) for d, y in zip(sized, seen)]),
+                       now=np.array([d.ai_wafers(quarter, *growth, y, p.die_cover_quarters)
+                                     for d, y in zip(sized, seen)]),
                        ahead=np.array([d.ai_wafers(horizon, *growth, y) for d, y in zip(sized, seen)]))
 
     def _die_yield_seen(self, designer, yields: np.ndarray) -> float:

@@ -271,6 +271,12 @@ class Parameters(_Strict):
         "quarters of its planned use: it orders HBM up to it, after every designer's "
         "needs are filled (ASSUMPTION; range 0.5-2).",
     )
+    die_cover_quarters: float = uncertainty(
+        2.0, ge=0.0, le=20.0,
+        description="Quarters of its die needs a designer with a sized demand keeps as a "
+        "reserve: it orders fewer AI wafers by the dies it holds beyond that (ASSUMPTION; "
+        "range 1-4).",
+    )
     memory_tool_drag: float = uncertainty(
         0.5, ge=0.0, le=1.0,
         description="Share of a memory maker's capacity growth lost, and of a year by which "
