@@ -36,6 +36,8 @@ from model.scenario import DEFAULT_SCENARIO
 SUMMARY_QUARTERS = ("2020Q2", "2020Q4", "2023Q4", "2025Q4", "2027Q4", "2030Q4")
 SUMMARY_COLUMNS = {
     "huawei_ai_dies": "Huawei AI dies",
+    "huawei_accelerators": "Huawei accel.",
+    "huawei_binding_input": "binding",
     "huawei_fulfilment": "Huawei fulfil.",
     "other_china_fulfilment": "other CN fulfil.",
     "smic_capacity_7nm": "SMIC 7nm cap.",

@@ -39,7 +39,11 @@ TOOL_NAMES = {"euv": "EUV", "duv_immersion": "DUV immersion", "duv_dry": "DUV dr
               "etch_dep": "etch/deposition", "metrology": "metrology"}
 
 LABELS: dict[str, str] = {
-    "huawei_ai_dies": "Huawei",
+    "huawei_ai_dies": "Huawei good AI dies",
+    "huawei_accelerators": "Huawei accelerators (packaged)",
+    "other_china_accelerators": "Other Chinese designers' accelerators",
+    "china_hbm_stock_stacks": "HBM stacks held by Chinese designers",
+    "huawei_die_bank_dies": "Huawei die bank",
     "huawei_fulfilment": "Huawei",
     "other_china_fulfilment": "Other Chinese firms",
     "huawei_smic_advanced_wafers": "SMIC to Huawei",
@@ -109,7 +113,8 @@ class Panel:
 
 
 PANELS = [
-    Panel("Huawei's good AI dies", "thousand dies per quarter", ["huawei_ai_dies"], 1e-3),
+    Panel("Huawei's AI chips: good dies and accelerators", "thousand per quarter",
+          ["huawei_ai_dies", "huawei_accelerators"], 1e-3),
     Panel("Advanced-tier orders served (leading + 7nm)", "% of wafers ordered",
           ["huawei_fulfilment", "other_china_fulfilment"], 100.0),
     Panel("SMIC advanced capacity", "thousand 300 mm wafers per quarter",
