@@ -70,15 +70,18 @@ class AcceleratorDesigner(ChipAgent):
         products of the quarter take (an index; 0 if it makes none)."""
         return self._mix(quarter)[1]
 
-    def _mix(self, quarter: int) -> tuple[np.ndarray, tuple[float, float, int]]:
-        """`shares` and `needs` of `quarter`, worked out once a quarter (the products'
-        dated shares are fixed)."""
+    def _mix(self, quarter: int) -> tuple[np.ndarray, tuple[float, float, int], np.ndarray]:
+        """`shares`, `needs` and the stacks per unit by generation of `quarter`, worked
+        out once a quarter (the products' dated shares are fixed)."""
         kept = self._mixes.get(quarter)
         if kept is None:
             shares = mix(np.array([share_at(dates, quarter) for dates in self._dates]))
             dies, stacks = bundle(shares, self.product_dies, self.product_stacks)
             made = self.product_generation[shares > 0]
-            kept = self._mixes[quarter] = (shares, (dies, stacks, int(made.min()) if len(made) else 0))
+            by_generation = np.bincount(self.product_generation, weights=shares * self.product_stacks,
+                                        minlength=len(HBM_GENERATIONS))
+            kept = self._mixes[quarter] = (shares, (dies, stacks, int(made.min()) if len(made) else 0),
+                                           by_generation)
         return kept
 
     def demand(self, quarter: int, ai_growth: float, ai_fade: float, scale: float) -> float:
@@ -145,15 +148,15 @@ class AcceleratorDesigner(ChipAgent):
             return 0.0
         return min(self.demand_units, self.die_stock / dies)
 
-    def hbm_order(self, quarter: int, slots: float, cover: float) -> tuple[int, float, float]:
-        """(generation index, need, extra): the stacks the `slots` it booked take beyond
-        the usable stock it holds, and `cover` quarters of that again as stock."""
-        _, stacks, first = self.needs(quarter)
-        held = usable(self.hbm_stock, first)
-        need = max(slots * stacks - held, 0.0)
-        extra = max(slots * stacks * (1.0 + cover) - held, 0.0) - need
-        self.hbm_ordered = need + extra
-        return first, need, extra
+    def hbm_order(self, quarter: int, slots: float, cover: float) -> tuple[np.ndarray, np.ndarray]:
+        """(need, extra), stacks by generation: what the `slots` it booked take of each
+        generation (its products' shares x their stacks) beyond its stock of that
+        generation, and `cover` quarters of that again as stock."""
+        want = slots * self._mix(quarter)[2]
+        need = np.maximum(want - self.hbm_stock, 0.0)
+        extra = np.maximum(want * (1.0 + cover) - self.hbm_stock, 0.0) - need
+        self.hbm_ordered = float(need.sum() + extra.sum())
+        return need, extra
 
     def receive_hbm(self, stacks_by_generation: np.ndarray) -> None:
         stacks_by_generation = np.asarray(stacks_by_generation, dtype=float)

@@ -37,6 +37,7 @@ class MemoryMaker(ChipAgent):
         self.ordered_stacks = 0.0
         self.shipped_stacks = 0.0
         self.china_stacks = 0.0
+        self.shipped_by_generation = [0.0] * len(HBM_GENERATIONS)  # stacks shipped, by generation
 
     def plan(self, quarter: int, tool_drag: float) -> HbmPlan:
         """This quarter's capacity (stacks) and the newest generation it ships.

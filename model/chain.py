@@ -53,6 +53,12 @@ class HbmMarket:
         shipped = np.bincount(self.group, weights=self.flow, minlength=self.n_designers * len(HBM_GENERATIONS))
         return shipped.reshape(self.n_designers, len(HBM_GENERATIONS))
 
+    def by_maker_and_generation(self, values: np.ndarray) -> np.ndarray:
+        """(makers, generations): the sum of per-edge `values` per maker and generation."""
+        n = len(HBM_GENERATIONS)
+        cells = self.edges.supplier * n + self.edges.category
+        return np.bincount(cells, weights=values, minlength=self.n_makers * n).reshape(self.n_makers, n)
+
     def by_maker(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Per maker, the sum of per-edge `values` (over `mask`'s edges)."""
         weights = values if mask is None else np.where(mask, values, 0.0)

@@ -243,8 +243,7 @@ class ChipMarketModel(mesa.Model):
         booked = self._book_packaging(q, requests)
         need, extra = np.zeros(self.hbm_stock_shape), np.zeros(self.hbm_stock_shape)
         for d, designer in enumerate(self.designers):
-            generation, need[d, generation], extra[d, generation] = designer.hbm_order(q, booked[d],
-                                                                                      p.hbm_cover_quarters)
+            need[d], extra[d] = designer.hbm_order(q, booked[d], p.hbm_cover_quarters)
         self._ship_hbm(q, need, extra)
         for designer, slots in zip(self.designers, booked.tolist()):
             designer.assemble(q, slots)
@@ -273,10 +272,11 @@ class ChipMarketModel(mesa.Model):
                                np.array([m.newest for m in self.memory_makers], dtype=np.int64), need, extra,
                                controls.at_risk_mask(self.announced_hbm, len(market.edges)), p.hbm_stockpile_factor)
         china = self.designer_chinese[market.edges.buyer]
-        for maker, ordered, sold, to_china in zip(self.memory_makers, market.by_maker(market.orders).tolist(),
-                                                  market.by_maker(market.flow).tolist(),
-                                                  market.by_maker(market.flow, china).tolist()):
+        for maker, ordered, sold, to_china, by_generation in zip(
+                self.memory_makers, market.by_maker(market.orders).tolist(), market.by_maker(market.flow).tolist(),
+                market.by_maker(market.flow, china).tolist(), market.by_maker_and_generation(market.flow).tolist()):
             maker.ordered_stacks, maker.shipped_stacks, maker.china_stacks = ordered, sold, to_china
+            maker.shipped_by_generation = by_generation
         for designer, stacks in zip(self.designers, shipped):
             designer.receive_hbm(stacks)
 

@@ -22,7 +22,7 @@ import mesa
 import numpy as np
 
 from model.market import herfindahl
-from model.technology import ADVANCED_TIERS, TIERS, quarter_label
+from model.technology import ADVANCED_TIERS, HBM_GENERATIONS, TIERS, quarter_label
 
 ADVANCED = [t.index for t in ADVANCED_TIERS]
 assert len(ADVANCED) < 8, "Quarter.advanced adds the advanced columns as numpy sums fewer than eight cells"
@@ -547,7 +547,8 @@ def government_columns(snapshots: list) -> dict:
 DESIGNER_COLUMNS = ["demand_units", "accelerators", "accelerators_h100e", "binding_input", "die_bank_dies",
                     "dies_in", "leak_dies_in", "hbm_stock_stacks", "hbm_in_stacks", "hbm_ordered_stacks",
                     "packaging_booked"]
-MEMORY_COLUMNS = ["capacity_stacks", "ordered_stacks", "shipped_stacks", "china_stacks", "newest_generation"]
+MEMORY_COLUMNS = ["capacity_stacks", "ordered_stacks", "shipped_stacks", "china_stacks", "newest_generation",
+                  *(f"shipped_{g.lower()}_stacks" for g in HBM_GENERATIONS)]
 PACKAGER_COLUMNS = ["capacity_packages", "booked_packages", "china_packages"]
 
 
@@ -557,8 +558,8 @@ def designer_snapshot(q: Quarter) -> list[tuple]:
 
 
 def memory_snapshot(q: Quarter) -> list[tuple]:
-    return [(m.capacity_stacks, m.ordered_stacks, m.shipped_stacks, m.china_stacks, m.newest_generation)
-            for m in q.model.memory_makers]
+    return [(m.capacity_stacks, m.ordered_stacks, m.shipped_stacks, m.china_stacks, m.newest_generation,
+             *m.shipped_by_generation) for m in q.model.memory_makers]
 
 
 def packager_snapshot(q: Quarter) -> list[tuple]:
@@ -645,11 +646,17 @@ def agenttype_reporters() -> dict:
                 "hbm_in_stacks": "hbm_in", "hbm_ordered_stacks": "hbm_ordered", "packaging_booked": "packaging_booked"}
     memory = {"name": "name", "country": "country", "capacity_stacks": "capacity_stacks",
               "ordered_stacks": "ordered_stacks", "shipped_stacks": "shipped_stacks", "china_stacks": "china_stacks",
-              "newest_generation": "newest_generation"}
+              "newest_generation": "newest_generation",
+              **{f"shipped_{g.lower()}_stacks": partial(_item, "shipped_by_generation", k)
+                 for k, g in enumerate(HBM_GENERATIONS)}}
     packager = {"name": "name", "country": "country", "capacity_packages": "capacity_packages",
                 "booked_packages": "booked_packages", "china_packages": "china_packages"}
     return {Foundry: foundry, FablessFirm: firm, EquipmentVendor: vendor, Government: government,
             AcceleratorDesigner: designer, MemoryMaker: memory, Packager: packager}
+
+
+def _item(attr: str, index: int, agent) -> float:
+    return float(getattr(agent, attr)[index])
 
 
 def _tiers(attr: str, agent) -> float:

@@ -305,9 +305,14 @@ def test_a_designer_conserves_its_die_and_hbm_stocks_and_builds_within_its_input
         dies, stacks, first = designer.needs(q)
         assert request <= designer.demand_units and at_most(request * dies, designer.die_stock)
         slots = request * slot_share
-        generation, need, extra = designer.hbm_order(q, slots, cover)
-        assert generation == first and need >= 0 and extra >= 0
-        assert close(need, max(slots * stacks - usable(hbm_before, first), 0.0), scale=slots * stacks)
+        need, extra = designer.hbm_order(q, slots, cover)
+        assert np.all(need >= 0) and np.all(extra >= 0)
+        # By generation: what the slots take of each (shares x stacks of its products)
+        # beyond the stock of that generation; the total is the bundle's stacks.
+        want = np.zeros(len(hbm_before))
+        np.add.at(want, designer.product_generation, slots * designer.shares(q) * designer.product_stacks)
+        assert close(want.sum(), slots * stacks, scale=slots * stacks)
+        assert np.allclose(need, np.maximum(want - hbm_before, 0.0), rtol=1e-9, atol=1e-6 * max(slots * stacks, 1.0))
         designer.receive_hbm(hbm)
         units = designer.assemble(q, slots)
         in_dies, in_hbm = dies_before + own + leaked, hbm_before + hbm
