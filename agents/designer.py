@@ -4,8 +4,8 @@ become accelerators by its products' bills of materials.
 A designer keeps a die stock (its die bank: dies from its own wafers and from any leak
 route) and an HBM stock by generation; both carry over quarters. It decides what it
 wants: accelerators (its buyers' demand, where the world sizes it), the AI wafers to
-make their dies, the HBM stacks to make them (more ahead of a rule that will cut its
-supply), the packaging to book; then it assembles what its inputs allow
+make their dies, the packaging to book for what its demand and dies allow, the HBM
+stacks of each generation those packages take; then it assembles what its inputs allow
 (`model.accelerators.buildable`) and records which input bound.
 """
 
@@ -20,7 +20,7 @@ from agents.base import ChipAgent
 from model.accelerators import (
     AI_BOOM_QUARTER, ai_boom_log_growth, buildable, bundle, draw, mix, product_dates, share_at, usable,
 )
-from model.technology import HBM_GENERATIONS, HBM_INDEX, TIER_INDEX, parse_quarter
+from model.technology import HBM_GENERATIONS, HBM_INDEX, TIER_INDEX
 
 
 class AcceleratorDesigner(ChipAgent):
@@ -34,7 +34,6 @@ class AcceleratorDesigner(ChipAgent):
         super().__init__(model, name, country)
         self.spec, self.products, self.firm_row = spec, list(products), firm_row
         self.dies_per_wafer = dies_per_wafer
-        self.product_names = [p.name for p in self.products]
         self.product_dies = np.array([p.dies for p in self.products], dtype=float)
         self.product_stacks = np.array([p.hbm_stacks for p in self.products], dtype=float)
         self.product_generation = np.array([HBM_INDEX[p.hbm_generation] for p in self.products], dtype=np.int64)
@@ -43,8 +42,8 @@ class AcceleratorDesigner(ChipAgent):
         self.generations = sorted({HBM_INDEX[p.hbm_generation] for p in self.products})
         self._mixes: dict[int, tuple] = {}  # by quarter: `_mix`
         self._dates = [product_dates(p) for p in self.products]
-        self._demands: dict[tuple, float] = {}  # by (quarter, boom): `demand`
-        self._levels: dict[tuple, tuple] = {}  # by boom: (first quarter, exp of `_log_level` from it)
+        self._demands: dict[tuple, float] = {}  # by (quarter, boom, scale): `demand`
+        self._anchors: dict[tuple, float] = {}  # by boom: the demand year's level, summed over its quarters
         # Stocks, carried over quarters.
         self.die_stock = 0.0
         self.hbm_stock = np.zeros(len(HBM_GENERATIONS))
@@ -97,19 +96,13 @@ class AcceleratorDesigner(ChipAgent):
         return self._demands[key]
 
     def _demand(self, quarter: int, ai_growth: float, ai_fade: float, scale: float) -> float:
-        year = self.spec.demand_year
-        levels = self._levels.get((ai_growth, ai_fade))
-        if levels is None:  # the demand year's quarters and the run's, on this boom's path
-            quarters = np.arange(min(year * 4, quarter), max(year * 4 + 4, quarter + 64))
-            levels = self._levels[(ai_growth, ai_fade)] = (int(quarters[0]),
-                                                             np.exp(self._log_level(quarters, ai_growth, ai_fade)))
-        first, level = levels
-        if not first <= quarter < first + len(level):
-            return float(self.spec.demand_units * scale / np.exp(self._log_level(
-                np.arange(year * 4, year * 4 + 4), ai_growth, ai_fade)).sum()
-                * np.exp(self._log_level(np.array([quarter]), ai_growth, ai_fade))[0])
-        base = self.spec.demand_units * scale / level[year * 4 - first:year * 4 + 4 - first].sum()
-        return float(base * level[quarter - first])
+        anchor = self._anchors.get((ai_growth, ai_fade))
+        if anchor is None:
+            year = self.spec.demand_year
+            anchor = self._anchors[(ai_growth, ai_fade)] = np.exp(
+                self._log_level(np.arange(year * 4, year * 4 + 4), ai_growth, ai_fade)).sum()
+        level = np.exp(self._log_level(np.array([quarter]), ai_growth, ai_fade))[0]
+        return float(self.spec.demand_units * scale / anchor * level)
 
     def _log_level(self, quarters: np.ndarray, ai_growth: float, ai_fade: float) -> np.ndarray:
         boom = ai_boom_log_growth(quarters - AI_BOOM_QUARTER, ai_growth, ai_fade)
@@ -140,8 +133,8 @@ class AcceleratorDesigner(ChipAgent):
         self.die_stock += own + leaked
 
     def plan(self, quarter: int, ai_growth: float, ai_fade: float, scale: float) -> float:
-        """This quarter's demand (units, kept) and the packages it books: its demand, or
-        what its dies allow if fewer (every die it holds where its demand is not sized)."""
+        """The packages it books this quarter (its demand, kept as `demand_units`, or what
+        its dies allow if fewer: every die it holds where its demand is not sized)."""
         self.demand_units = self.demand(quarter, ai_growth, ai_fade, scale)
         dies, _, _ = self.needs(quarter)
         if dies <= 0:
@@ -159,6 +152,7 @@ class AcceleratorDesigner(ChipAgent):
         return need, extra
 
     def receive_hbm(self, stacks_by_generation: np.ndarray) -> None:
+        """HBM stacks shipped to it this quarter, by generation, into its stock."""
         stacks_by_generation = np.asarray(stacks_by_generation, dtype=float)
         self.hbm_in = float(stacks_by_generation.sum())
         self.hbm_stock = self.hbm_stock + stacks_by_generation
@@ -182,7 +176,3 @@ class AcceleratorDesigner(ChipAgent):
     @property
     def hbm_stock_stacks(self) -> float:
         return float(self.hbm_stock.sum())
-
-    def first_quarter(self) -> int:
-        """The first quarter it makes any product."""
-        return min(parse_quarter(p.start) for p in self.products) if self.products else 0

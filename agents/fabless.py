@@ -421,18 +421,20 @@ class AiNeeds:
         designer's AI wafers replace its AI streams' at its tier (this quarter's x its
         shock; the forecast's as they are), the other cells as they were."""
         now = self.now * np.asarray(shocks, dtype=float)[self.rows]
-        for rows, values in ((self.rows, now), (self.rows + m, self.ahead)):
-            cells = (rows, self.tiers)
-            total[cells] = total[cells] - ai[cells] + values
-            ai[cells] = values
+        _replace_ai(total, ai, (self.rows, self.tiers), now)
+        _replace_ai(total, ai, (self.rows + m, self.tiers), self.ahead)
 
     def put_each(self, demand, demand_ai, forecast, forecast_ai, shocks) -> None:
         """`put` on this quarter's and the forecast's demand held apart."""
         now = self.now * np.asarray(shocks, dtype=float)[self.rows]
-        cells = (self.rows, self.tiers)
-        for total, ai, values in ((demand, demand_ai, now), (forecast, forecast_ai, self.ahead)):
-            total[cells] = total[cells] - ai[cells] + values
-            ai[cells] = values
+        _replace_ai(demand, demand_ai, (self.rows, self.tiers), now)
+        _replace_ai(forecast, forecast_ai, (self.rows, self.tiers), self.ahead)
+
+
+def _replace_ai(total: np.ndarray, ai: np.ndarray, cells: tuple, values: np.ndarray) -> None:
+    """In place: the AI wafers at `cells` become `values`, and the totals with them."""
+    total[cells] = total[cells] - ai[cells] + values
+    ai[cells] = values
 
 
 class FablessSector:

@@ -29,7 +29,7 @@ class MemoryMaker(ChipAgent):
         self.points = dated(spec.capacity)
         self.generation_quarter = {HBM_INDEX[g]: parse_quarter(q) for g, q in spec.generations.items()}
         self.capacity_stacks = 0.0
-        self.growth_scale = 1.0  # what sales and denied tools have made of its growth since its last figure
+        self.newest = -1  # the newest generation it ships (an index; -1 before its first)
         self.extra_delay = 0.0  # quarters its next generations slip, from denied tools
         self.denied: set[str] = set()  # tool categories rules in force deny it
         self.denied_by: dict[str, set[str]] = {}  # by rule id (model.controls)
@@ -72,5 +72,4 @@ class MemoryMaker(ChipAgent):
     @property
     def newest_generation(self) -> str:
         """The newest generation it ships ('' before its first)."""
-        newest = getattr(self, "newest", -1)
-        return HBM_GENERATIONS[newest] if newest >= 0 else ""
+        return HBM_GENERATIONS[self.newest] if self.newest >= 0 else ""

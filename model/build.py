@@ -24,7 +24,7 @@ from model.ledger import Ledger
 from model.markets import ToolMarket, WaferMarket
 from model.policy import lever_rules
 from model.scenario import Directive, ScenarioError
-from model.technology import CATEGORY_INDEX, HBM_GENERATIONS, TIER_INDEX, TIERS, TOOL_CATEGORIES, parse_quarter
+from model.technology import CATEGORY_INDEX, TIER_INDEX, TIERS, TOOL_CATEGORIES, parse_quarter
 
 
 def populate(model) -> None:
@@ -210,9 +210,9 @@ def build_chain(model, tg: TradeGraph, wafers: EdgeSet) -> tuple[list[EdgeSet], 
                         np.full(len(p_), -1), [p.name for p in model.packagers], designer_names)
     inbound, outbound, opens = leak_edges(w.leak_routes, model.foundry_index, [f.name for f in model.foundries],
                                           model.designer_index, designer_names)
-    model.hbm_market = HbmMarket(hbm, len(model.memory_makers), len(model.designers))
-    model.packaging_market = PackagingMarket(packaging, weight.astype(float), len(model.packagers),
-                                             len(model.designers))
+    chinese = np.array([d.country == "CN" for d in model.designers], dtype=bool)
+    model.hbm_market = HbmMarket(hbm, len(model.memory_makers), chinese)
+    model.packaging_market = PackagingMarket(packaging, weight.astype(float), len(model.packagers), chinese)
     model.leak_routes = LeakRoutes(inbound, outbound, opens, len(model.designers))
     shells = list(w.leak_routes)
     sides = {"hbm": EdgeSides(hbm, model.memory_makers, model.designers),
@@ -221,8 +221,6 @@ def build_chain(model, tg: TradeGraph, wafers: EdgeSet) -> tuple[list[EdgeSet], 
              "relay": EdgeSides(outbound, shells, model.designers)}
     model.designer_wafer_edges = {d.firm_row: np.flatnonzero((wafers.buyer == d.firm_row) & (wafers.tier == d.die_tier))
                                   for d in model.designers}
-    model.designer_chinese = np.array([d.country == "CN" for d in model.designers], dtype=bool)
-    model.hbm_stock_shape = (len(model.designers), len(HBM_GENERATIONS))
     return [hbm, packaging, inbound, outbound], sides
 
 

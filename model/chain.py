@@ -24,8 +24,9 @@ class HbmMarket:
     from in proportion to their capacity (their market shares), then each maker's
     capacity goes to the orders on it: needs first, then stock, pro rata (`clear`)."""
 
-    def __init__(self, edges: EdgeSet, n_makers: int, n_designers: int) -> None:
-        self.edges, self.n_makers, self.n_designers = edges, n_makers, n_designers
+    def __init__(self, edges: EdgeSet, n_makers: int, designer_chinese: np.ndarray) -> None:
+        self.edges, self.n_makers, self.n_designers = edges, n_makers, len(designer_chinese)
+        self.china_buyer = designer_chinese[edges.buyer]  # per edge: a Chinese designer buys
         self.group = edges.buyer * len(HBM_GENERATIONS) + edges.category  # designer x generation
         self.orders = np.zeros(len(edges))
         self.flow = np.zeros(len(edges))
@@ -70,9 +71,10 @@ class PackagingMarket:
     over the houses it may use by its preference, each house's capacity to the
     requests on it pro rata."""
 
-    def __init__(self, edges: EdgeSet, weight: np.ndarray, n_packagers: int, n_designers: int) -> None:
+    def __init__(self, edges: EdgeSet, weight: np.ndarray, n_packagers: int, designer_chinese: np.ndarray) -> None:
         self.edges, self.weight = edges, weight
-        self.n_packagers, self.n_designers = n_packagers, n_designers
+        self.n_packagers, self.n_designers = n_packagers, len(designer_chinese)
+        self.china_buyer = designer_chinese[edges.buyer]  # per edge: a Chinese designer books
         self.orders = np.zeros(len(edges))
         self.flow = np.zeros(len(edges))
 

@@ -23,7 +23,7 @@ from agents.fabless import AiNeeds
 from model import build, controls, reporters
 from model.scenario import DEFAULT_SCENARIO, Directive, Rule, Scenario, check_against_world, load_scenario
 from model.synthetic import synthetic_world
-from model.technology import TIERS, Tier
+from model.technology import HBM_GENERATIONS, TIERS, Tier
 from model.technology import parse_quarter, quarter_label, quarter_year
 from model.world import World, load_world
 
@@ -241,7 +241,8 @@ class ChipMarketModel(mesa.Model):
             designer.receive_dies(float(ai_dies[designer.firm_row]), float(leaked[d]))
             requests[d] = designer.plan(q, *growth)
         booked = self._book_packaging(q, requests)
-        need, extra = np.zeros(self.hbm_stock_shape), np.zeros(self.hbm_stock_shape)
+        shape = (len(self.designers), len(HBM_GENERATIONS))  # designers x generations
+        need, extra = np.zeros(shape), np.zeros(shape)
         for d, designer in enumerate(self.designers):
             need[d], extra[d] = designer.hbm_order(q, booked[d], p.hbm_cover_quarters)
         self._ship_hbm(q, need, extra)
@@ -255,9 +256,8 @@ class ChipMarketModel(mesa.Model):
         for packager in self.packagers:
             packager.capacity_packages = packager.plan_capacity(q)
         booked = market.book(np.array([k.open_capacity() for k in self.packagers]), requests)
-        china = self.designer_chinese[market.edges.buyer]
         for packager, used, to_china in zip(self.packagers, market.by_packager(market.flow).tolist(),
-                                            market.by_packager(market.flow, china).tolist()):
+                                            market.by_packager(market.flow, market.china_buyer).tolist()):
             packager.record(used, to_china)
         return booked
 
@@ -271,10 +271,10 @@ class ChipMarketModel(mesa.Model):
         shipped = market.trade(np.array([m.capacity_stacks for m in self.memory_makers]),
                                np.array([m.newest for m in self.memory_makers], dtype=np.int64), need, extra,
                                controls.at_risk_mask(self.announced_hbm, len(market.edges)), p.hbm_stockpile_factor)
-        china = self.designer_chinese[market.edges.buyer]
         for maker, ordered, sold, to_china, by_generation in zip(
                 self.memory_makers, market.by_maker(market.orders).tolist(), market.by_maker(market.flow).tolist(),
-                market.by_maker(market.flow, china).tolist(), market.by_maker_and_generation(market.flow).tolist()):
+                market.by_maker(market.flow, market.china_buyer).tolist(),
+                market.by_maker_and_generation(market.flow).tolist()):
             maker.ordered_stacks, maker.shipped_stacks, maker.china_stacks = ordered, sold, to_china
             maker.shipped_by_generation = by_generation
         for designer, stacks in zip(self.designers, shipped):

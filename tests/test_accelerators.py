@@ -156,7 +156,7 @@ def hbm_markets(draw_):
     extra = draw_(arrays(float, (n_designers, G), elements=amount))
     at_risk = draw_(arrays(bool, len(m)))
     factor = draw_(st.floats(0.0, 20.0))
-    return HbmMarket(edges, n_makers, n_designers), capacity, newest, need, extra, at_risk, factor
+    return HbmMarket(edges, n_makers, np.zeros(n_designers, dtype=bool)), capacity, newest, need, extra, at_risk, factor
 
 
 @settings(max_examples=300, deadline=None)
@@ -194,7 +194,7 @@ def test_hbm_flows_only_on_active_edges_a_maker_can_serve_within_orders_and_capa
 def one_maker_two_designers() -> HbmMarket:
     edges = EdgeSet("hbm", np.array([0, 0]), np.array([0, 1]), np.zeros(2, dtype=np.int64), np.array([1, 1]),
                     ["M"], ["A", "B"])
-    return HbmMarket(edges, 1, 2)
+    return HbmMarket(edges, 1, np.zeros(2, dtype=bool))
 
 
 def test_hbm_makers_fill_needs_before_stock_and_stockpiling_jumps_the_queue():
@@ -215,7 +215,7 @@ def test_an_hbm_order_goes_around_a_cut_maker():
     edges.cut_count[0] = 1
     need = np.zeros((1, G))
     need[0, 1] = 8.0
-    market = HbmMarket(edges, 2, 1)
+    market = HbmMarket(edges, 2, np.zeros(1, dtype=bool))
     shipped = market.trade(np.array([10.0, 10.0]), np.array([4, 4]), need, np.zeros((1, G)), np.zeros(2, bool), 0.0)
     assert shipped[0, 1] == pytest.approx(8.0)
     assert market.flow.tolist() == pytest.approx([0.0, 8.0])
@@ -233,7 +233,7 @@ def packaging_markets(draw_):
     weight = draw_(arrays(float, len(p), elements=st.floats(0.0, 1.0)))
     capacity = draw_(arrays(float, n_packagers, elements=amount))
     requests = draw_(arrays(float, n_designers, elements=amount))
-    return PackagingMarket(edges, weight, n_packagers, n_designers), capacity, requests
+    return PackagingMarket(edges, weight, n_packagers, np.zeros(n_designers, dtype=bool)), capacity, requests
 
 
 @settings(max_examples=300, deadline=None)
