@@ -306,9 +306,10 @@ ACCELERATOR_REASONS = {
     "hbm_stacks_per_package": "an input of the world (the accelerators' bills of materials)",
     "logic_dies_per_package": "an input of the world (the accelerators' bills of materials)",
     "hbm_capacity_per_package": "a product specification in GB; the bills of materials count stacks",
-    "hbm_tsv_capacity": "HBM/TSV wafers a month; the model's HBM capacity is in stacks a quarter and no "
-                        "figure converts one into the other (dies a wafer, stack height, yield)",
-    "hbm_tsv_capacity_plan": "planned HBM/TSV wafers a month; the model's HBM capacity is in stacks a quarter",
+    "hbm_tsv_capacity": "an input: the world file's industry HBM capacity is these wafers a month x 75 "
+                        "stacks a quarter (25 a wafer, derived), split by market shares",
+    "hbm_tsv_capacity_plan": "an input: the world file's industry HBM capacity at 2024 end is the industry "
+                             "total of these plans x 75 stacks a quarter, split by market shares",
     "hbm_share_of_dram_revenue": "the model has no DRAM but HBM, and no prices",
     "hbm_share_of_dram_bits": "the model has no DRAM but HBM",
     "cxmt_dram_output": "the model has no DRAM but HBM",
@@ -360,7 +361,7 @@ INPUT_CAPACITY = ("an input: the world file's capacity at this date is this row'
                   "middle), so agreement is by construction")
 FORECAST_CAPACITY = ("a target or forecast against the world file's capacity, which is the realised figure "
                      "of the cowos_capacity rows at these dates (an input)")
-SHARE_INPUT = ("the makers' capacities are set from the 2023 forecast, 2024Q4 and 2025Q3 shares (input); "
+SHARE_INPUT = ("the makers' capacities are set from the 2023 forecast and 2024Q4 shares (input); "
                "shipped shares follow them where every maker sells out")
 
 
