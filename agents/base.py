@@ -44,6 +44,17 @@ class PolicyChange:
 
 
 @dataclass(frozen=True)
+class Rationing:
+    """The state allocator's rationing of its country's own accelerators: each domestic
+    designer's stock serves `buyers` first, in order, up to `share` of it."""
+
+    government: str
+    directive_id: str
+    buyers: tuple[str, ...]
+    share: float
+
+
+@dataclass(frozen=True)
 class AllocationDirective:
     """The state allocator's order: `foundry`'s `tiers` serve `champions` first, up to
     `reserved_share` of capacity (a priority class in market clearing)."""

@@ -2,11 +2,13 @@
 become accelerators by its products' bills of materials.
 
 A designer keeps a die stock (its die bank: dies from its own wafers and from any leak
-route) and an HBM stock by generation; both carry over quarters. It decides what it
-wants: accelerators (its buyers' demand, where the world sizes it), the AI wafers to
-make their dies, the packaging to book for what its demand and dies allow, the HBM
-stacks of each generation those packages take; then it assembles what its inputs allow
-(`model.accelerators.buildable`) and records which input bound.
+route), an HBM stock by generation and a stock of finished accelerators by product; all
+carry over quarters. It decides what it wants: accelerators (its buyers' orders where it
+makes to order, else every die it can package), the AI wafers to make their dies, the
+packaging to book for what its demand and dies allow, the HBM stacks of each generation
+those packages take; then it assembles what its inputs allow
+(`model.accelerators.buildable`), records which input bound, and ships from its stock
+what the accelerator market gives its buyers.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 
 from agents.base import ChipAgent
 from model.accelerators import (
-    AI_BOOM_QUARTER, ai_boom_log_growth, buildable, bundle, draw, mix, product_dates, share_at, usable,
+    boom_level, buildable, bundle, draw, mix, on_boom_path, product_dates, share_at, usable,
 )
 from model.technology import HBM_GENERATIONS, HBM_INDEX, TIER_INDEX
 
@@ -30,7 +32,7 @@ class AcceleratorDesigner(ChipAgent):
     kind = "designer"
 
     def __init__(self, model: mesa.Model, name: str, country: str, *, spec, products: list, firm_row: int,
-                 dies_per_wafer: float) -> None:
+                 dies_per_wafer: float, dates: list | None = None) -> None:
         super().__init__(model, name, country)
         self.spec, self.products, self.firm_row = spec, list(products), firm_row
         self.dies_per_wafer = dies_per_wafer
@@ -41,12 +43,22 @@ class AcceleratorDesigner(ChipAgent):
         self.die_tier = TIER_INDEX[self.products[0].die_tier] if self.products else 0
         self.generations = sorted({HBM_INDEX[p.hbm_generation] for p in self.products})
         self._mixes: dict[int, tuple] = {}  # by quarter: `_mix`
-        self._dates = [product_dates(p) for p in self.products]
+        self.product_price = np.array([p.price_usd or 0.0 for p in self.products], dtype=float)
+        # Per product, its dates (`product_dates`; the model's answer the scenario's rules: `answering`).
+        self._dates = list(dates) if dates is not None else [product_dates(p) for p in self.products]
         self._demands: dict[tuple, float] = {}  # by (quarter, boom, scale): `demand`
-        self._anchors: dict[tuple, float] = {}  # by boom: the demand year's level, summed over its quarters
         # Stocks, carried over quarters.
         self.die_stock = 0.0
         self.hbm_stock = np.zeros(len(HBM_GENERATIONS))
+        self.unit_stock = np.zeros(len(self.products))  # finished accelerators, by product
+        # Its buyers' orders of the latest quarter they ordered in (units by product).
+        self.orders_quarter: int | None = None
+        self.orders_by_product = np.zeros(len(self.products))
+        self.shipped_units = 0.0
+        self.shipped_by_product = np.zeros(len(self.products))
+        self.revenue_usd_m = 0.0
+        self.china_revenue_usd_m = 0.0
+        self.licence_fees_usd_m = 0.0
         # Figures of the last quarter, written as it decides and assembles.
         self.demand_units = 0.0
         self.dies_in = 0.0
@@ -69,12 +81,21 @@ class AcceleratorDesigner(ChipAgent):
         products of the quarter take (an index; 0 if it makes none)."""
         return self._mix(quarter)[1]
 
+    def made(self, quarter: int) -> np.ndarray:
+        """Which of its products it makes in `quarter` (by their dates)."""
+        return np.array([share_at(dates, quarter) > 0 for dates in self._dates], dtype=bool)
+
     def _mix(self, quarter: int) -> tuple[np.ndarray, tuple[float, float, int], np.ndarray]:
         """`shares`, `needs` and the stacks per unit by generation of `quarter`, worked
-        out once a quarter (the products' dated shares are fixed)."""
+        out once a quarter: the products' dated shares, or, making to order, the shares
+        of its buyers' orders of that quarter among the products it makes then."""
         kept = self._mixes.get(quarter)
         if kept is None:
-            shares = mix(np.array([share_at(dates, quarter) for dates in self._dates]))
+            shares = np.array([share_at(dates, quarter) for dates in self._dates])
+            if self.spec.makes_to_order and self.orders_quarter == quarter:
+                ordered = np.where(shares > 0, self.orders_by_product, 0.0)
+                shares = ordered if ordered.sum() > 0 else shares
+            shares = mix(shares)
             dies, stacks = bundle(shares, self.product_dies, self.product_stacks)
             made = self.product_generation[shares > 0]
             by_generation = np.bincount(self.product_generation, weights=shares * self.product_stacks,
@@ -84,30 +105,31 @@ class AcceleratorDesigner(ChipAgent):
         return kept
 
     def demand(self, quarter: int, ai_growth: float, ai_fade: float, scale: float) -> float:
-        """Accelerators its buyers want in `quarter` (units): the world's yearly figure
-        x `scale` for `demand_year`, on the AI boom's path from 2023
-        (`ai_boom_log_growth`, the wafer streams' own) and at `demand_growth_before`
-        a year before; infinite where the world gives none (it packages every die)."""
+        """Accelerators its buyers want in `quarter` (units). Making to order: their
+        latest orders, moved along the AI boom's path to `quarter`; before their first,
+        or where it does not make to order, the world's yearly figure x `scale` for
+        `demand_year` on that path (`model.accelerators.on_boom_path`); infinite where
+        the world gives none (it packages every die)."""
+        if self.spec.makes_to_order and self.orders_quarter is not None:
+            ordered = float(self.orders_by_product.sum())
+            if quarter == self.orders_quarter:
+                return ordered
+            levels = boom_level(np.array([quarter, self.orders_quarter]), ai_growth, ai_fade,
+                                self.spec.demand_growth_before)
+            return ordered * math.exp(levels[0] - levels[1])
         if self.spec.demand_units is None:
             return math.inf
         key = (quarter, ai_growth, ai_fade, scale)
         if key not in self._demands:
-            self._demands[key] = self._demand(quarter, ai_growth, ai_fade, scale)
+            self._demands[key] = on_boom_path(self.spec.demand_units * scale, self.spec.demand_year, quarter,
+                                              ai_growth, ai_fade, self.spec.demand_growth_before)
         return self._demands[key]
 
-    def _demand(self, quarter: int, ai_growth: float, ai_fade: float, scale: float) -> float:
-        anchor = self._anchors.get((ai_growth, ai_fade))
-        if anchor is None:
-            year = self.spec.demand_year
-            anchor = self._anchors[(ai_growth, ai_fade)] = np.exp(
-                self._log_level(np.arange(year * 4, year * 4 + 4), ai_growth, ai_fade)).sum()
-        level = np.exp(self._log_level(np.array([quarter]), ai_growth, ai_fade))[0]
-        return float(self.spec.demand_units * scale / anchor * level)
-
-    def _log_level(self, quarters: np.ndarray, ai_growth: float, ai_fade: float) -> np.ndarray:
-        boom = ai_boom_log_growth(quarters - AI_BOOM_QUARTER, ai_growth, ai_fade)
-        before = np.minimum(quarters - AI_BOOM_QUARTER, 0) / 4.0 * math.log1p(self.spec.demand_growth_before)
-        return boom + before
+    def take_orders(self, quarter: int, units_by_product: np.ndarray) -> None:
+        """Its buyers' orders of `quarter`, units by product (what it makes to order)."""
+        self.orders_quarter, self.orders_by_product = quarter, np.asarray(units_by_product, dtype=float)
+        if self.spec.makes_to_order:
+            self._mixes.pop(quarter, None)  # its mix of the quarter follows them
 
     def ai_wafers(self, quarter: int, ai_growth: float, ai_fade: float, scale: float, die_yield: float,
                   cover: float | None = None) -> float:
@@ -136,6 +158,8 @@ class AcceleratorDesigner(ChipAgent):
         """The packages it books this quarter (its demand, kept as `demand_units`, or what
         its dies allow if fewer: every die it holds where its demand is not sized)."""
         self.demand_units = self.demand(quarter, ai_growth, ai_fade, scale)
+        if self.spec.makes_to_order and self.orders_quarter == quarter:  # net of what it holds made
+            self.demand_units = max(self.demand_units - float(self.unit_stock.sum()), 0.0)
         dies, _, _ = self.needs(quarter)
         if dies <= 0:
             return 0.0
@@ -171,8 +195,29 @@ class AcceleratorDesigner(ChipAgent):
         self.h100e = float(self.units_by_product @ self.product_h100e) if len(self.products) else 0.0
         self.die_stock = max(self.die_stock - units * dies, 0.0)
         self.hbm_stock = self.hbm_stock - draw(self.hbm_stock, units * stacks, first)
+        self.unit_stock = self.unit_stock + self.units_by_product
         return units
+
+    # ------------------------------------------------------------------ its sales
+    def ship(self, units_by_product: np.ndarray, revenue_usd_m: float, china_revenue_usd_m: float,
+             fees_usd_m: float) -> None:
+        """Units the accelerator market gave its buyers (never more than its stock
+        holds), and what it earned on them (net of licence fees, which it records)."""
+        units_by_product = np.minimum(np.asarray(units_by_product, dtype=float), self.unit_stock)
+        self.unit_stock = self.unit_stock - units_by_product
+        self.shipped_by_product = units_by_product
+        self.shipped_units = float(units_by_product.sum())
+        self.revenue_usd_m, self.china_revenue_usd_m = revenue_usd_m, china_revenue_usd_m
+        self.licence_fees_usd_m = fees_usd_m
 
     @property
     def hbm_stock_stacks(self) -> float:
         return float(self.hbm_stock.sum())
+
+    @property
+    def ordered_units(self) -> float:
+        return float(self.orders_by_product.sum())
+
+    @property
+    def unsold_units(self) -> float:
+        return float(self.unit_stock.sum())

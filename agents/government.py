@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import mesa
 
-from agents.base import AllocationDirective, ChipAgent, PolicyChange
+from agents.base import AllocationDirective, ChipAgent, PolicyChange, Rationing
 from model.scenario import Directive, Rule, Subsidy
 from model.technology import ADVANCED_TIERS, TIER_NAMES, parse_quarter
 
@@ -130,12 +130,17 @@ class Government(ChipAgent):
         *,
         champions: tuple[str, ...] = (),
         reserved_share: float = 0.0,
+        ration_buyers: tuple[str, ...] = (),
+        ration_share: float = 0.0,
     ) -> None:
         super().__init__(model, name, country)
         # The state allocator's levers (scenario parameters): whom its directives serve
-        # first and what share of the directed capacity they reserve.
+        # first and what share of the directed capacity they reserve; whom it serves
+        # first with its country's own accelerators, and what share of them.
         self.champions = tuple(champions)
         self.reserved_share = reserved_share
+        self.ration_buyers = tuple(ration_buyers)
+        self.ration_share = ration_share
         self.rules = list(rules)
         self.directives = list(directives)
         self.subsidies = list(subsidies)
@@ -224,6 +229,18 @@ class Government(ChipAgent):
             for d in self._timeline(quarter).in_force("directives", quarter)
             if self.champions and self.reserved_share > 0
         ]
+
+    def rationing(self, quarter: int) -> Rationing | None:
+        """While a directive is in force, the state rations its own accelerators: its
+        `ration_buyers` first, up to `ration_share` of each domestic designer's stock
+        (reports of Chinese buyers receiving a fraction of the Ascends they ordered;
+        issue 13). None when no directive is in force or the levers reserve nothing."""
+        if not self.ration_buyers or self.ration_share <= 0:
+            return None
+        directive = next(iter(self._timeline(quarter).in_force("directives", quarter)), None)
+        if directive is None:
+            return None
+        return Rationing(self.name, directive.id, self.ration_buyers, self.ration_share)
 
     def domestic_tool_bias(self, quarter: int) -> float:
         """How much more this government's foundries weight domestic tool vendors."""

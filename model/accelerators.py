@@ -59,6 +59,17 @@ def product_dates(product) -> tuple[int, int | None, list[tuple[int, float]]]:
     return parse_quarter(product.start), end, dated(product.share)
 
 
+def answering(dates: tuple[int, int | None, list[tuple[int, float]]], rule_effective: int | None,
+              lag: int) -> tuple[int, int | None, list[tuple[int, float]]]:
+    """A China part's dates when it answers a rule (`responds_to`): made from `lag`
+    quarters after the rule takes effect (`rule_effective`), not before its own start;
+    never (an end before its start) where the scenario has no such rule."""
+    start, end, points = dates
+    if rule_effective is None:
+        return start, start - 1, points
+    return max(start, rule_effective + lag), end, points
+
+
 def share_at(dates: tuple[int, int | None, list[tuple[int, float]]], quarter: int) -> float:
     """A product's share of its designer's units in `quarter` before normalising
     (`product_dates` gives `dates`): 0 out of its dates; the latest dated share at or
@@ -146,3 +157,66 @@ def ai_boom_log_growth(quarters: np.ndarray, growth: float, fade: float) -> np.n
     whole = np.concatenate([[0.0], np.cumsum(rates)])  # log multiplier after k whole years
     k, part = quarters // 4, quarters % 4
     return whole[k] + part / 4 * rates[np.minimum(k, years - 1)]
+
+
+def boom_level(quarters: np.ndarray, ai_growth: float, ai_fade: float, growth_before: float) -> np.ndarray:
+    """Log level of AI demand in `quarters` (absolute): the boom path from 2023Q1
+    (`ai_boom_log_growth`) and `growth_before` a year before it."""
+    since = np.asarray(quarters, dtype=np.int64) - AI_BOOM_QUARTER
+    before = np.minimum(since, 0) / 4.0 * math.log1p(growth_before)
+    return ai_boom_log_growth(since, ai_growth, ai_fade) + before
+
+
+def on_boom_path(yearly: float, year: int, quarter: int, ai_growth: float, ai_fade: float,
+                 growth_before: float) -> float:
+    """A quarter's share of a yearly figure: `yearly` is the sum over `year`'s four
+    quarters, and each quarter moves with `boom_level`."""
+    levels = np.exp(boom_level(np.arange(year * 4, year * 4 + 4), ai_growth, ai_fade, growth_before))
+    now = math.exp(boom_level(np.array([quarter]), ai_growth, ai_fade, growth_before)[0])
+    return float(yearly * now / levels.sum())
+
+
+# ------------------------------------------------------------ the AI-chip market
+def caught(tests, named: Sequence[str], exempt: Sequence[str], names: Sequence[str], tpp: np.ndarray,
+           die_mm2: np.ndarray, interconnect_gbps: np.ndarray) -> np.ndarray:
+    """Per product: whether an accelerators rule reaches it. A product is reached when
+    the rule names it or it meets every threshold of one of `tests` (each with `tpp`,
+    and optionally `density` = TPP per mm2 and `interconnect_gbps`), unless it is
+    `exempt`. A threshold a product has no figure for (NaN) is not met."""
+    names = np.asarray(names, dtype=object)
+    tpp, area, link = (np.asarray(a, dtype=float) for a in (tpp, die_mm2, interconnect_gbps))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        density = tpp / area
+    hit = np.isin(names, list(named))
+    for test in tests:
+        meets = tpp >= test.tpp
+        if test.density is not None:
+            meets &= density >= test.density
+        if test.interconnect_gbps is not None:
+            meets &= link >= test.interconnect_gbps
+        hit |= meets
+    return hit & ~np.isin(names, list(exempt))
+
+
+def choice_shares(utility: np.ndarray) -> np.ndarray:
+    """A buyer's shares of its compute over the offers it may take (a logit): exp(u)
+    normalised, 0 where u is -inf (no offer); all 0 if it has none."""
+    utility = np.asarray(utility, dtype=float)
+    if not np.isfinite(utility).any():
+        return np.zeros_like(utility)
+    weights = np.exp(utility - utility[np.isfinite(utility)].max())
+    return weights / weights.sum()
+
+
+def compute_orders(want_h100e: float, budget_usd: float, shares: np.ndarray, h100e: np.ndarray,
+                   price_usd: np.ndarray) -> np.ndarray:
+    """Units a buyer orders of each offer: its wanted compute split by `shares` and
+    turned into units (per unit `h100e`), all scaled down together if they would cost
+    more than `budget_usd`. Guarantees: units >= 0; sum(units x price) <= budget;
+    sum(units x h100e) <= want."""
+    shares, h100e, price = (np.asarray(a, dtype=float) for a in (shares, h100e, price_usd))
+    units = np.where(shares > 0, max(want_h100e, 0.0) * shares / np.where(h100e > 0, h100e, 1.0), 0.0)
+    cost = float(units @ price)
+    if cost > max(budget_usd, 0.0) and cost > 0:
+        units = units * (max(budget_usd, 0.0) / cost)
+    return units

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agents.buyer import ComputeBuyer
 from agents.designer import AcceleratorDesigner
 from agents.fabless import DemandStreams, FablessFirm, FablessSector, Relations
 from agents.foundry import Foundry, FoundryFleet
@@ -18,7 +19,8 @@ from agents.government import Government
 from agents.memory import MemoryMaker
 from agents.packager import Packager
 from agents.vendor import EquipmentVendor, progress_of
-from model.chain import HbmMarket, LeakRoutes, PackagingMarket, leak_edges
+from model.accelerators import answering, product_dates
+from model.chain import AcceleratorMarket, HbmMarket, LeakRoutes, PackagingMarket, accelerator_edges, leak_edges
 from model.graph import EdgeSet, EdgeSides, TradeGraph, wafer_relations
 from model.ledger import Ledger
 from model.markets import ToolMarket, WaferMarket
@@ -58,7 +60,9 @@ def build_agents(model) -> None:
     model.governments = [
         Government(model, g.name, g.country, [], [], [], g.domestic_tool_bias,
                    champions=p.champions if g.country == "CN" else (),
-                   reserved_share=p.reserved_share if g.country == "CN" else 0.0)
+                   reserved_share=p.reserved_share if g.country == "CN" else 0.0,
+                   ration_buyers=p.ration_buyers if g.country == "CN" else (),
+                   ration_share=p.ration_share if g.country == "CN" else 0.0)
         for g in w.governments
     ]
     model.vendors = [
@@ -186,15 +190,18 @@ def build_chain(model, tg: TradeGraph, wafers: EdgeSet) -> tuple[list[EdgeSet], 
     w = model.world
     model.memory_makers = [MemoryMaker(model, m.name, m.country, spec=m) for m in w.memory_makers]
     model.packagers = [Packager(model, p.name, p.country, spec=p) for p in w.packagers]
+    dates = product_calendar(model)
     model.designers = [
         AcceleratorDesigner(model, d.firm, model.firms[model.firm_index[d.firm]].country, spec=d,
                             products=[p for p in w.accelerators if p.designer == d.firm],
+                            dates=[dates[p.name] for p in w.accelerators if p.designer == d.firm],
                             firm_row=model.firm_index[d.firm],
                             dies_per_wafer=model.firms[model.firm_index[d.firm]].dies_per_wafer)
         for d in w.designers
     ]
     model.designer_index = {d.name: i for i, d in enumerate(model.designers)}
-    for kind, group in (("memory", model.memory_makers), ("packager", model.packagers), ("shell", w.leak_routes)):
+    for kind, group in (("memory", model.memory_makers), ("packager", model.packagers), ("shell", w.leak_routes),
+                        ("buyer", w.buyers)):
         for agent in group:
             tg.add_node(agent.name, kind, agent.country)
     designer_names = [d.name for d in model.designers]
@@ -221,7 +228,43 @@ def build_chain(model, tg: TradeGraph, wafers: EdgeSet) -> tuple[list[EdgeSet], 
              "relay": EdgeSides(outbound, shells, model.designers)}
     model.designer_wafer_edges = {d.firm_row: np.flatnonzero((wafers.buyer == d.firm_row) & (wafers.tier == d.die_tier))
                                   for d in model.designers}
-    return [hbm, packaging, inbound, outbound], sides
+    sales = build_buyers(model, chinese)
+    sides["accelerators"] = EdgeSides(sales, model.designers, model.buyers)
+    return [hbm, packaging, inbound, outbound, sales], sides
+
+
+def product_calendar(model) -> dict:
+    """Each accelerator's dates (`product_dates`); a China part that answers a rule
+    (`responds_to`) is made from `design_lag_quarters` after that rule of the scenario
+    takes effect, and never where the scenario has none (`answering`)."""
+    effective = {r.id: parse_quarter(r.effective) for r in model.scenario_spec.rules}
+    lag = model.parameters.design_lag_quarters
+    return {p.name: (answering(product_dates(p), effective.get(p.responds_to), lag) if p.responds_to
+                     else product_dates(p)) for p in model.world.accelerators}
+
+
+def build_buyers(model, designer_chinese: np.ndarray) -> EdgeSet:
+    """The buyers of accelerators (`world.buyers`) and the accelerator market: an edge
+    per (product, buyer that may buy it), each buyer holding its own edges."""
+    w = model.world
+    products = list(w.accelerators)
+    sales = accelerator_edges(products, w.buyers, model.designer_index, [d.name for d in model.designers])
+    model.buyers = [ComputeBuyer(model, b.name, b.country, spec=b, edges=np.flatnonzero(sales.buyer == k),
+                                 supplier_names=[products[c].designer for c in sales.category[sales.buyer == k]])
+                    for k, b in enumerate(w.buyers)]
+    model.buyer_index = {b.name: k for k, b in enumerate(model.buyers)}
+    ecosystem = {d.firm: d.ecosystem for d in w.designers}
+    model.accelerator_market = AcceleratorMarket(
+        sales, np.array([model.designer_index[p.designer] for p in products], dtype=np.int64),
+        h100e=np.array([p.h100e for p in products]), price=np.array([p.price_usd or 0.0 for p in products]),
+        ecosystem=np.array([ecosystem[p.designer] for p in products]),
+        buyer_chinese=np.array([b.country == "CN" for b in model.buyers], dtype=bool),
+        designer_chinese=designer_chinese)
+    # Per designer, its products' indices among the world's (in its own products' order).
+    model.designer_products = [np.flatnonzero(model.accelerator_market.product_designer == d)
+                               for d in range(len(model.designers))]
+    model.rationing = None  # the state's rationing this quarter (`Government.rationing`, model._update_graph)
+    return sales
 
 
 def _named_synthetic_suppliers(model) -> np.ndarray:

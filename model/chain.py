@@ -1,6 +1,7 @@
 """The accelerator chain's markets: HBM stacks (memory maker -> designer, by
-generation), CoWoS-class packaging (packaging house -> designer) and leak routes
-(foundry -> shell company -> designer), each over its edges of the trade graph.
+generation), CoWoS-class packaging (packaging house -> designer), leak routes
+(foundry -> shell company -> designer) and finished accelerators (designer -> buyer, by
+product), each over its edges of the trade graph.
 
 Like the wafer and tool markets (`model.markets`) a market here holds its edges'
 arrays, takes the agents' intents, resolves them with the pure kernels of
@@ -121,3 +122,89 @@ def leak_edges(routes, foundry_index: dict[str, int], foundry_names, designer_in
                        np.array([designer_index[r.recipient] for r in routes], dtype=np.int64),
                        tier, np.full(n, -1), shells, designer_names)
     return inbound, outbound, np.array([parse_quarter(r.opens) for r in routes], dtype=np.int64)
+
+
+class AcceleratorMarket:
+    """designer -> buyer accelerators: an edge per (product, buyer that may ever buy it:
+    a China part's buyers are Chinese). Buyers order on the edges offered to them;
+    each product's stock goes to the orders on it pro rata, or, while the state
+    rations, to the listed Chinese buyers first up to a reserved share of each Chinese
+    designer's stock (`clear` with priority classes); `fill` keeps each product's share
+    of its orders filled, which buyers weigh next quarter (the same whoever was served
+    first: rationing moves units between buyers, not their choices). A licence rule
+    leaves its edges active and puts a fee on them (`fee`: the highest fee in force on
+    an edge)."""
+
+    def __init__(self, edges: EdgeSet, product_designer: np.ndarray, h100e: np.ndarray, price: np.ndarray,
+                 ecosystem: np.ndarray, buyer_chinese: np.ndarray, designer_chinese: np.ndarray) -> None:
+        self.edges = edges
+        self.product_designer = product_designer  # per product: its designer's index
+        self.h100e, self.price, self.ecosystem = h100e, price, ecosystem  # per product
+        self.n_products = len(product_designer)
+        self.china_buyer = buyer_chinese[edges.buyer]  # per edge: a Chinese buyer buys
+        self.domestic = designer_chinese[edges.supplier] & self.china_buyer  # per edge: China's own chips at home
+        self.licences: dict[str, np.ndarray] = {}  # rule id -> fee per edge
+        self.fee = np.zeros(len(edges))
+        self.fill = np.ones(self.n_products)  # per product: the share of its orders filled last quarter
+        self.orders = np.zeros(len(edges))
+        self.flow = np.zeros(len(edges))
+
+    def license(self, rule_id: str, mask: np.ndarray, fee: float) -> None:
+        """A licence rule in force: `fee` on the edges of `mask`."""
+        self.licences[rule_id] = np.where(mask, fee, 0.0)
+        self._fees()
+
+    def revoke(self, rule_id: str) -> None:
+        """A licence rule lifted: its fee goes."""
+        self.licences.pop(rule_id, None)
+        self._fees()
+
+    def _fees(self) -> None:
+        self.fee = np.max(np.stack(list(self.licences.values())), axis=0) if self.licences else np.zeros(len(self.edges))
+
+    def buyer_price(self, pass_through: float) -> np.ndarray:
+        """Per edge: what a buyer pays a unit, the licence fee passed on in part."""
+        return self.price[self.edges.category] * (1.0 + pass_through * self.fee)
+
+    def offered(self, available: np.ndarray) -> np.ndarray:
+        """Per edge: active, and its product made or held this quarter (`available`, per product)."""
+        return self.edges.active & np.asarray(available, dtype=bool)[self.edges.category]
+
+    def clear(self, stock: np.ndarray, orders: np.ndarray, priority: np.ndarray | None = None,
+              caps: np.ndarray | None = None) -> np.ndarray:
+        """Units per edge this quarter: each product's `stock` to the `orders` on its
+        active edges (in priority classes, if given, capped at `caps` of the stock)."""
+        e = self.edges
+        self.orders = np.asarray(orders, dtype=float)
+        self.flow = clear(stock, self.orders, e.category, e.active, priority, caps)
+        e.volume = self.flow
+        ordered, filled = self.by_product(self.orders), self.by_product(self.flow)
+        self.fill = np.where(ordered > 0, filled / np.where(ordered > 0, ordered, 1.0), self.fill)
+        return self.flow
+
+    def ration_classes(self, ranks: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """Priority classes and caps for the state's rationing: a domestic edge to a
+        listed buyer takes its buyer's rank (`ranks`, per buyer; -1: not listed), every
+        other edge the last class; each listed class may take up to `share` of a
+        product's stock. None if nothing is rationed."""
+        n_listed = int(ranks.max(initial=-1)) + 1
+        if n_listed == 0 or share <= 0:
+            return None
+        rank = ranks[self.edges.buyer]
+        priority = np.where(self.domestic & (rank >= 0), rank, n_listed).astype(np.int64)
+        return priority, np.append(np.full(n_listed, share), 1.0)
+
+    def by_product(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        weights = values if mask is None else np.where(mask, values, 0.0)
+        return np.bincount(self.edges.category, weights=weights, minlength=self.n_products)
+
+
+def accelerator_edges(products, buyers, designer_index: dict[str, int], designer_names) -> EdgeSet:
+    """An edge per (product, buyer that may buy it): a 'world' product to every buyer,
+    a 'china' part to the Chinese buyers alone; category = the product's index."""
+    pairs = [(designer_index[p.designer], b, TIER_INDEX[p.die_tier], k)
+             for k, p in enumerate(products) for b, buyer in enumerate(buyers)
+             if p.market == "world" or buyer.country == "CN"]
+    d_, b_, t_, k_ = (np.array(col, dtype=np.int64) for col in (zip(*pairs) if pairs else ((), (), (), ())))
+    return EdgeSet("accelerators", d_, b_, t_, k_, designer_names, [b.name for b in buyers],
+                   [p.name for p in products])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.graph import EdgeSet
-from model.policy import issuer_country, matching_edges, targets_mask, tier_position
+from model.policy import issuer_country, matching_edges, product_reach, targets_mask, tier_position
 from model.scenario import Rule
 from model.technology import CATEGORY_NAMES, TIER_INDEX, TIERS, Tier
 
@@ -44,6 +44,13 @@ def apply_rule(model, rule: Rule) -> None:
     if rule.kind == "minerals":
         _restrict_minerals(model, rule, on=True)
         return
+    if rule.kind == "accelerators" and rule.licence_fee > 0:
+        edges = model.trade.chain["accelerators"]
+        mask = _matches(model, rule, edges)
+        model.accelerator_market.license(rule.id, mask, rule.licence_fee)
+        model.log_edges("licence", rule.id, edges, np.flatnonzero(mask & edges.active),
+                        f"sales under licence, {rule.licence_fee:.0%} of revenue to {rule.issuer}")
+        return
     for edges in _reached_sets(model, rule):
         _cut(model, rule, edges)
     if rule.kind == "tools":
@@ -66,6 +73,10 @@ def lift_rule(model, rule: Rule) -> None:
         return
     if rule.kind == "servicing":
         return
+    if rule.kind == "accelerators" and rule.licence_fee > 0:
+        model.accelerator_market.revoke(rule.id)
+        model.log("licence_end", rule.id, rule.issuer, ",".join(rule.targets), "accelerators", rule.event)
+        return
     for edges in _reached_sets(model, rule):
         model.log_edges("restore", rule.id, edges, model.trade.switch_on(edges, rule.id), "rule lifted")
     if rule.kind == "tools":
@@ -75,7 +86,8 @@ def lift_rule(model, rule: Rule) -> None:
 def _reached_sets(model, rule: Rule) -> list:
     """The edge sets a trade rule reaches: its kind's, and for a wafers rule also the
     dies a shell company buys from a foundry (a leak route's first edge)."""
-    sets = [model.trade[rule.kind]] if rule.kind in ("wafers", "tools") else [model.trade.chain[rule.kind]]
+    kind = "accelerators" if rule.kind == "purchases" else rule.kind  # a buyer country's measure cuts sales
+    sets = [model.trade[kind]] if kind in ("wafers", "tools") else [model.trade.chain[kind]]
     if rule.kind == "wafers" and "dies" in model.trade.chain:
         sets.append(model.trade.chain["dies"])
     return sets
@@ -159,7 +171,10 @@ def targeted(rule: Rule, agents) -> np.ndarray:
 
 def _matches(model, rule: Rule, edges: EdgeSet, tier: str | None = None) -> np.ndarray:
     issuer = issuer_country(rule.issuer, model.government_country)
-    return matching_edges(rule, edges, model.sides[edges.kind], issuer, tier)
+    mask = matching_edges(rule, edges, model.sides[edges.kind], issuer, tier)
+    if edges.kind == "accelerators":  # the products the rule reaches
+        mask &= product_reach(rule, model.world.accelerators)[edges.category]
+    return mask
 
 
 def _deny_memory_tools(model, rule: Rule, on: bool) -> None:

@@ -27,7 +27,7 @@ import numpy as np
 
 from model.technology import CATEGORY_NAMES, HBM_GENERATIONS, TIER_NAMES
 
-LAYERS = {"vendor": 0, "foundry": 1, "memory": 1, "packager": 1, "shell": 2, "firm": 3, "government": 4}
+LAYERS = {"vendor": 0, "foundry": 1, "memory": 1, "packager": 1, "shell": 2, "firm": 3, "buyer": 4, "government": 5}
 """Each node kind's column in the app's layered drawing (suppliers left of buyers)."""
 
 
@@ -36,7 +36,8 @@ class EdgeKeys(Sequence):
 
     u and v are node names; key is the tier (wafers and a leak route's dies, ``"7nm"``),
     ``"<tool category>:<tier>"`` (tools, ``"duv_immersion:7nm"``), the HBM generation
-    (``"HBM2E"``), ``"packaging"`` or ``"dies"`` (a shell company's relay).
+    (``"HBM2E"``), ``"packaging"``, ``"dies"`` (a shell company's relay) or the
+    accelerator sold (``"H20"``).
     """
 
     def __init__(self, edges: EdgeSet) -> None:
@@ -59,7 +60,8 @@ class EdgeKeys(Sequence):
 @dataclass
 class EdgeSet:
     """Parallel arrays over one kind of edge ('wafers', 'tools', 'hbm', 'packaging',
-    'dies': foundry -> shell company, 'relay': shell company -> designer).
+    'dies': foundry -> shell company, 'relay': shell company -> designer,
+    'accelerators': designer -> buyer, by product).
 
     `supplier_names` / `buyer_names` are the names of the supplier and buyer agents,
     by the index the arrays hold. State: `cut_count` (how many rules cut an edge; an
@@ -74,6 +76,7 @@ class EdgeSet:
     category: np.ndarray  # ToolCategory index for tools, HBM generation index for hbm, else -1
     supplier_names: Sequence[str]
     buyer_names: Sequence[str]
+    category_names: Sequence[str] = ()  # accelerators: the products, by category index
     cut_count: np.ndarray = field(init=False)
     volume: np.ndarray = field(init=False)
     rewired: np.ndarray = field(init=False)
@@ -99,6 +102,8 @@ class EdgeSet:
         for HBM, 'packaging', or 'dies' for a shell company's relay."""
         if self.kind == "hbm":
             return HBM_GENERATIONS[self.category[i]]
+        if self.kind == "accelerators":
+            return self.category_names[self.category[i]]
         if self.kind in ("packaging", "relay"):
             return "packaging" if self.kind == "packaging" else "dies"
         tier = TIER_NAMES[self.tier[i]]
@@ -164,7 +169,7 @@ class TradeGraph:
                 item = (
                     TOOL_CATEGORIES[edges.category[i]].value
                     if edges.kind == "tools"
-                    else key if edges.kind in ("hbm", "packaging")
+                    else key if edges.kind in ("hbm", "packaging", "accelerators")
                     else TIERS[edges.tier[i]].value
                 )
                 graph.add_edge(

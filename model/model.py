@@ -136,6 +136,7 @@ class ChipMarketModel(mesa.Model):
                          change.government, change.item.foundry, "advanced tiers", change.item.event)
         if self.china is not None:
             controls.allocate_state_priority(self, self.china.allocation_directives(self.quarter_number))
+            self.rationing = self.china.rationing(self.quarter_number)
 
     def _sell_tools(self) -> None:
         """Phase 3: vendors fill last quarter's tool orders over active vendor->foundry
@@ -225,14 +226,17 @@ class ChipMarketModel(mesa.Model):
                             self.firm_dies_per_wafer, market.edges.active, p.preference_adaptation)
 
     def _make_accelerators(self) -> None:
-        """Phase 8, the accelerator chain: designers take in the quarter's good dies
-        (their own wafers' and a leak route's) and book packaging for what their demand
-        and dies allow; memory makers ship the HBM those packages take over active
-        edges (more ahead of an announced rule); designers assemble what their dies,
-        HBM, packaging and demand allow (`model.accelerators.buildable`)."""
+        """Phase 8, the accelerator chain: buyers order accelerators; designers take in
+        the quarter's good dies (their own wafers' and a leak route's) and book
+        packaging for what their demand (the orders, where they make to order) and dies
+        allow; memory makers ship the HBM those packages take over active edges (more
+        ahead of an announced rule); designers assemble what their dies, HBM, packaging
+        and demand allow (`model.accelerators.buildable`); the accelerator market
+        delivers to the buyers, the state rationing China's own chips while it directs."""
         if not self.designers:
             return
         p, q = self.parameters, self.quarter_number
+        self._order_accelerators(q)
         growth = (p.ai_demand_growth, p.ai_growth_fade, p.accelerator_demand_scale)
         leaked = self.leak_routes.carry(q, p.die_leak_per_quarter)
         ai_dies = self.firm_figures.ai_dies
@@ -248,6 +252,79 @@ class ChipMarketModel(mesa.Model):
         self._ship_hbm(q, need, extra)
         for designer, slots in zip(self.designers, booked.tolist()):
             designer.assemble(q, slots)
+        self._deliver_accelerators()
+
+    def _order_accelerators(self, q: int) -> None:
+        """Buyers order on the offers open to them (a product its designer makes this
+        quarter or holds, over an active edge; the price with licence fees passed on);
+        designers take their orders by product."""
+        if not self.buyers:
+            return
+        p, market = self.parameters, self.accelerator_market
+        available = np.zeros(market.n_products, dtype=bool)
+        for designer, at in zip(self.designers, self.designer_products):
+            available[at] = designer.made(q) | (designer.unit_stock > 0)
+        offered, price, category = market.offered(available), market.buyer_price(p.fee_pass_through), market.edges.category
+        orders = np.zeros(len(market.edges))
+        for buyer in self.buyers:
+            at = buyer.edges
+            orders[at] = buyer.order(q, offered[at], market.h100e[category[at]], price[at],
+                                     market.ecosystem[category[at]], market.fill[category[at]],
+                                     ai_growth=p.ai_demand_growth,
+                                     ai_fade=p.ai_growth_fade,
+                                     scale=p.accelerator_demand_scale if buyer.country == "CN" else 1.0,
+                                     price_sensitivity=p.price_sensitivity, ecosystem_premium=p.ecosystem_premium)
+        market.orders = orders
+        ordered = market.by_product(orders)
+        for designer, at in zip(self.designers, self.designer_products):
+            designer.take_orders(q, ordered[at])
+
+    def _deliver_accelerators(self) -> None:
+        """Each product's stock to its buyers' orders over active edges, pro rata; while
+        a directive is in force the state reserves `ration_share` of each Chinese
+        designer's stock for `ration_buyers` first (a ledger row for each buyer served
+        above what the market alone gave it). Buyers receive; designers ship and earn."""
+        if not self.buyers:
+            return
+        p, market = self.parameters, self.accelerator_market
+        stock = np.zeros(market.n_products)
+        for designer, at in zip(self.designers, self.designer_products):
+            stock[at] = designer.unit_stock
+        rationing = self.rationing
+        classes = None
+        if rationing is not None:
+            ranks = np.array([rationing.buyers.index(b.name) if b.name in rationing.buyers else -1
+                              for b in self.buyers], dtype=np.int64)
+            classes = market.ration_classes(ranks, rationing.share)
+        market_alone = market.clear(stock, market.orders)
+        flow = market.clear(stock, market.orders, *classes) if classes is not None else market_alone
+        if classes is not None:
+            self._log_rationing(market_alone, flow)
+        price, category = market.buyer_price(p.fee_pass_through), market.edges.category
+        for buyer in self.buyers:
+            at = buyer.edges
+            buyer.receive(flow[at], market.h100e[category[at]], price[at])
+        paid = flow * price / 1e6
+        kept, fees = paid * (1.0 - market.fee), paid * market.fee
+        shipped, by_designer = market.by_product(flow), market.edges.supplier
+        revenue = np.bincount(by_designer, weights=kept, minlength=len(self.designers))
+        china = np.bincount(by_designer, weights=np.where(market.china_buyer, kept, 0.0), minlength=len(self.designers))
+        fee = np.bincount(by_designer, weights=fees, minlength=len(self.designers))
+        for d, (designer, at) in enumerate(zip(self.designers, self.designer_products)):
+            designer.ship(shipped[at], float(revenue[d]), float(china[d]), float(fee[d]))
+
+    def _log_rationing(self, market_alone: np.ndarray, rationed: np.ndarray) -> None:
+        """A ledger row per (Chinese designer, listed buyer) the state served above what
+        the market alone would have given it this quarter."""
+        market = self.accelerator_market
+        e = market.edges
+        pairs = e.supplier * len(self.buyers) + e.buyer
+        extra = np.bincount(pairs, weights=np.where(market.domestic, rationed - market_alone, 0.0),
+                            minlength=len(self.designers) * len(self.buyers))
+        for pair in np.flatnonzero(extra > 0.5):
+            designer, buyer = divmod(int(pair), len(self.buyers))
+            self.log("ration", self.rationing.directive_id, self.designers[designer].name, self.buyers[buyer].name,
+                     "accelerators", f"state allocator: {extra[pair]:,.0f} units above the market's share")
 
     def _book_packaging(self, q: int, requests: np.ndarray) -> np.ndarray:
         """Packaging houses' capacity of the quarter to the designers' requests over

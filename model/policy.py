@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from model.accelerators import caught
 from model.scenario import Parameters, Rule
 from model.technology import CATEGORY_INDEX, CATEGORY_NAMES, HBM_INDEX, LITHOGRAPHY, TIER_INDEX, Tier, tier_from
 
@@ -85,12 +86,28 @@ def matching_edges(rule: Rule, edges, sides: dict, issuer: str, tier: str | None
         supplier_ok = supplier_reach(
             rule, issuer, sides["supplier_names"], sides["supplier_countries"], sides["buyer_countries"]
         )
+    if rule.kind == "purchases" and not rule.suppliers:  # a buyer country's measure: whoever supplies
+        supplier_ok = np.ones(len(edges), dtype=bool)
     mask = tier_ok & buyer_ok & supplier_ok
     if edges.kind == "tools" and rule.tools:
         mask &= category_table(rule.tools)[edges.category]
     if edges.kind == "hbm":  # the rule's generation and every newer one
         mask &= edges.category >= HBM_INDEX[rule.generation]
     return mask
+
+
+def product_reach(rule: Rule, products) -> np.ndarray:
+    """Per accelerator of `products` (the world's, in order): whether a chip rule
+    reaches it. An ``accelerators`` rule: named, or caught by one of its tests, unless
+    exempt (`model.accelerators.caught`); a ``purchases`` rule: the products it names,
+    or every product if it names none."""
+    names = [p.name for p in products]
+    if rule.kind == "purchases":
+        return np.isin(names, list(rule.products)) if rule.products else np.ones(len(names), dtype=bool)
+    figure = lambda field: np.array([np.nan if getattr(p, field) is None else getattr(p, field) for p in products],
+                                    dtype=float)
+    return caught(rule.tests, rule.products, rule.exempt, names, figure("tpp"), figure("die_mm2"),
+                  figure("interconnect_gbps"))
 
 
 def tier_position(value: str | Tier) -> int:

@@ -100,7 +100,7 @@ class Roster:
         self._names = {kind: ([a.name for a in getattr(model, kind)], [a.country for a in getattr(model, kind)])
                        for kind in ("foundries", "vendors", "governments")}
         self._names["firms"] = (model.firm_names, model.firm_countries)
-        for kind in ("designers", "memory_makers", "packagers"):
+        for kind in ("designers", "memory_makers", "packagers", "buyers"):
             self._names[kind] = ([a.name for a in getattr(model, kind)], [a.country for a in getattr(model, kind)])
         # The champion's designer (None when it makes no accelerators); Chinese designers.
         designers = getattr(model, "designer_index", {})
@@ -249,6 +249,73 @@ def china_hbm_stock(q: Quarter) -> float:
 def designer_accelerators(q: Quarter) -> list[float]:
     """Accelerators each designer made this quarter, in designer order."""
     return [d.units for d in q.model.designers]
+
+
+# ------------------------------------------------------------ the AI-chip market
+def _china_sales(q: Quarter) -> tuple[np.ndarray, np.ndarray]:
+    """(units, H100e) each designer delivered to Chinese buyers this quarter."""
+    market = q.model.accelerator_market
+    to_china = np.where(market.china_buyer, market.flow, 0.0)
+    n = len(q.model.designers)
+    units = np.bincount(market.edges.supplier, weights=to_china, minlength=n)
+    h100e = np.bincount(market.edges.supplier, weights=to_china * market.h100e[market.edges.category], minlength=n)
+    return units, h100e
+
+
+def china_compute(q: Quarter) -> float:
+    """H100-equivalents delivered to Chinese buyers this quarter."""
+    return float(_china_sales(q)[1].sum()) if q.model.buyers else 0.0
+
+
+def china_unmet_compute(q: Quarter) -> float:
+    """H100-equivalents Chinese buyers wanted and did not receive this quarter."""
+    return float(sum(b.unmet_h100e for b in q.model.buyers if b.country == "CN"))
+
+
+def domestic_china_share(q: Quarter) -> float:
+    """% of the accelerators delivered to Chinese buyers this quarter made by Chinese designers."""
+    if not q.model.buyers:
+        return 0.0
+    units, _ = _china_sales(q)
+    chinese = np.array([d.country == "CN" for d in q.model.designers], dtype=bool)
+    return _percent(units[chinese].sum(), units.sum())
+
+
+def designer_china_shares(q: Quarter) -> list[float]:
+    """Per designer: % of the accelerators delivered to Chinese buyers this quarter."""
+    if not q.model.buyers:
+        return [0.0] * len(q.model.designers)
+    units, _ = _china_sales(q)
+    return [_percent(u, units.sum()) for u in units.tolist()]
+
+
+def designer_china_compute(q: Quarter) -> list[float]:
+    """Per designer: H100-equivalents delivered to Chinese buyers this quarter."""
+    if not q.model.buyers:
+        return [0.0] * len(q.model.designers)
+    return _china_sales(q)[1].tolist()
+
+
+def product_china_units(q: Quarter) -> list[float]:
+    """Per accelerator of the world: units delivered to Chinese buyers this quarter."""
+    market = getattr(q.model, "accelerator_market", None)
+    if market is None or not q.model.buyers:
+        return [0.0] * len(q.model.world.accelerators)
+    return market.by_product(market.flow, market.china_buyer).tolist()
+
+
+def designer_china_revenue(q: Quarter) -> list[float]:
+    """Per designer: US$ million earned from Chinese buyers (net of licence fees)."""
+    return [d.china_revenue_usd_m for d in q.model.designers]
+
+
+def designer_china_revenue_share(q: Quarter) -> list[float]:
+    """Per designer: % of its accelerator revenue earned from Chinese buyers."""
+    return [_percent(d.china_revenue_usd_m, d.revenue_usd_m) for d in q.model.designers]
+
+
+def _percent(part: float, whole: float) -> float:
+    return float(100.0 * part / whole) if whole > 0 else 0.0
 
 
 # ------------------------------------------------------------------------- firms
@@ -422,6 +489,14 @@ def model_reporters(model) -> dict:
         "other_china_accelerators": other_china_accelerators,
         "china_hbm_stock_stacks": china_hbm_stock,
         tuple(f"accelerators_{slug(d.name)}" for d in model.designers): designer_accelerators,
+        "china_compute_h100e": china_compute,
+        "china_unmet_compute_h100e": china_unmet_compute,
+        "domestic_china_share": domestic_china_share,
+        tuple(f"{slug(d.name)}_china_share" for d in model.designers): designer_china_shares,
+        tuple(f"{slug(d.name)}_china_h100e" for d in model.designers): designer_china_compute,
+        tuple(f"{slug(d.name)}_china_revenue_usd_m" for d in model.designers): designer_china_revenue,
+        tuple(f"{slug(d.name)}_china_revenue_share" for d in model.designers): designer_china_revenue_share,
+        tuple(f"china_units_{slug(p.name)}" for p in model.world.accelerators): product_china_units,
         f"{champion}_fulfilment": champion_fulfilment,
         "other_china_fulfilment": other_china_fulfilment,
         f"{champion}_{foundry}_advanced_wafers": champion_foundry_advanced_wafers,
@@ -546,7 +621,10 @@ def government_columns(snapshots: list) -> dict:
 
 DESIGNER_COLUMNS = ["demand_units", "accelerators", "accelerators_h100e", "binding_input", "die_bank_dies",
                     "dies_in", "leak_dies_in", "hbm_stock_stacks", "hbm_in_stacks", "hbm_ordered_stacks",
-                    "packaging_booked"]
+                    "packaging_booked", "ordered_units", "shipped_units", "unsold_units", "revenue_usd_m",
+                    "china_revenue_usd_m", "licence_fees_usd_m"]
+BUYER_COLUMNS = ["want_h100e", "budget_usd_m", "ordered_units", "ordered_h100e", "received_units", "received_h100e",
+                 "fulfilment", "unmet_h100e", "spent_usd_m"]
 MEMORY_COLUMNS = ["capacity_stacks", "ordered_stacks", "shipped_stacks", "china_stacks", "newest_generation",
                   *(f"shipped_{g.lower()}_stacks" for g in HBM_GENERATIONS)]
 PACKAGER_COLUMNS = ["capacity_packages", "booked_packages", "china_packages"]
@@ -554,7 +632,21 @@ PACKAGER_COLUMNS = ["capacity_packages", "booked_packages", "china_packages"]
 
 def designer_snapshot(q: Quarter) -> list[tuple]:
     return [(d.demand_units, d.units, d.h100e, d.binding, d.die_stock, d.dies_in, d.leak_dies_in,
-             d.hbm_stock_stacks, d.hbm_in, d.hbm_ordered, d.packaging_booked) for d in q.model.designers]
+             d.hbm_stock_stacks, d.hbm_in, d.hbm_ordered, d.packaging_booked, d.ordered_units, d.shipped_units,
+             d.unsold_units, d.revenue_usd_m, d.china_revenue_usd_m, d.licence_fees_usd_m) for d in q.model.designers]
+
+
+def buyer_snapshot(q: Quarter) -> list[tuple]:
+    """Per buyer: its figures, then the units it received from each designer."""
+    names = [d.name for d in q.model.designers]
+    return [(b.want_h100e, b.budget_usd_m, b.ordered_units, b.ordered_h100e, b.received_units, b.received_h100e,
+             b.fulfilment, b.unmet_h100e, b.spent_usd_m, *(b.received_from(n) for n in names))
+            for b in q.model.buyers]
+
+
+def buyer_columns(designers: list[str]):
+    """The buyer frame's columns function: `BUYER_COLUMNS`, then `received_<designer>_units`."""
+    return _scalar_table(BUYER_COLUMNS + [f"received_{slug(n)}_units" for n in designers])
 
 
 def memory_snapshot(q: Quarter) -> list[tuple]:
@@ -584,9 +676,11 @@ def firm_records(model) -> list[tuple]:
     return list(zip([model.steps] * len(ids), ids, *values))
 
 
-def agent_records() -> dict:
+def agent_records(designers: list[str] = ()) -> dict:
     """Agent type -> (the model's list it names its agents in, snapshot function,
-    columns function): how each type's frame is recorded."""
+    columns function): how each type's frame is recorded. `designers`: the designers'
+    names (a buyer's frame has a column of the units it received from each)."""
+    from agents.buyer import ComputeBuyer
     from agents.designer import AcceleratorDesigner
     from agents.fabless import FablessFirm
     from agents.foundry import Foundry
@@ -601,12 +695,14 @@ def agent_records() -> dict:
             Government: ("governments", government_snapshot, government_columns),
             AcceleratorDesigner: ("designers", designer_snapshot, _scalar_table(DESIGNER_COLUMNS)),
             MemoryMaker: ("memory_makers", memory_snapshot, _scalar_table(MEMORY_COLUMNS)),
-            Packager: ("packagers", packager_snapshot, _scalar_table(PACKAGER_COLUMNS))}
+            Packager: ("packagers", packager_snapshot, _scalar_table(PACKAGER_COLUMNS)),
+            ComputeBuyer: ("buyers", buyer_snapshot, buyer_columns(list(designers)))}
 
 
-def agenttype_reporters() -> dict:
+def agenttype_reporters(designers: list[str] = ()) -> dict:
     """Per agent type, each agent's own figures per quarter, as Mesa's per-agent
     reporters: what each block records (see `agent_blocks`)."""
+    from agents.buyer import ComputeBuyer
     from agents.designer import AcceleratorDesigner
     from agents.fabless import FablessFirm
     from agents.foundry import Foundry
@@ -643,7 +739,12 @@ def agenttype_reporters() -> dict:
     designer = {"name": "name", "country": "country", "demand_units": "demand_units", "accelerators": "units",
                 "accelerators_h100e": "h100e", "binding_input": "binding", "die_bank_dies": "die_stock",
                 "dies_in": "dies_in", "leak_dies_in": "leak_dies_in", "hbm_stock_stacks": "hbm_stock_stacks",
-                "hbm_in_stacks": "hbm_in", "hbm_ordered_stacks": "hbm_ordered", "packaging_booked": "packaging_booked"}
+                "hbm_in_stacks": "hbm_in", "hbm_ordered_stacks": "hbm_ordered", "packaging_booked": "packaging_booked",
+                "ordered_units": "ordered_units", "shipped_units": "shipped_units", "unsold_units": "unsold_units",
+                "revenue_usd_m": "revenue_usd_m", "china_revenue_usd_m": "china_revenue_usd_m",
+                "licence_fees_usd_m": "licence_fees_usd_m"}
+    buyer = {"name": "name", "country": "country", **{c: c for c in BUYER_COLUMNS},
+             **{f"received_{slug(n)}_units": partial(_received_from, n) for n in designers}}
     memory = {"name": "name", "country": "country", "capacity_stacks": "capacity_stacks",
               "ordered_stacks": "ordered_stacks", "shipped_stacks": "shipped_stacks", "china_stacks": "china_stacks",
               "newest_generation": "newest_generation",
@@ -652,7 +753,11 @@ def agenttype_reporters() -> dict:
     packager = {"name": "name", "country": "country", "capacity_packages": "capacity_packages",
                 "booked_packages": "booked_packages", "china_packages": "china_packages"}
     return {Foundry: foundry, FablessFirm: firm, EquipmentVendor: vendor, Government: government,
-            AcceleratorDesigner: designer, MemoryMaker: memory, Packager: packager}
+            AcceleratorDesigner: designer, MemoryMaker: memory, Packager: packager, ComputeBuyer: buyer}
+
+
+def _received_from(designer: str, agent) -> float:
+    return agent.received_from(designer)
 
 
 def _item(attr: str, index: int, agent) -> float:
@@ -718,6 +823,7 @@ class ChipDataCollector(mesa.DataCollector):
 
     def __init__(self, model, collect=None) -> None:
         reporters = model_reporters(model)
+        designers = [d.name for d in model.designers]
         columns = [name for key in reporters for name in column_names(key)]
         if collect is not None:
             unknown = [name for name in collect if name not in columns]
@@ -739,10 +845,10 @@ class ChipDataCollector(mesa.DataCollector):
         self.values: list = []
         super().__init__(model_reporters={name: partial(_recorded, self, position[name])
                                           for name in columns if name in kept},
-                         agenttype_reporters=None if self.lean else agenttype_reporters())
+                         agenttype_reporters=None if self.lean else agenttype_reporters(designers))
         self.records = {} if self.lean else {
             cls: (kind, AgentTypeRecord(snapshot, to_columns))
-            for cls, (kind, snapshot, to_columns) in agent_records().items()}
+            for cls, (kind, snapshot, to_columns) in agent_records(designers).items()}
         # Agents are all made before the collector and none is added later.
         self._ids = {cls: [a.unique_id for a in model.agents_by_type[cls]] if cls in model.agent_types else []
                      for cls in self.records}

@@ -4,6 +4,7 @@ A scenario is a TOML file (read with the standard library's ``tomllib``) with fo
 tables::
 
     [scenario]            name, description, optional `extends` (another scenario)
+                          and `without` (ids of its rules, directives or subsidies to drop)
     [parameters]          overrides of `Parameters` below, by name
     [[rules]]             export-control rules (see `Rule`)
     [[directives]]        state allocation directives (see `Directive`)
@@ -139,6 +140,20 @@ class Parameters(_Strict):
         description="Firms the state allocator serves first, in priority order; none: the "
         "directive reserves nothing (the browser app's 'no champions').",
     )
+    ration_buyers: Names = lever(
+        ("Other Chinese buyers",),
+        description="Chinese buyers the state allocator serves first with domestic "
+        "accelerators while a directive is in force, in priority order (none: no "
+        "rationing). Default: state-linked buyers, telecom operators and AI labs "
+        "(ASSUMPTION: reports of a platform firm receiving under a third of the Ascends it "
+        "ordered in 2024; issue 13).",
+    )
+    ration_share: float = lever(
+        0.5, ge=0.0, le=1.0,
+        description="Share of each Chinese designer's accelerators of a quarter the state "
+        "allocator reserves for `ration_buyers` while a directive is in force (0: the "
+        "market alone). ASSUMPTION: no figure is published; range 0-1.",
+    )
     allies_aligned: bool = lever(
         False,
         description="The Netherlands and Japan apply every US tool rule to their vendors.",
@@ -250,20 +265,21 @@ class Parameters(_Strict):
         "over the window (286k-500k a quarter; ASSUMPTION, the figure is an estimate).",
     )
     hbm_stockpile_factor: float = uncertainty(
-        6.0, ge=0.0, le=20.0,
+        22.0, ge=0.0, le=100.0,
         description="Extra HBM orders, as a share of a designer's normal orders, on a "
         "memory maker -> designer relation between an HBM rule's announcement and its "
         "effect (precautionary stockpiling). ASSUMPTION, fitted: China held ~13M stacks "
         "by the December 2024 rule, 7M shipped in its window (accelerators.csv: "
-        "hbm_stockpile_window, Samsung -> China, 2024-12): 6 gives ~13M in the default "
-        "world. Range 2-10.",
+        "hbm_stockpile_window, Samsung -> China, 2024-12): 22 gives ~13M in the default "
+        "world, where Chinese designers' normal orders follow their buyers' 2024 orders. "
+        "Range 10-35.",
     )
     accelerator_demand_scale: float = uncertainty(
         1.0, ge=0.1, le=5.0,
-        description="Multiplier on the accelerator demand the world gives designers "
-        "(Huawei's 2024 figure, model/data/default_world.toml). Range 0.5-1.45: Huawei's "
-        "2024 demand between the 550k Ascends Chinese firms expected to acquire and that "
-        "plus the ~1M H20s they bought (accelerators.csv).",
+        description="Multiplier on the compute (and budget) Chinese buyers want "
+        "(model/data/default_world.toml [[buyers]]: ~520k H100e in 2024, from the ~1M H20s "
+        "and the Ascends they took, with Ascend demand twice what they expected to get). "
+        "Range 0.6-1.5 (Ascend demand 1-3 times what they got).",
     )
     hbm_cover_quarters: float = uncertainty(
         1.0, ge=0.0, le=8.0,
@@ -276,6 +292,31 @@ class Parameters(_Strict):
         description="Quarters of its die needs a designer with a sized demand keeps as a "
         "reserve: it orders fewer AI wafers by the dies it holds beyond that (ASSUMPTION; "
         "range 1-4).",
+    )
+    design_lag_quarters: int = uncertainty(
+        1, ge=0, le=8,
+        description="Quarters after a chip rule takes effect before a designer offers the "
+        "China part that answers it (a product's `responds_to`). 1: the A800 followed the "
+        "2022-10 rule within weeks and the H20 the 2023-10 rule by early 2024 "
+        "(controls_timeline.csv; accelerators.csv: h20_shipments_forecast, 2024); range 1-3.",
+    )
+    price_sensitivity: float = uncertainty(
+        1.0, ge=0.0, le=10.0,
+        description="Weight of log(H100-equivalents per US$) in a buyer's choice among the "
+        "accelerators it may buy (a logit). ASSUMPTION; range 0.5-3.",
+    )
+    ecosystem_premium: float = uncertainty(
+        1.0, ge=0.0, le=10.0,
+        description="Utility (log units) buyers give a designer's software ecosystem "
+        "(x its world `ecosystem`: Nvidia's CUDA 1). ASSUMPTION, fitted: Nvidia held 66% "
+        "of China's AI processor market in 2024 (accelerators.csv: "
+        "nvidia_share_china_ai_chips, Bernstein) though Ascends gave more compute per "
+        "dollar; 1.0 gives 65%; range 0.5-2.",
+    )
+    fee_pass_through: float = uncertainty(
+        0.5, ge=0.0, le=1.0,
+        description="Share of a licence fee a designer passes on in its price to the "
+        "licensed buyers. ASSUMPTION; range 0-1.",
     )
     memory_tool_drag: float = uncertainty(
         0.5, ge=0.0, le=1.0,
@@ -310,7 +351,7 @@ class Parameters(_Strict):
         description="Last simulated quarter (inclusive).",
     )
 
-    @field_validator("champions", mode="before")
+    @field_validator("champions", "ration_buyers", mode="before")
     @classmethod
     def _champion_list(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -329,6 +370,16 @@ def parameter_groups() -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------- timeline
+class PerformanceTest(_Strict):
+    """One test of an export rule on accelerators (ECCN 3A090): a product is caught when
+    it meets every threshold given: total processing performance `tpp`, performance
+    density `density` (TPP per mm2 of die) and chip-to-chip bandwidth `interconnect_gbps`."""
+
+    tpp: float = Field(ge=0)
+    density: float | None = Field(None, ge=0)
+    interconnect_gbps: float | None = Field(None, ge=0)
+
+
 class Rule(_Strict):
     """An export control, as data.
 
@@ -340,7 +391,15 @@ class Rule(_Strict):
         vendors in the `targets` countries by the `mineral_shock` parameter;
       - ``hbm``: memory maker -> designer supply of HBM stacks of `generation` and
         every newer one;
-      - ``packaging``: packaging house -> designer bookings of CoWoS-class packaging.
+      - ``packaging``: packaging house -> designer bookings of CoWoS-class packaging;
+      - ``accelerators``: designer -> buyer sales of finished accelerators: those named
+        in `products` and those any of `tests` catches (a product meeting every
+        threshold of one test), less those in `exempt`. With a `licence_fee` the rule
+        cuts nothing: sales go on under licence, the fee share of their revenue going
+        to the issuer;
+      - ``purchases``: a buyer country's own measure (purchase guidance, customs
+        checks): its buyers in `targets` stop buying from the designers in `suppliers`
+        (their `products` only, if it names any).
     A ``wafers`` rule also reaches the dies a shell company buys (a leak route's
     foundry -> shell edge is a wafers relation of the shell's).
     Targets are entity names or ``country:XX``. The rule reaches the suppliers named in
@@ -352,13 +411,22 @@ class Rule(_Strict):
 
     id: str
     issuer: str
-    kind: Literal["wafers", "tools", "servicing", "minerals", "hbm", "packaging"]
+    kind: Literal["wafers", "tools", "servicing", "minerals", "hbm", "packaging", "accelerators", "purchases"]
     targets: Names = Field(min_length=1)
     tier: TierName = "mature"
     tools: tuple[ToolName, ...] = ()
     suppliers: Names = ()
     generation: Annotated[str, AfterValidator(hbm_from)] = "HBM2"
     """The oldest HBM generation an ``hbm`` rule reaches (every newer one too)."""
+    tests: tuple[PerformanceTest, ...] = ()
+    """An ``accelerators`` rule's thresholds: a product is caught by a test when it meets
+    every threshold the test sets."""
+    products: Names = ()
+    """Accelerators an ``accelerators`` or ``purchases`` rule names."""
+    exempt: Names = ()
+    """Accelerators an ``accelerators`` rule does not reach, whatever its tests say."""
+    licence_fee: float = Field(0.0, ge=0.0, le=1.0)
+    """An ``accelerators`` rule's licence: sales go on, this share of their revenue to the issuer."""
     foreign_direct_product: bool = False
     announced: Quarter | None = None
     effective: Quarter
@@ -384,6 +452,18 @@ class Rule(_Strict):
         if value != "HBM2" and info.data.get("kind") != "hbm":
             raise PydanticCustomError("kind", "a {kind} rule names no HBM generation; expected no "
                                       "`generation` (only hbm rules take one)", {"kind": info.data.get("kind")})
+        return value
+
+    @field_validator("tests", "products", "exempt", "licence_fee")
+    @classmethod
+    def _for_chip_rules(cls, value, info: ValidationInfo):
+        """Tests, exemptions and licence fees mean something only to accelerators rules;
+        named products to accelerators and purchases rules."""
+        kinds = ("accelerators", "purchases") if info.field_name == "products" else ("accelerators",)
+        if value and info.data.get("kind") not in kinds:
+            raise PydanticCustomError("kind", "a {kind} rule takes no `{field}`; expected none (only {kinds} "
+                                      "rules take it)", {"kind": info.data.get("kind"), "field": info.field_name,
+                                                         "kinds": " and ".join(kinds)})
         return value
 
     @field_validator("suppliers")
@@ -433,6 +513,9 @@ class ScenarioInfo(_Strict):
     name: str
     description: str = ""
     extends: str | None = None
+    without: Names = ()
+    """Ids of the extended scenario's rules, directives or subsidies this one drops
+    (a counterfactual timeline without an event)."""
 
 
 class ScenarioFile(_Strict):
@@ -650,6 +733,10 @@ def _read_scenario(path: Path, fitted: bool) -> tuple[Scenario, list[Path]]:
     for file_path, data in reversed(chain):
         params = merge_parameters(params, data.parameters)
         validate_parameters(params, f"{file_path} [parameters]")
+        for dropped in data.scenario.without:
+            if not any(merged[table].pop(dropped, None) for table in merged):
+                raise ScenarioError(f"{file_path}: field 'scenario.without': no rule, directive or subsidy "
+                                    f"'{dropped}' in the scenarios it extends; expected one of their ids")
         for table in merged:
             for i, entry in enumerate(getattr(data, table)):
                 merged[table][entry.id] = entry
@@ -682,11 +769,13 @@ def _parent_path(child: Path, parent: str) -> Path:
 
 # --------------------------------------------------------------- against the world
 TARGET_KIND = {"wafers": ("firm", "shell"), "tools": ("foundry", "memory maker"), "servicing": ("foundry",),
-               "minerals": ("vendor",), "hbm": ("designer",), "packaging": ("designer",)}
+               "minerals": ("vendor",), "hbm": ("designer",), "packaging": ("designer",),
+               "accelerators": ("buyer",), "purchases": ("buyer",)}
 """Whom each kind of rule reaches: the buyers of the trade it cuts (firms and shell
 companies buy wafers and dies, foundries buy tools and have them serviced, memory makers
 are denied tools, designers buy HBM and packaging); a minerals rule hits vendors' output."""
-SUPPLIER_KIND = {"wafers": ("foundry",), "tools": ("vendor",), "hbm": ("memory maker",), "packaging": ("packager",)}
+SUPPLIER_KIND = {"wafers": ("foundry",), "tools": ("vendor",), "hbm": ("memory maker",), "packaging": ("packager",),
+                 "accelerators": ("designer",), "purchases": ("designer",)}
 """Who supplies the trade a rule cuts (its `suppliers` must be of this kind)."""
 
 
@@ -731,10 +820,11 @@ def _check_against_world(scenario: Scenario, world: World) -> None:
     agents = {"firm": {f.name for f in world.firms}, "foundry": {f.name for f in world.foundries},
               "vendor": {v.name for v in world.vendors}, "shell": {r.name for r in world.leak_routes},
               "memory maker": {m.name for m in world.memory_makers}, "designer": {d.firm for d in world.designers},
-              "packager": {p.name for p in world.packagers}}
+              "packager": {p.name for p in world.packagers}, "buyer": {b.name for b in world.buyers}}
     countries = {a.country for group in (world.firms, world.foundries, world.vendors, world.governments,
-                                         world.memory_makers, world.packagers, world.leak_routes)
+                                         world.memory_makers, world.packagers, world.leak_routes, world.buyers)
                  for a in group}
+    products = {p.name for p in world.accelerators}
     governments = {key: g.country for g in world.governments for key in (g.name, g.country)}
 
     def fail(where: str, problem: str, expected: str) -> None:
@@ -759,6 +849,11 @@ def _check_against_world(scenario: Scenario, world: World) -> None:
         check_names(scenario.origin("rules", rule, "targets"), rule.targets, TARGET_KIND[rule.kind], True)
         if rule.suppliers:
             check_names(scenario.origin("rules", rule, "suppliers"), rule.suppliers, SUPPLIER_KIND[rule.kind], False)
+        for field in ("products", "exempt"):
+            for name in getattr(rule, field):
+                if name not in products:
+                    fail(scenario.origin("rules", rule, field), f"unknown accelerator '{name}'",
+                         f"accelerators of the world ({_listing(products)})")
     for directive in scenario.directives:
         if governments[directive.issuer] != "CN":
             fail(scenario.origin("directives", directive, "issuer"), f"issuer '{directive.issuer}' does not run "
@@ -774,6 +869,10 @@ def _check_against_world(scenario: Scenario, world: World) -> None:
         if name not in agents["firm"]:
             raise ScenarioError(f"{source}: field 'champions': unknown firm '{name}'; expected firms "
                                 f"of the world: {_listing(agents['firm'])}")
+    for name in p.ration_buyers:
+        if name not in agents["buyer"]:
+            raise ScenarioError(f"{source}: field 'ration_buyers': unknown buyer '{name}'; expected buyers "
+                                f"of the world: {_listing(agents['buyer']) or '(none)'}")
     for name in p.foundry_preference:
         if name not in agents["foundry"]:
             raise ScenarioError(f"{source}: field 'foundry_preference.{name}': unknown foundry; "

@@ -303,6 +303,34 @@ class ProductSpec(_Data):
     hbm_stacks: int = Field(ge=0, le=16)
     hbm_generation: HbmGeneration
     h100e: float = Field(gt=0, le=20)
+    # What buyers and chip rules read (a world with buyers needs the first two):
+    price_usd: float | None = Field(None, gt=0)
+    """Its price to buyers, US$ a unit."""
+    tpp: float | None = Field(None, gt=0)
+    """Total processing performance (TOPS x bit length, dense), the export rules' measure."""
+    die_mm2: float | None = Field(None, gt=0)
+    """Its logic dies' area in all, mm2: TPP / die_mm2 is the rules' performance density."""
+    interconnect_gbps: float | None = Field(None, ge=0)
+    """Chip-to-chip bandwidth, GB/s (the 2022 rule's I/O test)."""
+    market: Literal["world", "china"] = "world"
+    """'china': a part made for Chinese buyers alone (sold to no one else)."""
+    responds_to: str | None = None
+    """A rule id: the part is made only `design_lag_quarters` after that rule takes effect
+    in the scenario (never where the scenario has no such rule)."""
+
+
+class BuyerSpec(_Data):
+    """A buyer of AI compute. `demand_h100e`: H100-equivalents a year it wants in
+    `demand_year`, moving with the AI boom from 2023 and at `demand_growth_before` a year
+    before; `budget_usd_m`: what it may spend on accelerators that year (US$ million),
+    on the same path."""
+
+    name: str
+    country: Country
+    demand_h100e: float = Field(gt=0)
+    budget_usd_m: float = Field(gt=0)
+    demand_year: int = Field(2024, ge=2019, le=2040)
+    demand_growth_before: float = Field(0.3, ge=0, le=5)
 
 
 class DesignerSpec(_Data):
@@ -316,6 +344,12 @@ class DesignerSpec(_Data):
     demand_units: float | None = Field(None, gt=0)
     demand_year: int = Field(2024, ge=2019, le=2040)
     demand_growth_before: float = Field(0.3, ge=0, le=5)
+    makes_to_order: bool = False
+    """Its demand is its buyers' orders (the world's `demand_units` is its plan only
+    before their first orders)."""
+    ecosystem: Fraction = 0.0
+    """How much of the software-ecosystem premium (`ecosystem_premium`) buyers give its
+    products (Nvidia's CUDA: 1)."""
 
 
 class LeakRouteSpec(_Data):
@@ -372,6 +406,7 @@ class World(_Data):
     designers: list[DesignerSpec] = Field(default_factory=list)
     accelerators: list[ProductSpec] = Field(default_factory=list)
     leak_routes: list[LeakRouteSpec] = Field(default_factory=list)
+    buyers: list[BuyerSpec] = Field(default_factory=list)
 
     @field_validator("reference_price_usd", mode="before")
     @classmethod
@@ -422,9 +457,9 @@ class World(_Data):
             ("governments' countries", [g.country for g in self.governments]),
             ("governments (one's name is another's country)",
              [key for g in self.governments for key in {g.name, g.country}]),
-            ("firms, foundries, vendors, memory makers, packagers and shell companies",
+            ("firms, foundries, vendors, memory makers, packagers, shell companies and buyers",
              [a.name for group in (self.firms, self.foundries, self.vendors, self.memory_makers, self.packagers,
-                                   self.leak_routes) for a in group]),
+                                   self.leak_routes, self.buyers) for a in group]),
             ("designers", [d.firm for d in self.designers]),
             ("accelerators", [p.name for p in self.accelerators]),
         ]
@@ -465,6 +500,13 @@ class World(_Data):
         references += [(f"accelerators.{i}.designer", p.designer, designers) for i, p in enumerate(self.accelerators)]
         references += [(f"leak_routes.{i}.supplier", r.supplier, foundries) for i, r in enumerate(self.leak_routes)]
         references += [(f"leak_routes.{i}.recipient", r.recipient, designers) for i, r in enumerate(self.leak_routes)]
+        if self.buyers:  # the accelerator market reads prices and the rules' measures
+            for i, p in enumerate(self.accelerators):
+                for field in ("price_usd", "tpp"):
+                    if getattr(p, field) is None:
+                        raise PydanticCustomError(
+                            "missing", "field 'accelerators.{i}.{field}': missing; expected a number for "
+                            "every accelerator of a world with buyers", {"i": i, "field": field})
         for field, name, known in references:
             if name not in known:
                 raise PydanticCustomError(

@@ -38,7 +38,7 @@ def test_scenarios_lists_one_line_each():
     result = chipstate("scenarios")
     assert result.returncode == 0
     lines = result.stdout.strip().splitlines()
-    assert len(lines) == 8 and lines[0].startswith("escalation")
+    assert len(lines) == 10 and lines[0].startswith("escalation")
 
 
 def test_help_everywhere():

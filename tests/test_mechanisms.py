@@ -87,8 +87,10 @@ def test_cut_off_foundries_order_around_the_rule_for_older_lines():
     }
     model = {k: r["model"].set_index("quarter") for k, r in runs.items()}
     # (By about 5% since issue 12: SMIC's 7nm lines build to its forecast plus the
-    # world's 8% headroom, no longer 35% + the state's 50% above it, so less is missing.)
-    assert model[0.25].loc["2025Q4", "smic_capacity_7nm"] > 1.03 * model[0.0].loc["2025Q4", "smic_capacity_7nm"]
+    # world's 8% headroom, no longer 35% + the state's 50% above it, so less is missing;
+    # by about 2.5% since issue 13, whose buyers order fewer Ascends in 2024-2025 than
+    # issue 12's fixed demand, so Huawei's AI wafers ask less of those lines.)
+    assert model[0.25].loc["2025Q4", "smic_capacity_7nm"] > 1.02 * model[0.0].loc["2025Q4", "smic_capacity_7nm"]
     vendors = {k: r["vendor"].set_index(["quarter", "name"]) for k, r in runs.items()}
     china_asml = {k: v.xs("ASML", level="name").loc["2024Q1":"2025Q4", "china_revenue_usd_m"].sum()
                   for k, v in vendors.items()}

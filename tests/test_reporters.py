@@ -17,7 +17,7 @@ def stepped():
     collected the same quarters from the per-agent reporters."""
     model = ChipMarketModel(scenario="historical", rng=5, synthetic_firms=60, synthetic_foundries=3,
                             synthetic_vendors=2)
-    plain = mesa.DataCollector(agenttype_reporters=agenttype_reporters())
+    plain = mesa.DataCollector(agenttype_reporters=agenttype_reporters([d.name for d in model.designers]))
     plain.collect(model)
     for _ in range(6):
         model.step()
@@ -27,7 +27,7 @@ def stepped():
 
 def test_agent_type_frames_equal_mesas_from_per_agent_reporters(stepped):
     model, plain = stepped
-    for cls in agenttype_reporters():
+    for cls in agenttype_reporters([d.name for d in model.designers]):
         ours = model.datacollector.get_agenttype_vars_dataframe(cls)
         theirs = plain.get_agenttype_vars_dataframe(cls)
         assert len(ours) == 7 * len(model.agents_by_type[cls])

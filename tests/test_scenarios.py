@@ -10,8 +10,8 @@ import pytest
 from helpers import chipstate
 from model import ChipMarketModel, ScenarioError, list_scenarios, load_scenario
 
-SHIPPED = ["escalation", "hbm_sealed", "historical", "leaky", "no_controls", "no_die_bank", "retaliation",
-           "state_allocation"]
+SHIPPED = ["escalation", "hbm_sealed", "historical", "leaky", "no_controls", "no_die_bank", "no_h20_licence",
+           "no_purchase_guidance", "retaliation", "state_allocation"]
 
 
 def test_shipped_scenarios_load_and_differ():
@@ -31,6 +31,12 @@ def test_shipped_scenarios_load_and_differ():
     assert sealed.announced is None and sealed.effective < actual.effective and actual.announced is not None
     closed = {r.id: r for r in loaded["no_die_bank"].rules}["counterfactual-2023-shell-closed"]
     assert closed.kind == "wafers" and closed.effective == "2023Q1" and closed.suppliers == ("TSMC",)
+    # The AI-chip market's counterfactuals: the default timeline without the April 2025
+    # H20 licence requirement (and the August fee), or without China's guidance.
+    default = {r.id for r in loaded["state_allocation"].rules}
+    assert default - {r.id for r in loaded["no_h20_licence"].rules} == {"us-2025-04-h20-licence",
+                                                                          "us-2025-08-h20-licence-fee"}
+    assert default - {r.id for r in loaded["no_purchase_guidance"].rules} == {"cn-2025-09-purchase-guidance"}
 
 
 def test_every_historical_rule_cites_a_timeline_event():
