@@ -48,7 +48,7 @@ def apply_rule(model, rule: Rule) -> None:
         edges = model.trade.chain["accelerators"]
         mask = _matches(model, rule, edges)
         model.accelerator_market.license(rule.id, mask, rule.licence_fee)
-        model.log_edges("licence", rule.id, edges, np.flatnonzero(mask & edges.active),
+        model.log_edges("licence", rule.id, edges, np.flatnonzero(mask),
                         f"sales under licence, {rule.licence_fee:.0%} of revenue to {rule.issuer}")
         return
     for edges in _reached_sets(model, rule):
