@@ -79,6 +79,7 @@ def test_weak_rows_follow_the_data_readme():
     assert is_weak(row(unit="chips/cards sold (derived)"))
     assert is_weak(row(period="2024 (forecast made 2023)")) and is_weak(row(quantity="cowos_capacity_forecast"))
     assert is_weak(row(period="2022 (plan)"))
+    assert is_weak(row(note="CEO statement, rhetorical"))
     assert not is_weak(row(note="Counterpoint attributes Samsung's 1H25 weakness to export rules"))
     assert not is_weak(row(note="Samsung 40, Micron 10"))
 
@@ -130,20 +131,15 @@ def test_every_row_is_compared_or_has_a_reason(table):
     assert {"cowos_capacity", "cowos_output_annual", "cowos_demand_share", "hbm_market_share",
             "hbm_market_share_forecast", "hbm_demand_units", "hbm_stockpile_window", "datacenter_gpu_shipments",
             "high_end_server_gpu_shipments_forecast", "cambricon_units_sold", "nvidia_installed_compute",
-            "ascend_910b_expected_2024"} <= set(spoken["quantity"])
+            "ascend_910b_expected_2024", "nvidia_china_revenue", "hopper_purchases"} <= set(spoken["quantity"])
     assert np.isfinite(spoken[["model_mean", "model_p05", "model_p95", "error"]].to_numpy(float)).all()
     assert (spoken["model_p05"] <= spoken["model_mean"] + 1e-9).all()
     assert (spoken["model_mean"] <= spoken["model_p95"] + 1e-9).all()
 
 
-def test_buyers_wait_for_issue_13(table):
-    for quantity in ("h100_class_purchases", "hopper_purchases", "china_orders_nvidia", "ascend_order",
-                     "nvidia_share_china_ai_chips", "china_hyperscaler_capex"):
-        rows = table[table["quantity"] == quantity]
-        assert len(rows) and not rows["speaks"].any(), quantity
-        assert rows["reason"].str.contains("issue 13").all(), quantity
+def test_bills_of_materials_are_inputs(table):
     bom = table[table["quantity"].isin(["hbm_stacks_per_package", "logic_dies_per_package"])]
-    assert not bom["speaks"].any() and bom["reason"].str.contains("input").all()
+    assert len(bom) and not bom["speaks"].any() and bom["reason"].str.contains("input").all()
 
 
 def test_cowos_capacity_is_packages_over_60_at_the_quarter(table, runs):
@@ -217,12 +213,7 @@ def test_gpu_shipments_are_nvidia_and_amd_summed_over_the_year(table, runs):
             per_run(runs, lambda f: units(f, period, ["accelerators_nvidia", "accelerators_amd"])))
         assert row["in_sample"] == in_sample
     assert not one(table, "datacenter_gpu_shipments", "World (TechInsights)", "2023")["hard_target"]  # weak split
-    cambricon = one(table, "cambricon_units_sold", "Cambricon", "2024")
-    assert cambricon["model_mean"] == pytest.approx(
-        per_run(runs, lambda f: units(f, "2024", ["accelerators_cambricon"])))
-    assert not cambricon["hard_target"] and not cambricon["in_sample"]  # derived, 2024
-    huawei = one(table, "ascend_910b_expected_2024", "Huawei Ascend 910B", "2024")
-    assert huawei["model_mean"] == pytest.approx(per_run(runs, lambda f: units(f, "2024", ["huawei_accelerators"])))
+    # the AI-chip market's rows (Cambricon's units sold, the 910Bs expected): tests/test_validate_market.py
 
 
 def test_installed_compute_is_nvidias_h100e_to_date(table, runs):
@@ -253,7 +244,7 @@ def test_the_report_shows_ranges_targets_and_notes(table, runs):
     assert any("35,000-40,000" in line for line in capacity)
     assert all(line.split()[-1].startswith("[") for line in capacity)  # each with its note
     assert any(line.strip().startswith("[1] ") for line in text.splitlines())
-    assert "issue 13" in text
+    assert "issue 13" not in text and "no buyers yet" not in text  # the market's rows speak or say why not
 
 
 def test_a_range_is_drawn_as_a_bar(table, runs):

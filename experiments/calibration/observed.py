@@ -8,8 +8,10 @@ The project keeps two tables, copies of ../shared/data: model/data/calibration.c
 source, note. `DATA_FILE` stands for the project's data as a whole (`data_files`): the
 CLI's default, validation reads both tables for it; any other path is read alone.
 Everything that reads the tables goes through here: validation and calibration
-(`read_data`, `read_tables`, `quarters_of`, `parse_value`, `parse_range`, `is_weak`) and
-the notebooks' plots (`load_observed`, `period_year`). Nothing here runs the model.
+(`read_data`, `read_tables`, `quarters_of`, `parse_value`, `parse_range`, `is_weak`; a
+firm's fiscal periods, `fiscal_quarters`, and a remark's loose dates, `remark_quarters`,
+for the rows whose comparison reads them so) and the notebooks' plots (`load_observed`,
+`period_year`). Nothing here runs the model.
 
 Values: a number ('56.1', '1,234'), a bound ('<50', '>65000'), a range ('35000-40000':
 both ends, `parse_range`; its middle is the value) or text (a milestone, a status: no
@@ -19,8 +21,8 @@ both hold 'a -> b' is two.
 
 A **weak** row is one that is not a firm observation of a realised value: its note,
 unit, quantity or period says it is weak, approximate, conflicting, unknown, a plan, a
-target, guidance, an estimate, a forecast, contested or derived from other figures
-(`WEAK`; ../shared/data/README.md: "derived" rows were computed from other figures,
+target, guidance, an estimate, a forecast, contested, rhetorical or derived from other
+figures (`WEAK`; ../shared/data/README.md: "derived" rows were computed from other figures,
 "weak" or "CONFLICT" rows are not hard targets). Calibration fits only to rows that are
 not weak (`hard_target` in validation's table); the notebooks draw weak rows apart. This
 is the one definition: before, the plotting loader looked at the note alone, for
@@ -44,7 +46,8 @@ ACCELERATORS_FILE = DATA_DIR / "accelerators.csv"
 PROJECT_FILES = (DATA_FILE, ACCELERATORS_FILE)
 """The project's data: what `DATA_FILE` stands for in validation (`data_files`)."""
 COLUMNS = ["quantity", "entity", "period", "value", "unit", "source", "note"]
-WEAK = re.compile(r"\bweak\b|approx|conflict|contested|unknown|plan|target|guidance|estimate|forecast|derived", re.I)
+WEAK = re.compile(r"\bweak\b|approx|conflict|contested|rhetorical|unknown|plan|target|guidance|estimate|forecast"
+                  r"|derived", re.I)
 """Words that mark a row as weak, searched in its note, unit, quantity and period
 (`is_weak`): '2024 (forecast made 2023)' and '2022 (plan)' name their kind in the period."""
 
@@ -103,6 +106,63 @@ def quarters_of(period: str) -> list[str] | None:
     return None
 
 
+MONTHS = {name: n for n, name in enumerate(calendar.month_abbr) if name}
+"""'Jan' -> 1 ... 'Dec' -> 12."""
+
+
+def _quarter_of_month(month: int) -> str:
+    """The calendar quarter of a month counted from year 0 (year x 12 + month - 1)."""
+    return f"{month // 12}Q{month % 12 // 3 + 1}"
+
+
+def fiscal_quarters(period: str, year_end_month: int | None = None) -> list[str] | None:
+    """The model's quarters for a fiscal period of a firm whose fiscal year ends in month
+    `year_end_month` and is named by the calendar year it ends in (Nvidia: 1, FY2025 =
+    Feb 2024-Jan 2025); each fiscal quarter is the calendar quarter holding its middle
+    month (two of its three months): Nvidia's FY2025 -> 2024Q1-2024Q4, a month early.
+
+    'FY2025' -> four quarters; 'FY2024 Q1-Q3' and 'FY2024 Q4' -> those fiscal quarters;
+    'FY2024 (Feb23-Jan24)' -> four, if the months in brackets are that fiscal year's
+    (else None: the label and the firm disagree). With no `year_end_month`, the months
+    in brackets say it (None if the label names none). None for anything else ('2025 Q1
+    FY26', '2024')."""
+    match = re.fullmatch(r"FY(\d{4})(?:\s+Q([1-4])(?:\s*-\s*Q?([1-4]))?)?"
+                         r"(?:\s*\(([A-Za-z]{3})(\d{2})\s*-\s*([A-Za-z]{3})(\d{2})\))?", str(period).strip())
+    if match and year_end_month is None:
+        year_end_month = MONTHS.get(match.group(6).title()) if match.group(6) else None
+    if not match or year_end_month is None or not 1 <= year_end_month <= 12:
+        return None
+    year = int(match.group(1))
+    end = year * 12 + year_end_month - 1  # the fiscal year's last month, counted from year 0
+    if match.group(4):
+        first, last = (MONTHS.get(match.group(i).title()) for i in (4, 6))
+        if first is None or last is None:
+            return None
+        named = ((2000 + int(match.group(5))) * 12 + first - 1, (2000 + int(match.group(7))) * 12 + last - 1)
+        if named != (end - 11, end):
+            return None
+    low = int(match.group(2) or 1)
+    high = int(match.group(3) or match.group(2) or 4)
+    if low > high:
+        return None
+    return [_quarter_of_month(end - 11 + 3 * (k - 1) + 1) for k in range(low, high + 1)]
+
+
+def remark_quarters(period: str) -> list[str] | None:
+    """The quarters of a remark's loose date: 'Oct 2025' -> its quarter (2025Q4);
+    'pre-2022' -> the year before (2021Q1-2021Q4: an ASSUMPTION that 'before' means the
+    last full year before); anything else as `quarters_of`."""
+    text = str(period).strip()
+    match = re.fullmatch(r"([A-Za-z]{3})[a-z]*\.?\s+(\d{4})", text)
+    if match and match.group(1).title() in MONTHS:
+        return [_quarter_of_month(int(match.group(2)) * 12 + MONTHS[match.group(1).title()] - 1)]
+    match = re.fullmatch(r"pre-?\s*(\d{4})", text, re.I)
+    if match:
+        year = int(match.group(1)) - 1
+        return [f"{year}Q{q}" for q in range(1, 5)]
+    return quarters_of(text)
+
+
 def parse_value(value: str) -> tuple[float | None, str]:
     """'<50' -> (50, '<'); '>40' -> (40, '>'); '56.1' -> (56.1, '='); a range
     '35000-40000' -> (37500, 'range'), its middle (`parse_range` gives its ends); else
@@ -135,8 +195,9 @@ def read_data(path: str | Path = DATA_FILE) -> pd.DataFrame:
 
     Guarantees a UTF-8 CSV with the columns `COLUMNS` and at least one usable row (a
     value that parses as a number, `parse_value`, and a period the model can place,
-    `quarters_of`); an unreadable, empty, header-only, binary or non-UTF-8 file, or one
-    with no usable row, raises. Rows whose period and value both hold 'a -> b' are
+    `quarters_of`, or a fiscal year that names its months, `fiscal_quarters`); an
+    unreadable, empty, header-only, binary or non-UTF-8 file, or one with no usable
+    row, raises. Rows whose period and value both hold 'a -> b' are
     split into two observations; rows whose entity and value both list the same number
     (two or more) of items separated by ' / ', every value a number, into one
     observation per item ('SK hynix / Samsung / Micron' with '56 / 26 / 18').
@@ -167,7 +228,8 @@ def read_data(path: str | Path = DATA_FILE) -> pd.DataFrame:
                 rows.append({**row, "entity": entity.strip(), "value": value.strip()})
         else:
             rows.append(dict(row))
-    if not any(parse_value(r["value"])[0] is not None and quarters_of(r["period"]) for r in rows):
+    if not any(parse_value(r["value"])[0] is not None and (quarters_of(r["period"]) or fiscal_quarters(r["period"]))
+               for r in rows):
         raise DataFileError(
             f"{path}: no usable row ({len(data)} rows); expected at least one row with a numeric "
             "'value' (such as 56.1 or <50) and a 'period' the model can place (such as 2023Q4, 2023, 2022H2)"

@@ -5,10 +5,10 @@ by default the project's two tables, model/data/calibration.csv and
 model/data/accelerators.csv, `observed.data_files`; a file of one's own is read alone)
 this module says whether the model can speak to it and, if it can, which series of which
 frame, in which unit, over which quarters (`speaker_for`; the accelerator chain's rows
-in `accelerator_speaker`). `validate` runs a scenario over several seeds and returns a
-table: the data value, the model's mean and 90% band, the error, and whether the
-observation falls inside the band; rows the model cannot speak to keep their reason.
-Nothing here changes the model.
+in `accelerator_speaker`, the AI-chip market's in `market_speaker`). `validate` runs a
+scenario over several seeds and returns a table: the data value, the model's mean and
+90% band, the error, and whether the observation falls inside the band; rows the model
+cannot speak to keep their reason. Nothing here changes the model.
 
 Each compared row also says:
 
@@ -19,11 +19,15 @@ Each compared row also says:
   TARGETS, so for those rows in/out of sample tells where the period lies, not what was
   fitted.
 - **hard target or not** (`hard_target`): not if the row is weak (`observed.is_weak`:
-  weak, approx., conflict, contested, unknown, plan, target, guidance, estimate,
-  forecast or derived in its note, unit, quantity or period).
+  weak, approx., conflict, contested, rhetorical, unknown, plan, target, guidance,
+  estimate, forecast or derived in its note, unit, quantity or period), nor if the
+  comparison is not like for like (`Speaker.weak`: the model's figure is a part of the
+  row's, as data-centre accelerators of a firm's all-products revenue).
 - **a caveat** where the comparison needs one: the row is itself an input of the world
-  file (agreement by construction), the model's basis differs (stacks for revenue), or a
-  row's value bounds what the model reports (a month's flow against its quarter).
+  file (agreement by construction), the model's basis differs (stacks for revenue, units
+  for money), a row's value bounds what the model reports (a month's flow against its
+  quarter; a whole business against its accelerators), or its period is read in a way
+  of its own (Nvidia's fiscal years).
 
 The accelerator chain's comparisons (units converted to the data's):
 
@@ -43,21 +47,51 @@ The accelerator chain's comparisons (units converted to the data's):
 - hbm_china_share_of_revenue: % = the maker's china_stacks over its shipped_stacks.
 - datacenter_gpu_shipments, high_end_server_gpu_shipments_forecast: units =
   accelerators_nvidia + accelerators_amd, summed over the year.
-- ascend_910b_expected_2024: huawei_accelerators summed over 2024.
-- cambricon_units_sold: accelerators_cambricon summed over the year.
 - nvidia_installed_compute: H100-equivalents = Nvidia's accelerators_h100e summed from
   the first quarter to the period's.
 
+China's AI-chip market (issue 13: buyers of accelerators; `market_speaker`). Nvidia's
+fiscal periods ('FY2025 (Feb24-Jan25)', 'FY2024 Q1-Q3') are read by
+`observed.fiscal_quarters`: its year ends in late January, so FY2025 is 2024Q1-2024Q4,
+each fiscal quarter the calendar quarter holding two of its three months. A share over a
+period is the share of the period's totals (the quarters' shares weighted, `Speaker.weight`).
+
+- nvidia_china_revenue: nvidia_china_revenue_usd_m (data-centre accelerators sold to
+  Chinese buyers, net of licence fees) summed over the fiscal year; the data is Nvidia's
+  whole China business: on the billing basis compared as it is, on the customer-HQ basis
+  as an upper bound; neither a hard target.
+- nvidia_china_dc_share (FY2024 Q1-Q3), nvidia_china_revenue_share (calibration.csv):
+  % = Nvidia's revenue from Chinese buyers over its revenue in the period.
+- nvidia_share_china_ai_chips, nvidia_china_ai_accelerator_share (calibration.csv; 'pre-
+  2022' is read as 2021, 'Oct 2025' as 2025Q4), domestic_share_china_ai_chip_sales: % of
+  the accelerator units delivered to Chinese buyers (nvidia_china_share,
+  domestic_china_share) in the period.
+- h20_shipments_forecast, ascend_910b_expected_2024: china_units_h20,
+  china_units_ascend_910b summed over 2024.
+- china_orders_nvidia (A800s, the four platforms) and h100_class_purchases (H800s, one
+  Chinese platform): the buyers' received_nvidia_units split as Nvidia's units to
+  Chinese buyers are (china_units_a800, china_units_h800); the US hyperscalers' 2023
+  H100s have a reason (one buyer for four firms, A100s and H100s not told apart).
+- hopper_purchases (2024): a Chinese platform's received_nvidia_units; Microsoft's, the
+  'US hyperscalers' buyer's x 485/1,074 (its part of the four firms' Hoppers in the row).
+- ascend_order (Baidu): its received_huawei_units, which must be above the one order.
+- cambricon_units_sold: the buyers' received_cambricon_units.
+- amd_china_revenue (all products: an upper bound), china_accelerated_server_market
+  (servers cost more than their chips: an upper bound) and china_ai_chip_market_value:
+  amd_china_revenue_usd_m, the Chinese buyers' spent_usd_m; datacenter_gpu_revenue:
+  Nvidia's revenue_usd_m; all summed over the period.
+
 Every other quantity of accelerators.csv has its reason in `ACCELERATOR_REASONS`: inputs
-of the world (bills of materials, CXMT's generation dates, rule thresholds), wafer
-capacities the model has no conversion for, DRAM it does not model, money it has no
-prices for, and buyers of accelerators, which come with issue 13.
+of the world (bills of materials, CXMT's generation dates, rule thresholds, the Chinese
+buyers' capex, Cambricon's revenue), wafer capacities the model has no conversion for,
+DRAM it does not model, and IDC's shipment counts, whose definitions the model's
+accelerators do not match.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -68,7 +102,8 @@ from matplotlib.lines import Line2D
 
 from experiments.analysis.figures import BAND, add_footer, label, save_figure
 from experiments.calibration.observed import (
-    COLUMNS, DATA_FILE, is_weak, parse_range, parse_value, quarters_of, read_tables,
+    COLUMNS, DATA_FILE, fiscal_quarters, is_weak, parse_range, parse_value, quarters_of, read_tables,
+    remark_quarters,
 )
 from model.reporters import WAFERS_8IN_PER_12IN, slug
 from model.scenario import Scenario
@@ -93,6 +128,16 @@ class Speaker:
     aggregate: str = "mean"  # 'mean' or 'sum' (flows over a year)
     caveat: str = ""  # what a reader must know to read the comparison (printed as a note)
     bound: str = ""  # '>' or '<': the model's figure must lie above / below the data's value
+    weight: Extractor | None = None
+    """For a share: what it is a share of, per quarter; the period's figure is then the
+    weighted mean of its quarters' shares, the share of the period's totals (not the
+    mean of the quarters' shares)."""
+    periods: Callable[[str], list[str] | None] | None = None
+    """The row's period -> the model's quarters, where `quarters_of` is not the reading
+    (a firm's fiscal year: `observed.fiscal_quarters`); None: `quarters_of`."""
+    weak: bool = False
+    """The comparison is not like for like (the model's figure is a part of the row's,
+    or another good's): not a hard target, whatever the row."""
 
 
 def _empty() -> pd.Series:
@@ -122,14 +167,20 @@ def _agent_column(kind: str, name: str, column: str | Callable, scale: float = 1
     return extract
 
 
-def _agents_total(kind: str, column: str, scale: float = 1.0, countries_out: tuple[str, ...] = ()) -> Extractor:
-    """A column summed over the agents of a kind (all but those of `countries_out`) per
-    quarter, x scale; empty if the run has no frame of that kind."""
+def _agents_total(kind: str, column: str, scale: float = 1.0, countries_out: tuple[str, ...] = (),
+                  countries: tuple[str, ...] = (), names: tuple[str, ...] = ()) -> Extractor:
+    """A column summed over the agents of a kind per quarter, x scale: all but those of
+    `countries_out`; only those of `countries` and only those named `names`, if given.
+    Empty if the run has no frame of that kind, or none of the agents `names` names."""
     def extract(frames):
         frame = frames.get(kind)
-        if frame is None or not len(frame):
+        if frame is None or not len(frame) or (names and not frame["name"].isin(names).any()):
             return _empty()
         keep = ~frame["country"].isin(countries_out)
+        if countries:
+            keep &= frame["country"].isin(countries)
+        if names:
+            keep &= frame["name"].isin(names)
         order = pd.unique(frame["quarter"])
         total = frame[keep].groupby("quarter", sort=False)[column].sum().reindex(order, fill_value=0.0)
         return total.astype(float) * scale
@@ -143,6 +194,19 @@ def _ratio(numerator: Extractor, denominator: Extractor, scale: float = 100.0) -
         if not len(top) or not len(bottom):
             return _empty()
         return scale * top / bottom.reindex(top.index).replace(0.0, np.nan)
+    return extract
+
+
+def _times(base: Extractor, numerator: Extractor, denominator: Extractor, factor: float = 1.0) -> Extractor:
+    """base x numerator / denominator x factor per quarter (0 where the denominator is 0:
+    there the base, a part of it, is 0 too): a total split as another is."""
+    def extract(frames):
+        parts = [base(frames), numerator(frames), denominator(frames)]
+        if any(not len(x) for x in parts):
+            return _empty()
+        top, bottom = (x.reindex(parts[0].index).fillna(0.0) for x in parts[1:])
+        share = (top / bottom.where(bottom > 0)).fillna(0.0)
+        return parts[0] * share * factor
     return extract
 
 
@@ -185,6 +249,8 @@ def speaker_for(row: pd.Series, foundries: set[str],
     `agents`: the names of the runs' agents by kind (`agent_names`), for the accelerator
     chain's rows (`accelerator_speaker`)."""
     q, entity = row["quantity"], str(row["entity"])
+    if q in MARKET_QUANTITIES or q in CALIBRATION_MARKET_QUANTITIES:
+        return market_speaker(row, agents or {})
     if q in ACCELERATOR_QUANTITIES:
         return accelerator_speaker(row, agents or {})
     if q in ("foundry_revenue_share", "foundry_revenue_share_counterpoint"):
@@ -268,12 +334,10 @@ REASONS = {
     "equipment_market_china": "the model's tool market is foundries only (no memory, no IDMs)",
     "equipment_market_global": "the model's tool market is foundries only (no memory, no IDMs)",
     "us_share_global_fab_capacity": "all fabs incl. IDMs and memory; the model has foundries only",
-    "us_firms_share_global_sales": "chip sales by firm headquarters; the model has no chip sales",
+    "us_firms_share_global_sales": "chip sales by firm headquarters; the model sells accelerators, not chips at large",
     "design_share_scenario": "a design-revenue scenario; the model has no design revenue",
     "global_value_added_by_region": "no value given (unknown)",
     "china_share_global_semi_demand": "before the model's first quarter and a demand concept it lacks",
-    "nvidia_china_revenue_share": "the model has no revenue by customer for fabless firms",
-    "nvidia_china_ai_accelerator_share": "the model has no chip sales to end customers",
     "h20_writeoff": "a firm's write-off; the model has no firm accounts",
     "chip_spec": "chip specifications, not model quantities",
     "export_threshold": "rule thresholds, inputs of the scenarios",
@@ -299,9 +363,6 @@ GB_PER_STACK = 16
 """GB a stack where a row counts HBM in GB: a 16 GB 8-Hi HBM2E/HBM3 stack, as the world
 file converts accelerators.csv: hbm_demand (ASSUMPTION; HBM3E stacks hold 24-36 GB)."""
 
-NO_BUYERS = ("buyers of accelerators (firms, countries, destinations) come with issue 13; "
-             "the model has no buyers yet")
-NO_PRICES = "the model has no accelerator, server or HBM prices, so no revenue in money"
 ACCELERATOR_REASONS = {
     "hbm_stacks_per_package": "an input of the world (the accelerators' bills of materials)",
     "logic_dies_per_package": "an input of the world (the accelerators' bills of materials)",
@@ -310,7 +371,7 @@ ACCELERATOR_REASONS = {
                         "stacks a quarter (25 a wafer, derived), split by market shares",
     "hbm_tsv_capacity_plan": "an input: the world file's industry HBM capacity at 2024 end is the industry "
                              "total of these plans x 75 stacks a quarter, split by market shares",
-    "hbm_share_of_dram_revenue": "the model has no DRAM but HBM, and no prices",
+    "hbm_share_of_dram_revenue": "the model has no DRAM but HBM, and no HBM prices",
     "hbm_share_of_dram_bits": "the model has no DRAM but HBM",
     "cxmt_dram_output": "the model has no DRAM but HBM",
     "hbm_bit_supply_growth": "growth of bits; the model counts stacks, whose GB grew (16 -> 24-36 GB)",
@@ -320,28 +381,22 @@ ACCELERATOR_REASONS = {
                               "the world file, far below it",
     "export_rule_hbm_threshold": "rule thresholds, inputs of the scenarios",
     "export_rule_hbm_scope": "a rule's scope, an input of the scenarios",
-    "amd_china_part": "a licence status, an input of the scenarios (the model has no products by destination)",
-    "nvidia_china_revenue": NO_PRICES,
-    "amd_china_revenue": NO_PRICES,
-    "cambricon_revenue": NO_PRICES + " (Cambricon's AI wafer stream is sized from it: an input)",
-    "datacenter_gpu_revenue": NO_PRICES,
-    "china_accelerated_server_market": NO_PRICES,
-    "china_ai_chip_market_value": NO_PRICES,
-    "nvidia_china_dc_share": NO_PRICES + "; " + NO_BUYERS,
-    "china_orders_nvidia": NO_BUYERS,
-    "h100_class_purchases": NO_BUYERS,
-    "hopper_purchases": NO_BUYERS,
-    "ascend_order": NO_BUYERS,
-    "china_hyperscaler_capex": NO_BUYERS,
-    "china_hyperscaler_capex_plan": NO_BUYERS,
-    "nvidia_share_china_ai_chips": NO_BUYERS,
-    "domestic_share_china_ai_chip_sales": NO_BUYERS,
-    "china_accelerator_card_shipments": "cards shipped into China include Nvidia's and AMD's; " + NO_BUYERS,
-    "china_ai_chip_shipments": "an ambiguous definition (all AI chips into China or domestic makers' only, "
-                               "weak); " + NO_BUYERS,
-    "h20_shipments_forecast": "units of one product to one destination: the model reports a designer's units, "
-                              "not products (the H20's share of Nvidia's units is derived from this row: an "
-                              "input); " + NO_BUYERS,
+    "amd_china_part": "a licence status, an input of the scenarios (the 2023-10 rule's tests bar AMD's parts "
+                      "from China; the model has no MI309)",
+    "cambricon_revenue": "an input: the world file prices Cambricon's MLU370/590 at this revenue over "
+                         "cambricon_units_sold (2024), and sizes Cambricon's AI wafer stream from it; in RMB",
+    "china_hyperscaler_capex": "an input: the Chinese buyers' 2024 budgets are 56% of their 2024 capex in these "
+                               "rows at RMB 7.2 a US$ (world [[buyers]]); capex also buys buildings, networks and "
+                               "general servers, which the model does not have",
+    "china_hyperscaler_capex_plan": "an input: the share of capex the Chinese buyers' budgets spend on "
+                                    "compute (56%) is this plan's (world [[buyers]]); a plan, in RMB",
+    "china_accelerator_card_shipments": "IDC counts every accelerator card shipped into China, inference "
+                                        "cards the model does not have among them, and the figure is a "
+                                        "lower bound ('>'): the model's data-centre accelerators delivered "
+                                        "to Chinese buyers neither must exceed it nor stay below it",
+    "china_ai_chip_shipments": "an ambiguous definition (all AI chips into China or domestic makers' only; a "
+                               "2023 forecast, weak): the model has both (its Chinese buyers' units and "
+                               "domestic_china_share) and no way to tell which this is",
 }
 """Why the model cannot speak to a row of the accelerator chain, by quantity."""
 
@@ -350,9 +405,18 @@ ACCELERATOR_SPOKEN = {
     "cowos_output_annual", "cowos_demand_share", "advanced_packaging_project", "hbm_market_share",
     "hbm_market_share_forecast", "hbm_demand", "hbm_demand_units", "hbm_stockpile_window",
     "hbm_china_share_of_revenue", "datacenter_gpu_shipments", "high_end_server_gpu_shipments_forecast",
-    "ascend_910b_expected_2024", "cambricon_units_sold", "nvidia_installed_compute",
+    "nvidia_installed_compute",
 }
-ACCELERATOR_QUANTITIES = ACCELERATOR_SPOKEN | set(ACCELERATOR_REASONS)
+MARKET_QUANTITIES = {
+    "nvidia_china_revenue", "nvidia_china_dc_share", "nvidia_share_china_ai_chips",
+    "domestic_share_china_ai_chip_sales", "h20_shipments_forecast", "ascend_910b_expected_2024",
+    "china_orders_nvidia", "h100_class_purchases", "hopper_purchases", "ascend_order", "cambricon_units_sold",
+    "amd_china_revenue", "china_accelerated_server_market", "china_ai_chip_market_value", "datacenter_gpu_revenue",
+}
+"""The AI-chip market's quantities of model/data/accelerators.csv (issue 13): `market_speaker`."""
+CALIBRATION_MARKET_QUANTITIES = {"nvidia_china_revenue_share", "nvidia_china_ai_accelerator_share"}
+"""The AI-chip market's quantities of model/data/calibration.csv: `market_speaker` too."""
+ACCELERATOR_QUANTITIES = ACCELERATOR_SPOKEN | MARKET_QUANTITIES | set(ACCELERATOR_REASONS)
 """The quantities of model/data/accelerators.csv: each is spoken to or has a reason."""
 
 PACKAGER_OF = {"TSMC": "TSMC CoWoS", "ASE (incl. SPIL) + Amkor": "ASE and Amkor CoWoS-like"}
@@ -460,12 +524,6 @@ def accelerator_speaker(row: pd.Series, agents: dict[str, set[str]]) -> tuple[Sp
                        _plus(_model_column("accelerators_nvidia"), _model_column("accelerators_amd")), "sum",
                        caveat="Nvidia's and AMD's accelerators made; the model has no Intel GPUs (~400k in "
                               "2023, weak)"), ""
-    if q == "ascend_910b_expected_2024":
-        return Speaker("huawei_accelerators", _model_column("huawei_accelerators"), "sum",
-                       caveat="Huawei's accelerators made, all products, against the 910Bs Chinese firms "
-                              "expected to acquire (demand, not output)"), ""
-    if q == "cambricon_units_sold":
-        return Speaker("accelerators_cambricon", _model_column("accelerators_cambricon"), "sum"), ""
     if q == "nvidia_installed_compute":
         if "Nvidia" not in designers:
             return None, "the runs have no Nvidia designer"
@@ -473,6 +531,201 @@ def accelerator_speaker(row: pd.Series, agents: dict[str, set[str]]) -> tuple[Sp
                        _cumulative(_agent_column("designer", "Nvidia", "accelerators_h100e")),
                        caveat="Nvidia's H100-equivalents made since the model's first quarter (2019), "
                               "none retired, at the quarter's end"), ""
+    return None, f"no model series for {q} of {entity}"
+
+
+# ------------------------------------------------------------ the AI-chip market
+NVIDIA_YEAR_END_MONTH = 1
+"""Nvidia's fiscal year ends in late January and is named by the calendar year it ends in
+(accelerators.csv: nvidia_china_revenue, 'FY2025 (Feb24-Jan25)')."""
+CHINA_PLATFORMS = ("ByteDance", "Tencent", "Alibaba", "Baidu")
+"""The Chinese platform firms the data names one by one (accelerators.csv:
+china_orders_nvidia, h100_class_purchases, hopper_purchases), each a buyer of the world file."""
+US_HYPERSCALERS = "US hyperscalers"
+US_HOPPERS_2024 = {"Microsoft": 485_000, "Meta": 224_000, "Amazon": 196_000, "Google": 169_000}
+"""Hopper GPUs each US hyperscaler bought in 2024 (accelerators.csv: hopper_purchases,
+Microsoft, 2024: its value and note). The world file's 'US hyperscalers' buyer stands for
+these four (its source), so a firm's part of that buyer's Hoppers is its part of their sum."""
+
+NVIDIA_FISCAL = ("Nvidia's fiscal year ends in late January: FY2025 (Feb 2024-Jan 2025) is read as 2024Q1-2024Q4, "
+                 "each fiscal quarter as the calendar quarter that holds two of its three months")
+NVIDIA_MODEL_REVENUE = ("the model's is data-centre accelerators sold to Chinese buyers (by headquarters), at the "
+                        "world file's prices (mostly ASSUMPTIONS), net of US licence fees")
+SAME_MIX = ("The buyer frame counts units by designer, not by product; every Chinese buyer chooses among the same "
+            "offers by the same logit and each product is shared out pro rata, so each takes the same mix of "
+            "Nvidia's parts while no rule singles out a buyer")
+BUYERS_INPUT = ("the Chinese buyers' 2024 demand (world [[buyers]]) is sized from this row (~1M H20s at 0.15 "
+                "H100e with the 550k Ascends expected x2): agreement in part by construction")
+HOPPER_2024 = ("in 2024 all of Nvidia's parts are Hopper (H100, H200, H20; the A100 and A800 end in 2023Q4, the "
+               "B200 starts in 2025Q1), so a buyer's Nvidia units that year are its Hoppers")
+
+
+def nvidia_quarters(period: str) -> list[str] | None:
+    """A period of an Nvidia row: a fiscal one ('FY2025 (Feb24-Jan25)', 'FY2024 Q1-Q3')
+    by `fiscal_quarters`, any other by `quarters_of`."""
+    if str(period).strip().startswith("FY"):
+        return fiscal_quarters(period, NVIDIA_YEAR_END_MONTH)
+    return quarters_of(period)
+
+
+def _in_year(period: str, year: str) -> bool:
+    quarters = quarters_of(period)
+    return bool(quarters) and all(q.startswith(year) for q in quarters)
+
+
+def market_speaker(row: pd.Series, agents: dict[str, set[str]]) -> tuple[Speaker | None, str]:
+    """The model's way to speak to a row of China's AI-chip market (issue 13: buyers of
+    accelerators, what they receive and pay), or None and the reason it cannot.
+    `agents`: the runs' agent names by kind (`agent_names`)."""
+    q, entity = row["quantity"], str(row["entity"])
+    designers, buyers = agents.get("designer", set()), agents.get("buyer", set())
+    if not buyers:
+        return None, "the runs have no buyers of accelerators (a world without [[buyers]])"
+    china_units = _agents_total("buyer", "received_units", countries=("CN",))
+    nvidia_to_china = _agents_total("buyer", "received_nvidia_units", countries=("CN",))
+    china_spent = _agents_total("buyer", "spent_usd_m", countries=("CN",))
+    if q in ("nvidia_china_revenue", "nvidia_china_dc_share", "nvidia_china_revenue_share",
+             "nvidia_china_ai_accelerator_share", "nvidia_share_china_ai_chips", "datacenter_gpu_revenue",
+             "china_orders_nvidia", "h100_class_purchases", "hopper_purchases", "h20_shipments_forecast") \
+            and "Nvidia" not in designers:
+        return None, "the runs have no Nvidia designer"
+    if q == "nvidia_china_revenue":
+        if "customer-HQ" in entity:
+            return Speaker("nvidia_china_revenue_usd_m", _model_column("nvidia_china_revenue_usd_m"), "sum",
+                           bound="<", periods=nvidia_quarters, weak=True,
+                           caveat=f"{NVIDIA_FISCAL}. Nvidia's whole China business by customer headquarters "
+                                  f"(all products: gaming, networking, automotive, data centre); "
+                                  f"{NVIDIA_MODEL_REVENUE}: a part of it, so it must lie below"), ""
+        if "billing" in entity:
+            return Speaker("nvidia_china_revenue_usd_m", _model_column("nvidia_china_revenue_usd_m"), "sum",
+                           periods=nvidia_quarters, weak=True,
+                           caveat=f"{NVIDIA_FISCAL}. Nvidia's whole China business billed to China and Hong "
+                                  f"Kong (all products: gaming, networking, automotive, data centre); "
+                                  f"{NVIDIA_MODEL_REVENUE}: not the same quantity, and neither bounds the "
+                                  f"other (Chinese firms billed elsewhere are outside the billing basis: the "
+                                  f"customer-HQ rows stand above it)"), ""
+        return None, "a basis the row does not name (billing location or customer headquarters)"
+    if q in ("nvidia_china_dc_share", "nvidia_china_revenue_share"):
+        series = Speaker("nvidia_china_revenue_share (of Nvidia's accelerator revenue)", _model_column(
+            "nvidia_china_revenue_share"), weight=_agent_column("designer", "Nvidia", "revenue_usd_m"),
+            periods=nvidia_quarters)
+        if q == "nvidia_china_dc_share":
+            caveat = (f"{NVIDIA_FISCAL}. A share of Nvidia's Data Center revenue (networking too) from China and "
+                      f"the other destinations the October 2023 rule added; the model's is the share of its "
+                      f"accelerator revenue from Chinese buyers (China alone), over the period's revenue")
+            return replace(series, caveat=caveat), ""
+        caveat = ("a share of Nvidia's whole revenue (all products, billed to China and Hong Kong); the model's is "
+                  "the share of its data-centre accelerator revenue from Chinese buyers, over the period's revenue. "
+                  "The row's '2022' may be Nvidia's fiscal 2022 (Feb 2021-Jan 2022; its note gives fiscal "
+                  "years): it is read as calendar 2022")
+        return replace(series, caveat=caveat, weak=True), ""
+    if q in ("nvidia_china_ai_accelerator_share", "nvidia_share_china_ai_chips"):
+        series = Speaker("nvidia_china_share (of units to Chinese buyers)", _model_column("nvidia_china_share"),
+                         weight=china_units)
+        if q == "nvidia_china_ai_accelerator_share":
+            caveat = ("a CEO's remark: Nvidia's share of China's advanced AI accelerator market; the model's is its "
+                      "share of the accelerators delivered to Chinese buyers (units) over the period. 'pre-2022' "
+                      "is read as 2021 (the year before the first AI-chip rules), 'Oct 2025' as 2025Q4")
+            return replace(series, caveat=caveat, periods=remark_quarters), ""
+        caveat = ("the ecosystem_premium parameter is fitted to this row (1.0 gives ~65%): agreement in part by "
+                  "construction; Bernstein's share of China's AI processor market does not state its basis "
+                  "(likely revenue), the model's is of the accelerators delivered to Chinese buyers (units) "
+                  "over the period")
+        return replace(series, caveat=caveat), ""
+    if q == "domestic_share_china_ai_chip_sales":
+        return Speaker("domestic_china_share (of units to Chinese buyers)", _model_column("domestic_china_share"),
+                       weight=china_units,
+                       caveat="a share of China's AI chip sales (basis not stated, likely revenue); the model's "
+                              "is Chinese designers' share of the accelerators delivered to Chinese buyers "
+                              "(units) over the period"), ""
+    if q == "h20_shipments_forecast":
+        return Speaker("china_units_h20", _model_column("china_units_h20"), "sum",
+                       caveat=f"H20s delivered to Chinese buyers; {BUYERS_INPUT}"), ""
+    if q == "ascend_910b_expected_2024":
+        if "Huawei" not in designers:
+            return None, "the runs have no Huawei designer"
+        return Speaker("china_units_ascend_910b", _model_column("china_units_ascend_910b"), "sum",
+                       caveat="the 910Bs Chinese firms expected to acquire (demand), against the 910Bs Huawei "
+                              f"delivered to Chinese buyers (what its dies, HBM and packaging allowed); "
+                              f"{BUYERS_INPUT}"), ""
+    if q == "china_orders_nvidia":
+        names = tuple(name.strip() for name in entity.split("+"))
+        if not set(names) <= buyers:
+            return None, f"'{entity}' names buyers the world file does not have"
+        return Speaker("china_units_a800 x the named buyers' part of Nvidia's units to Chinese buyers",
+                       _times(_model_column("china_units_a800"),
+                              _agents_total("buyer", "received_nvidia_units", names=names), nvidia_to_china), "sum",
+                       caveat=f"orders for 2023 delivery, against the A800s the named buyers received in 2023: "
+                              f"the A800s delivered to Chinese buyers times the named buyers' part of Nvidia's "
+                              f"units to Chinese buyers. {SAME_MIX}"), ""
+    if q == "h100_class_purchases":
+        if entity in CHINA_PLATFORMS and entity in buyers:
+            return Speaker(f"buyer[{entity}].received_nvidia_units x the H800's part",
+                           _times(_agent_column("buyer", entity, "received_nvidia_units"),
+                                  _model_column("china_units_h800"), nvidia_to_china), "sum",
+                           caveat=f"'H100-class' for a Chinese buyer: presumably H800s (the row's note); the "
+                                  f"buyer's Nvidia units times the H800's part of Nvidia's units to Chinese "
+                                  f"buyers that quarter. {SAME_MIX}"), ""
+        return None, (f"the model's '{US_HYPERSCALERS}' buyer stands for Microsoft, Meta, Amazon and Google together "
+                      "and counts units by designer, not product: its 2023 Nvidia units mix A100s and H100s (both "
+                      "sold abroad that year), so it has no H100 count to split by the note's figures")
+    if q == "hopper_purchases":
+        if not _in_year(row["period"], "2024"):
+            return None, ("the model counts a buyer's units by designer, not product; only in 2024 are all of "
+                          "Nvidia's parts Hopper")
+        if entity in CHINA_PLATFORMS and entity in buyers:
+            return Speaker(f"buyer[{entity}].received_nvidia_units", _agent_column("buyer", entity,
+                                                                                    "received_nvidia_units"),
+                           "sum", caveat=f"{HOPPER_2024}; the four platforms' part of China's demand is set from "
+                                         f"their capex and these rows (world [[buyers]])"), ""
+        if entity in US_HOPPERS_2024 and US_HYPERSCALERS in buyers:
+            part = US_HOPPERS_2024[entity] / sum(US_HOPPERS_2024.values())
+            return Speaker(f"buyer[{US_HYPERSCALERS}].received_nvidia_units x {part:.3f}",
+                           _agent_column("buyer", US_HYPERSCALERS, "received_nvidia_units", part), "sum",
+                           caveat=f"the model's '{US_HYPERSCALERS}' buyer stands for Microsoft, Meta, Amazon and "
+                                  f"Google; {entity}'s part is its share of the four's 2024 Hoppers in the row and "
+                                  f"its note ({US_HOPPERS_2024[entity]:,} of {sum(US_HOPPERS_2024.values()):,}); "
+                                  f"{HOPPER_2024}; that buyer's demand is sized from this row (world [[buyers]])"), ""
+        return None, f"'{entity}' is not a buyer of the world file nor one of the US hyperscalers it stands for"
+    if q == "ascend_order":
+        if entity not in buyers:
+            return None, f"'{entity}' is not a buyer of the world file"
+        return Speaker(f"buyer[{entity}].received_huawei_units", _agent_column("buyer", entity,
+                                                                              "received_huawei_units"), "sum",
+                       bound=">", caveat="one order of the buyer's (200 servers, ~60% delivered by October 2023); "
+                                         "the model's buyer receives all its Ascends of the year, so must receive "
+                                         "more"), ""
+    if q == "cambricon_units_sold":
+        if "Cambricon" not in designers:
+            return None, "the runs have no Cambricon designer"
+        return Speaker("buyers' received_cambricon_units", _agents_total("buyer", "received_cambricon_units"), "sum",
+                       caveat="Cambricon's accelerators delivered to buyers (all Chinese: its parts are sold in China "
+                              "alone); the row is derived from 2025's sales and their growth"), ""
+    if q == "amd_china_revenue":
+        if "AMD" not in designers:
+            return None, "the runs have no AMD designer"
+        return Speaker("amd_china_revenue_usd_m", _model_column("amd_china_revenue_usd_m"), "sum", bound="<",
+                       weak=True,
+                       caveat="AMD's China revenue is of all its products (CPUs, gaming, embedded), billed to "
+                              "China and Hong Kong; the model's is its data-centre accelerators sold to Chinese "
+                              "buyers (the MI300X, its one part, fails the 2023-10 rule's tests), a small part of "
+                              "it whatever the basis"), ""
+    if q == "china_accelerated_server_market":
+        return Speaker("Chinese buyers' spent_usd_m", china_spent, "sum", bound="<", weak=True,
+                       caveat="IDC's market is accelerated servers sold in China (their CPUs, memory, networking "
+                              "and assembly too); the model's Chinese buyers' spending on accelerators (licence "
+                              "fees passed on included) buys only the chips inside them, so must lie below"), ""
+    if q == "china_ai_chip_market_value":
+        return Speaker("Chinese buyers' spent_usd_m", china_spent, "sum",
+                       caveat="the model's Chinese buyers' spending on accelerators at the world file's prices "
+                              "(mostly ASSUMPTIONS), licence fees passed on included"), ""
+    if q == "datacenter_gpu_revenue":
+        name = entity.split(" (")[0]
+        if name not in designers:
+            return None, f"'{entity}' is not a modelled designer"
+        return Speaker(f"designer[{name}].revenue_usd_m", _agent_column("designer", name, "revenue_usd_m"), "sum",
+                       caveat="the model's accelerator revenue at the world file's prices (mostly ASSUMPTIONS: "
+                              "list prices, no systems), net of US licence fees"), ""
     return None, f"no model series for {q} of {entity}"
 
 
@@ -488,6 +741,20 @@ def run_seeds(scenario: str | Scenario, seeds: list[int], overrides: dict | None
 def modelled_foundries(runs: list[dict[str, pd.DataFrame]]) -> set[str]:
     """The names of the foundries in a set of runs' frames."""
     return set(runs[0]["foundry"]["name"].unique())
+
+
+def period_figure(speaker: Speaker, frames: dict[str, pd.DataFrame], quarters: list[str]) -> float:
+    """What one run says for a row over its quarters: the series summed ('sum') or
+    averaged ('mean'; weighted by `speaker.weight` where it has one), its missing
+    quarters left out; NaN if it has none of them (or no weight in them)."""
+    values = speaker.extract(frames).reindex(quarters).to_numpy(dtype=float)
+    if speaker.weight is not None:
+        weights = speaker.weight(frames).reindex(quarters).to_numpy(dtype=float)
+        kept = ~np.isnan(values) & (np.nan_to_num(weights) > 0)
+        return float(values[kept] @ weights[kept] / weights[kept].sum()) if kept.any() else np.nan
+    if np.isnan(values).all():
+        return np.nan
+    return float(np.nansum(values) if speaker.aggregate == "sum" else np.nanmean(values))
 
 
 def compare_with_data(data: pd.DataFrame, runs: list[dict[str, pd.DataFrame]], foundries: set[str]) -> pd.DataFrame:
@@ -508,13 +775,14 @@ def compare_with_data(data: pd.DataFrame, runs: list[dict[str, pd.DataFrame]], f
             record["file"] = row["file"]
         value, bound = parse_value(row["value"])
         ends = parse_range(row["value"]) if bound == "range" else None
-        quarters = quarters_of(row["period"])
         speaker, reason = speaker_for(row, foundries, agents)
+        quarters = (speaker.periods if speaker is not None and speaker.periods else quarters_of)(row["period"])
         if speaker is not None and speaker.bound and bound == "=":
             bound = speaker.bound  # the row's value bounds what the model reports (a month within its quarter)
         low_end, high_end = ends or ((value, value) if bound == "=" else (np.nan, np.nan))
         record.update(data_value=value, bound=bound, data_low=low_end, data_high=high_end,
-                      hard_target=not is_weak(row), caveat=speaker.caveat if speaker is not None else "")
+                      hard_target=not is_weak(row) and not (speaker is not None and speaker.weak),
+                      caveat=speaker.caveat if speaker is not None else "")
         if speaker is not None and value is None:
             speaker, reason = None, f"value '{row['value']}' is not a number"
         if speaker is not None and quarters is None:
@@ -524,11 +792,7 @@ def compare_with_data(data: pd.DataFrame, runs: list[dict[str, pd.DataFrame]], f
         samples = []
         if speaker is not None:
             for frames in runs:
-                values = speaker.extract(frames).reindex(quarters).to_numpy(dtype=float)
-                if np.isnan(values).all():
-                    samples.append(np.nan)
-                else:
-                    samples.append(np.nansum(values) if speaker.aggregate == "sum" else np.nanmean(values))
+                samples.append(period_figure(speaker, frames, quarters))
             if np.isnan(samples).all():
                 speaker, reason = None, f"the runs have no {speaker.series} in {row['period']}"
         if speaker is None:
