@@ -238,7 +238,7 @@ def product_calendar(model) -> dict:
     (`responds_to`) is made from `design_lag_quarters` after that rule of the scenario
     takes effect, and never where the scenario has none (`answering`)."""
     effective = {r.id: parse_quarter(r.effective) for r in model.scenario_spec.rules}
-    lag = model.parameters.design_lag_quarters
+    lag = round(model.parameters.design_lag_quarters)
     return {p.name: (answering(product_dates(p), effective.get(p.responds_to), lag) if p.responds_to
                      else product_dates(p)) for p in model.world.accelerators}
 

@@ -293,10 +293,10 @@ class Parameters(_Strict):
         "reserve: it orders fewer AI wafers by the dies it holds beyond that (ASSUMPTION; "
         "range 1-4).",
     )
-    design_lag_quarters: int = uncertainty(
-        1, ge=0, le=8,
+    design_lag_quarters: float = uncertainty(
+        1.0, ge=0.0, le=8.0,
         description="Quarters after a chip rule takes effect before a designer offers the "
-        "China part that answers it (a product's `responds_to`). 1: the A800 followed the "
+        "China part that answers it (a product's `responds_to`; rounded to a whole quarter). 1: the A800 followed the "
         "2022-10 rule within weeks and the H20 the 2023-10 rule by early 2024 "
         "(controls_timeline.csv; accelerators.csv: h20_shipments_forecast, 2024); range 1-3.",
     )
