@@ -27,7 +27,7 @@ CORE_TESTS=(
   tests/test_mechanisms.py tests/test_regression.py tests/test_determinism.py
   tests/test_batch_run.py tests/test_sweep.py tests/test_store.py tests/test_synthetic.py
   tests/test_reporters.py tests/test_agents.py tests/test_kernels.py tests/test_fast_paths.py
-  tests/test_load_cache.py tests/test_schemas.py
+  tests/test_load_cache.py tests/test_schemas.py tests/test_ai_chip_market.py
 )
 VENV=.venv-py312
 
