@@ -10,16 +10,33 @@ any sweep's (and resumable like one).
 
 The classic question: what the 2025 directive adds to Huawei's AI-die output and what
 it costs the other Chinese firms, 2026-2030 -- ``compare("historical",
-"state_allocation")`` with the default outcomes.
+"state_allocation")`` with the default outcomes. The AI-chip market's (issue 13): China's
+delivered compute, Huawei's share of it and Nvidia's China revenue, 2025-2026, and how
+well the state's priority buyers and the other Chinese buyers were served, 2026-2027 --
+e.g. ``compare("state_allocation", "no_purchase_guidance")``.
+
+The buyers' fulfilment is no model reporter: it is read from each run's buyer frame
+(`buyer_fulfilment`, the priority buyers being the run's ``ration_buyers`` lever), so a
+comparison whose outcomes or series read it runs the model through
+`simulate_with_buyers` (the sweep runner's `simulator` hook: the full model, its model
+frame plus those columns) instead of the runner's lean mode. Two things follow: a run
+takes about twice as long (0.16 s against 0.09 s to 2030), and the runner's check that a
+worker runs the sweep's model version, made for its own runs only, is not made (after
+editing the model, restart long-lived Dask workers). Model reporters of the groups'
+compute would make both go.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from experiments.analysis.paired import Comparison, outcome_unit, paired_differences, summarise_differences
-from experiments.batch.runner import run_sweep
+from experiments.batch.runner import release_model, run_sweep
 from experiments.batch.sweep import SCENARIO_PARAMETER, Outcome, Sweep, build_sweep
 from experiments.outputs import compare_folder
 
@@ -55,10 +72,88 @@ DEFAULT_OUTCOMES: tuple[Outcome, ...] = (
             start="2026Q1", end="2030Q4", description="SMIC utilisation, 2026-2030 mean (fraction, 0-1)"),
     Outcome(name="china_self_sufficiency_2030", reporter="china_self_sufficiency", stat="value",
             at="2030Q4", description="Share of Chinese firms' wafers made in China, 2030Q4 (fraction, 0-1)"),
+    # China's AI-chip market (issue 13)
+    Outcome(name="china_compute_2025_2026", reporter="china_compute_h100e", stat="sum",
+            start="2025Q1", end="2026Q4",
+            description="AI compute delivered to Chinese buyers, 2025Q1-2026Q4 (H100-equivalents in total)"),
+    Outcome(name="huawei_china_share_2025_2026", reporter="huawei_china_share", stat="mean",
+            start="2025Q1", end="2026Q4",
+            description="Huawei's share of the accelerators delivered to Chinese buyers, 2025-2026 mean of "
+                        "quarters (% of units; B - A in points)"),
+    Outcome(name="nvidia_china_revenue_2025_2026", reporter="nvidia_china_revenue_usd_m", stat="sum",
+            start="2025Q1", end="2026Q4",
+            description="Nvidia's revenue from Chinese buyers, net of licence fees, 2025Q1-2026Q4 "
+                        "(US$ million in total)"),
+    Outcome(name="priority_buyers_fulfilment_2026_2027", reporter="priority_buyers_fulfilment", stat="mean",
+            start="2026Q1", end="2027Q4",
+            description="Share of the compute the state's priority buyers (the run's ration_buyers) ordered "
+                        "that they received, 2026-2027 mean of quarters (fraction, 0-1)"),
+    Outcome(name="non_priority_buyers_fulfilment_2026_2027", reporter="non_priority_buyers_fulfilment",
+            stat="mean", start="2026Q1", end="2027Q4",
+            description="Share of the compute the other Chinese buyers (by default ByteDance, Tencent, Alibaba, "
+                        "Baidu) ordered that they received, 2026-2027 mean of quarters (fraction, 0-1)"),
 )
 
 DEFAULT_SERIES = ("huawei_accelerators", "huawei_ai_dies", "huawei_fulfilment", "other_china_fulfilment",
                   "other_china_smic_advanced_wafers")
+
+
+BUYER_GROUPS = ("priority_buyers", "non_priority_buyers")
+BUYER_COLUMNS = tuple(f"{group}_{figure}" for group in BUYER_GROUPS
+                      for figure in ("ordered_h100e", "received_h100e", "fulfilment"))
+"""The columns `buyer_fulfilment` gives (and `simulate_with_buyers` adds to the model
+frame): per quarter, each group's compute ordered and received (H100-equivalents,
+summed over its buyers) and its fulfilment (received / ordered, fraction 0-1)."""
+
+
+def buyer_fulfilment(buyers: pd.DataFrame, priority: Iterable[str]) -> pd.DataFrame:
+    """Per quarter of a buyer frame (`ChipMarketModel.frames()["buyer"]`, or a run
+    folder's buyer.parquet): how well the state's priority buyers (`priority`: the
+    run's ``ration_buyers``) and the other Chinese buyers (country CN, not listed) were
+    served.
+
+    Returns one row per quarter, in the frame's order: ``quarter`` and `BUYER_COLUMNS`.
+    A group's fulfilment is its compute received over its compute ordered, each summed
+    over its buyers (fraction, 0-1); a group that ordered nothing that quarter counts as
+    served (1.0, as `ComputeBuyer.fulfilment` does for one buyer); a group with no
+    buyers has NaN throughout.
+    """
+    priority = set(priority)
+    listed = buyers["name"].isin(priority)
+    groups = {"priority_buyers": listed, "non_priority_buyers": (buyers["country"] == "CN") & ~listed}
+    quarters = pd.unique(buyers["quarter"])
+    out = pd.DataFrame({"quarter": quarters})
+    for group, member in groups.items():
+        summed = (buyers[member].groupby("quarter", sort=False)[["ordered_h100e", "received_h100e"]].sum()
+                  .reindex(quarters))
+        ordered = summed["ordered_h100e"].to_numpy(dtype=float)
+        received = summed["received_h100e"].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fulfilment = np.where(ordered > 0, received / ordered, 1.0)
+        if not member.any():
+            ordered = received = fulfilment = np.full(len(quarters), np.nan)
+        out[f"{group}_ordered_h100e"] = ordered
+        out[f"{group}_received_h100e"] = received
+        out[f"{group}_fulfilment"] = fulfilment
+    return out
+
+
+def simulate_with_buyers(scenario: str, overrides: dict, seed: int, steps: int | None) -> pd.DataFrame:
+    """One run of the real model (all its reporters and frames recorded): its model
+    frame (one row per quarter, row 0 the initial state) with `BUYER_COLUMNS` added
+    from its buyer frame, the priority buyers being the run's ``ration_buyers``. The
+    model is released after the run (`release_model`)."""
+    from model import ChipMarketModel
+
+    model = ChipMarketModel(scenario=scenario, rng=seed, **overrides)
+    try:
+        model.run(steps=steps)
+        frames = model.frames()
+        priority = model.parameters.ration_buyers
+    finally:
+        release_model(model)
+    groups = buyer_fulfilment(frames["buyer"], priority).set_index("quarter")
+    return frames["model"].join(groups, on="quarter")
 
 
 def _label(scenario: str) -> str:
@@ -104,7 +199,10 @@ def compare(
     sweep = comparison_sweep(a, b, replicates, base_seed=base_seed, outcomes=outcomes, steps=steps)
     custom = None if outcomes is None else [dict(o) if isinstance(o, dict) else o.model_dump() for o in outcomes]
     out = Path(out) if out is not None else compare_folder(a, b, replicates, base_seed, steps, custom)
-    results = run_sweep(sweep, out, progress=progress, overwrite=overwrite, exact=True, **executor)
+    read = {o.reporter for o in sweep.outcomes} | set(sweep.series)
+    simulator = simulate_with_buyers if read & set(BUYER_COLUMNS) else None
+    results = run_sweep(sweep, out, progress=progress, overwrite=overwrite, exact=True,
+                        simulator=simulator, **executor)
     paired = paired_differences(results, a, b)
     table = summarise_differences(paired)
     comparison = Comparison(a, b, table, paired, results,

@@ -45,8 +45,14 @@ SUMMARY_COLUMNS = {
     "share_tsmc": "TSMC share %",
     "share_smic": "SMIC share %",
     "china_self_sufficiency": "CN self-suff.",
+    "huawei_china_share": "Huawei % CN accel.",
+    "nvidia_china_revenue_share": "Nvidia % rev. CN",
     "cut_edges": "cut edges",
 }
+"""Model reporter -> its column in `chipstate run`'s summary. Of the AI-chip market's:
+Huawei's share of the accelerators delivered to Chinese buyers in the quarter (% of
+units) and Nvidia's share of its accelerator revenue earned in China (%, net of licence
+fees)."""
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Every analysis notebook runs top to bottom (nbclient, a real kernel) against small
-results the test makes first: a run folder, a paired comparison and a Sobol sweep."""
+results the test makes first: a run folder, a paired comparison, a Sobol sweep and the
+rationing runs (state_allocation at ration_share 0.5 and 0.0, three seeds)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,14 @@ from experiments.run import run_scenario
 from experiments.batch.runner import run_sweep
 from experiments.analysis.sensitivity import sensitivity
 from experiments.batch.sweep import load_sweep
+from experiments.outputs import run_folder
 from helpers import REPO
 
 pytestmark = pytest.mark.notebook
 NOTEBOOKS = sorted((REPO / "experiments" / "notebooks").glob("*.ipynb"))
+RATION_SEEDS = (0, 1, 2)
+"""Seeds of the rationing runs made here (notebook 02 reads every seed it finds at both
+settings; its commands make 0-3): three keep the test short and still give a band."""
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +30,13 @@ def small_results(tmp_path_factory):
     compare("historical", "state_allocation", replicates=2, out=root / "compare", workers=2, progress=False)
     run_sweep(load_sweep(REPO / "tests" / "data" / "tiny_sobol.toml"), root / "sobol", workers=2, progress=False)
     sensitivity(root / "sobol")
+    for seed in RATION_SEEDS:
+        for share in (0.5, 0.0):  # as `chipstate run --scenario state_allocation --seed S --set ration_share=X`
+            overrides = {"ration_share": share}
+            run_scenario("state_allocation", seed=seed, overrides=overrides,
+                         out=root / "runs" / run_folder("state_allocation", seed, overrides=overrides).name)
     return {"CHIPSTATE_RUN_DIR": root / "run", "CHIPSTATE_COMPARE_DIR": root / "compare",
-            "CHIPSTATE_SWEEP_DIR": root / "sobol"}
+            "CHIPSTATE_SWEEP_DIR": root / "sobol", "CHIPSTATE_RATION_RUNS": root / "runs"}
 
 
 def test_there_are_three_notebooks_committed_without_outputs():
@@ -75,6 +85,17 @@ def test_each_notebook_names_the_commands_that_make_the_folder_it_reads():
     folder = compare_folder("historical", "state_allocation", 20)
     assert f"results/compare/{folder.name}/" in top
     assert 'compare_folder("historical", "state_allocation", 20)' in code
+    # the rationing section's runs: the commands at the top, and the folders they write
+    assert "for seed in 0 1 2 3; do" in top
+    for share in ("0.5", "0.0"):
+        assert f"chipstate run --scenario state_allocation --seed $seed --set ration_share={share}" in top
+    assert "results/runs/state_allocation-<hash>-seed<N>/" in top
+    assert 'run_folder("state_allocation", seed, overrides={"ration_share": share})' in code
+    assert "RATION_SHARES = (0.5, 0.0)" in code
+    for share in (0.5, 0.0):
+        folder = run_folder("state_allocation", 3, overrides={"ration_share": share})
+        assert folder.parent == RESULTS_DIR / "runs" and folder.name.startswith("state_allocation-")
+        assert folder.name.endswith("-seed3")
 
     top, code = top_and_code("03_sweep_sensitivity")
     assert "chipstate sweep sobol" in top and "chipstate sensitivity results/sweeps/sobol" in top

@@ -12,6 +12,8 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatch
+from itertools import cycle
 from pathlib import Path
 
 import sys
@@ -61,15 +63,29 @@ LABELS: dict[str, str] = {
     "china_domestic_tool_share": "Chinese foundries' tools bought from Chinese vendors",
     "active_edges": "Active trade links",
     "cut_edges": "Trade links cut by rules",
+    "china_compute_h100e": "AI compute delivered to Chinese buyers",
+    "china_unmet_compute_h100e": "Wanted by Chinese buyers, not received",
+    "domestic_china_share": "Chinese designers' share of China's accelerators",
     **{f"smic_capacity_{t.key}": TIER_NAMES[t.key] for t in TIERS},
     **{f"smic_yield_{t.key}": TIER_NAMES[t.key] for t in TIERS},
     **{f"price_index_{t.key}": TIER_NAMES[t.key] for t in TIERS},
 }
-"""Reporter column -> the name a legend shows. `share_<foundry>` columns are named by
-`label`, from the default world's foundry names."""
+"""Reporter column -> the name a legend shows. `share_<foundry>` and the per-designer
+China columns (`<designer>_china_h100e` and kin) are named by `label`, from the default
+world's foundry and designer names."""
+
+DESIGNER_NAMES = {"other_chinese_fabless": "Other Chinese designers"}
+"""Designer slug -> the name a figure gives it where the world's name reads badly."""
+
+DESIGNER_FIGURES = {"_china_h100e": "{}: compute delivered to China",
+                    "_china_share": "{}: share of China's accelerators",
+                    "_china_revenue_usd_m": "{}: revenue from China",
+                    "_china_revenue_share": "{}: share of its revenue from China"}
+"""Suffix of a per-designer China reporter -> its human name, given the designer's."""
 
 
-def _foundry_names() -> dict[str, str]:
+def _world_names() -> dict[str, dict[str, tuple[str, str]]]:
+    """{'foundries' | 'designers': slug -> (name, country)} of the default world."""
     try:
         import tomllib
 
@@ -77,39 +93,71 @@ def _foundry_names() -> dict[str, str]:
         from model.world import DATA_DIR
 
         world = tomllib.loads((DATA_DIR / "default_world.toml").read_text(encoding="utf-8"))
-        return {slug(f["name"]): f["name"] for f in world.get("foundries", [])}
+        countries = {f["name"]: f.get("country", "") for f in world.get("firms", [])}
+        return {"foundries": {slug(f["name"]): (f["name"], f.get("country", "")) for f in world.get("foundries", [])},
+                "designers": {slug(d["firm"]): (d["firm"], countries.get(d["firm"], ""))
+                              for d in world.get("designers", [])}}
     except Exception:  # a figure must not fail for want of a pretty name
-        return {}
+        return {"foundries": {}, "designers": {}}
 
 
-_FOUNDRIES: dict[str, str] | None = None
+_WORLD: dict[str, dict[str, tuple[str, str]]] | None = None
 
 
-def label(column: str) -> str:
-    """The human name of a reporter column ('share_other_chinese_foundries' ->
-    'Other Chinese foundries'); an unknown column is spelled out without underscores."""
-    global _FOUNDRIES
-    if column in LABELS:
-        return LABELS[column]
-    if column.startswith("share_"):
-        if _FOUNDRIES is None:
-            _FOUNDRIES = _foundry_names()
-        key = column.removeprefix("share_")
-        if key in _FOUNDRIES:
-            return _FOUNDRIES[key]
-        column = key
+def _world(kind: str) -> dict[str, tuple[str, str]]:
+    global _WORLD
+    if _WORLD is None:
+        _WORLD = _world_names()
+    return _WORLD[kind]
+
+
+def designer_name(designer_slug: str) -> str:
+    """A designer's name in figures ('huawei' -> 'Huawei', 'other_chinese_fabless' ->
+    'Other Chinese designers'); an unknown slug is spelled out."""
+    if designer_slug in DESIGNER_NAMES:
+        return DESIGNER_NAMES[designer_slug]
+    known = _world("designers").get(designer_slug)
+    return known[0] if known else _spelled(designer_slug)
+
+
+def _spelled(column: str) -> str:
     text = column.replace("_", " ").strip()
     return text[:1].upper() + text[1:]
 
 
+def label(column: str) -> str:
+    """The human name of a reporter column ('share_other_chinese_foundries' ->
+    'Other Chinese foundries', 'nvidia_china_revenue_usd_m' -> 'Nvidia: revenue from
+    China'); an unknown column is spelled out without underscores."""
+    if column in LABELS:
+        return LABELS[column]
+    if column.startswith("share_"):
+        key = column.removeprefix("share_")
+        known = _world("foundries").get(key)
+        return known[0] if known else _spelled(key)
+    for suffix, text in DESIGNER_FIGURES.items():
+        if column.endswith(suffix) and column.removesuffix(suffix) in {*_world("designers"), *DESIGNER_NAMES}:
+            return text.format(designer_name(column.removesuffix(suffix)))
+    return _spelled(column)
+
+
 @dataclass(frozen=True)
 class Panel:
-    """One panel of the run figure: title, y-axis label with unit, columns, scale."""
+    """One panel of the run figure: title, y-axis label with unit, columns, scale.
+
+    `columns` None: every column matching `family` (a shell pattern). `stacked`: the
+    `family` columns (one per designer, `stack_layers`) as stacked areas (the seeds'
+    mean), with `on_top` (a column) stacked last, hatched; `note`: what the panel shows,
+    for the figure's caption."""
 
     title: str
     unit: str
-    columns: Sequence[str] | None  # None: every share_* column
+    columns: Sequence[str] | None
     scale: float = 1.0
+    family: str = ""
+    stacked: bool = False
+    on_top: str | None = None
+    note: str = ""
 
 
 PANELS = [
@@ -119,9 +167,15 @@ PANELS = [
           ["huawei_fulfilment", "other_china_fulfilment"], 100.0),
     Panel("SMIC advanced capacity", "thousand 300 mm wafers per quarter",
           ["smic_capacity_leading", "smic_capacity_7nm"], 1e-3),
-    Panel("Foundry revenue share", "% of modelled foundries' revenue", None),
+    Panel("Foundry revenue share", "% of modelled foundries' revenue", None, family="share_*"),
     Panel("Wafer price by tier", "index (1 = 2020 list price)", [f"price_index_{t.key}" for t in TIERS]),
     Panel("Trade graph", "links cut by rules (count)", ["cut_edges"]),
+    Panel("Who supplies China's AI compute", "thousand H100-equivalents per quarter", None, 1e-3,
+          family="*_china_h100e", stacked=True, on_top="china_unmet_compute_h100e",
+          note="Who supplies China's AI compute: H100-equivalents delivered to Chinese buyers in the quarter, "
+               "stacked by the accelerator's designer (Chinese designers at the bottom); hatched on top: the "
+               "compute Chinese buyers wanted and did not receive, so the stack's top is what they wanted "
+               "(several seeds: the seeds' mean, no band)"),
 ]
 
 KEY_WIDTH = 105  # characters a line of the event key holds (one of two columns)
@@ -152,7 +206,28 @@ def rule_text(rule) -> str:
         return f"{issuer} controls {rule.generation}+ HBM to {targets}{reach}"
     if rule.kind == "packaging":
         return f"{issuer} controls advanced packaging for {targets}{reach}"
+    if rule.kind == "accelerators":
+        named = "/".join(rule.products)
+        tested = " or ".join(_test_text(t) for t in rule.tests)
+        caught = " and ".join(p for p in (named, f"AI chips with {tested}" if tested else "") if p) or "AI chips"
+        exempt = f" (not {'/'.join(rule.exempt)})" if rule.exempt else ""
+        if rule.licence_fee:
+            return f"{issuer} licenses {caught} sales to {targets}, {rule.licence_fee:.0%} fee"
+        return f"{issuer} controls {caught}{exempt} to {targets}"
+    if rule.kind == "purchases":
+        suppliers = ", ".join(rule.suppliers)
+        what = "/".join(rule.products) or (f"{suppliers}'s accelerators" if len(rule.suppliers) == 1
+                                           else f"accelerators from {suppliers}" if suppliers else "foreign accelerators")
+        return f"{issuer}: buyers in {targets} told not to buy {what}"
     return f"{issuer} controls mineral exports to {targets}"
+
+
+def _test_text(test) -> str:
+    """A performance test of an accelerators rule in a few words ('TPP >= 1600 and density >= 5.92')."""
+    parts = [f"{name} >= {value:g}{unit}" for name, value, unit in (
+        ("TPP", test.tpp, ""), ("density", test.density, ""), ("I/O", test.interconnect_gbps, " GB/s"))
+        if value is not None]
+    return " and ".join(parts)
 
 
 def run_events(source, keep=None, subsidies: bool = True) -> list[tuple[str, str, str]]:
@@ -264,8 +339,10 @@ def plot_run(frame: pd.DataFrame, path: str | Path, title: str = "",
 
 def run_figure(frame: pd.DataFrame, title: str = "", events: Sequence[tuple] | None = None,
                caption: str = "") -> plt.Figure:
-    """Save a 2x3 panel of the key series of one model frame (or several seeds: a
-    `seed` column is drawn as a mean line with a 5-95% band over seeds).
+    """The run figure of one model frame (or several seeds: a `seed` column is drawn as
+    a mean line with a 5-95% band over seeds): six panels of key series in two rows,
+    then, across the third, who supplies China's AI compute (`PANELS`; a stacked panel
+    draws the seeds' mean).
 
     `events`: (quarter, short text[, kind]) tuples, e.g. `run_events(model)`; each
     quarter is marked in every panel by a numbered dashed line at its start, keyed under
@@ -278,31 +355,93 @@ def run_figure(frame: pd.DataFrame, title: str = "", events: Sequence[tuple] | N
     groups = grouped_events(events, first, last)
     key = _event_key(groups)
     caption_line = "; ".join(part for part in (caption, _seed_caption(data)) if part)
-    n_footer = 2 + (sum(len(textwrap.wrap(line, KEY_WIDTH)) for line in key) + 1) // 2
-    fig_h = 9 + 0.2 * n_footer
-    fig, axes = plt.subplots(2, 3, figsize=(17, fig_h))
-    for ax, panel in zip(axes.flat, PANELS):
-        columns = panel.columns or [c for c in data.columns if c.startswith("share_")]
-        columns = [c for c in columns if c in data]
-        ids = ["year"] + (["seed"] if "seed" in data else [])
-        long = data.melt(id_vars=ids, value_vars=columns, var_name="series")
-        long["value"] = long["value"].astype(float) * panel.scale
-        long["series"] = long["series"].map(label)
-        if len(long):
-            sns.lineplot(long, x="year", y="value", hue="series", ax=ax, lw=1.6,
-                         errorbar=("pi", BAND[1] - BAND[0]), hue_order=[label(c) for c in columns])
+    notes = [panel.note for panel in PANELS if panel.note]
+    n_footer = 2 + len(notes) * 2 + (sum(len(textwrap.wrap(line, KEY_WIDTH)) for line in key) + 1) // 2
+    fig_h = 13 + 0.2 * n_footer
+    fig = plt.figure(figsize=(17, fig_h))
+    grid = fig.add_gridspec(3, 3)
+    # Six panels in two rows; the seventh (China's AI compute, by supplier) the whole third row.
+    places = [grid[i // 3, i % 3] for i in range(6)] + [grid[2, :]]
+    for place, panel in zip(places, PANELS):
+        ax = fig.add_subplot(place)
+        if panel.stacked:
+            _draw_stack(ax, data, panel)
+        else:
+            columns = panel.columns or [c for c in data.columns if fnmatch(c, panel.family)]
+            _draw_lines(ax, data, panel, [c for c in columns if c in data])
         _mark_events(ax, groups)
         ax.set_title(panel.title)
         ax.set_xlabel("year")
         ax.set_ylabel(panel.unit)
-        if ax.get_legend() is not None:
-            ax.legend(fontsize=7, loc="best", title=None)
     fig.suptitle(title)
     intro = ["Numbered dashed lines: the quarter a measure takes effect (red: state directive, "
              "blue: subsidy, grey: export rule or its end):"] if key else []
-    footer = add_footer(fig, ([caption_line] if caption_line else []) + intro, key)
+    footer = add_footer(fig, ([caption_line] if caption_line else []) + notes + intro, key)
     fig.tight_layout(rect=(0, footer, 1, 1))
     return fig
+
+
+def _draw_lines(ax, data: pd.DataFrame, panel: Panel, columns: list[str]) -> None:
+    """Each column a line (several seeds: their mean, with a 5-95% band)."""
+    ids = ["year"] + (["seed"] if "seed" in data else [])
+    long = data.melt(id_vars=ids, value_vars=columns, var_name="series")
+    long["value"] = long["value"].astype(float) * panel.scale
+    long["series"] = long["series"].map(label)
+    if len(long):
+        sns.lineplot(long, x="year", y="value", hue="series", ax=ax, lw=1.6,
+                     errorbar=("pi", BAND[1] - BAND[0]), hue_order=[label(c) for c in columns])
+    if ax.get_legend() is not None:
+        ax.legend(fontsize=7, loc="best", title=None)
+
+
+def stack_layers(data: pd.DataFrame, panel: Panel) -> tuple[pd.DataFrame, list[bool]]:
+    """The layers of a stacked panel, bottom first, in the panel's unit: one row per
+    year (a quarter's start; several seeds: their mean), a column per designer's
+    column of `panel.family` (``<designer><suffix>``) named by the designer, Chinese
+    designers first (the default world's order within), then `panel.on_top` (if the
+    frame has it) named by `label`. Also, per designer column, whether it is Chinese.
+    `data`: model frame rows with a ``quarter`` column (and ``seed``, if several)."""
+    columns = [c for c in data.columns if fnmatch(c, panel.family)]
+    suffix = panel.family.lstrip("*")
+    slugs = [c.removesuffix(suffix) for c in columns]
+    chinese = [_world("designers").get(s, ("", ""))[1] == "CN" for s in slugs]
+    order = sorted(range(len(columns)), key=lambda i: not chinese[i])  # a stable sort
+    kept = [columns[i] for i in order] + ([panel.on_top] if panel.on_top in data else [])
+    years = [quarter_year(parse_quarter(q)) for q in data["quarter"]]
+    mean = data[kept].astype(float).groupby(years, sort=True).mean() * panel.scale
+    mean.index.name = "year"
+    mean.columns = [designer_name(slugs[i]) for i in order] + [label(c) for c in kept[len(order):]]
+    return mean, [chinese[i] for i in order]
+
+
+CHINESE_COLOURS = ["#c8102e", "#e8702a", "#f2b134", "#8c2d04"]
+FOREIGN_COLOURS = ["#2a6f97", "#61a5c2", "#264653", "#89c2d9"]
+"""The stacked panel's colours: Chinese designers in reds and oranges, the others in blues."""
+
+
+def _draw_stack(ax, data: pd.DataFrame, panel: Panel) -> None:
+    """`stack_layers` as stacked areas (Chinese designers in reds, others in blues),
+    `panel.on_top` hatched; the key lists them top-down."""
+    layers, chinese = stack_layers(data, panel)
+    if not chinese or layers.empty:
+        ax.text(0.5, 0.5, "no AI-chip market in this run" if not chinese else "no quarter run yet",
+                transform=ax.transAxes, ha="center", va="center", color="#777777")
+        return
+    years = layers.index.to_numpy(dtype=float)
+    designers = layers.iloc[:, :len(chinese)]
+    cn, abroad = cycle(CHINESE_COLOURS), cycle(FOREIGN_COLOURS)
+    ax.stackplot(years, *designers.to_numpy().T, labels=list(designers.columns),
+                 colors=[next(cn) if c else next(abroad) for c in chinese], alpha=0.9, lw=0)
+    if layers.shape[1] > len(chinese):
+        base = designers.sum(axis=1).to_numpy()
+        ax.fill_between(years, base, base + layers.iloc[:, -1].to_numpy(), facecolor="white",
+                        edgecolor="#777777", hatch="///", lw=0.0, label=layers.columns[-1])
+    if years.max() > years.min():
+        ax.set_xlim(years.min(), years.max())
+    ax.set_ylim(bottom=0)
+    handles, names = ax.get_legend_handles_labels()  # the key top-down, as the stack is drawn
+    ax.legend(handles[::-1], names[::-1], fontsize=7, loc="upper left", bbox_to_anchor=(1.005, 1.0),
+              title=None, frameon=False)
 
 
 def plot_forest(table: pd.DataFrame, path: str | Path, caption: str = "",
