@@ -35,7 +35,6 @@ class ComputeBuyer(ChipAgent):
         super().__init__(model, name, country)
         self.spec, self.edges = spec, np.asarray(edges, dtype=np.int64)
         self.supplier_names = list(supplier_names)  # per edge of its: the designer's name
-        self._path: dict[tuple, float] = {}
         # Figures of the last quarter.
         self.want_h100e = 0.0
         self.budget_usd_m = 0.0
@@ -46,11 +45,8 @@ class ComputeBuyer(ChipAgent):
         self.spent_usd_m = 0.0
 
     def _on_path(self, yearly: float, quarter: int, ai_growth: float, ai_fade: float) -> float:
-        key = (yearly, quarter, ai_growth, ai_fade)
-        if key not in self._path:
-            self._path[key] = on_boom_path(yearly, self.spec.demand_year, quarter, ai_growth, ai_fade,
-                                           self.spec.demand_growth_before)
-        return self._path[key]
+        return on_boom_path(yearly, self.spec.demand_year, quarter, ai_growth, ai_fade,
+                            self.spec.demand_growth_before)
 
     def order(self, quarter: int, offered: np.ndarray, h100e: np.ndarray, price_usd: np.ndarray,
               ecosystem: np.ndarray, fill: np.ndarray, *, ai_growth: float, ai_fade: float, scale: float,

@@ -11,6 +11,7 @@ least is the binding one. No model, no agents: arrays and numbers in, out.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -171,9 +172,17 @@ def on_boom_path(yearly: float, year: int, quarter: int, ai_growth: float, ai_fa
                  growth_before: float) -> float:
     """A quarter's share of a yearly figure: `yearly` is the sum over `year`'s four
     quarters, and each quarter moves with `boom_level`."""
+    now, total = _boom_levels(year, quarter, ai_growth, ai_fade, growth_before)
+    return float(yearly * now / total)
+
+
+@functools.lru_cache(maxsize=4096)
+def _boom_levels(year: int, quarter: int, ai_growth: float, ai_fade: float,
+                 growth_before: float) -> tuple[float, float]:
+    """`quarter`'s level and the sum of `year`'s four (kept: every buyer and run of a
+    sweep point asks the same few)."""
     levels = np.exp(boom_level(np.arange(year * 4, year * 4 + 4), ai_growth, ai_fade, growth_before))
-    now = math.exp(boom_level(np.array([quarter]), ai_growth, ai_fade, growth_before)[0])
-    return float(yearly * now / levels.sum())
+    return math.exp(boom_level(np.array([quarter]), ai_growth, ai_fade, growth_before)[0]), levels.sum()
 
 
 # ------------------------------------------------------------ the AI-chip market
