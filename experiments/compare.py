@@ -15,28 +15,18 @@ delivered compute, Huawei's share of it and Nvidia's China revenue, 2025-2026, a
 well the state's priority buyers and the other Chinese buyers were served, 2026-2027 --
 e.g. ``compare("state_allocation", "no_purchase_guidance")``.
 
-The buyers' fulfilment is no model reporter: it is read from each run's buyer frame
-(`buyer_fulfilment`, the priority buyers being the run's ``ration_buyers`` lever), so a
-comparison whose outcomes or series read it runs the model through
-`simulate_with_buyers` (the sweep runner's `simulator` hook: the full model, its model
-frame plus those columns) instead of the runner's lean mode. Two things follow: a run
-takes about twice as long (0.16 s against 0.09 s to 2030), and the runner's check that a
-worker runs the sweep's model version, made for its own runs only, is not made (after
-editing the model, restart long-lived Dask workers). Model reporters of the groups'
-compute would make both go.
+The buyers' fulfilment is read from the model reporters of the two groups
+(`priority_buyers_fulfilment`, `non_priority_buyers_fulfilment`; the priority buyers are
+the run's ``ration_buyers`` lever).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from experiments.analysis.paired import Comparison, outcome_unit, paired_differences, summarise_differences
-from experiments.batch.runner import release_model, run_sweep
+from experiments.batch.runner import run_sweep
 from experiments.batch.sweep import SCENARIO_PARAMETER, Outcome, Sweep, build_sweep
 from experiments.outputs import compare_folder
 
@@ -98,64 +88,6 @@ DEFAULT_SERIES = ("huawei_accelerators", "huawei_ai_dies", "huawei_fulfilment", 
                   "other_china_smic_advanced_wafers")
 
 
-BUYER_GROUPS = ("priority_buyers", "non_priority_buyers")
-BUYER_COLUMNS = tuple(f"{group}_{figure}" for group in BUYER_GROUPS
-                      for figure in ("ordered_h100e", "received_h100e", "fulfilment"))
-"""The columns `buyer_fulfilment` gives (and `simulate_with_buyers` adds to the model
-frame): per quarter, each group's compute ordered and received (H100-equivalents,
-summed over its buyers) and its fulfilment (received / ordered, fraction 0-1)."""
-
-
-def buyer_fulfilment(buyers: pd.DataFrame, priority: Iterable[str]) -> pd.DataFrame:
-    """Per quarter of a buyer frame (`ChipMarketModel.frames()["buyer"]`, or a run
-    folder's buyer.parquet): how well the state's priority buyers (`priority`: the
-    run's ``ration_buyers``) and the other Chinese buyers (country CN, not listed) were
-    served.
-
-    Returns one row per quarter, in the frame's order: ``quarter`` and `BUYER_COLUMNS`.
-    A group's fulfilment is its compute received over its compute ordered, each summed
-    over its buyers (fraction, 0-1); a group that ordered nothing that quarter counts as
-    served (1.0, as `ComputeBuyer.fulfilment` does for one buyer); a group with no
-    buyers has NaN throughout.
-    """
-    priority = set(priority)
-    listed = buyers["name"].isin(priority)
-    groups = {"priority_buyers": listed, "non_priority_buyers": (buyers["country"] == "CN") & ~listed}
-    quarters = pd.unique(buyers["quarter"])
-    out = pd.DataFrame({"quarter": quarters})
-    for group, member in groups.items():
-        summed = (buyers[member].groupby("quarter", sort=False)[["ordered_h100e", "received_h100e"]].sum()
-                  .reindex(quarters))
-        ordered = summed["ordered_h100e"].to_numpy(dtype=float)
-        received = summed["received_h100e"].to_numpy(dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            fulfilment = np.where(ordered > 0, received / ordered, 1.0)
-        if not member.any():
-            ordered = received = fulfilment = np.full(len(quarters), np.nan)
-        out[f"{group}_ordered_h100e"] = ordered
-        out[f"{group}_received_h100e"] = received
-        out[f"{group}_fulfilment"] = fulfilment
-    return out
-
-
-def simulate_with_buyers(scenario: str, overrides: dict, seed: int, steps: int | None) -> pd.DataFrame:
-    """One run of the real model (all its reporters and frames recorded): its model
-    frame (one row per quarter, row 0 the initial state) with `BUYER_COLUMNS` added
-    from its buyer frame, the priority buyers being the run's ``ration_buyers``. The
-    model is released after the run (`release_model`)."""
-    from model import ChipMarketModel
-
-    model = ChipMarketModel(scenario=scenario, rng=seed, **overrides)
-    try:
-        model.run(steps=steps)
-        frames = model.frames()
-        priority = model.parameters.ration_buyers
-    finally:
-        release_model(model)
-    groups = buyer_fulfilment(frames["buyer"], priority).set_index("quarter")
-    return frames["model"].join(groups, on="quarter")
-
-
 def _label(scenario: str) -> str:
     return Path(scenario).stem if scenario.endswith(".toml") else scenario
 
@@ -199,10 +131,7 @@ def compare(
     sweep = comparison_sweep(a, b, replicates, base_seed=base_seed, outcomes=outcomes, steps=steps)
     custom = None if outcomes is None else [dict(o) if isinstance(o, dict) else o.model_dump() for o in outcomes]
     out = Path(out) if out is not None else compare_folder(a, b, replicates, base_seed, steps, custom)
-    read = {o.reporter for o in sweep.outcomes} | set(sweep.series)
-    simulator = simulate_with_buyers if read & set(BUYER_COLUMNS) else None
-    results = run_sweep(sweep, out, progress=progress, overwrite=overwrite, exact=True,
-                        simulator=simulator, **executor)
+    results = run_sweep(sweep, out, progress=progress, overwrite=overwrite, exact=True, **executor)
     paired = paired_differences(results, a, b)
     table = summarise_differences(paired)
     comparison = Comparison(a, b, table, paired, results,

@@ -15,6 +15,8 @@ columns (one per tier or per named foundry) in one call.
 
 from __future__ import annotations
 
+import math
+
 import re
 from functools import partial
 
@@ -314,6 +316,27 @@ def designer_china_revenue_share(q: Quarter) -> list[float]:
     return [_percent(d.china_revenue_usd_m, d.revenue_usd_m) for d in q.model.designers]
 
 
+def buyer_groups(q: Quarter) -> list[float]:
+    """The state's priority buyers (the `ration_buyers` lever) and the other Chinese
+    buyers: each group's compute ordered and received this quarter (H100e, summed over
+    its buyers) and its fulfilment (received / ordered; 1 if it ordered none; NaN for a
+    group without buyers)."""
+    listed = set(q.model.parameters.ration_buyers)
+    out = []
+    for member in (lambda b: b.name in listed, lambda b: b.country == "CN" and b.name not in listed):
+        group = [b for b in q.model.buyers if member(b)]
+        if not group:
+            out += [math.nan] * 3
+            continue
+        ordered, received = sum(b.ordered_h100e for b in group), sum(b.received_h100e for b in group)
+        out += [ordered, received, received / ordered if ordered > 0 else 1.0]
+    return out
+
+
+BUYER_GROUP_COLUMNS = tuple(f"{group}_{figure}" for group in ("priority_buyers", "non_priority_buyers")
+                            for figure in ("ordered_h100e", "received_h100e", "fulfilment"))
+
+
 def _percent(part: float, whole: float) -> float:
     return float(100.0 * part / whole) if whole > 0 else 0.0
 
@@ -492,6 +515,7 @@ def model_reporters(model) -> dict:
         "china_compute_h100e": china_compute,
         "china_unmet_compute_h100e": china_unmet_compute,
         "domestic_china_share": domestic_china_share,
+        BUYER_GROUP_COLUMNS: buyer_groups,
         tuple(f"{slug(d.name)}_china_share" for d in model.designers): designer_china_shares,
         tuple(f"{slug(d.name)}_china_h100e" for d in model.designers): designer_china_compute,
         tuple(f"{slug(d.name)}_china_revenue_usd_m" for d in model.designers): designer_china_revenue,

@@ -259,6 +259,25 @@ def test_random_runs_keep_the_markets_books(scenario, seed, premium, sensitivity
                                       accelerator_demand_scale=scale, design_lag_quarters=lag))
 
 
+def test_the_buyer_groups_sum_their_buyers_before_dividing():
+    """priority_buyers_* and non_priority_buyers_*: the run's ration_buyers, and the
+    other Chinese buyers; compute summed over each group, fulfilment its ratio."""
+    frames = ChipMarketModel(scenario="state_allocation", rng=0, ration_buyers=["ByteDance", "Baidu"],
+                             end="2026Q4").run().frames()
+    rows, buyers = frames["model"].set_index("quarter"), frames["buyer"]
+    groups = {"priority_buyers": buyers["name"].isin(["ByteDance", "Baidu"]),
+              "non_priority_buyers": (buyers["country"] == "CN") & ~buyers["name"].isin(["ByteDance", "Baidu"])}
+    for group, member in groups.items():
+        summed = buyers[member].groupby("quarter")[["ordered_h100e", "received_h100e"]].sum()
+        assert np.allclose(rows.loc[summed.index, f"{group}_ordered_h100e"], summed["ordered_h100e"])
+        assert np.allclose(rows.loc[summed.index, f"{group}_received_h100e"], summed["received_h100e"])
+        ordered = summed["ordered_h100e"].to_numpy()
+        ratio = np.where(ordered > 0, summed["received_h100e"].to_numpy() / np.where(ordered > 0, ordered, 1), 1.0)
+        assert np.allclose(rows.loc[summed.index, f"{group}_fulfilment"], ratio)
+    # rationed from 2025Q4: the listed buyers come first
+    assert (rows.loc["2026Q1":, "priority_buyers_fulfilment"] >= rows.loc["2026Q1":, "non_priority_buyers_fulfilment"]).all()
+
+
 def test_the_china_columns_add_up(default_run):
     model, _ = default_run
     rows = model.frames()["model"]

@@ -1,5 +1,4 @@
-"""Paired comparisons: the interval arithmetic, the pairing by seed, the buyers'
-fulfilment by group, and the headline questions on the real model (what the 2025
+"""Paired comparisons: the interval arithmetic, the pairing by seed, and the headline questions on the real model (what the 2025
 directive adds for Huawei and costs others; what China's purchase guidance costs
 Nvidia)."""
 
@@ -11,7 +10,7 @@ import pytest
 from scipy import stats
 
 from experiments.analysis.paired import paired_differences, summarise_differences
-from experiments.compare import BUYER_COLUMNS, buyer_fulfilment, compare, simulate_with_buyers
+from experiments.compare import compare
 from experiments.batch.runner import run_sweep
 from experiments.batch.sweep import build_sweep
 from helpers import chipstate
@@ -75,40 +74,6 @@ def test_the_directive_adds_huawei_smic_wafers_and_costs_the_other_chinese_firms
     assert "state_allocation minus historical" in result.report()
     assert result.figure == tmp_path / "forest.png" and result.figure.is_file()
     assert result.units["other_china_fulfilment_2026_2030"] == "fraction, 0-1"
-
-
-def test_buyer_fulfilment_sums_each_group_before_dividing():
-    buyers = pd.DataFrame({
-        "quarter": ["2026Q1"] * 4 + ["2026Q2"] * 4,
-        "name": ["State", "ByteDance", "Tencent", "US hyperscalers"] * 2,
-        "country": ["CN", "CN", "CN", "US"] * 2,
-        "ordered_h100e": [100.0, 300.0, 100.0, 1e6, 0.0, 0.0, 0.0, 5.0],
-        "received_h100e": [80.0, 60.0, 40.0, 1e6, 0.0, 0.0, 0.0, 5.0],
-    })
-    out = buyer_fulfilment(buyers, ["State"]).set_index("quarter")
-    assert list(out.columns) == list(BUYER_COLUMNS)
-    assert out.loc["2026Q1", "priority_buyers_fulfilment"] == pytest.approx(0.8)
-    # (60 + 40) / (300 + 100), not the mean of 0.2 and 0.4; the US buyer is in neither group
-    assert out.loc["2026Q1", "non_priority_buyers_fulfilment"] == pytest.approx(0.25)
-    assert out.loc["2026Q1", "non_priority_buyers_ordered_h100e"] == pytest.approx(400.0)
-    # a group that ordered nothing was not short of anything
-    assert out.loc["2026Q2", ["priority_buyers_fulfilment", "non_priority_buyers_fulfilment"]].tolist() == [1.0, 1.0]
-    # no priority buyers at all: no figure, not a perfect one
-    assert buyer_fulfilment(buyers, []).filter(like="priority_buyers_").iloc[:, :3].isna().all().all()
-
-
-def test_the_priority_buyers_are_the_runs_ration_buyers():
-    frame = simulate_with_buyers("state_allocation", {"ration_buyers": ["ByteDance"]}, 0, 30)
-    assert frame["quarter"].iloc[-1] == "2026Q2" and set(BUYER_COLUMNS) <= set(frame.columns)
-    from experiments.batch.runner import run_frames
-
-    buyers = run_frames("state_allocation", 0, {"ration_buyers": ["ByteDance"]}, 30)["buyer"]
-    bytedance = buyers[buyers["name"] == "ByteDance"].set_index("quarter")
-    rows = frame.set_index("quarter")
-    assert rows["priority_buyers_fulfilment"].to_numpy() == pytest.approx(
-        bytedance.loc[rows.index, "fulfilment"].to_numpy())
-    # rationed from 2025Q4: ByteDance now comes first
-    assert rows.loc["2026Q2", "priority_buyers_fulfilment"] > rows.loc["2026Q2", "non_priority_buyers_fulfilment"]
 
 
 def test_chinas_purchase_guidance_cuts_nvidias_china_revenue(tmp_path):
