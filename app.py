@@ -6,11 +6,13 @@ mode) solara re-executes the app, resetting every session, whenever a file is sa
 controls in the sidebar; Reset rebuilds it from them, Step runs one quarter.
 
 The page shows the trade graph (vendors -> foundries, HBM makers and packaging houses
--> the leak route's shell company -> firms; cut relations red and dashed, the state
-allocator's re-wiring purple), the run's key series, Huawei's accelerators per quarter
-with the input that bound them, and the newest rows of the ledger of cuts and
-re-wirings. Drawing lives in `experiments.app` (`graph`: the trade graph; `panels`: the
-series, the accelerators and the ledger).
+-> the leak route's shell company -> firms -> buyers of AI compute; cut relations red
+and dashed, the state allocator's re-wiring purple), under it who supplies China's AI
+compute (H100-equivalents delivered to Chinese buyers by designer, and what they wanted
+and did not get), the run's key series, Huawei's accelerators per quarter with the
+input that bound them, and the newest rows of the ledger of cuts, re-wirings and
+rationing. Drawing lives in `experiments.app` (`graph`: the trade graph; `panels`: the
+series, the accelerators, China's compute and the ledger).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ import solara
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
-from experiments.app.graph import GRAPH_DPI, TradeGraphPainter
-from experiments.app.panels import PANELS_DPI, AcceleratorPanel, SeriesPanels, latest_ledger
+from experiments.app.graph import GRAPH_DPI, GRAPH_SIZE_IN, TradeGraphPainter
+from experiments.app.panels import PANELS_DPI, AcceleratorPanel, ChinaComputePanel, SeriesPanels, latest_ledger
 from model import ChipMarketModel
 from model.scenario import DEFAULT_SCENARIO, list_scenarios
 
@@ -37,6 +39,18 @@ CHAMPION_LISTS = [
 ]
 """Priority lists for the state allocator, in priority order (firms of the default
 world); the model takes a comma-separated string."""
+
+NO_RATIONING = "(none: no rationing)"
+RATION_LISTS = [
+    "Other Chinese buyers",
+    "Other Chinese buyers, ByteDance, Tencent, Alibaba, Baidu",
+    "ByteDance, Tencent, Alibaba, Baidu",
+    NO_RATIONING,
+]
+"""Whom the state serves first with Chinese designers' accelerators while its directive
+is in force, in priority order (buyers of the default world; the first is the model's
+default: state-linked buyers, telecom operators and AI labs before the platforms); the
+model takes a comma-separated string."""
 
 LEARNING_ONLY = "learning only"
 LITHO_WHAT_IFS = {
@@ -54,8 +68,8 @@ class PolicyLab(ChipMarketModel):
 
     The controls are shown as the levers read, but two of them must not override a
     scenario that sets them: a checkbox left off means "as the scenario says" (the
-    escalation scenario turns both on), on means on. The champion list and the
-    lithography what-if are translated to the model's parameters.
+    escalation scenario turns both on), on means on. The champion list, the rationed
+    buyers and the lithography what-if are translated to the model's parameters.
     """
 
     def __init__(
@@ -64,6 +78,7 @@ class PolicyLab(ChipMarketModel):
         policy_scenario: str = DEFAULT_SCENARIO,
         rng: int | None = None,
         champions: str = CHAMPION_LISTS[0],
+        ration_buyers: str = RATION_LISTS[0],
         allies_aligned: bool = False,
         duv_servicing_ban: bool = False,
         domestic_litho: str = LEARNING_ONLY,
@@ -73,6 +88,7 @@ class PolicyLab(ChipMarketModel):
         # of its own as `scenario` on Reset; the lab's scenario is the control's.
         overrides = {name: value for name, value in kwargs.items() if name != "scenario"}
         overrides["champions"] = "" if champions == NO_CHAMPIONS else champions
+        overrides["ration_buyers"] = "" if ration_buyers == NO_RATIONING else ration_buyers
         if allies_aligned:
             overrides["allies_aligned"] = True
         if duv_servicing_ban:
@@ -87,9 +103,17 @@ MODEL_PARAMS = {
     # Mesa passes the value as `rng`; a slider, since a text seed would be a string.
     "rng": {"type": "SliderInt", "value": 42, "min": 0, "max": 999, "step": 1, "label": "Seed"},
     "reserved_share": {"type": "SliderFloat", "value": 0.8, "min": 0.0, "max": 1.0, "step": 0.05,
-                       "label": "Reserved share of SMIC's advanced capacity for champions"},
+                       # of SMIC's advanced capacity, for the champions below; a short label:
+                       # a long one squeezes the slider's track to nothing
+                       "label": "Reserved share of SMIC"},
     "champions": {"type": "Select", "value": CHAMPION_LISTS[0], "values": CHAMPION_LISTS,
                   "label": "Champions (priority order)"},
+    # The state's rationing (while its directive is in force): this share of each Chinese
+    # designer's accelerators goes to the rationed buyers first; 0 leaves them to the market.
+    "ration_share": {"type": "SliderFloat", "value": 0.5, "min": 0.0, "max": 1.0, "step": 0.05,
+                     "label": "Rationed share (0: off)"},
+    "ration_buyers": {"type": "Select", "value": RATION_LISTS[0], "values": RATION_LISTS,
+                      "label": "Rationed buyers, served first (priority order)"},
     "allies_aligned": {"type": "Checkbox", "value": False,
                        "label": "Allies aligned: NL and JP apply US tool rules (off: as the scenario)"},
     "duv_servicing_ban": {"type": "Checkbox", "value": False,
@@ -151,6 +175,24 @@ def AcceleratorPlot(model):
 
 
 @solara.component
+def ChinaComputePlot(model):
+    """Who supplies China's AI compute: H100-equivalents delivered to Chinese buyers by
+    designer, what they wanted and did not get, with a line of words on the latest
+    quarter (the panel's caption: the state's rationing and what it did)."""
+    counter = update_counter.get()
+    panel = solara.use_memo(lambda: ChinaComputePanel(model, width_in=GRAPH_SIZE_IN[0]), [model])
+    figure = panel.update()
+    with solara.Div(classes=["chipstate-china-compute"]) as main:
+        solara.HTML(tag="div", unsafe_innerHTML=html.escape(panel.caption),
+                    classes=["chipstate-china-compute-caption"],
+                    style="font-size: 13px; color: #333; padding-left: 8px;")
+        # The figure object is kept and updated in place: name what makes it new.
+        solara.FigureMatplotlib(figure, dependencies=[model, counter, model.steps],
+                                format="png", dpi=PANELS_DPI)
+    return main
+
+
+@solara.component
 def LedgerTable(model):
     """The newest ledger rows: what was cut, restored or re-wired, and by which rule."""
     update_counter.get()
@@ -161,7 +203,7 @@ def LedgerTable(model):
         # solara-assets does not hold (a 404 in the console).
         solara.HTML(tag="div", unsafe_innerHTML=(
             f"<b>{html.escape(scenario.name)}</b>: {html.escape(scenario.description)}<br>"
-            f"Ledger of cuts and re-wirings: {len(model.ledger)} rows so far, the newest first."
+            f"Ledger of cuts, re-wirings and rationing: {len(model.ledger)} rows so far, the newest first."
         ), style="font-size: 13px; margin-bottom: 4px;")
         if frame.empty:
             solara.Text("Nothing cut or re-wired yet.")
@@ -174,7 +216,7 @@ def LedgerTable(model):
 def _table_html(frame) -> str:
     head = "".join(f"<th style='text-align:left;padding:2px 10px'>{html.escape(c)}</th>"
                    for c in frame.columns)
-    colour = {"cut": "#d62728", "rewire": "#9b30ff", "restore": "#2a9d8f"}
+    colour = {"cut": "#d62728", "rewire": "#9b30ff", "restore": "#2a9d8f", "ration": "#9b30ff"}
     rows = []
     for record in frame.itertuples(index=False):
         cells = "".join(f"<td style='padding:1px 10px'>{html.escape(str(v))}</td>" for v in record)
@@ -184,7 +226,8 @@ def _table_html(frame) -> str:
 
 
 CSS = """
-.chipstate-trade-graph img, .chipstate-series img, .chipstate-accelerators img {
+.chipstate-trade-graph img, .chipstate-series img, .chipstate-accelerators img,
+.chipstate-china-compute img {
     max-width: 100%; height: auto; }
 """
 
@@ -198,9 +241,14 @@ def RunSettings(model):
     def year(value):
         return "learning only" if value is None else f"{value:g}"
 
+    rationing = (f"rationing: {p.ration_share:.2f} to {', '.join(p.ration_buyers)} first"
+                 if p.ration_buyers and p.ration_share > 0 else
+                 f"rationing: off (share {p.ration_share:.2f}, buyers: {', '.join(p.ration_buyers) or 'none'})")
+
     text = (
         f"<b>{html.escape(model.scenario_spec.name)}</b>, seed {model.seed} · reserved share "
         f"{p.reserved_share:.2f} · champions: {html.escape(', '.join(p.champions) or 'none')} · "
+        f"{html.escape(rationing)} · "
         f"allies aligned: {'yes' if p.allies_aligned else 'no'} · DUV servicing ban: "
         f"{p.servicing_ban_quarter if p.duv_servicing_ban else 'no'} · domestic litho 28nm: "
         f"{year(p.domestic_litho_28nm_year)}, 7nm: {year(p.domestic_litho_7nm_year)}"
@@ -211,13 +259,15 @@ def RunSettings(model):
 
 @solara.component
 def PolicyLabView(model):
-    """The main area: the run's settings; the graph beside the series over the
-    accelerators; the ledger."""
+    """The main area: the run's settings; the graph over China's compute, beside the
+    series over the accelerators; the ledger."""
     solara.Style(CSS)
     with solara.Column(style={"padding": "8px"}):
         RunSettings(model)
         with solara.Columns([11, 10]):
-            TradeGraph(model)
+            with solara.Column(gap="4px"):
+                TradeGraph(model)
+                ChinaComputePlot(model)
             with solara.Column(gap="4px"):
                 SeriesPlots(model)
                 AcceleratorPlot(model)

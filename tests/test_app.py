@@ -6,9 +6,10 @@ image change (and that the cuts appear in red), that the graph shows the acceler
 chain's layers (HBM makers, packaging houses, the leak route's shell company) and that
 the panel of Huawei's accelerators follows the steps with the input that bound them
 (its caption in words, its shading in the image), switches levers and the scenario,
-resets, and fails on any console error. A screenshot goes to results/screenshots/ for
-a person to look at. Never skipped: without chromium the test fails and says how to
-get it (tests/run_all.sh installs it).
+resets, and fails on any console error (China's AI-chip market, its buyers and the
+rationing levers: tests/test_app_market.py, which serves the app as here). A screenshot
+goes to results/screenshots/ for a person to look at. Never skipped: without chromium
+the test fails and says how to get it (tests/run_all.sh installs it).
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ def _open(page, url: str) -> Console:
     page.locator(".chipstate-trade-graph img").wait_for()
     page.locator(".chipstate-series img").wait_for()
     page.locator(".chipstate-accelerators img").wait_for()
+    page.locator(".chipstate-china-compute img").wait_for()
     _wait_steps(page, 0)
     return console
 

@@ -10,15 +10,18 @@ which is the slow part. `python -m experiments.app.timing` times the work of one
 Columns follow the graph's layers (`model.graph.LAYERS`), suppliers left of buyers:
 equipment vendors | foundries, HBM makers and packaging houses (one column, in blocks
 from the top) | shell companies (the leak route, between the columns) | fabless firms
-(the accelerator designers among them); governments in a row along the top.
+(the accelerator designers among them) | buyers of AI compute; governments in a row
+along the top.
 
 Edges are drawn one line per (supplier, buyer, kind) pair, aggregating the items the
 pair trades (a foundry sells a firm wafers of several tiers; a vendor sells a foundry
 tools of several categories for several tiers; a memory maker sells a designer HBM
-stacks of several generations):
-- colour: the kind (tools, wafers, HBM stacks, packaging, the leak route's dies);
+stacks of several generations; a designer sells a buyer several accelerators):
+- colour: the kind (tools, wafers, HBM stacks, packaging, the leak route's dies,
+  accelerators);
 - width: the pair's summed last-quarter volume, as the square root of its share of the
-  largest pair of its kind (tools are units, wafers are wafer starts: not comparable);
+  largest pair of its kind (tools are units, wafers are wafer starts, accelerators are
+  units delivered: not comparable);
 - red dashed: every item of the pair is cut; orange dotted: some are (the width is
   then what still flows);
 - purple: at least one item was re-wired by the state allocator (champions first);
@@ -39,14 +42,15 @@ from model.technology import quarter_label
 
 
 KIND_COLOURS = {"vendor": "#6f8fb8", "foundry": "#e0a458", "memory": "#a47a6f", "packager": "#b8b84a",
-                "shell": "#d67bb5", "firm": "#7fb77e", "government": "#b9b9b9"}
-"""Node faces. HBM makers, packaging houses and shells take a mid tone of their
+                "shell": "#d67bb5", "firm": "#7fb77e", "buyer": "#f2cf5b", "government": "#b9b9b9"}
+"""Node faces. HBM makers, packaging houses, shells and buyers take a mid tone of their
 relations' colour (EDGE_STYLES), far from what those relations blend to when drawn."""
 KIND_MARKERS = {"vendor": "o", "foundry": "o", "memory": "D", "packager": "h", "shell": "v",
-                "firm": "o", "government": "s"}
+                "firm": "o", "buyer": "p", "government": "s"}
 KIND_LABELS = {"vendor": "equipment vendor", "foundry": "foundry", "memory": "HBM maker",
                "packager": "packaging house (CoWoS-class)", "shell": "shell company (leak route)",
-               "firm": "fabless firm (designer)", "government": "government (rules in force)"}
+               "firm": "fabless firm (designer)", "buyer": "buyer of AI compute",
+               "government": "government (rules in force)"}
 COUNTRY_COLOURS = {"US": "#1f4e9c", "CN": "#c8102e", "TW": "#138a36", "KR": "#7b3fa0",
                    "NL": "#f07f09", "JP": "#333333"}
 OTHER_COUNTRY = "#888888"
@@ -65,29 +69,34 @@ EDGE_STYLES = {
     "packaging": ("#a5a61d", "solid", 4, "packaging, house -> designer"),
     "dies": ("#e377c2", "solid", 4, "leak route: dies, foundry -> shell -> firm"),
     "relay": ("#e377c2", "solid", 4, "leak route: dies, shell -> firm"),
+    "accelerators": ("#c99a06", "solid", 4, "accelerators, designer -> buyer (units)"),
     "rewired": ("#9b30ff", "solid", 5, "re-wired by the state allocator"),
 }
-FLOW_KINDS = ("tools", "wafers", "hbm", "packaging", "dies", "relay")
+FLOW_KINDS = ("tools", "wafers", "hbm", "packaging", "dies", "relay", "accelerators")
 """Edge kinds drawn in their own colour while they carry volume (translucent)."""
-LEGEND_EDGES = ("tools", "wafers", "hbm", "packaging", "dies", "rewired", "partial", "cut", "idle")
+LEGEND_EDGES = ("tools", "wafers", "hbm", "packaging", "dies", "accelerators", "rewired", "partial", "cut",
+                "idle")
 """The relations' legend, in order ('relay' shares the leak route's entry with 'dies')."""
 
 EDGE_ENDS = {"tools": ("vendor", "foundry"), "wafers": ("foundry", "firm"), "hbm": ("memory", "firm"),
-             "packaging": ("packager", "firm"), "dies": ("foundry", "shell"), "relay": ("shell", "firm")}
+             "packaging": ("packager", "firm"), "dies": ("foundry", "shell"), "relay": ("shell", "firm"),
+             "accelerators": ("firm", "buyer")}
 """Per edge kind, the node kinds of its (supplier, buyer). A designer's node is its
-firm's: HBM and packaging edges end at the firm of the same name."""
+firm's: HBM and packaging edges end at, and accelerator edges start from, the firm of
+the same name."""
 
-LAYER_X = {0: 0.0, 1: 1.0, 2: 1.5, 3: 2.0}
-"""x of each layer's column. The shell layer holds a node or two: it sits half-way."""
+LAYER_X = {0: 0.0, 1: 0.95, 2: 1.4, 3: 1.85, 4: 2.95}
+"""x of each layer's column. The shell layer holds a node or two: it sits half-way; the
+buyers stand far enough right of the firms for the firms' names between them."""
 COLUMNS = {kind: LAYER_X[layer] for kind, layer in LAYERS.items() if kind != "government"}
-BLOCK_ORDER = ["vendor", "foundry", "memory", "packager", "shell", "firm"]
+BLOCK_ORDER = ["vendor", "foundry", "memory", "packager", "shell", "firm", "buyer"]
 """Top to bottom within a column, where one column holds several kinds."""
 BLOCK_GAP = 0.9  # extra slots between two blocks of one column
 SLOT = {"memory": 0.75, "packager": 0.75}
 """Slots a node takes in its column (default 1): HBM makers and packaging houses are
 named beside their node, not above it as foundries are, and sit closer."""
 COLUMN_TITLES = {"vendor": "equipment vendors", "foundry": "foundries", "memory": "HBM makers",
-                 "packager": "packaging", "firm": "fabless firms"}
+                 "packager": "packaging", "firm": "fabless firms", "buyer": "buyers of AI compute"}
 MARKER_SCALE = {"memory": 0.8, "packager": 1.1, "shell": 1.15}
 """Marker area relative to a circle's, so that the shapes look the same size."""
 MAX_LABELLED = 40  # a column with more nodes than this (synthetic worlds) is not labelled
@@ -173,7 +182,7 @@ def graph_layout(model) -> GraphLayout:
             xy[i] = (x, 1.0 - s / last)
     government_nodes = order.get("government", [])
     for k, i in enumerate(government_nodes):
-        xy[i] = (0.35 + 1.3 * k / max(len(government_nodes) - 1, 1), 1.2)
+        xy[i] = (0.35 + 1.9 * k / max(len(government_nodes) - 1, 1), 1.2)
 
     node_of = {(kind, name): i for i, (name, kind, _) in enumerate(nodes)}
 
@@ -230,7 +239,7 @@ GRAPH_AXES = (0.0, 0.165, 1.0, 0.785)
 def _graph_axes(fig: Figure):
     ax = fig.add_axes(GRAPH_AXES)
     ax.set_axis_off()
-    ax.set_xlim(-0.74, 2.92)
+    ax.set_xlim(-0.74, 3.78)
     ax.set_ylim(-0.06, 1.28)
     return ax
 
@@ -335,8 +344,9 @@ def _draw_nodes(ax, layout: GraphLayout) -> None:
                     fontsize=5.5, color="white", fontweight="bold", zorder=12)
             if kind == "vendor":
                 ax.text(x - 0.07, y, name, ha="right", va="center", fontsize=8.5, zorder=12)
-            elif kind == "firm":
-                ax.text(x + 0.07, y, name, ha="left", va="center", fontsize=8.5, zorder=12)
+            elif kind in ("firm", "buyer"):  # a white box: accelerator relations pass under firms' names
+                ax.text(x + 0.06, y, name, ha="left", va="center", fontsize=8.5, zorder=12,
+                        bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.85))
             elif kind in ("memory", "packager"):
                 ax.text(x - 0.055, y, name, ha="right", va="center", fontsize=7.5, zorder=12,
                         bbox=dict(boxstyle="round,pad=0.12", fc="white", ec="none", alpha=0.85))

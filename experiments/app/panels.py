@@ -1,21 +1,25 @@
 """The browser app's series panels and ledger: the run's key series in six panels
 (`SeriesPanels`, kept for the model's life and redrawn per Step), the champion's
-accelerators with the input that bound them (`AcceleratorPanel`, likewise) and the
-latest rows of the ledger of cuts and re-wirings. Drawn on a
-`matplotlib.figure.Figure`, never pyplot (whose global state every browser session
-would share).
+accelerators with the input that bound them (`AcceleratorPanel`, likewise), who
+supplies China's AI compute (`ChinaComputePanel`, likewise; both are `EventPanel`s,
+which mark the quarters measures take effect) and the latest rows of the ledger of
+cuts, re-wirings and rationing. Drawn on a `matplotlib.figure.Figure`, never pyplot
+(whose global state every browser session would share).
 """
 
 from __future__ import annotations
 
 import textwrap
+from itertools import cycle
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from experiments.analysis.figures import grouped_events, run_events
+from experiments.analysis.figures import (
+    CHINESE_COLOURS, FOREIGN_COLOURS, designer_name, grouped_events, run_events,
+)
 from model.reporters import slug
 from model.technology import ADVANCED_TIERS, TIERS, parse_quarter, quarter_year
 
@@ -260,44 +264,40 @@ def binding_spans(years: np.ndarray, binding) -> list[tuple[float, float, str]]:
     return [span for span in spans if span[2]]
 
 
-class AcceleratorPanel:
-    """The champion's (Huawei's) accelerators per quarter, in thousands of packaged
-    units, over a background coloured by the input that bound them (logic dies, HBM
-    stacks, packaging, or its demand), with the same for the other designers of its
-    country as a thinner line. Numbered dashed lines mark the quarters in which rules
-    on wafers, HBM and packaging that reach those designers, and the state's
-    directives, take effect, keyed under the plot (`chain_events`).
+class EventPanel:
+    """One plot over the model's quarters, kept for the model's life, with the quarters
+    in which measures take effect marked: numbered dashed lines, keyed under the plot
+    (`events`: (quarter, text, kind), kind 'rule', 'directive' or 'lifted').
 
-    Kept for the model's life, as `SeriesPanels` is: the frame (title, ticks, legend,
-    the events' numbers and key) is drawn on a background figure, rendered to pixels
-    only when the y range grows (to round numbers) and pasted under a foreground
-    figure that holds the data; the lines are updated in place and the spans remade.
+    Text is most of matplotlib's rendering time: the frame (title, ticks, axis labels,
+    legends, the events' numbers and key) is drawn on a background figure, rendered to
+    pixels only when the y range grows (to round numbers, `nice_ceiling`) and pasted
+    under a foreground figure that holds the data. A subclass puts its legends on
+    `back` and its data on `front`, and in `update` calls `_fit` with the data's peak.
     """
 
-    def __init__(self, model) -> None:
-        from matplotlib.collections import LineCollection, PolyCollection
+    LEFT_IN = 0.646  # the y axis' ticks and label
+    RIGHT_IN = 2.09  # the legends, right of the plot
+
+    def __init__(self, model, title: str, ylabel: str, events, width_in: float = ACCELERATOR_WIDTH_IN,
+                 initial_top: float = 10.0) -> None:
+        from matplotlib.collections import LineCollection
         from matplotlib.transforms import blended_transform_factory
 
         self.model = model
-        champion = model.world.tracked.champion
-        self.champion = champion
-        self.units_column = f"{slug(champion)}_accelerators"
-        self.binding_column = f"{slug(champion)}_binding_input"
-        champion_designer = [d for d in model.designers if d.name == champion]
-        country = champion_designer[0].country if champion_designer else None
-        self.other_columns = [f"accelerators_{slug(d.name)}" for d in model.designers
-                              if d.country == country and d.name != champion]
         first, last = quarter_year(model.first_quarter), quarter_year(model.last_quarter) + 0.25
-        self.groups = grouped_events(chain_events(model), first, last)
+        self.groups = grouped_events(events, first, last)
         key = [f"{k + 1}  {quarter}: " + "; ".join(text for text, _ in items)
                for k, (_, quarter, items) in enumerate(self.groups)]
-        wrapped = [w for line in key for w in textwrap.wrap(line, 118, subsequent_indent="      ")]
+        columns = int(118 * width_in / ACCELERATOR_WIDTH_IN)  # characters a key line holds
+        wrapped = [w for line in key for w in textwrap.wrap(line, columns, subsequent_indent="      ")]
 
         # Inches from the top: title, plot, x axis, key.
         top_in, below_in = 0.52, 0.5
         height = top_in + ACCELERATOR_AXES_IN + below_in + KEY_LINE_IN * len(wrapped) + 0.08
-        size = (ACCELERATOR_WIDTH_IN, height)
-        rect = (0.085, 1 - (top_in + ACCELERATOR_AXES_IN) / height, 0.64, ACCELERATOR_AXES_IN / height)
+        size = (width_in, height)
+        rect = (self.LEFT_IN / width_in, 1 - (top_in + ACCELERATOR_AXES_IN) / height,
+                (width_in - self.LEFT_IN - self.RIGHT_IN) / width_in, ACCELERATOR_AXES_IN / height)
         self.figure = Figure(figsize=size, dpi=PANELS_DPI)
         self.background = Figure(figsize=size, dpi=PANELS_DPI)
         self.background.patch.set_alpha(0.0)
@@ -307,27 +307,12 @@ class AcceleratorPanel:
         self.back, self.front = back, front
         for ax in (back, front):
             ax.set_xlim(first, last)
-            ax.set_ylim(0.0, 10.0)
+            ax.set_ylim(0.0, initial_top)
 
-        possessive = f"{champion}'" if champion.endswith("s") else f"{champion}'s"
         _style(back, model, "")
-        self.background.text(0.012, 1 - 0.07 / height, f"{possessive} accelerators made per quarter; "
-                             "shading: the input that bound them", fontsize=9, va="top")
+        self.background.text(0.012, 1 - 0.07 / height, title, fontsize=9, va="top")
         back.set_xlabel("year (quarters)", fontsize=8, labelpad=2)
-        back.set_ylabel("accelerators / quarter (thousands)", fontsize=8, labelpad=3)
-        line_handles = [
-            back.plot([], [], color="#c8102e", lw=2.2, label=f"{champion} (packaged units)")[0],
-        ]
-        if self.other_columns:
-            line_handles.append(back.plot([], [], color="#f4a261", lw=1.4, ls=(0, (4, 1.5)),
-                                          label=f"other {ADJECTIVES.get(country, country)} designers")[0])
-        span_handles = [Patch(facecolor=BINDING_COLOURS[b], alpha=BINDING_ALPHA, label=BINDING_LABELS[b])
-                        for b in BINDING_COLOURS]
-        back.legend(handles=line_handles, loc="upper left", bbox_to_anchor=(1.02, 1.02), fontsize=7,
-                    frameon=False, title="accelerators", title_fontsize=7.5, alignment="left")
-        back.add_artist(back.get_legend())
-        back.legend(handles=span_handles, loc="lower left", bbox_to_anchor=(1.02, -0.02), fontsize=7,
-                    frameon=False, title="binding input", title_fontsize=7.5, alignment="left")
+        back.set_ylabel(ylabel, fontsize=8, labelpad=3)
         on_axes = blended_transform_factory(back.transData, back.transAxes)
         for k, (x, _, items) in enumerate(self.groups):
             colour = self._event_colour(items)
@@ -343,17 +328,12 @@ class AcceleratorPanel:
                 self.background.text(0.012, key_top - i * KEY_LINE_IN / height, text, fontsize=6.8,
                                      color="#444444", va="top")
 
-        # The data: spans (remade per update), event lines, lines (updated in place).
-        on_front = blended_transform_factory(front.transData, front.transAxes)
-        self.spans = PolyCollection([], transform=on_front, alpha=BINDING_ALPHA, linewidths=0, zorder=0)
-        front.add_collection(self.spans)
+        self.on_front = blended_transform_factory(front.transData, front.transAxes)
         if self.groups:
             front.add_collection(LineCollection(
-                [[(x, 0.0), (x, 1.0)] for x, _, _ in self.groups], transform=on_front,
+                [[(x, 0.0), (x, 1.0)] for x, _, _ in self.groups], transform=self.on_front,
                 colors=[self._event_colour(items) for _, _, items in self.groups],
                 linestyles=(0, (4, 3)), linewidths=0.9, alpha=0.8, zorder=1))
-        (self.units_line,) = front.plot([], [], color="#c8102e", lw=2.2, zorder=4)
-        (self.others_line,) = front.plot([], [], color="#f4a261", lw=1.4, ls=(0, (4, 1.5)), zorder=3)
         self.hint = front.text(0.5, 0.5, "press Step to run a quarter", transform=front.transAxes,
                                ha="center", va="center", fontsize=12, color="#888888")
         self.caption = ""
@@ -366,6 +346,77 @@ class AcceleratorPanel:
         """A quarter's colour: the directive's if it has one, else a rule's, else an end's."""
         kinds = {kind for _, kind in items}
         return EVENT_COLOURS[next((k for k in ("directive", "rule") if k in kinds), "lifted")]
+
+    def _fit(self, peak: float) -> None:
+        """Grow the y range to a round number above `peak` x 1.1 (never shrink it) and
+        render the frame again if its range changed."""
+        top = self.back.get_ylim()[1]
+        if np.isfinite(peak) and peak * 1.1 > top:
+            top = nice_ceiling(peak * 1.1)
+            self.back.set_ylim(0.0, top)
+            self.front.set_ylim(0.0, top)
+        if top != self._rendered_top:
+            self._render_background()
+
+    def _render_background(self) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        canvas = FigureCanvasAgg(self.background)
+        canvas.draw()
+        layer = np.asarray(canvas.buffer_rgba())
+        alpha = layer[..., 3:4] / 255.0
+        pixels = 255.0 * (1.0 - alpha) + layer[..., :3] * alpha
+        if self.pasted is not None:
+            self.pasted.remove()
+        self.pasted = self.figure.figimage(np.round(pixels).astype(np.uint8), xo=0, yo=0,
+                                           origin="upper", zorder=-1)
+        self._rendered_top = self.back.get_ylim()[1]
+        self.background_renders += 1
+
+
+class AcceleratorPanel(EventPanel):
+    """The champion's (Huawei's) accelerators per quarter, in thousands of packaged
+    units, over a background coloured by the input that bound them (logic dies, HBM
+    stacks, packaging, or its demand), with the same for the other designers of its
+    country as a thinner line. The quarters in which rules on wafers, HBM and packaging
+    that reach those designers, and the state's directives, take effect are marked
+    (`chain_events`). Lines are updated in place, the spans remade per update."""
+
+    def __init__(self, model) -> None:
+        from matplotlib.collections import PolyCollection
+
+        champion = model.world.tracked.champion
+        possessive = f"{champion}'" if champion.endswith("s") else f"{champion}'s"
+        super().__init__(model, f"{possessive} accelerators made per quarter; shading: the input that bound them",
+                         "accelerators / quarter (thousands)", chain_events(model))
+        self.champion = champion
+        self.units_column = f"{slug(champion)}_accelerators"
+        self.binding_column = f"{slug(champion)}_binding_input"
+        champion_designer = [d for d in model.designers if d.name == champion]
+        country = champion_designer[0].country if champion_designer else None
+        self.other_columns = [f"accelerators_{slug(d.name)}" for d in model.designers
+                              if d.country == country and d.name != champion]
+
+        back, front = self.back, self.front
+        line_handles = [
+            back.plot([], [], color="#c8102e", lw=2.2, label=f"{champion} (packaged units)")[0],
+        ]
+        if self.other_columns:
+            line_handles.append(back.plot([], [], color="#f4a261", lw=1.4, ls=(0, (4, 1.5)),
+                                          label=f"other {ADJECTIVES.get(country, country)} designers")[0])
+        span_handles = [Patch(facecolor=BINDING_COLOURS[b], alpha=BINDING_ALPHA, label=BINDING_LABELS[b])
+                        for b in BINDING_COLOURS]
+        back.legend(handles=line_handles, loc="upper left", bbox_to_anchor=(1.02, 1.02), fontsize=7,
+                    frameon=False, title="accelerators", title_fontsize=7.5, alignment="left")
+        back.add_artist(back.get_legend())
+        back.legend(handles=span_handles, loc="lower left", bbox_to_anchor=(1.02, -0.02), fontsize=7,
+                    frameon=False, title="binding input", title_fontsize=7.5, alignment="left")
+
+        # The data: spans (remade per update) under the event lines, lines (updated in place).
+        self.spans = PolyCollection([], transform=self.on_front, alpha=BINDING_ALPHA, linewidths=0, zorder=0)
+        front.add_collection(self.spans)
+        (self.units_line,) = front.plot([], [], color="#c8102e", lw=2.2, zorder=4)
+        (self.others_line,) = front.plot([], [], color="#f4a261", lw=1.4, ls=(0, (4, 1.5)), zorder=3)
 
     def update(self, frame: pd.DataFrame | None = None) -> Figure:
         """Show `frame` (default: the model's frame so far); return the figure to save
@@ -382,15 +433,7 @@ class AcceleratorPanel:
         self.spans.set_verts([[(a, 0.0), (a, 1.0), (b, 1.0), (b, 0.0)] for a, b, _ in spans])
         self.spans.set_facecolor([BINDING_COLOURS.get(name, "#ffffff") for _, _, name in spans])
         self.hint.set_visible(not len(frame))
-
-        top = self.back.get_ylim()[1]
-        peak = max(np.nanmax(units, initial=-np.inf), np.nanmax(others, initial=-np.inf))
-        if np.isfinite(peak) and peak * 1.1 > top:
-            top = nice_ceiling(peak * 1.1)
-            self.back.set_ylim(0.0, top)
-            self.front.set_ylim(0.0, top)
-        if top != self._rendered_top:
-            self._render_background()
+        self._fit(max(np.nanmax(units, initial=-np.inf), np.nanmax(others, initial=-np.inf)))
         self.caption = self._caption(frame)
         return self.figure
 
@@ -404,20 +447,134 @@ class AcceleratorPanel:
         return (f"{self.champion}, {last['quarter']}: {float(last[self.units_column]) / 1e3:,.1f} thousand "
                 f"accelerators made; {bound}.")
 
-    def _render_background(self) -> None:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-        canvas = FigureCanvasAgg(self.background)
-        canvas.draw()
-        layer = np.asarray(canvas.buffer_rgba())
-        alpha = layer[..., 3:4] / 255.0
-        pixels = 255.0 * (1.0 - alpha) + layer[..., :3] * alpha
-        if self.pasted is not None:
-            self.pasted.remove()
-        self.pasted = self.figure.figimage(np.round(pixels).astype(np.uint8), xo=0, yo=0,
-                                           origin="upper", zorder=-1)
-        self._rendered_top = self.back.get_ylim()[1]
-        self.background_renders += 1
+# ------------------------------------------------------ China's AI-chip market
+CHINA = "CN"
+UNMET_HATCH = "///"
+UNMET_COLOUR = "#777777"
+"""The hatching of the compute Chinese buyers wanted and did not get, as the run
+figure's (`experiments.analysis.figures`, whose designer colours and names the panel
+takes too)."""
+MARKET_RULE_KINDS = ("accelerators", "purchases")
+
+
+def rationing_text(parameters) -> str:
+    """The rationing levers in words ('' when they ration nothing)."""
+    if not parameters.ration_buyers or parameters.ration_share <= 0:
+        return ""
+    return (f"Chinese designers' accelerators go to {', '.join(parameters.ration_buyers)} first "
+            f"(up to {parameters.ration_share:.0%} of each one's)")
+
+
+def market_events(model) -> list[tuple[str, str, str]]:
+    """(quarter, short text, kind) of what acts on China's accelerator market, in date
+    order (`experiments.analysis.figures.run_events`): the chip rules and purchase
+    measures that reach Chinese buyers (their start, and their end as 'lifted'), and
+    the state's directives, under which it rations (`rationing_text`, added to the
+    directive's words). Kind: 'rule', 'directive' or 'lifted'."""
+    reached = {f"country:{CHINA}"} | {b.name for b in model.buyers if b.country == CHINA}
+    rations = rationing_text(model.parameters)
+    events = run_events(model, keep=lambda rule: rule.kind in MARKET_RULE_KINDS and bool(reached & set(rule.targets)),
+                        subsidies=False)
+    return [(quarter, f"{text}; {rations}" if kind == "directive" and rations else text, kind)
+            for quarter, text, kind in events]
+
+
+def _share(part: float, whole: float) -> str:
+    return f"{100.0 * part / whole:.0f}%" if whole > 0 else "n/a"
+
+
+class ChinaComputePanel(EventPanel):
+    """Who supplies China's AI compute: per quarter, the H100-equivalents delivered to
+    Chinese buyers, stacked by designer (`<designer>_china_h100e`; Chinese designers at
+    the bottom, in the run figure's colours and names), in thousands, with what those
+    buyers wanted and did not receive
+    (`china_unmet_compute_h100e`) hatched on top, so that the top of the hatching is
+    what they wanted. The quarters in which chip rules, purchase measures and the
+    state's directives take effect are marked (`market_events`). The caption says the
+    latest quarter in words: compute received, the domestic share, what went unmet, and
+    whether the state rationed (with the rationed buyers' fill rate beside the other
+    Chinese buyers')."""
+
+    def __init__(self, model, width_in: float = ACCELERATOR_WIDTH_IN) -> None:
+        super().__init__(model, "Who supplies China's AI compute: H100-equivalents (H100e) delivered to Chinese "
+                         "buyers, by designer; hatched: wanted, not received",
+                         "H100e / quarter (thousands)", market_events(model), width_in, initial_top=50.0)
+        chinese = [d for d in model.designers if d.country == CHINA]
+        foreign = [d for d in model.designers if d.country != CHINA]
+        self.columns = [f"{slug(d.name)}_china_h100e" for d in chinese + foreign]  # stacked from the bottom
+        self.designers = [designer_name(slug(d.name)) for d in chinese + foreign]
+        reds, blues = cycle(CHINESE_COLOURS), cycle(FOREIGN_COLOURS)
+        self.colours = [next(reds) for _ in chinese] + [next(blues) for _ in foreign]
+        self.chinese = set(self.designers[:len(chinese)])
+        handles = [Patch(facecolor=c, label=name) for name, c in zip(self.designers, self.colours)][::-1]
+        handles.append(Patch(facecolor="white", edgecolor=UNMET_COLOUR, hatch=UNMET_HATCH,
+                             label="wanted, not received"))
+        self.back.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.02), fontsize=7,
+                         frameon=False, title="delivered by (top to bottom)", title_fontsize=7.5,
+                         alignment="left")
+        self.stack: list = []  # the stacked areas and the hatching, remade per update
+
+    def update(self, frame: pd.DataFrame | None = None) -> Figure:
+        """Show `frame` (default: the model's frame so far); return the figure to save
+        (at its own dpi, the default, so that the layers align). Sets `caption`."""
+        frame = series_frame(self.model) if frame is None else frame
+        years = frame["year"].to_numpy(dtype=float)
+        delivered = frame[self.columns].fillna(0.0).to_numpy(dtype=float).T / 1e3  # (designer, quarter)
+        unmet = frame["china_unmet_compute_h100e"].fillna(0.0).to_numpy(dtype=float) / 1e3
+        for artist in self.stack:
+            artist.remove()
+        self.stack = []
+        total = delivered.sum(axis=0)
+        if len(frame):
+            self.stack = list(self.front.stackplot(years, delivered, colors=self.colours, alpha=0.9,
+                                                   linewidth=0, zorder=2))
+            self.stack.append(self.front.fill_between(years, total, total + unmet, facecolor="none",
+                                                      edgecolor=UNMET_COLOUR, hatch=UNMET_HATCH,
+                                                      linewidth=0, zorder=2))
+            self.stack.extend(self.front.plot(years, total + unmet, color=UNMET_COLOUR, lw=0.8, zorder=3))
+        self.hint.set_visible(not len(frame))
+        self._fit(np.nanmax(total + unmet, initial=-np.inf))
+        self.caption = self._caption(frame)
+        return self.figure
+
+    def _caption(self, frame: pd.DataFrame) -> str:
+        if not len(frame):
+            return "China's AI compute: nothing delivered yet (press Step)."
+        last = frame.iloc[-1]
+        got = {name: float(last[column]) for name, column in zip(self.designers, self.columns)}
+        total = sum(got.values())
+        top = sorted(((v, n) for n, v in got.items() if v > 0), reverse=True)[:3]
+        by = ", ".join(f"{n} {v / 1e3:,.1f}k" for v, n in top)
+        text = (f"{last['quarter']}: Chinese buyers received {total / 1e3:,.1f} thousand H100-equivalents"
+                f"{f' ({by})' if by else ''}, {_share(sum(got[n] for n in self.chinese), total)} from "
+                f"Chinese designers; {float(last['china_unmet_compute_h100e']) / 1e3:,.1f} thousand they "
+                "wanted went unmet. ")
+        return text + self._rationing_caption(last["quarter"])
+
+    def _rationing_caption(self, quarter: str) -> str:
+        """Whether the state rationed in `quarter`, and the rationed buyers' orders filled
+        beside the other Chinese buyers' (read from the buyers, so only when the model's
+        quarter is the frame's)."""
+        model, p = self.model, self.model.parameters
+        if model.rationing is not None:
+            head = (f"State rationing in force: {', '.join(model.rationing.buyers)} served first with up to "
+                    f"{model.rationing.share:.0%} of each Chinese designer's accelerators")
+        elif not p.ration_buyers or p.ration_share <= 0:
+            head = "No state rationing (the levers ration nothing)"
+        else:
+            head = "No state rationing this quarter (no directive in force)"
+        buyers = [b for b in model.buyers if b.country == CHINA]
+        if model.quarter != quarter or not buyers or not p.ration_buyers:
+            return head + "."
+        listed = [b for b in buyers if b.name in p.ration_buyers]
+        others = [b for b in buyers if b.name not in p.ration_buyers]
+
+        def filled(group) -> str:
+            return _share(sum(b.received_h100e for b in group), sum(b.ordered_h100e for b in group))
+
+        return (f"{head}. Orders filled: {', '.join(b.name for b in listed)} {filled(listed)}, "
+                f"the other Chinese buyers {filled(others)}.")
 
 
 LEDGER_SHOWN = ["quarter", "action", "rule", "supplier", "buyer", "item"]

@@ -7,16 +7,16 @@ import time
 import pandas as pd
 from matplotlib.figure import Figure
 
-from experiments.app.graph import TradeGraphPainter
-from experiments.app.panels import AcceleratorPanel, SeriesPanels, latest_ledger
+from experiments.app.graph import GRAPH_SIZE_IN, TradeGraphPainter
+from experiments.app.panels import AcceleratorPanel, ChinaComputePanel, SeriesPanels, latest_ledger
 from model.scenario import DEFAULT_SCENARIO
 
 
 # --------------------------------------------------------------------- timing
 def time_redraws(scenario: str = DEFAULT_SCENARIO, seed: int = 42, steps: int = 48) -> pd.DataFrame:
     """Seconds per quarter of what the app does on Step: the model's step, the trade
-    graph, the series panels and the accelerator panel drawn and encoded as PNG, the
-    ledger rows. Wall-clock and CPU time (this process) per phase, a row per step; the
+    graph, the series panels, the accelerator panel and China's compute panel drawn and
+    encoded as PNG, the ledger rows. Wall-clock and CPU time (this process) per phase, a row per step; the
     per-model set-up (layout, first static layers) is not in the rows, their re-renders
     when something changes are."""
     import io
@@ -32,9 +32,11 @@ def time_redraws(scenario: str = DEFAULT_SCENARIO, seed: int = 42, steps: int = 
     painter = TradeGraphPainter(model)
     panels = SeriesPanels(model)
     accelerators = AcceleratorPanel(model)
+    china = ChinaComputePanel(model, width_in=GRAPH_SIZE_IN[0])  # as the app draws it
     encode(painter.draw())
     encode(panels.update())
     encode(accelerators.update())
+    encode(china.update())
     rows = []
     for _ in range(min(steps, model.last_quarter - model.quarter_number)):
         row = {}
@@ -42,6 +44,7 @@ def time_redraws(scenario: str = DEFAULT_SCENARIO, seed: int = 42, steps: int = 
                             ("graph", lambda: encode(painter.draw())),
                             ("panels", lambda: encode(panels.update())),
                             ("accelerators", lambda: encode(accelerators.update())),
+                            ("china_compute", lambda: encode(china.update())),
                             ("ledger", lambda: latest_ledger(model))):
             wall, cpu = time.perf_counter(), time.process_time()
             work()
