@@ -26,7 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from model.scenario import FileCache, Quarter, ScenarioError, TierName, read_toml
 from model.technology import (
-    CATEGORY_NAMES, TIER_NAMES, Tier, gross_dies_per_wafer, hbm_from, parse_quarter, tier_from, tool_from,
+    CATEGORY_NAMES, TIER_NAMES, Tier, gross_dies_per_wafer, hbm_from, tier_from, tool_from,
 )
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
