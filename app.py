@@ -158,15 +158,16 @@ def SeriesPlots(model):
 
 
 @solara.component
-def AcceleratorPlot(model):
-    """Huawei's accelerators per quarter over the input that bound them, with a line of
-    words on the latest quarter (the panel's caption)."""
+def EventPanelPlot(model, make_panel, css_class: str):
+    """A panel of series with a line of words on the latest quarter (its caption):
+    Huawei's accelerators over the input that bound them (`AcceleratorPanel`), or who
+    supplies China's AI compute and how the state rationed it (`ChinaComputePanel`).
+    `make_panel(model)` builds the panel once per model."""
     counter = update_counter.get()
-    panel = solara.use_memo(lambda: AcceleratorPanel(model), [model])
+    panel = solara.use_memo(lambda: make_panel(model), [model])
     figure = panel.update()
-    with solara.Div(classes=["chipstate-accelerators"]) as main:
-        solara.HTML(tag="div", unsafe_innerHTML=html.escape(panel.caption),
-                    classes=["chipstate-accelerators-caption"],
+    with solara.Div(classes=[css_class]) as main:
+        solara.HTML(tag="div", unsafe_innerHTML=html.escape(panel.caption), classes=[f"{css_class}-caption"],
                     style="font-size: 13px; color: #333; padding-left: 8px;")
         # The figure object is kept and updated in place: name what makes it new.
         solara.FigureMatplotlib(figure, dependencies=[model, counter, model.steps],
@@ -174,22 +175,8 @@ def AcceleratorPlot(model):
     return main
 
 
-@solara.component
-def ChinaComputePlot(model):
-    """Who supplies China's AI compute: H100-equivalents delivered to Chinese buyers by
-    designer, what they wanted and did not get, with a line of words on the latest
-    quarter (the panel's caption: the state's rationing and what it did)."""
-    counter = update_counter.get()
-    panel = solara.use_memo(lambda: ChinaComputePanel(model, width_in=GRAPH_SIZE_IN[0]), [model])
-    figure = panel.update()
-    with solara.Div(classes=["chipstate-china-compute"]) as main:
-        solara.HTML(tag="div", unsafe_innerHTML=html.escape(panel.caption),
-                    classes=["chipstate-china-compute-caption"],
-                    style="font-size: 13px; color: #333; padding-left: 8px;")
-        # The figure object is kept and updated in place: name what makes it new.
-        solara.FigureMatplotlib(figure, dependencies=[model, counter, model.steps],
-                                format="png", dpi=PANELS_DPI)
-    return main
+def _china_compute_panel(model):
+    return ChinaComputePanel(model, width_in=GRAPH_SIZE_IN[0])
 
 
 @solara.component
@@ -267,10 +254,10 @@ def PolicyLabView(model):
         with solara.Columns([11, 10]):
             with solara.Column(gap="4px"):
                 TradeGraph(model)
-                ChinaComputePlot(model)
+                EventPanelPlot(model, _china_compute_panel, "chipstate-china-compute")
             with solara.Column(gap="4px"):
                 SeriesPlots(model)
-                AcceleratorPlot(model)
+                EventPanelPlot(model, AcceleratorPanel, "chipstate-accelerators")
         LedgerTable(model)
 
 

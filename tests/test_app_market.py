@@ -38,10 +38,10 @@ from experiments.app.graph import (
 )
 from experiments.analysis.figures import CHINESE_COLOURS, FOREIGN_COLOURS, designer_name, rule_text
 from experiments.app.panels import UNMET_HATCH, ChinaComputePanel, market_events, series_frame
-from model import ChipMarketModel
 from model.graph import LAYERS
 from model.reporters import slug
 from model.technology import parse_quarter
+from test_app_chain import _model, model  # noqa: F401 (a model stepped on seed 42; the fixture)
 from test_app import (  # noqa: F401 (fixtures: the browser, the served app)
     GRAPH_AXES, SCREENSHOTS, _colour_pixels, _expect, _image_pixels, _open, _settings, _step, _wait_steps,
     app_url, browser_type_launch_args,
@@ -52,18 +52,6 @@ STEPS_TO_DIRECTIVE = 28  # 2019Q1 .. 2025Q4
 MARKET_CAPTION = re.compile(
     r"(?P<quarter>\d{4}Q\d): Chinese buyers received [\d,]+\.\d thousand H100-equivalents( \([^)]*\))?, "
     r"(\d+%|n/a) from Chinese designers; [\d,]+\.\d thousand they wanted went unmet\. (?P<rationing>.+)")
-
-
-def _model(steps: int = 0, **kwargs) -> ChipMarketModel:
-    model = ChipMarketModel(rng=42, **kwargs)
-    for _ in range(steps):
-        model.step()
-    return model
-
-
-@pytest.fixture(scope="module")
-def model():
-    return _model()
 
 
 def _drawn(fig, colour: str, dashed: bool) -> set[tuple]:
