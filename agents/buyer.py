@@ -35,6 +35,7 @@ class ComputeBuyer(ChipAgent):
         super().__init__(model, name, country)
         self.spec, self.edges = spec, np.asarray(edges, dtype=np.int64)
         self.supplier_names = list(supplier_names)  # per edge of its: the designer's name
+        self._from = np.array(self.supplier_names, dtype=object)
         # Figures of the last quarter.
         self.want_h100e = 0.0
         self.budget_usd_m = 0.0
@@ -96,4 +97,8 @@ class ComputeBuyer(ChipAgent):
 
     def received_from(self, supplier: str) -> float:
         """Units received from a designer this quarter."""
-        return float(sum(u for u, s in zip(self.received.tolist(), self.supplier_names) if s == supplier))
+        return float(self.received[self._from == supplier].sum()) if len(self.received) else 0.0
+
+    def received_by(self, suppliers: list[str]) -> list[float]:
+        """Units received this quarter from each of `suppliers` (designers' names), in order."""
+        return [self.received_from(s) for s in suppliers]

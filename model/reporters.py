@@ -664,7 +664,7 @@ def buyer_snapshot(q: Quarter) -> list[tuple]:
     """Per buyer: its figures, then the units it received from each designer."""
     names = [d.name for d in q.model.designers]
     return [(b.want_h100e, b.budget_usd_m, b.ordered_units, b.ordered_h100e, b.received_units, b.received_h100e,
-             b.fulfilment, b.unmet_h100e, b.spent_usd_m, *(b.received_from(n) for n in names))
+             b.fulfilment, b.unmet_h100e, b.spent_usd_m, *b.received_by(names))
             for b in q.model.buyers]
 
 
