@@ -310,6 +310,16 @@ def test_china_parts_come_after_the_rules_and_never_without_them():
     assert history.loc["2022Q4":, "china_units_h100"].sum() == 0
 
 
+def test_amds_china_part_is_offered_after_the_lag_and_refused_a_licence():
+    """AMD answers the 2023 rule with its MI309 (a design lag later), and the 2024-03
+    licence requirement stops it (accelerators.csv: amd_china_part): no sales at the
+    default lag of one quarter; with no lag it sells in the one quarter before."""
+    assert china_units("historical")["china_units_mi309"].sum() == 0
+    early = china_units("historical", design_lag_quarters=0.0)["china_units_mi309"]
+    assert early.loc["2023Q4"] > 0 and early.drop("2023Q4").sum() == 0
+    assert china_units("no_controls")["china_units_mi309"].sum() == 0, "no rule, no China part"
+
+
 def test_the_h20_requirement_stops_its_sales_and_the_guidance_stops_nvidias():
     history = china_units("historical")
     assert history.loc["2025Q1", "china_units_h20"] > 0 == history.loc["2025Q2", "china_units_h20"]
