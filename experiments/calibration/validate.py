@@ -381,8 +381,8 @@ ACCELERATOR_REASONS = {
                               "the world file, far below it",
     "export_rule_hbm_threshold": "rule thresholds, inputs of the scenarios",
     "export_rule_hbm_scope": "a rule's scope, an input of the scenarios",
-    "amd_china_part": "a licence status, an input of the scenarios (the 2023-10 rule's tests bar AMD's parts "
-                      "from China; the model has no MI309)",
+    "amd_china_part": "a licence status, an input of the scenarios (the world's MI309 and the historical "
+                      "rule us-2024-03-amd-mi309 that refuses it a licence)",
     "cambricon_revenue": "an input: the world file prices Cambricon's MLU370/590 at this revenue over "
                          "cambricon_units_sold (2024), and sizes Cambricon's AI wafer stream from it; in RMB",
     "china_hyperscaler_capex": "an input: the Chinese buyers' 2024 budgets are 56% of their 2024 capex in these "
