@@ -220,7 +220,10 @@ def build_chain(model, tg: TradeGraph, wafers: EdgeSet) -> tuple[list[EdgeSet], 
     chinese = np.array([d.country == "CN" for d in model.designers], dtype=bool)
     model.hbm_market = HbmMarket(hbm, len(model.memory_makers), chinese)
     model.packaging_market = PackagingMarket(packaging, weight.astype(float), len(model.packagers), chinese)
-    model.leak_routes = LeakRoutes(inbound, outbound, opens, len(model.designers))
+    direct = [np.flatnonzero((wafers.supplier == inbound.supplier[r]) & (wafers.tier == inbound.tier[r])
+                             & (wafers.buyer == model.firm_index[route.recipient]))
+              for r, route in enumerate(w.leak_routes)]  # each route's recipient's own wafer edges
+    model.leak_routes = LeakRoutes(inbound, outbound, opens, len(model.designers), wafers, direct)
     shells = list(w.leak_routes)
     sides = {"hbm": EdgeSides(hbm, model.memory_makers, model.designers),
              "packaging": EdgeSides(packaging, model.packagers, model.designers),

@@ -96,14 +96,20 @@ class LeakRoutes:
     """foundry -> shell company -> designer: dies a shell buys for its recipient. Route
     r carries `rate` dies a quarter from its opening quarter while both its edges
     (`inbound`, foundry -> shell, a wafers relation a rule can cut; `outbound`, shell ->
-    designer) are active."""
+    designer) are active, and only while the route evades a cut: its recipient's own
+    wafer edges from that foundry at that tier (`direct`, per route, edges of `wafers`)
+    are all cut (ASSUMPTION: nobody buys through a shell what they may buy themselves;
+    with no controls Huawei orders from TSMC directly)."""
 
-    def __init__(self, inbound: EdgeSet, outbound: EdgeSet, opens: np.ndarray, n_designers: int) -> None:
+    def __init__(self, inbound: EdgeSet, outbound: EdgeSet, opens: np.ndarray, n_designers: int,
+                 wafers: EdgeSet, direct: list[np.ndarray]) -> None:
         self.inbound, self.outbound, self.opens, self.n_designers = inbound, outbound, opens, n_designers
+        self.wafers, self.direct = wafers, direct
 
     def carry(self, quarter: int, rate: float) -> np.ndarray:
         """Dies each designer receives this quarter over the open routes."""
-        flowing = (quarter >= self.opens) & self.inbound.active & self.outbound.active
+        evading = np.array([not self.wafers.active[at].any() for at in self.direct], dtype=bool)
+        flowing = (quarter >= self.opens) & self.inbound.active & self.outbound.active & evading
         moved = np.where(flowing, rate, 0.0)
         self.inbound.volume = moved.copy()
         self.outbound.volume = moved

@@ -256,17 +256,21 @@ def test_packaging_is_booked_only_on_active_edges_within_requests_and_capacity(c
     arrays(np.int64, n, elements=st.integers(0, 2)),  # recipient designer of each route
     arrays(np.int64, n, elements=st.integers(8090, 8100)),  # opening quarter
     arrays(bool, n), arrays(bool, n),  # inbound / outbound cut
+    arrays(bool, n),  # the recipient's own wafer edge from the foundry cut (the route evades it)
     st.integers(8088, 8102), st.floats(0.0, 2e6))))
-def test_a_leak_route_carries_its_rate_only_while_open_and_uncut(case):
-    recipient, opens, cut_in, cut_out, quarter, rate = case
+def test_a_leak_route_carries_its_rate_only_while_open_uncut_and_evading_a_cut(case):
+    recipient, opens, cut_in, cut_out, cut_direct, quarter, rate = case
     n = len(recipient)
+    wafers = EdgeSet("wafers", np.zeros(n, dtype=np.int64), recipient, np.ones(n, dtype=np.int64),
+                     np.full(n, -1), ["F"], ["D0", "D1", "D2"])
+    wafers.cut_count[cut_direct] = 1
     inbound = EdgeSet("dies", np.zeros(n, dtype=np.int64), np.arange(n), np.ones(n, dtype=np.int64),
                       np.full(n, -1), ["F"], [f"S{i}" for i in range(n)])
     outbound = EdgeSet("relay", np.arange(n), recipient, np.ones(n, dtype=np.int64), np.full(n, -1),
                        [f"S{i}" for i in range(n)], ["D0", "D1", "D2"])
     inbound.cut_count[cut_in], outbound.cut_count[cut_out] = 1, 1
-    received = LeakRoutes(inbound, outbound, opens, 3).carry(quarter, rate)
-    flowing = (quarter >= opens) & ~cut_in & ~cut_out
+    received = LeakRoutes(inbound, outbound, opens, 3, wafers, [np.array([r]) for r in range(n)]).carry(quarter, rate)
+    flowing = (quarter >= opens) & ~cut_in & ~cut_out & cut_direct
     assert received == pytest.approx(np.bincount(recipient, weights=flowing * rate, minlength=3))
     assert np.all(inbound.volume[cut_in] == 0) and np.all(outbound.volume[cut_out] == 0)
     assert np.all(outbound.volume[quarter < opens] == 0)
@@ -472,6 +476,13 @@ def test_leak_dies_stop_when_the_tsmc_letter_cuts_the_shell(default_run):
         if r["quarter"] >= "2024Q4":
             active, flow = r["edges"]["dies"]
             assert not active[shell] and flow[shell] == 0, r["quarter"]
+
+
+def test_without_controls_nobody_buys_through_a_shell():
+    """In no_controls TSMC may sell Huawei its 7nm wafers: the shell's route carries nothing."""
+    model, _ = run_recording("no_controls", 1)
+    assert np.all(model.frames()["model"]["huawei_leak_dies"] == 0)
+    assert model.frames()["model"].set_index("quarter").loc["2023Q1":"2025Q4", "huawei_ai_dies"].sum() > 0
 
 
 def test_no_die_bank_means_no_leak_dies_in_any_quarter():
