@@ -43,10 +43,8 @@ class AcceleratorDesigner(ChipAgent):
         self.die_tier = TIER_INDEX[self.products[0].die_tier] if self.products else 0
         self.generations = sorted({HBM_INDEX[p.hbm_generation] for p in self.products})
         self._mixes: dict[int, tuple] = {}  # by quarter: `_mix`
-        self.product_price = np.array([p.price_usd or 0.0 for p in self.products], dtype=float)
         # Per product, its dates (`product_dates`; the model's answer the scenario's rules: `answering`).
         self._dates = list(dates) if dates is not None else [product_dates(p) for p in self.products]
-        self._demands: dict[tuple, float] = {}  # by (quarter, boom, scale): `demand`
         # Stocks, carried over quarters.
         self.die_stock = 0.0
         self.hbm_stock = np.zeros(len(HBM_GENERATIONS))
@@ -119,11 +117,8 @@ class AcceleratorDesigner(ChipAgent):
             return ordered * math.exp(levels[0] - levels[1])
         if self.spec.demand_units is None:
             return math.inf
-        key = (quarter, ai_growth, ai_fade, scale)
-        if key not in self._demands:
-            self._demands[key] = on_boom_path(self.spec.demand_units * scale, self.spec.demand_year, quarter,
-                                              ai_growth, ai_fade, self.spec.demand_growth_before)
-        return self._demands[key]
+        return on_boom_path(self.spec.demand_units * scale, self.spec.demand_year, quarter, ai_growth, ai_fade,
+                            self.spec.demand_growth_before)
 
     def take_orders(self, quarter: int, units_by_product: np.ndarray) -> None:
         """Its buyers' orders of `quarter`, units by product (what it makes to order)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import mesa
 
 from agents.base import ChipAgent, HbmPlan
-from model.accelerators import capacity_at, dated
+from model.accelerators import capacity_at, dated, denied_share, grown_with_use
 from model.technology import HBM_GENERATIONS, HBM_INDEX, parse_quarter
 
 DRAM_TOOLS = ("duv_immersion", "etch_dep", "metrology")
@@ -48,14 +48,13 @@ class MemoryMaker(ChipAgent):
         yet reached slips tool_drag x that share of a quarter for every quarter tools stay
         denied (ASSUMPTION). Its dated figures and generation dates are history, made
         under the rules of their day: the drag acts past them."""
-        denied = len(self.denied & set(DRAM_TOOLS)) / len(DRAM_TOOLS)
+        denied = denied_share(self.denied, DRAM_TOOLS)
         last = self.points[-1][0]
         if quarter <= last:
             capacity = capacity_at(self.points, quarter, self.spec.growth_before, self.spec.growth_after)
         else:
-            sold = min(self.ordered_stacks / self.capacity_stacks, 1.0) if self.capacity_stacks > 0 else 1.0
-            rate = self.spec.growth_after * sold * (1.0 - tool_drag * denied)
-            capacity = self.capacity_stacks * (1.0 + rate) ** 0.25
+            capacity = grown_with_use(self.capacity_stacks, self.ordered_stacks, self.spec.growth_after,
+                                      1.0 - tool_drag * denied)
         if quarter > last:  # its dated figures and generations are history, made under the rules of their day
             self.extra_delay += tool_drag * denied  # a quarter's slip per quarter denied, at full drag
         newest = -1

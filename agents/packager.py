@@ -10,7 +10,7 @@ from __future__ import annotations
 import mesa
 
 from agents.base import ChipAgent
-from model.accelerators import capacity_at, dated
+from model.accelerators import capacity_at, dated, grown_with_use
 
 
 class Packager(ChipAgent):
@@ -32,8 +32,7 @@ class Packager(ChipAgent):
         the share of last quarter's capacity booked."""
         if quarter <= self.points[-1][0]:
             return capacity_at(self.points, quarter, self.spec.growth_before, self.spec.growth_after)
-        booked = min(self.booked_packages / self.capacity_packages, 1.0) if self.capacity_packages > 0 else 1.0
-        return self.capacity_packages * (1.0 + self.spec.growth_after * booked) ** 0.25
+        return grown_with_use(self.capacity_packages, self.booked_packages, self.spec.growth_after)
 
     def open_capacity(self) -> float:
         """What the model's designers may book of this quarter's capacity: the rest goes

@@ -48,6 +48,14 @@ def capacity_at(points: Sequence[tuple[int, float]], quarter: int, growth_before
     raise AssertionError("unreachable: the quarter lies between the first and last points")
 
 
+def grown_with_use(capacity: float, used: float, growth: float, factor: float = 1.0) -> float:
+    """Next quarter's capacity past the dated figures: `growth` a year times the share
+    of this quarter's `capacity` that was `used` (at most 1; 1 if there was none) times
+    `factor` (ASSUMPTION: a maker that sells out invests)."""
+    share = min(used / capacity, 1.0) if capacity > 0 else 1.0
+    return capacity * (1.0 + growth * share * factor) ** 0.25
+
+
 def dated(table: dict[str, float]) -> list[tuple[int, float]]:
     """A table keyed by quarter labels as sorted (absolute quarter, value) points."""
     return sorted((parse_quarter(q), float(v)) for q, v in table.items())
