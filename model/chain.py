@@ -18,6 +18,11 @@ from model.market import clear, split_orders
 from model.technology import HBM_GENERATIONS, TIER_INDEX, parse_quarter
 
 
+def summed(group: np.ndarray, values: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """Per group (0..n-1), the sum of per-edge `values` over the edges of `mask` (all if None)."""
+    return np.bincount(group, weights=values if mask is None else np.where(mask, values, 0.0), minlength=n)
+
+
 class HbmMarket:
     """memory maker -> designer HBM stacks. An edge per (maker, designer, generation
     the designer's products take); a maker fills an order for a generation it has
@@ -63,8 +68,7 @@ class HbmMarket:
 
     def by_maker(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Per maker, the sum of per-edge `values` (over `mask`'s edges)."""
-        weights = values if mask is None else np.where(mask, values, 0.0)
-        return np.bincount(self.edges.supplier, weights=weights, minlength=self.n_makers)
+        return summed(self.edges.supplier, values, self.n_makers, mask)
 
 
 class PackagingMarket:
@@ -88,8 +92,8 @@ class PackagingMarket:
         return np.bincount(e.buyer, weights=self.flow, minlength=self.n_designers)
 
     def by_packager(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        weights = values if mask is None else np.where(mask, values, 0.0)
-        return np.bincount(self.edges.supplier, weights=weights, minlength=self.n_packagers)
+        """Per packaging house, the sum of per-edge `values` (over `mask`'s edges)."""
+        return summed(self.edges.supplier, values, self.n_packagers, mask)
 
 
 class LeakRoutes:
@@ -201,8 +205,8 @@ class AcceleratorMarket:
         return priority, np.append(np.full(n_listed, share), 1.0)
 
     def by_product(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        weights = values if mask is None else np.where(mask, values, 0.0)
-        return np.bincount(self.edges.category, weights=weights, minlength=self.n_products)
+        """Per product, the sum of per-edge `values` (over `mask`'s edges)."""
+        return summed(self.edges.category, values, self.n_products, mask)
 
 
 def accelerator_edges(products, buyers, designer_index: dict[str, int], designer_names) -> EdgeSet:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from agents.fabless import AiNeeds
 from model import build, controls, reporters
+from model.chain import summed
 from model.scenario import DEFAULT_SCENARIO, Directive, Rule, Scenario, check_against_world, load_scenario
 from model.synthetic import synthetic_world
 from model.technology import HBM_GENERATIONS, TIERS, Tier
@@ -306,10 +307,9 @@ class ChipMarketModel(mesa.Model):
             buyer.receive(flow[at], market.h100e[category[at]], price[at])
         paid = flow * price / 1e6
         kept, fees = paid * (1.0 - market.fee), paid * market.fee
-        shipped, by_designer = market.by_product(flow), market.edges.supplier
-        revenue = np.bincount(by_designer, weights=kept, minlength=len(self.designers))
-        china = np.bincount(by_designer, weights=np.where(market.china_buyer, kept, 0.0), minlength=len(self.designers))
-        fee = np.bincount(by_designer, weights=fees, minlength=len(self.designers))
+        shipped, by_designer, n = market.by_product(flow), market.edges.supplier, len(self.designers)
+        revenue, china = summed(by_designer, kept, n), summed(by_designer, kept, n, market.china_buyer)
+        fee = summed(by_designer, fees, n)
         for d, (designer, at) in enumerate(zip(self.designers, self.designer_products)):
             designer.ship(shipped[at], float(revenue[d]), float(china[d]), float(fee[d]))
 

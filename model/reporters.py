@@ -23,6 +23,7 @@ from functools import partial
 import mesa
 import numpy as np
 
+from model.chain import summed
 from model.market import herfindahl
 from model.technology import ADVANCED_TIERS, HBM_GENERATIONS, TIERS, quarter_label
 
@@ -256,11 +257,9 @@ def designer_accelerators(q: Quarter) -> list[float]:
 # ------------------------------------------------------------ the AI-chip market
 def _china_sales(q: Quarter) -> tuple[np.ndarray, np.ndarray]:
     """(units, H100e) each designer delivered to Chinese buyers this quarter."""
-    market = q.model.accelerator_market
-    to_china = np.where(market.china_buyer, market.flow, 0.0)
-    n = len(q.model.designers)
-    units = np.bincount(market.edges.supplier, weights=to_china, minlength=n)
-    h100e = np.bincount(market.edges.supplier, weights=to_china * market.h100e[market.edges.category], minlength=n)
+    market, n = q.model.accelerator_market, len(q.model.designers)
+    units = summed(market.edges.supplier, market.flow, n, market.china_buyer)
+    h100e = summed(market.edges.supplier, market.flow * market.h100e[market.edges.category], n, market.china_buyer)
     return units, h100e
 
 
