@@ -1,10 +1,10 @@
 """ChipMarketModel: the world, its agents, the trade graph, and the quarterly step.
 
-`step()` is DESIGN.md's seven phases in order, then the accelerator chain; each phase
-is one method below. Agents
-decide (their methods return intents), the phases resolve those intents against the
-graph, the markets (`model.markets`) and each other, and the pure functions of
-`model.market` compute allocations. Set-up is `model.build`; resolving governments'
+`step()` is DESIGN.md's seven phases in order, then the accelerator chain and its
+markets (buyers' orders, HBM, packaging, delivery); each phase is one method below.
+Agents decide (their methods return intents), the phases resolve those intents against
+the graph, the markets (`model.markets`, `model.chain`) and each other, and the pure
+functions of `model.market` and `model.accelerators` compute allocations. Set-up is `model.build`; resolving governments'
 rules and directives is `model.controls`; what is recorded is `model.reporters`.
 """
 
