@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.graph import EdgeSet
-from model.policy import issuer_country, matching_edges, product_reach, targets_mask, tier_position
+from model.policy import issuer_country, matching_edges, targets_mask, tier_position
 from model.scenario import Rule
 from model.technology import CATEGORY_NAMES, TIER_INDEX, TIERS, Tier
 
@@ -84,8 +84,9 @@ def lift_rule(model, rule: Rule) -> None:
 
 
 def _reached_sets(model, rule: Rule) -> list:
-    """The edge sets a trade rule reaches: its kind's, and for a wafers rule also the
-    dies a shell company buys from a foundry (a leak route's first edge)."""
+    """The edge sets a trade rule reaches: its kind's (a purchases rule's: the
+    accelerator sales it stops), and for a wafers rule also the dies a shell company
+    buys from a foundry (a leak route's first edge)."""
     kind = "accelerators" if rule.kind == "purchases" else rule.kind  # a buyer country's measure cuts sales
     sets = [model.trade[kind]] if kind in ("wafers", "tools") else [model.trade.chain[kind]]
     if rule.kind == "wafers" and "dies" in model.trade.chain:
@@ -171,10 +172,7 @@ def targeted(rule: Rule, agents) -> np.ndarray:
 
 def _matches(model, rule: Rule, edges: EdgeSet, tier: str | None = None) -> np.ndarray:
     issuer = issuer_country(rule.issuer, model.government_country)
-    mask = matching_edges(rule, edges, model.sides[edges.kind], issuer, tier)
-    if edges.kind == "accelerators":  # the products the rule reaches
-        mask &= product_reach(rule, model.world.accelerators)[edges.category]
-    return mask
+    return matching_edges(rule, edges, model.sides[edges.kind], issuer, tier, model.world.accelerators)
 
 
 def _deny_memory_tools(model, rule: Rule, on: bool) -> None:

@@ -66,14 +66,16 @@ def _supplier_reach_by_agent(rule: Rule, issuer: str, sides) -> np.ndarray:
     return reach
 
 
-def matching_edges(rule: Rule, edges, sides: dict, issuer: str, tier: str | None = None) -> np.ndarray:
+def matching_edges(rule: Rule, edges, sides: dict, issuer: str, tier: str | None = None,
+                   products=()) -> np.ndarray:
     """Mask of the edges of `edges` (an EdgeSet) that `rule` cuts.
 
     `sides` holds name/country arrays: supplier_names, supplier_countries, buyer_names,
     buyer_countries, each indexed per edge (an `EdgeSides` also gives them per agent,
     `agents(side)`, with each edge's row, `index(side)`). A rule reaches the tier it names and every
     more advanced one; a tools rule reaches only its tool categories (all if none); an
-    hbm rule its generation and every newer one.
+    hbm rule its generation and every newer one; an accelerators or purchases rule the
+    accelerators of `products` (the world's, in order) that `product_reach` gives.
     `tier`, if given, stands for the rule's own (an announced tools rule is matched at
     every tier: the mask of a copy of the rule with that tier, without making the copy).
     """
@@ -93,6 +95,8 @@ def matching_edges(rule: Rule, edges, sides: dict, issuer: str, tier: str | None
         mask &= category_table(rule.tools)[edges.category]
     if edges.kind == "hbm":  # the rule's generation and every newer one
         mask &= edges.category >= HBM_INDEX[rule.generation]
+    if edges.kind == "accelerators":  # the products the rule reaches
+        mask &= product_reach(rule, products)[edges.category]
     return mask
 
 
