@@ -129,6 +129,15 @@ class Quarter:
         self.champion, self.foundry, self.vendor = self.roster.champion, self.roster.foundry, self.roster.vendor
 
     @_once
+    def china_sales(self) -> tuple[np.ndarray, np.ndarray]:
+        """(units, H100e) each designer delivered to Chinese buyers this quarter."""
+        market, n = self.model.accelerator_market, len(self.model.designers)
+        units = summed(market.edges.supplier, market.flow, n, market.china_buyer)
+        h100e = summed(market.edges.supplier, market.flow * market.h100e[market.edges.category], n,
+                       market.china_buyer)
+        return units, h100e
+
+    @_once
     def capacity(self) -> np.ndarray:
         """(foundries, tiers) wafers/quarter."""
         return self.model.foundry_capacity()
@@ -255,17 +264,9 @@ def designer_accelerators(q: Quarter) -> list[float]:
 
 
 # ------------------------------------------------------------ the AI-chip market
-def _china_sales(q: Quarter) -> tuple[np.ndarray, np.ndarray]:
-    """(units, H100e) each designer delivered to Chinese buyers this quarter."""
-    market, n = q.model.accelerator_market, len(q.model.designers)
-    units = summed(market.edges.supplier, market.flow, n, market.china_buyer)
-    h100e = summed(market.edges.supplier, market.flow * market.h100e[market.edges.category], n, market.china_buyer)
-    return units, h100e
-
-
 def china_compute(q: Quarter) -> float:
     """H100-equivalents delivered to Chinese buyers this quarter."""
-    return float(_china_sales(q)[1].sum()) if q.model.buyers else 0.0
+    return float(q.china_sales[1].sum()) if q.model.buyers else 0.0
 
 
 def china_unmet_compute(q: Quarter) -> float:
@@ -277,7 +278,7 @@ def domestic_china_share(q: Quarter) -> float:
     """% of the accelerators delivered to Chinese buyers this quarter made by Chinese designers."""
     if not q.model.buyers:
         return 0.0
-    units, _ = _china_sales(q)
+    units, _ = q.china_sales
     chinese = np.array([d.country == "CN" for d in q.model.designers], dtype=bool)
     return _percent(units[chinese].sum(), units.sum())
 
@@ -286,7 +287,7 @@ def designer_china_shares(q: Quarter) -> list[float]:
     """Per designer: % of the accelerators delivered to Chinese buyers this quarter."""
     if not q.model.buyers:
         return [0.0] * len(q.model.designers)
-    units, _ = _china_sales(q)
+    units, _ = q.china_sales
     return [_percent(u, units.sum()) for u in units.tolist()]
 
 
@@ -294,7 +295,7 @@ def designer_china_compute(q: Quarter) -> list[float]:
     """Per designer: H100-equivalents delivered to Chinese buyers this quarter."""
     if not q.model.buyers:
         return [0.0] * len(q.model.designers)
-    return _china_sales(q)[1].tolist()
+    return q.china_sales[1].tolist()
 
 
 def product_china_units(q: Quarter) -> list[float]:
