@@ -105,9 +105,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_scenarios(args: argparse.Namespace) -> int:
     from model.scenario import list_scenarios, load_scenario
 
-    for name in list_scenarios():
-        scenario = load_scenario(name)
-        print(f"{name:18s} {scenario.description}")
+    names = list_scenarios()
+    width = max((len(name) for name in names), default=0)
+    for name in names:
+        print(f"{name:{width}s}  {load_scenario(name).description}")
     return 0
 
 
