@@ -385,6 +385,24 @@ def _numbers(table: Any, keys: list[str], what: str, *, complete: bool = True) -
     return table
 
 
+class GenerationSpec(_Data):
+    """A process generation inside a tier (N3 in leading, SMIC's N+2 in 7nm-class): from
+    `ready` the listed foundries' new capacity of the tier runs it and their older
+    capacity migrates to it (`model.generations`)."""
+
+    name: str
+    tier: TierName
+    foundries: list[str] = Field(min_length=1)
+    ready: Quarter
+    price_premium: float = Field(gt=0, le=5)
+    """Its wafer price over the tier's (1.12: 12% more)."""
+    cost_premium: float = Field(gt=0, le=5)
+    """Its cost per wafer over the tier's."""
+    conversion_share: float = Field(ge=0, le=2)
+    """Share of a new bill of the tier's tools that converting a wafer/quarter of older
+    capacity to it buys."""
+
+
 class World(_Data):
     meta: WorldMeta
     reference_price_usd: dict[str, float | str]
@@ -407,6 +425,7 @@ class World(_Data):
     accelerators: list[ProductSpec] = Field(default_factory=list)
     leak_routes: list[LeakRouteSpec] = Field(default_factory=list)
     buyers: list[BuyerSpec] = Field(default_factory=list)
+    generations: list[GenerationSpec] = Field(default_factory=list)
 
     @field_validator("reference_price_usd", mode="before")
     @classmethod
@@ -500,6 +519,8 @@ class World(_Data):
         references += [(f"accelerators.{i}.designer", p.designer, designers) for i, p in enumerate(self.accelerators)]
         references += [(f"leak_routes.{i}.supplier", r.supplier, foundries) for i, r in enumerate(self.leak_routes)]
         references += [(f"leak_routes.{i}.recipient", r.recipient, designers) for i, r in enumerate(self.leak_routes)]
+        references += [(f"generations.{i}.foundries", name, {f.name for f in self.foundries if g.tier in f.tiers})
+                       for i, g in enumerate(self.generations) for name in g.foundries]
         if self.buyers:  # the accelerator market reads prices and the rules' measures
             for i, p in enumerate(self.accelerators):
                 for field in ("price_usd", "tpp"):

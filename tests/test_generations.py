@@ -1,0 +1,89 @@
+"""Process generations inside a tier (model.generations): the mix kernel alone, the
+world's table, and the whole model's books."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from model.generations import GenerationBook, advance_mix, generation_table, newest_ready, premium
+from model.technology import TIER_INDEX, parse_quarter
+from model.world import load_world
+
+CELLS, SLOTS = 6, 3
+capacities = arrays(float, CELLS, elements=st.floats(0, 1e6))
+
+
+@st.composite
+def mixes(draw):
+    raw = draw(arrays(float, (CELLS, SLOTS), elements=st.floats(0, 1)))
+    raw[:, 0] += 1e-3  # never all zero
+    return raw / raw.sum(axis=1, keepdims=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(mixes(), arrays(np.int64, CELLS, elements=st.integers(0, SLOTS - 1)), capacities, capacities,
+       st.floats(0, 1))
+def test_a_mix_stays_a_mix_and_only_the_newest_gains(shares, newest, before, now, migration):
+    out, migrated = advance_mix(shares, newest, before, now, migration)
+    assert np.all(out >= 0)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-9)
+    assert np.all(migrated >= 0)
+    older = np.arange(SLOTS)[None, :] != newest[:, None]
+    assert np.all(migrated[older] == 0)
+    # Capacity on a slot other than the newest never grows (in wafers).
+    had, has = shares * before[:, None], out * now[:, None]
+    assert np.all(has[older] <= had[older] * (1 + 1e-9) + 1e-6)
+    # Wafers migrated are `migration` of the older wafers that survived the quarter.
+    kept = np.divide(np.minimum(now, before), before, out=np.ones(CELLS), where=before > 0)
+    np.testing.assert_allclose(migrated.sum(axis=1), (had * older).sum(axis=1) * kept * migration,
+                               rtol=1e-9, atol=1e-6)
+
+
+def test_growth_runs_the_newest_and_a_shrinking_tier_keeps_its_mix():
+    shares = np.array([[1.0, 0.0], [0.5, 0.5]])
+    out, _ = advance_mix(shares, np.array([1, 1]), np.array([100.0, 100.0]), np.array([150.0, 50.0]), 0.0)
+    np.testing.assert_allclose(out[0], [100 / 150, 50 / 150])
+    np.testing.assert_allclose(out[1], [0.5, 0.5])
+
+
+def test_premium_is_the_capacity_weighted_mean():
+    shares = np.array([[0.25, 0.75]])
+    assert premium(shares, np.array([[1.0, 1.2]]))[0] == pytest.approx(1.15)
+
+
+def test_the_newest_ready_slot():
+    ready = np.array([[-np.inf, 10.0, 20.0], [-np.inf, np.inf, np.inf]])
+    assert newest_ready(ready, 9).tolist() == [0, 0]
+    assert newest_ready(ready, 10).tolist() == [1, 0]
+    assert newest_ready(ready, 25).tolist() == [2, 0]
+
+
+def test_the_world_lays_out_its_generations_in_ready_order():
+    world = load_world("default")
+    names = [f.name for f in world.foundries]
+    table = generation_table(world.generations, names)
+    tsmc, leading = names.index("TSMC"), TIER_INDEX["leading"]
+    assert table.names[tsmc][leading] == ["base", "N3", "N2"]
+    assert table.ready[tsmc, leading, 1] == parse_quarter("2022Q4")
+    assert np.all(np.diff(table.ready[tsmc, leading]) > 0)
+    intel = names.index("Intel Foundry")
+    assert np.all(np.isinf(table.ready[intel, :, 1:]))  # it runs no listed generation
+
+
+def test_a_book_converts_capacity_and_counts_what_the_conversion_bought():
+    world = load_world("default")
+    names = [f.name for f in world.foundries]
+    table = generation_table(world.generations, names)
+    capacity = np.full((len(names), 5), 1000.0)
+    book = GenerationBook(table, capacity)
+    tsmc, leading = names.index("TSMC"), TIER_INDEX["leading"]
+    book.advance(parse_quarter("2022Q3"), capacity, 0.05)
+    assert book.price_premium()[tsmc, leading] == 1.0 and book.conversion_bills()[tsmc, leading] == 0.0
+    book.advance(parse_quarter("2022Q4"), capacity, 0.05)
+    assert book.shares[tsmc, leading, 1] == pytest.approx(0.05)
+    assert book.conversion_bills()[tsmc, leading] == pytest.approx(1000 * 0.05 * 0.5)
+    assert book.price_premium()[tsmc, leading] == pytest.approx(1 + 0.05 * 0.12)
