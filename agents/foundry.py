@@ -164,9 +164,16 @@ class Foundry(ChipAgent):
         self.china_revenue_usd_m = 0.0
         self.subsidy_usd_m = 0.0
         self.capex_usd_m = 0.0
+        self.conversion_capex_usd_m = 0.0  # of it, converting capacity to a newer generation
+        self.price_premium = np.ones(len(TIERS))  # per tier, its generation mix's (model.generations)
         self.build_ahead = np.zeros(len(TIERS))  # extra headroom per tier a state instruction asks for this quarter
 
     # --------------------------------------------------------------------- views
+    @property
+    def price_earned(self) -> np.ndarray:
+        """Per tier, what a wafer earns: its price x its generation mix's premium."""
+        return self.price * self.price_premium
+
     @property
     def capacity_by_tier(self) -> np.ndarray:
         """Wafers/quarter per tier, all routes and origins."""

@@ -173,8 +173,16 @@ class ChipMarketModel(mesa.Model):
         # Installing filled the pipeline; orders see it (every foundry's plan_tool_orders).
         self.tool_orders = self.fleet.plan_tool_orders(q, self.bill, self.tool_price, self.headroom,
                                                        self.depreciation, reachable, repurpose)
-        for foundry, capex in zip(self.foundries, self.tool_orders.cost_usd_m.tolist()):
-            foundry.capex_usd_m = capex
+        # A foundry's capacity of a tier moves to the newest generation it runs (its new
+        # capacity and `generation_migration` of the rest); converting buys tools, capex
+        # beside its expansion (ASSUMPTION: conversion programmes are funded apart).
+        self.generations.advance(q, self.fleet.capacity_by_tier(), self.parameters.generation_migration)
+        conversion = (self.generations.conversion_bills() * self.bill_value_usd).sum(axis=1) / 1e6
+        premium = self.generations.price_premium()
+        for f, (foundry, capex, converting) in enumerate(zip(self.foundries, self.tool_orders.cost_usd_m.tolist(),
+                                                             conversion.tolist())):
+            foundry.conversion_capex_usd_m, foundry.price_premium = converting, premium[f]
+            foundry.capex_usd_m = capex + converting
 
     def _place_orders(self) -> None:
         """Phase 5: the fabless sector orders wafers over active edges (searching,
@@ -215,7 +223,8 @@ class ChipMarketModel(mesa.Model):
     def _produce_and_price(self) -> None:
         """Phase 7: deliveries become dies and revenue; prices and preferences adapt."""
         market, p = self.wafer_market, self.parameters
-        settled = market.settle(self.fleet.price, self.foundry_yields())  # read there, not kept
+        # What a wafer earns: the foundry's price of the tier x its generation mix's premium.
+        settled = market.settle(self.fleet.price * self.generations.price_premium(), self.foundry_yields())
         for foundry, ordered, delivered, revenue, china_revenue in zip(
                 self.foundries, settled.ordered, settled.delivered, settled.revenue.tolist(),
                 settled.china_revenue.tolist()):

@@ -578,14 +578,15 @@ def _scalar_columns(names: list[str], rows: list[tuple]) -> dict[str, list]:
 
 def foundry_snapshot(q: Quarter) -> tuple[list[tuple], np.ndarray]:
     """What the foundry frame reads this quarter: per foundry (revenue, China revenue,
-    capex, subsidy), and the (foundries, tiers) capacity, yields, price, delivered and
-    ordered wafers as one (5, foundries, tiers) array (a copy: prices change in place)."""
+    capex, of it conversion to a newer generation, subsidy), and the (foundries, tiers)
+    capacity, yields, price a wafer earns (the foundry's price x its generation mix's
+    premium), delivered and ordered wafers as one (5, foundries, tiers) array."""
     foundries = q.model.foundries
-    scalars = [(r, f.china_revenue_usd_m, f.capex_usd_m, f.subsidy_usd_m)
+    scalars = [(r, f.china_revenue_usd_m, f.capex_usd_m, f.conversion_capex_usd_m, f.subsidy_usd_m)
                for r, f in zip(q.foundry_revenues, foundries)]
     if not foundries:
         return scalars, np.zeros((5, 0, len(TIERS)))
-    arrays = np.array([q.capacity, q.yields, q.model.fleet.price,
+    arrays = np.array([q.capacity, q.yields, q.model.fleet.price * q.model.generations.price_premium(),
                        [f.delivered for f in foundries], [f.orders for f in foundries]])
     return scalars, arrays
 
@@ -594,7 +595,8 @@ def foundry_columns(snapshots: list) -> dict:
     """The foundry frame's columns (but name and country) over the recorded quarters.
     Sums over tiers are numpy's sums of each foundry's contiguous row, as per quarter;
     a per-tier column is the tier's cells, quarter by quarter, foundries in order."""
-    out = _scalar_columns(["revenue_usd_m", "china_revenue_usd_m", "capex_usd_m", "subsidy_usd_m"],
+    out = _scalar_columns(["revenue_usd_m", "china_revenue_usd_m", "capex_usd_m", "conversion_capex_usd_m",
+                           "subsidy_usd_m"],
                           [row for scalars, _ in snapshots for row in scalars])
     stacked = np.array([arrays for _, arrays in snapshots])  # (quarters, 5, foundries, tiers)
     if stacked.shape[2] == 0:  # no foundries: empty columns, as empty per-quarter lists give
@@ -737,14 +739,14 @@ def agenttype_reporters(designers: list[str] = ()) -> dict:
 
     foundry = {"name": "name", "country": "country", "revenue_usd_m": "revenue_usd_m",
                "china_revenue_usd_m": "china_revenue_usd_m", "capex_usd_m": "capex_usd_m",
-               "subsidy_usd_m": "subsidy_usd_m",
+               "conversion_capex_usd_m": "conversion_capex_usd_m", "subsidy_usd_m": "subsidy_usd_m",
                "capacity_wafers": partial(_tiers, "capacity_by_tier"),
                "delivered_wafers": partial(_tiers, "delivered"),
                "ordered_wafers": partial(_tiers, "orders")}
     for t in TIERS:
         foundry[f"capacity_{t.key}"] = partial(_tier_value, "capacity_by_tier", t.index)
         foundry[f"yield_{t.key}"] = partial(_yield, t.index)
-        foundry[f"price_usd_{t.key}"] = partial(_tier_value, "price", t.index)
+        foundry[f"price_usd_{t.key}"] = partial(_tier_value, "price_earned", t.index)
         foundry[f"delivered_{t.key}"] = partial(_tier_value, "delivered", t.index)
     firm = {"name": "name", "country": "country",
             "demand_wafers": partial(_tiers, "demand"),

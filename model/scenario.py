@@ -215,6 +215,12 @@ class Parameters(_Strict):
         "unit of orders beyond the normal load, over that load; model.market.update_prices). "
         "Assumption.",
     )
+    generation_migration: float = uncertainty(
+        0.04, ge=0.0, le=0.5,
+        description="Share of a foundry's older-generation capacity of a tier converted to "
+        "the newest generation it runs each quarter (model.generations; the world's "
+        "[[generations]]). ASSUMPTION: fabs convert lines over four to eight years; range 0.02-0.08.",
+    )
     stockpile_factor: float = uncertainty(
         1.0, ge=0.0, le=5.0,
         description="Extra orders, as a share of normal orders, placed on a supply "

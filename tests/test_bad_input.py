@@ -208,6 +208,13 @@ CASES = [
          names="w.toml"),
     Case("world-missing-price", WORLD_ARGS,
          {"w.toml": _world("leading = 16988\n", "")}, names="w.toml"),
+    Case("world-generation-unknown-foundry", WORLD_ARGS,
+         {"w.toml": _world('foundries = ["Samsung"]\nready = "2022Q3"', 'foundries = ["Samsnug"]\nready = "2022Q3"')},
+         names="w.toml"),
+    Case("world-generation-negative-premium", WORLD_ARGS,
+         {"w.toml": _world("price_premium = 1.45", "price_premium = -1.45")}, names="w.toml"),
+    Case("world-generation-bad-ready", WORLD_ARGS,
+         {"w.toml": _world('ready = "2025Q4"\nprice_premium', 'ready = "late 2025"\nprice_premium')}, names="w.toml"),
     # -------------------------------------------------------------- sweep files
     Case("sweep-unknown-name", ["sweep", "nosuch", "--out", "{tmp}/out"], names="nosuch"),
     Case("sweep-not-toml", SWEEP_ARGS, {"s.toml": "[sweep\nname="}, names="s.toml"),

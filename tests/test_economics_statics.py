@@ -1,0 +1,51 @@
+"""Comparative statics of prices, costs and node generations (issue 14) over many seeds,
+paired where a lever moves: the same seeds with and without. Lean runs (`collect=`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from model import ChipMarketModel
+
+SEEDS = range(100, 120)  # 20 replicates
+COLUMNS = ("share_tsmc", "foundry_revenue_usd_m")
+_RUNS: dict = {}
+
+
+def lean_run(scenario: str, seed: int, **overrides):
+    key = (scenario, seed, tuple(sorted(overrides.items())))
+    if key not in _RUNS:
+        model = ChipMarketModel(scenario=scenario, rng=seed, collect=COLUMNS, **overrides).run()
+        _RUNS[key] = model.frames()["model"].set_index("quarter")
+    return _RUNS[key]
+
+
+def window_mean(scenario: str, column: str, start: str, end: str, **overrides) -> np.ndarray:
+    """Per seed, the mean of `column` over the quarters start..end."""
+    return np.array([float(lean_run(scenario, s, **overrides).loc[start:end, column].mean()) for s in SEEDS])
+
+
+def paired_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """Mean paired difference a - b and its 95% t interval."""
+    diff = np.asarray(a) - np.asarray(b)
+    half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff))
+    return diff.mean(), diff.mean() - half, diff.mean() + half
+
+
+@pytest.mark.slow
+def test_tsmcs_revenue_share_rises_from_2022_to_2025_in_historical():
+    # TrendForce's rankings (calibration.csv foundry_revenue_share): 56.1% in 2022Q3, 61.2% in 2023Q4.
+    y2022 = window_mean("historical", "share_tsmc", "2022Q1", "2022Q4")
+    y2025 = window_mean("historical", "share_tsmc", "2025Q1", "2025Q4")
+    low = paired_interval(y2025, y2022)[1]
+    assert low > 1.0, f"TSMC share 2025 - 2022: {np.mean(y2025 - y2022):+.2f} pts, 95% interval from {low:+.2f}"
+
+
+@pytest.mark.slow
+def test_converting_to_new_generations_faster_raises_tsmcs_share_of_revenue():
+    fast = window_mean("historical", "share_tsmc", "2023Q1", "2026Q4", generation_migration=0.08)
+    slow = window_mean("historical", "share_tsmc", "2023Q1", "2026Q4", generation_migration=0.0)
+    mean, low, high = paired_interval(fast, slow)
+    assert low > 0, f"TSMC share, migration 0.08 - 0: {mean:+.2f} pts [{low:+.2f}, {high:+.2f}]"
