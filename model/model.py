@@ -213,7 +213,8 @@ class ChipMarketModel(mesa.Model):
         self.wafer_market.clear()
 
     def _produce_and_price(self) -> None:
-        """Phase 7: deliveries become dies and revenue; prices and preferences adapt."""
+        """Phase 7: deliveries become dies, revenue and costs (the foundries' books);
+        prices move toward their cost-plus targets; preferences adapt."""
         market, p = self.wafer_market, self.parameters
         settled = market.settle(self.fleet.price, self.foundry_yields())  # read there, not kept
         for foundry, ordered, delivered, revenue, china_revenue in zip(
@@ -222,6 +223,7 @@ class ChipMarketModel(mesa.Model):
             foundry.orders, foundry.delivered = ordered, delivered  # its rows of the settlement's
             foundry.revenue_usd_m, foundry.china_revenue_usd_m = revenue, china_revenue
         self.fleet.learn(settled.delivered)  # every foundry's Foundry.learn and set_prices at once
+        self.fleet.account(settled.delivered, settled.revenue, settled.seller_yield.reshape(settled.delivered.shape))
         self.fleet.set_prices(settled.ordered, p.price_adjustment)
         self.sector.receive(market.orders, market.flow, settled.seller_yield, market.ai_share,
                             self.firm_dies_per_wafer, market.edges.active, p.preference_adaptation)
