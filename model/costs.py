@@ -116,7 +116,8 @@ def gross_margin(revenue: np.ndarray, cost: np.ndarray) -> np.ndarray:
     limit as revenue falls to 0); no revenue and no cost (a foundry not yet running)
     gives 0."""
     revenue, cost = np.asarray(revenue, dtype=float), np.asarray(cost, dtype=float)
-    margin = np.divide(revenue - cost, revenue, out=np.where(cost > 0, -1.0, 0.0), where=revenue > 0)
+    with np.errstate(over="ignore"):  # a loss over a tiny revenue is -inf before the clip
+        margin = np.divide(revenue - cost, revenue, out=np.where(cost > 0, -1.0, 0.0), where=revenue > 0)
     return np.clip(margin, -1.0, 1.0)
 
 
