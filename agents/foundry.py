@@ -1,5 +1,6 @@
-"""Foundries: capacity per tier from installed tools, yields that learn, prices that
-respond to excess demand, and tool orders paid from revenue and subsidy."""
+"""Foundries: capacity per tier from installed tools, yields that learn, costs and
+gross margins (model.costs), cost-plus prices that respond to market power and load, and
+tool orders paid from revenue and subsidy."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import mesa
 import numpy as np
 
 from agents.base import ChipAgent, Installation, ToolOrder, ToolOrders
-from model.market import update_prices
+from model import costs
 from model.technology import (
     CATEGORY_INDEX, CATEGORY_NAMES, LITHOGRAPHY, TIER_INDEX, TIER_NAMES, TIERS, TOOL_CATEGORIES, ToolCategory, learned_yield,
     parse_quarter,
@@ -150,6 +151,7 @@ class Foundry(ChipAgent):
         self.cumulative_wafers = self.capacity.sum(axis=(1, 2)) * 8.0
         self.reference_price = reference_price * spec.price_factor
         self.price = self.reference_price.copy()
+        self.cost_level = spec.price_factor  # ASSUMPTION: costs move with list prices (model.costs)
         self.yield_start = yield_start
         self.ceilings = ceilings * spec.quality  # shape (routes, tiers)
         self.half_life_wafers = half_life_wafers
@@ -166,6 +168,14 @@ class Foundry(ChipAgent):
         self.capex_usd_m = 0.0
         self.conversion_capex_usd_m = 0.0  # of it, converting capacity to a newer generation
         self.price_premium = np.ones(len(TIERS))  # per tier, its generation mix's (model.generations)
+        # Costs of the last quarter (model.costs): cost of goods, gross profit (US$ m),
+        # gross margin (fraction, `costs.gross_margin`'s convention), and per tier the
+        # cost per wafer at normal load and per good wafer (US$; NaN where no capacity).
+        self.cost_usd_m = 0.0
+        self.gross_profit_usd_m = 0.0
+        self.gross_margin = 0.0
+        self.cost_per_wafer = np.full(n, np.nan)
+        self.cost_per_good_wafer = np.full(n, np.nan)
         self.build_ahead = np.zeros(len(TIERS))  # extra headroom per tier a state instruction asks for this quarter
 
     # --------------------------------------------------------------------- views
@@ -348,11 +358,19 @@ class Foundry(ChipAgent):
         """Add this quarter's wafers to cumulative output (the yield learning curve)."""
         self.cumulative_wafers += produced
 
-    def set_prices(self, adjustment: float) -> None:
-        """Move prices with last quarter's excess demand (model.market.update_prices)."""
-        self.price[...] = update_prices(
-            self.price, self.orders, self.capacity_by_tier, self.reference_price, adjustment
-        )
+    def set_prices(self, unit_cost: np.ndarray, variable: np.ndarray, share: np.ndarray, rules: costs.CostRules,
+                   adjustment: float) -> None:
+        """Move prices `adjustment` of the way to the cost-plus target (`costs.target_prices`:
+        `unit_cost` per wafer at normal load over 1 - the Lerner markup of its `share` of
+        each tier, times the load of last quarter's orders), within [max(variable cost,
+        price_floor x reference), price_cap x reference]. Per tier arrays, US$ per wafer. In place; the rule
+        `FoundryFleet.set_prices` applies to every foundry at once."""
+        capacity = self.capacity_by_tier
+        target = costs.target_prices(unit_cost, costs.lerner_markup(share, rules.base_lerner, rules.elasticity),
+                                     self.orders, capacity, rules.load_response)
+        self.price[...] = costs.move_prices(self.price, target, capacity,
+                                            np.maximum(variable, rules.price_floor * self.reference_price),
+                                            rules.price_cap * self.reference_price, adjustment)
 
     def receive_tools(self, category: str, tier: str, units: float, domestic: bool) -> None:
         self.inventory[CATEGORY_INDEX[category], TIER_INDEX[tier], DOMESTIC if domestic else FOREIGN] += units
@@ -387,6 +405,19 @@ class FoundryFleet:
         self._bills: tuple | None = None  # (bill, OrderBills) of `plan_tool_orders`
         self._price: tuple | None = None  # (unit prices, as an array by category) of `plan_tool_orders`
         self.own_headroom = np.array([[-1.0 if h is None else h for h in f.headroom] for f in foundries])  # -1: world's
+        self.placed = np.zeros_like(self.capacity)  # capacity placed in service by the last `age`
+        self.cost_level = np.array([f.cost_level for f in foundries])
+        self.books: CostBooks | None = None  # set by `keep_books`
+
+    def keep_books(self, tool_value: np.ndarray, variable_usd: np.ndarray, recent_share: np.ndarray,
+                   multipatterning: np.ndarray, rules: costs.CostRules) -> None:
+        """Start the foundries' cost accounts (model.costs): `tool_value` (tiers, routes)
+        US$ of tools per wafer/quarter of capacity; `variable_usd` (tiers,) US$ per wafer
+        start; `recent_share` (tiers,) the share of the 2019 fleet still on the books;
+        `multipatterning` (tiers,) the tiers a DUV route makes by multi-patterning."""
+        value_2019 = np.einsum("ftro,tr->ft", self.capacity, tool_value)
+        self.books = CostBooks(tool_value, variable_usd, recent_share * value_2019, multipatterning, rules,
+                               np.zeros((len(self.foundries), rules.life_quarters, len(variable_usd))))
 
     def capacity_by_tier(self) -> np.ndarray:
         """(foundries, tiers) wafers/quarter: each foundry's `capacity_by_tier`, bit for
@@ -408,11 +439,50 @@ class FoundryFleet:
         """`Foundry.learn` for every foundry: `produced` is (foundries, tiers) wafers."""
         self.cumulative_wafers += produced
 
+    def account(self, delivered: np.ndarray, revenue: np.ndarray, yields: np.ndarray,
+                cost_premium: np.ndarray | None = None, converted_usd: np.ndarray | None = None) -> None:
+        """The quarter's costs (model.costs), after deliveries: the tools placed in
+        service by the last `age` (and `converted_usd`, (foundries, tiers) US$ of tools
+        bought converting capacity to a newer generation) join the books; each foundry's
+        cost of goods (variable cost of `delivered` (foundries, tiers) wafers, times its
+        generation mix's `cost_premium`, + depreciation), gross profit and gross margin
+        against its `revenue` (foundries,) US$ m; per tier its cost per wafer at normal
+        load and per good wafer at `yields` (foundries, tiers)."""
+        books = self.books
+        books.elapsed += 1
+        books.vintages[:, :-1] = books.vintages[:, 1:]
+        books.vintages[:, -1] = np.einsum("ftro,tr->ft", self.placed, books.tool_value)
+        if converted_usd is not None:
+            books.vintages[:, -1] += converted_usd
+        capacity = self.capacity_by_tier()
+        books.depreciation = costs.depreciation(books.vintages, books.recent_2019, books.elapsed)
+        duv = costs.route_shares(self.capacity, self.preferred_route == 1)
+        books.variable = costs.variable_cost(books.variable_usd, self.cost_level, duv, books.multipatterning,
+                                             books.rules.multipatterning_factor)
+        if cost_premium is not None:
+            books.variable = books.variable * cost_premium
+        books.unit_cost = costs.cost_per_wafer(books.variable, books.depreciation, capacity)
+        cost = costs.cost_of_goods_usd_m(books.variable, delivered, books.depreciation)
+        margin = costs.gross_margin(revenue, cost)
+        running = capacity > 0
+        per_wafer = np.where(running, books.unit_cost, np.nan)
+        per_good = np.where(running, costs.cost_per_good_wafer(books.unit_cost, yields), np.nan)
+        for f, foundry in enumerate(self.foundries):
+            foundry.cost_usd_m, foundry.gross_profit_usd_m = float(cost[f]), float(revenue[f] - cost[f])
+            foundry.gross_margin = float(margin[f])
+            foundry.cost_per_wafer, foundry.cost_per_good_wafer = per_wafer[f], per_good[f]
+
     def set_prices(self, orders: np.ndarray, adjustment: float) -> None:
-        """`Foundry.set_prices` for every foundry (`update_prices` is elementwise), in
-        place: `orders` is (foundries, tiers) wafers."""
-        self.price[...] = update_prices(self.price, orders, self.capacity_by_tier(), self.reference_price,
-                                        adjustment)
+        """`Foundry.set_prices` for every foundry, in place, at the costs of the last
+        `account`: `orders` is (foundries, tiers) wafers; each foundry's share is of its
+        tier's capacity over the fleet (`costs.tier_shares`)."""
+        books, rules = self.books, self.books.rules
+        capacity = self.capacity_by_tier()
+        lerner = costs.lerner_markup(costs.tier_shares(capacity), rules.base_lerner, rules.elasticity)
+        target = costs.target_prices(books.unit_cost, lerner, orders, capacity, rules.load_response)
+        self.price[...] = costs.move_prices(self.price, target, capacity,
+                                            np.maximum(books.variable, rules.price_floor * self.reference_price),
+                                            rules.price_cap * self.reference_price, adjustment)
 
     def tier_totals(self) -> list[tuple[list[float], list[float]]]:
         """Per foundry, (capacity, pipeline) per tier as lists (`tier_totals`)."""
@@ -457,7 +527,9 @@ class FoundryFleet:
                            self._price[1], reachable, repurpose_share)
 
     def age(self, depreciation: float, unserviced_extra: float) -> None:
-        """`Foundry.age` for every foundry (`age_fleet`)."""
+        """`Foundry.age` for every foundry (`age_fleet`); what enters service is kept
+        in `placed` (the books' new vintage)."""
+        self.placed[...] = self.pipeline[:, 0]
         age_fleet(self.capacity, self.pipeline, depreciation, unserviced_extra,
                   np.array([f.unserviced for f in self.foundries]))
 
@@ -467,6 +539,22 @@ class FoundryFleet:
         0, domestic 1: `ToolMarket.stock_cell`), added one after another in the given order, as
         `Foundry.receive_tools` would."""
         np.add.at(self.inventory.reshape(-1), cell, units)
+
+
+class CostBooks:
+    """The fleet's cost accounts (model.costs): fixed tables, the rules, the vintages of
+    tool value in service (foundries, life quarters, tiers; US$, newest last), the 2019
+    fleet still on the books, and the last quarter's depreciation (US$), variable cost
+    and unit cost at normal load (US$ per wafer), each (foundries, tiers)."""
+
+    def __init__(self, tool_value, variable_usd, recent_2019, multipatterning, rules, vintages) -> None:
+        self.tool_value, self.variable_usd, self.recent_2019 = tool_value, variable_usd, recent_2019
+        self.multipatterning, self.rules, self.vintages = multipatterning, rules, vintages
+        self.elapsed = 0
+        shape = recent_2019.shape
+        self.depreciation = np.zeros(shape)
+        self.variable = np.broadcast_to(variable_usd, shape).copy()
+        self.unit_cost = self.variable.copy()
 
 
 def tier_totals(capacity: np.ndarray, pipeline: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

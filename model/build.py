@@ -19,6 +19,7 @@ from agents.government import Government
 from agents.memory import MemoryMaker
 from agents.packager import Packager
 from agents.vendor import EquipmentVendor, progress_of
+from model import costs
 from model.accelerators import answering, product_dates
 from model.chain import AcceleratorMarket, HbmMarket, LeakRoutes, PackagingMarket, accelerator_edges, leak_edges
 from model.graph import EdgeSet, EdgeSides, TradeGraph, wafer_relations
@@ -92,6 +93,12 @@ def build_agents(model) -> None:
         for f in w.foundries
     ]
     model.fleet = FoundryFleet(model.foundries)
+    routes = ("euv", "duv")
+    model.fleet.keep_books(
+        costs.tool_value_per_wafer(model.bill, model.tool_price, TIERS, routes),
+        np.array([w.wafer_cost_usd.variable[t.value] for t in TIERS]),
+        np.array([w.wafer_cost_usd.recent_share_2019[t.value] for t in TIERS]),
+        np.array(["euv" in w.bill_of_tools[t.value] for t in TIERS]), costs.CostRules.of(p))
     model.origin = origin = parse_quarter(str(w.meta["first_quarter"]))
     model.firms = []
     for spec in w.firms:

@@ -177,7 +177,8 @@ class ChipMarketModel(mesa.Model):
         # capacity and `generation_migration` of the rest); converting buys tools, capex
         # beside its expansion (ASSUMPTION: conversion programmes are funded apart).
         self.generations.advance(q, self.fleet.capacity_by_tier(), self.parameters.generation_migration)
-        conversion = (self.generations.conversion_bills() * self.bill_value_usd).sum(axis=1) / 1e6
+        self.conversion_usd = self.generations.conversion_bills() * self.bill_value_usd  # (foundries, tiers)
+        conversion = self.conversion_usd.sum(axis=1) / 1e6
         premium = self.generations.price_premium()
         for f, (foundry, capex, converting) in enumerate(zip(self.foundries, self.tool_orders.cost_usd_m.tolist(),
                                                              conversion.tolist())):
@@ -221,7 +222,8 @@ class ChipMarketModel(mesa.Model):
         self.wafer_market.clear()
 
     def _produce_and_price(self) -> None:
-        """Phase 7: deliveries become dies and revenue; prices and preferences adapt."""
+        """Phase 7: deliveries become dies, revenue and costs (the foundries' books);
+        prices move toward their cost-plus targets; preferences adapt."""
         market, p = self.wafer_market, self.parameters
         # What a wafer earns: the foundry's price of the tier x its generation mix's premium.
         settled = market.settle(self.fleet.price * self.generations.price_premium(), self.foundry_yields())
@@ -231,6 +233,8 @@ class ChipMarketModel(mesa.Model):
             foundry.orders, foundry.delivered = ordered, delivered  # its rows of the settlement's
             foundry.revenue_usd_m, foundry.china_revenue_usd_m = revenue, china_revenue
         self.fleet.learn(settled.delivered)  # every foundry's Foundry.learn and set_prices at once
+        self.fleet.account(settled.delivered, settled.revenue, settled.seller_yield.reshape(settled.delivered.shape),
+                           self.generations.cost_premium(), self.conversion_usd)
         self.fleet.set_prices(settled.ordered, p.price_adjustment)
         self.sector.receive(market.orders, market.flow, settled.seller_yield, market.ai_share,
                             self.firm_dies_per_wafer, market.edges.active, p.preference_adaptation)

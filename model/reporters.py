@@ -98,6 +98,7 @@ class Roster:
         self.list_price = model.fleet.reference_price / factor[:, None]
         # Rows of the world's named (not synthetic) foundries, which have share columns.
         self.named_foundries = [row for row, spec in enumerate(model.world.foundries) if not spec.synthetic]
+        self.foundry_countries = sorted({f.country for f in model.foundries})
         self.foreign_vendors = [v for v in model.vendors if v.country != "CN"]
         self.domestic_vendors = [v for v in model.vendors if v.country == "CN"]
         self._names = {kind: ([a.name for a in getattr(model, kind)], [a.country for a in getattr(model, kind)])
@@ -458,6 +459,33 @@ def foundry_hhi(q: Quarter) -> float:
     return herfindahl(shares) if shares is not None else np.nan
 
 
+def foundry_gross_margins(q: Quarter) -> list[float]:
+    """Each named foundry's gross margin (fraction; `model.costs.gross_margin`)."""
+    foundries = q.model.foundries
+    return [foundries[row].gross_margin for row in q.roster.named_foundries]
+
+
+def foundry_costs_usd_m(q: Quarter) -> float:
+    """All modelled foundries' cost of goods (US$ million; model.costs)."""
+    return float(sum(f.cost_usd_m for f in q.model.foundries))
+
+
+def gross_profit_by_country(q: Quarter) -> list[float]:
+    """Foundries' gross profit by the foundry's country (US$ million), countries in
+    `Roster.foundry_countries` order."""
+    totals = dict.fromkeys(q.roster.foundry_countries, 0.0)
+    for f in q.model.foundries:
+        totals[f.country] += f.gross_profit_usd_m
+    return list(totals.values())
+
+
+def advanced_costs_per_good_wafer(q: Quarter) -> list[float]:
+    """Each named foundry's cost per good wafer at the advanced tiers (US$; NaN where it
+    has no capacity), foundry by foundry, tiers in order."""
+    foundries = q.model.foundries
+    return [float(foundries[row].cost_per_good_wafer[t]) for row in q.roster.named_foundries for t in ADVANCED]
+
+
 def price_indices(q: Quarter) -> list[float]:
     """Per tier, the volume-weighted wafer price relative to its 2020 reference (1 = list)."""
     return q.price_indices
@@ -536,6 +564,12 @@ def model_reporters(model) -> dict:
         "foundry_revenue_usd_m": foundry_revenue_usd_m,
         "foundry_hhi": foundry_hhi,
         tuple(f"price_index_{t.key}" for t in TIERS): price_indices,
+        tuple(f"{name}_gross_margin" for name in named): foundry_gross_margins,
+        "foundry_cost_usd_m": foundry_costs_usd_m,
+        tuple(f"foundry_gross_profit_usd_m_{c.lower()}" for c in sorted({f.country for f in model.foundries})):
+            gross_profit_by_country,
+        tuple(f"{name}_cost_per_good_wafer_{TIERS[t].key}" for name in named for t in ADVANCED):
+            advanced_costs_per_good_wafer,
         "china_self_sufficiency": china_self_sufficiency,
         f"china_advanced_from_{foundry}": china_advanced_from_foundry,
         "vendor_china_share": vendor_china_share,
@@ -564,7 +598,10 @@ FIRM_COLUMNS = ["name", "country", "demand_wafers", "ordered_wafers", "delivered
                 "advanced_demand_wafers", "advanced_delivered_wafers", "fallback_wafers",
                 "ai_dies", "domestic_wafers"]
 FOUNDRY_TIER_COLUMNS = tuple([f"{quantity}_{t.key}" for t in TIERS]
-                             for quantity in ("capacity", "yield", "price_usd", "delivered"))
+                             for quantity in ("capacity", "yield", "price_usd", "delivered", "cost_per_wafer_usd",
+                                              "cost_per_good_wafer_usd"))
+FOUNDRY_SCALARS = ["revenue_usd_m", "china_revenue_usd_m", "capex_usd_m", "conversion_capex_usd_m", "subsidy_usd_m",
+                   "cost_usd_m", "gross_profit_usd_m", "gross_margin"]
 """The foundry frame's per-tier columns, by quantity, in tier order."""
 
 
@@ -577,17 +614,18 @@ def _scalar_columns(names: list[str], rows: list[tuple]) -> dict[str, list]:
 
 
 def foundry_snapshot(q: Quarter) -> tuple[list[tuple], np.ndarray]:
-    """What the foundry frame reads this quarter: per foundry (revenue, China revenue,
-    capex, of it conversion to a newer generation, subsidy), and the (foundries, tiers)
-    capacity, yields, price a wafer earns (the foundry's price x its generation mix's
-    premium), delivered and ordered wafers as one (5, foundries, tiers) array."""
+    """What the foundry frame reads this quarter: per foundry (`FOUNDRY_SCALARS`), and the
+    (foundries, tiers) capacity, yields, price a wafer earns (the foundry's price x its
+    generation mix's premium), delivered wafers, cost per wafer, cost per good wafer and
+    ordered wafers as one (7, foundries, tiers) array."""
     foundries = q.model.foundries
-    scalars = [(r, f.china_revenue_usd_m, f.capex_usd_m, f.conversion_capex_usd_m, f.subsidy_usd_m)
-               for r, f in zip(q.foundry_revenues, foundries)]
+    scalars = [(r, f.china_revenue_usd_m, f.capex_usd_m, f.conversion_capex_usd_m, f.subsidy_usd_m, f.cost_usd_m,
+                f.gross_profit_usd_m, f.gross_margin) for r, f in zip(q.foundry_revenues, foundries)]
     if not foundries:
-        return scalars, np.zeros((5, 0, len(TIERS)))
+        return scalars, np.zeros((7, 0, len(TIERS)))
     arrays = np.array([q.capacity, q.yields, q.model.fleet.price * q.model.generations.price_premium(),
-                       [f.delivered for f in foundries], [f.orders for f in foundries]])
+                       [f.delivered for f in foundries], [f.cost_per_wafer for f in foundries],
+                       [f.cost_per_good_wafer for f in foundries], [f.orders for f in foundries]])
     return scalars, arrays
 
 
@@ -595,18 +633,17 @@ def foundry_columns(snapshots: list) -> dict:
     """The foundry frame's columns (but name and country) over the recorded quarters.
     Sums over tiers are numpy's sums of each foundry's contiguous row, as per quarter;
     a per-tier column is the tier's cells, quarter by quarter, foundries in order."""
-    out = _scalar_columns(["revenue_usd_m", "china_revenue_usd_m", "capex_usd_m", "conversion_capex_usd_m",
-                           "subsidy_usd_m"],
-                          [row for scalars, _ in snapshots for row in scalars])
-    stacked = np.array([arrays for _, arrays in snapshots])  # (quarters, 5, foundries, tiers)
+    out = _scalar_columns(FOUNDRY_SCALARS, [row for scalars, _ in snapshots for row in scalars])
+    stacked = np.array([arrays for _, arrays in snapshots])  # (quarters, 7, foundries, tiers)
     if stacked.shape[2] == 0:  # no foundries: empty columns, as empty per-quarter lists give
         return {**out, **{name: [] for name in ("capacity_wafers", "delivered_wafers", "ordered_wafers",
                                                 *(c for columns in FOUNDRY_TIER_COLUMNS for c in columns))}}
-    capacity, yields, price, delivered, orders = (np.ascontiguousarray(stacked[:, k]) for k in range(5))
+    capacity, yields, price, delivered, per_wafer, per_good, orders = (np.ascontiguousarray(stacked[:, k])
+                                                                       for k in range(7))
     out["capacity_wafers"] = capacity.sum(axis=2).ravel()
     out["delivered_wafers"] = delivered.sum(axis=2).ravel()
     out["ordered_wafers"] = orders.sum(axis=2).ravel()
-    for columns, values in zip(FOUNDRY_TIER_COLUMNS, (capacity, yields, price, delivered)):
+    for columns, values in zip(FOUNDRY_TIER_COLUMNS, (capacity, yields, price, delivered, per_wafer, per_good)):
         out.update((name, values[:, :, t].ravel()) for t, name in enumerate(columns))
     return out
 
@@ -740,6 +777,7 @@ def agenttype_reporters(designers: list[str] = ()) -> dict:
     foundry = {"name": "name", "country": "country", "revenue_usd_m": "revenue_usd_m",
                "china_revenue_usd_m": "china_revenue_usd_m", "capex_usd_m": "capex_usd_m",
                "conversion_capex_usd_m": "conversion_capex_usd_m", "subsidy_usd_m": "subsidy_usd_m",
+               "cost_usd_m": "cost_usd_m", "gross_profit_usd_m": "gross_profit_usd_m", "gross_margin": "gross_margin",
                "capacity_wafers": partial(_tiers, "capacity_by_tier"),
                "delivered_wafers": partial(_tiers, "delivered"),
                "ordered_wafers": partial(_tiers, "orders")}
@@ -748,6 +786,8 @@ def agenttype_reporters(designers: list[str] = ()) -> dict:
         foundry[f"yield_{t.key}"] = partial(_yield, t.index)
         foundry[f"price_usd_{t.key}"] = partial(_tier_value, "price_earned", t.index)
         foundry[f"delivered_{t.key}"] = partial(_tier_value, "delivered", t.index)
+        foundry[f"cost_per_wafer_usd_{t.key}"] = partial(_tier_value, "cost_per_wafer", t.index)
+        foundry[f"cost_per_good_wafer_usd_{t.key}"] = partial(_tier_value, "cost_per_good_wafer", t.index)
     firm = {"name": "name", "country": "country",
             "demand_wafers": partial(_tiers, "demand"),
             "ordered_wafers": partial(_tiers, "ordered"),

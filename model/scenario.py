@@ -211,8 +211,8 @@ class Parameters(_Strict):
     )
     price_adjustment: float = uncertainty(
         0.15, ge=0.0, le=1.0,
-        description="Quarterly wafer-price response to excess demand (price change per "
-        "unit of orders beyond the normal load, over that load; model.market.update_prices). "
+        description="Share of the gap to its cost-plus target price (model.costs.target_prices) a "
+        "foundry closes each quarter (partial adjustment; 0: prices stay at their references). "
         "Assumption.",
     )
     generation_migration: float = uncertainty(
@@ -220,6 +220,51 @@ class Parameters(_Strict):
         description="Share of a foundry's older-generation capacity of a tier converted to "
         "the newest generation it runs each quarter (model.generations; the world's "
         "[[generations]]). ASSUMPTION: fabs convert lines over four to eight years; range 0.02-0.08.",
+    )
+    depreciation_life_years: float = uncertainty(
+        5.0, ge=2.0, le=10.0,
+        description="Years over which a foundry writes its tools off, straight-line (model.costs."
+        "depreciation). ASSUMPTION: fab equipment is commonly depreciated over ~5 years; range 4-7.",
+    )
+    multipatterning_cost_factor: float = uncertainty(
+        1.4, ge=1.0, le=3.0,
+        description="Multiplier on the variable cost of a wafer of leading or 7nm-class made by "
+        "DUV multi-patterning instead of EUV (more litho, etch and deposition passes; the bill of "
+        "tools already holds its larger tool fleet). ASSUMPTION: SMIC N+2 needs ~3x the immersion "
+        "passes of EUV for its critical layers (default_world.toml bill_of_tools note); range 1.2-1.8.",
+    )
+    base_lerner: float = uncertainty(
+        0.2, ge=0.0, le=0.6,
+        description="Base markup over price, (p - c) / p, that every foundry earns at normal load "
+        "whatever its share (differentiation, long-term agreements; model.costs.lerner_markup). "
+        "ASSUMPTION sized so small foundries' gross margins sit near 20-30%; range 0.1-0.3.",
+    )
+    tier_demand_elasticity: float = uncertainty(
+        2.5, ge=1.0, le=10.0,
+        description="Price elasticity of a tier's wafer demand that sets the Cournot markup "
+        "share / elasticity (model.costs.lerner_markup): TSMC's ~90% of the leading tier earns "
+        "0.2 + 0.9 / 2.5 = 0.56 over price. ASSUMPTION sized so TSMC's gross margin lands near "
+        "50-55%; range 1.5-4.",
+    )
+    load_markup_response: float = uncertainty(
+        0.5, ge=0.0, le=2.0,
+        description="Rise of the target price per unit of orders beyond the normal load, over "
+        "that load (clipped to +-50%: at most +-25% by default; model.costs.target_prices). "
+        "ASSUMPTION: list prices rose 20-30% on mature nodes in the 2021-2022 shortage; range 0.2-1.",
+    )
+    price_floor: float = uncertainty(
+        0.5, ge=0.0, le=1.0,
+        description="Lowest wafer price, as a multiple of the foundry's reference price, unless "
+        "its variable cost per wafer is higher (then that). ASSUMPTION: a node's price falls as its "
+        "tools are written off, but foundries hold list prices on depreciated nodes (TSMC 28nm "
+        "~5,000 in 2013 to ~3,000 later, calibration.csv: wafer_price, TSMC 28nm); range 0.3-0.75.",
+    )
+    price_cap: float = uncertainty(
+        1.6, ge=1.0, le=5.0,
+        description="Highest wafer price, as a multiple of the foundry's reference price (the "
+        "floor is its variable cost per wafer). ASSUMPTION: TSMC's 3nm at ~20k over its 5nm "
+        "reference 17k (calibration.csv: wafer_price, TSMC 3nm, 2022-2023) and shortage "
+        "surcharges; range 1.3-2.5.",
     )
     stockpile_factor: float = uncertainty(
         1.0, ge=0.0, le=5.0,

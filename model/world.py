@@ -9,8 +9,8 @@ number is finite and in its range (no negative capacity, weight or price; deprec
 and yields are fractions; an AI die fits a wafer at least once); names are unique among
 firms, foundries and vendors (they are the trade graph's nodes) and among governments,
 one government a country; every firm has suppliers for each demand stream, all of them
-foundries of the world; prices, tool prices and bills of tools cover every tier and tool
-category. Keys other than fields are notes: `source`, `note` or `<field>_source`.
+foundries of the world; prices, tool prices, bills of tools and wafer costs cover every
+tier and tool category. Keys other than fields are notes: `source`, `note` or `<field>_source`.
 """
 
 from __future__ import annotations
@@ -121,6 +121,25 @@ class Yields(_Table):
                                       "start <= every ceiling (learning raises yields)",
                                       {"start": self.start, "lowest": lowest})
         return self
+
+
+class WaferCosts(_Table):
+    """The world's `[wafer_cost_usd]` table (model.costs): `variable`, US$ of materials,
+    labour and power per wafer start by tier (positive, every tier); `recent_share_2019`,
+    the share of each tier's 2019 tool fleet installed within the depreciation life
+    before 2019 and so still being written off (a fraction, every tier)."""
+
+    variable: dict[TierName, Annotated[float, Field(gt=0)]]
+    recent_share_2019: dict[TierName, Fraction]
+
+    @field_validator("variable", "recent_share_2019")
+    @classmethod
+    def _every_tier(cls, value: dict[str, float]) -> dict[str, float]:
+        missing = [t for t in TIER_NAMES if t not in value]
+        if missing:
+            raise PydanticCustomError("missing", "no value for tier '{tier}'; expected one for "
+                                      "every tier ({tiers})", {"tier": missing[0], "tiers": ", ".join(TIER_NAMES)})
+        return value
 
 
 class TrackedSpec(_Data):
@@ -412,6 +431,8 @@ class World(_Data):
     bill_of_tools: dict[str, dict[str, dict[str, float | str]]]
     """Tool units by category per wafer/quarter of capacity, by tier and route (euv/duv)."""
     yields: Yields
+    wafer_cost_usd: WaferCosts
+    """Variable cost per wafer start and the 2019 fleet's book (model.costs)."""
     market_cycle: dict[str, float | str] = Field(default_factory=dict)
     """Multiplier on non-AI demand by year ('2023')."""
     tracked: TrackedSpec

@@ -15,7 +15,8 @@ from agents.base import Installation, ToolOrder, tool_cost_usd_m
 from agents.fabless import adapt_preferences, derisk_preferences
 from agents.foundry import EUV, LITHOGRAPHY_NAMES, ROUTES, Foundry, blended_yields
 from model import ChipMarketModel
-from model.market import clear, split_orders, update_prices
+from model import costs
+from model.market import clear, split_orders
 from model.policy import issuer_country, matching_edges
 from model.technology import CATEGORY_INDEX, CATEGORY_NAMES, TIER_INDEX, TIER_NAMES, TIERS, learned_yield, parse_quarter
 
@@ -338,8 +339,14 @@ def test_fleet_prices_and_learning_are_each_foundrys_own():
     rng = np.random.default_rng(3)
     fleet, foundries = model.fleet, model.foundries
     orders = fleet.capacity_by_tier() * rng.uniform(0.0, 2.0, (len(foundries), len(TIERS)))
-    expected = [update_prices(f.price.copy(), orders[i], f.capacity_by_tier, f.reference_price, 0.2)
-                for i, f in enumerate(foundries)]
+    model.step()  # the books hold a quarter's costs
+    books, shares = fleet.books, costs.tier_shares(fleet.capacity_by_tier())
+    expected = []
+    for i, f in enumerate(foundries):  # each foundry's own rule, on a copy of its state
+        saved, f.orders = (f.price.copy(), f.orders), orders[i]
+        f.set_prices(books.unit_cost[i], books.variable[i], shares[i], books.rules, 0.2)
+        expected.append(f.price.copy())
+        f.price[...], f.orders = saved
     produced = rng.random((len(foundries), len(TIERS))) * 1000.0
     learnt = [f.cumulative_wafers + produced[i] for i, f in enumerate(foundries)]
     fleet.set_prices(orders, 0.2)
