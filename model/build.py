@@ -85,6 +85,9 @@ def build_agents(model) -> None:
         for f in w.foundries
     ]
     model.fleet = FoundryFleet(model.foundries)
+    # The prices each quarter's wafers were sold at (what buyers paid: model.reporters),
+    # kept before the quarter's price update moves `fleet.price`.
+    model.wafer_sale_price = model.fleet.price.copy()
     model.origin = origin = parse_quarter(str(w.meta["first_quarter"]))
     model.firms = []
     for spec in w.firms:

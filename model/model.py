@@ -216,6 +216,7 @@ class ChipMarketModel(mesa.Model):
         """Phase 7: deliveries become dies and revenue; prices and preferences adapt."""
         market, p = self.wafer_market, self.parameters
         settled = market.settle(self.fleet.price, self.foundry_yields())  # read there, not kept
+        self.wafer_sale_price[...] = self.fleet.price  # what buyers paid, for the reporters
         for foundry, ordered, delivered, revenue, china_revenue in zip(
                 self.foundries, settled.ordered, settled.delivered, settled.revenue.tolist(),
                 settled.china_revenue.tolist()):
