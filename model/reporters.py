@@ -551,7 +551,7 @@ MONEY_FLOWS: tuple[MoneyFlow, ...] = (
     MoneyFlow("foundry_gross_profit_usd_m", "Foundry gross profit", "foundries", "earned", True,
               "gross_profit_usd_m"),
     MoneyFlow("vendor_revenue_usd_m", "Equipment vendor revenue", "vendors", "earned", True, "revenue_usd_m"),
-    MoneyFlow("designer_revenue_usd_m", "Accelerator designer revenue (net of licence fees)", "designers",
+    MoneyFlow("designer_revenue_usd_m", "Accelerator designer revenue, net of licence fees", "designers",
               "earned", True, "revenue_usd_m"),
     MoneyFlow("fabless_wafer_cost_usd_m", "Fabless firms' wafer bill", "firms", "paid", False,
               values=_firm_wafer_cost),
@@ -584,6 +584,7 @@ class FlowLayout:
         self.country_index = np.array([self.countries.index(c) for c in country], dtype=np.int64)
         self.rows = _named_rows(model, flow.kind) if flow.by_firm else []
         self.names = [agents[row].name for row in self.rows]
+        self.name_countries = [agents[row].country for row in self.rows]
 
     def columns(self) -> tuple[str, ...]:
         stem = self.flow.stem
