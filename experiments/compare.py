@@ -237,8 +237,9 @@ def who_gains_table(summary: pd.DataFrame, lines: list[GainsLine]) -> pd.DataFra
         row = rows.loc[line.outcome]
         out.append({"account": line.label, "side": line.side, "level": line.level, "who": line.who,
                     "country": line.country, "column": line.column, "unit": "US$ million in total",
-                    **{k: row[k] for k in ("n", "mean_a", "mean_b", "mean_difference", "ci_low", "ci_high",
-                                           "relative")}})
+                    "n": int(row["n"]),
+                    **{k: float(row[k]) for k in ("mean_a", "mean_b", "mean_difference", "ci_low", "ci_high",
+                                                  "relative")}})
     return pd.DataFrame(out, columns=["account", "side", "level", "who", "country", "column", "unit", "n",
                                       "mean_a", "mean_b", "mean_difference", "ci_low", "ci_high", "relative"])
 
