@@ -11,6 +11,11 @@ simulated, where what several reporters share (capacities, yields, revenue total
 computed once (`_once`), not once per reporter. A family reporter (`tracked_capacities`,
 `tracked_yields`, `foundry_shares`, `price_indices`) gives the values of several
 columns (one per tier or per named foundry) in one call.
+
+Who gains, who loses (`MONEY_FLOWS`): each money flow, US$ million per quarter, has a
+stem S and columns `S` (total), `S_<CC>` (one home country, ISO code in upper case) and
+for sellers `S_<firm>` (one named agent, the slug of its name in lower case): e.g.
+`foundry_revenue_usd_m_TW`, `vendor_revenue_usd_m_asml`, `fabless_wafer_cost_usd_m_CN`.
 """
 
 from __future__ import annotations
