@@ -150,7 +150,7 @@ def gains_lines(a: str, b: str) -> tuple[list[GainsLine], list[str]]:
     where both scenarios' models record the column; a flow or column one of them lacks
     is left out, with a note saying so (never estimated)."""
     from model import ChipMarketModel
-    from model.reporters import MONEY_FLOWS, money_flow_layouts
+    from model.reporters import MONEY_FLOWS, money_flow_layouts, slug
 
     layouts = [{layout.flow.stem: layout for layout in money_flow_layouts(ChipMarketModel(scenario=s, rng=0,
                                                                                           collect=()))}
@@ -169,7 +169,7 @@ def gains_lines(a: str, b: str) -> tuple[list[GainsLine], list[str]]:
             if column not in in_b:
                 notes.append(f"{flow.label}, {who}: only in {a}'s model; left out")
                 continue
-            name = f"{GAINS_PREFIX}{flow.stem}_{level}" + (f"_{_outcome_slug(who)}" if level != "total" else "")
+            name = f"{GAINS_PREFIX}{flow.stem}_{level}" + (f"_{slug(who)}" if level != "total" else "")
             lines.append(GainsLine(name, flow.stem, flow.label, flow.side, level, who, country, column))
         in_a = {entry[3] for entry in entries_a}
         notes += [f"{flow.label}, {who}: only in {b}'s model; left out"
@@ -187,12 +187,6 @@ def _entries(layout) -> list[tuple[str, str, str, str]]:
     out += [("firm", name, country, f"{stem}_{slug(name)}")
             for name, country in zip(layout.names, layout.name_countries)]
     return out
-
-
-def _outcome_slug(who: str) -> str:
-    from model.reporters import slug
-
-    return slug(who)
 
 
 def gains_outcomes(lines: list[GainsLine], window: tuple[str, str]) -> list[Outcome]:
