@@ -59,6 +59,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _window(text: str) -> tuple[str, str]:
+    """An argparse type: a who-gains window (`experiments.compare.parse_window`), refused on one line."""
+    from experiments.compare import parse_window
+
+    try:
+        return parse_window(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _count(minimum: int):
     """An argparse type: a whole number >= `minimum`, refused on one line otherwise."""
     def parse(text: str) -> int:
@@ -195,11 +205,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from experiments.compare import compare
 
     result = compare(args.a, args.b, replicates=args.replicates, base_seed=args.seed,
-                     steps=args.steps, out=args.out, overwrite=args.overwrite, **_executor(args))
+                     steps=args.steps, out=args.out, overwrite=args.overwrite, window=args.window,
+                     **_executor(args))
     print(result.report())
+    print()
+    print(result.gains.report())
     path = result.results.path / "comparison.csv"
     result.table.to_csv(path, index=False)
-    print(f"\nwrote {path} and {result.figure} (forest plot: B - A as % of A, 95% intervals)")
+    gains = result.gains.to_csv(result.results.path / "who_gains.csv")
+    print(f"\nwrote {path}, {gains} and {result.figure} (forest plot: B - A as % of A, 95% intervals)")
     return 0
 
 
@@ -281,6 +295,9 @@ def _add_experiment_parsers(sub) -> None:
                          help="output folder (default: results/compare/<A>-vs-<B>-seeds<first>-<last>[-<steps>q]/)")
     compare.add_argument("--overwrite", action="store_true",
                          help="replace an earlier comparison of other settings in --out")
+    compare.add_argument("--window", type=_window, default="2020-2030", metavar="START-END",
+                         help="quarters the who-gains table sums each money flow over: years (2020-2030) "
+                         "or quarters (2020Q1-2030Q4) (default: 2020-2030)")
     _add_executor_options(compare)
     compare.set_defaults(func=cmd_compare)
 

@@ -99,9 +99,10 @@ def compare_settings(a: str, b: str, replicates: int, base_seed: int, steps: int
 
 
 def compare_folder(a: str, b: str, replicates: int, base_seed: int = 0, steps: int | None = None,
-                   outcomes: Any = None) -> Path:
-    """results/compare/<A>-vs-<B>[-<hash>]-seeds<first>-<last>[-<steps>q]/; the hash
-    stands for scenario files and non-default outcomes."""
+                   outcomes: Any = None, window: tuple[str, str] | None = None) -> Path:
+    """results/compare/<A>-vs-<B>[-<hash>]-seeds<first>-<last>[-<steps>q][-w<start>-<end>]/;
+    the hash stands for scenario files and non-default outcomes, `window` for a
+    who-gains window other than the default (None)."""
     name = f"{slug(a)}-vs-{slug(b)}"
     if outcomes is not None or not (_scenario_id(a)[1] and _scenario_id(b)[1]):
         settings = compare_settings(a, b, replicates, base_seed, steps, outcomes)
@@ -109,6 +110,8 @@ def compare_folder(a: str, b: str, replicates: int, base_seed: int = 0, steps: i
     name += f"-seeds{base_seed}-{base_seed + replicates - 1}"
     if steps is not None:
         name += f"-{steps}q"
+    if window is not None:
+        name += f"-w{window[0]}-{window[1]}"
     return RESULTS_DIR / "compare" / name
 
 

@@ -85,3 +85,30 @@ def reporter_unit(reporter: str, stat: str = "value") -> str:
                     "asml_china_share", "china_domestic_tool_share") or reporter.startswith("smic_yield_"):
         return "fraction, 0-1"
     return "reporter's unit"
+
+
+def who_gains_text(table, a: str, b: str, window: tuple[str, str], notes: Sequence[str] = ()) -> str:
+    """The who-gains table (`experiments.compare.WhoGains.table`) for people: one block
+    per account (who earned, then who paid), a line per total, country and firm with the
+    cumulative flow under A and B, B - A with its 95% t interval (US$ million over the
+    window) and B - A as % of A; then what was left out and why."""
+    n = int(table["n"].max()) if len(table) else 0
+    unit = f"US$ m, {window[0]}-{window[1]}"
+    lines = [f"Who gains, who loses: {b} minus {a}, each flow summed over {window[0]}-{window[1]}; mean paired "
+             f"difference over {n} seeds, 95% t interval. A = {a}, B = {b}.",
+             "Earned: revenue (and gross profit where the model has costs); paid: the cost of chips to buyers."]
+    header = ["who", f"A ({unit})", f"B ({unit})", "B - A (US$ m)", "95% interval (US$ m)", "B - A, % of A"]
+    for account, rows in table.groupby("account", sort=False):
+        side = rows["side"].iloc[0]
+        cells = []
+        for row in rows.itertuples():
+            interval = (f"[{number(row.ci_low, True)}, {number(row.ci_high, True)}]"
+                        if math.isfinite(row.ci_low) else "[needs 2+ seeds]")
+            relative = number(100 * row.relative, True) + "%" if math.isfinite(row.relative) else "-"
+            who = row.who if row.level != "firm" else f"  {row.who} ({row.country})"
+            cells.append([who, number(row.mean_a), number(row.mean_b), number(row.mean_difference, True),
+                          interval, relative])
+        lines += ["", f"{account} ({side})", format_table(cells, header, [False, True, True, True, True, True])]
+    if notes:
+        lines += ["", "Left out:"] + [f"  - {note}" for note in notes]
+    return "\n".join(lines)

@@ -99,6 +99,9 @@ def build_agents(model) -> None:
         np.array([w.wafer_cost_usd.variable[t.value] for t in TIERS]),
         np.array([w.wafer_cost_usd.recent_share_2019[t.value] for t in TIERS]),
         np.array(["euv" in w.bill_of_tools[t.value] for t in TIERS]), costs.CostRules.of(p))
+    # The prices each quarter's wafers were sold at (what buyers paid: model.reporters),
+    # kept before the quarter's price update moves `fleet.price`.
+    model.wafer_sale_price = model.fleet.price.copy()
     model.origin = origin = parse_quarter(str(w.meta["first_quarter"]))
     model.firms = []
     for spec in w.firms:

@@ -225,8 +225,10 @@ class ChipMarketModel(mesa.Model):
         """Phase 7: deliveries become dies, revenue and costs (the foundries' books);
         prices move toward their cost-plus targets; preferences adapt."""
         market, p = self.wafer_market, self.parameters
-        # What a wafer earns: the foundry's price of the tier x its generation mix's premium.
-        settled = market.settle(self.fleet.price * self.generations.price_premium(), self.foundry_yields())
+        # What a wafer earns: the foundry's price of the tier x its generation mix's premium
+        # (kept for the reporters: what buyers paid, before the quarter's price update).
+        self.wafer_sale_price[...] = self.fleet.price * self.generations.price_premium()
+        settled = market.settle(self.wafer_sale_price, self.foundry_yields())
         for foundry, ordered, delivered, revenue, china_revenue in zip(
                 self.foundries, settled.ordered, settled.delivered, settled.revenue.tolist(),
                 settled.china_revenue.tolist()):

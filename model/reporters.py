@@ -11,6 +11,11 @@ simulated, where what several reporters share (capacities, yields, revenue total
 computed once (`_once`), not once per reporter. A family reporter (`tracked_capacities`,
 `tracked_yields`, `foundry_shares`, `price_indices`) gives the values of several
 columns (one per tier or per named foundry) in one call.
+
+Who gains, who loses (`MONEY_FLOWS`): each money flow, US$ million per quarter, has a
+stem S and columns `S` (total), `S_<CC>` (one home country, ISO code in upper case) and
+for sellers `S_<firm>` (one named agent, the slug of its name in lower case): e.g.
+`foundry_revenue_usd_m_TW`, `vendor_revenue_usd_m_asml`, `fabless_wafer_cost_usd_m_CN`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from __future__ import annotations
 import math
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 import mesa
@@ -98,7 +105,6 @@ class Roster:
         self.list_price = model.fleet.reference_price / factor[:, None]
         # Rows of the world's named (not synthetic) foundries, which have share columns.
         self.named_foundries = [row for row, spec in enumerate(model.world.foundries) if not spec.synthetic]
-        self.foundry_countries = sorted({f.country for f in model.foundries})
         self.foreign_vendors = [v for v in model.vendors if v.country != "CN"]
         self.domestic_vendors = [v for v in model.vendors if v.country == "CN"]
         self._names = {kind: ([a.name for a in getattr(model, kind)], [a.country for a in getattr(model, kind)])
@@ -205,6 +211,11 @@ class Quarter:
     def delivered_by_firm(self) -> np.ndarray:
         """Per firm, delivered wafers over all tiers."""
         return np.add.reduce(self.model.firm_figures.delivered, axis=1)
+
+    @_once
+    def wafer_cost(self) -> np.ndarray:
+        """Per fabless firm, what it paid for its wafers this quarter (`wafer_cost_by_firm`)."""
+        return wafer_cost_by_firm(self.model)
 
     @_once
     def foundry_revenues(self) -> list[float]:
@@ -470,15 +481,6 @@ def foundry_costs_usd_m(q: Quarter) -> float:
     return float(sum(f.cost_usd_m for f in q.model.foundries))
 
 
-def gross_profit_by_country(q: Quarter) -> list[float]:
-    """Foundries' gross profit by the foundry's country (US$ million), countries in
-    `Roster.foundry_countries` order."""
-    totals = dict.fromkeys(q.roster.foundry_countries, 0.0)
-    for f in q.model.foundries:
-        totals[f.country] += f.gross_profit_usd_m
-    return list(totals.values())
-
-
 def advanced_costs_per_good_wafer(q: Quarter) -> list[float]:
     """Each named foundry's cost per good wafer at the advanced tiers (US$; NaN where it
     has no capacity), foundry by foundry, tiers in order."""
@@ -509,6 +511,141 @@ def china_domestic_tool_share(q: Quarter) -> float:
     total = sum(v.china_revenue_usd_m for v in q.model.vendors)
     domestic = sum(v.china_revenue_usd_m for v in q.roster.domestic_vendors)
     return domestic / total if total > 0 else np.nan
+
+
+# ------------------------------------------------------- who gains, who loses
+COUNTRY_NAMES = {"US": "United States", "CN": "China", "TW": "Taiwan", "KR": "South Korea", "JP": "Japan",
+                 "NL": "Netherlands", "DE": "Germany", "FR": "France", "GB": "United Kingdom", "SG": "Singapore",
+                 "IL": "Israel", "IN": "India"}
+"""Human names of the ISO 3166 codes the worlds use (tables print them; a code missing
+here prints as itself)."""
+
+
+def wafer_cost_by_firm(model) -> np.ndarray:
+    """Per fabless firm (firm order), what it paid for the wafers delivered to it this
+    quarter: price x wafers over its wafer edges, at the prices the quarter's wafers
+    were sold at (`ChipMarketModel.wafer_sale_price`, before this quarter's price
+    update), US$ million. The same products, divided the same way, as the foundries'
+    revenue (`WaferMarket.settle`), so the firms' sum is the foundries' revenue."""
+    market = model.wafer_market
+    paid = np.ravel(model.wafer_sale_price).take(market.seller)
+    paid *= market.flow
+    paid /= 1e6
+    return np.bincount(market.edges.buyer, weights=paid, minlength=len(model.firms))
+
+
+def _firm_wafer_cost(q: Quarter) -> np.ndarray:
+    return q.wafer_cost
+
+
+@dataclass(frozen=True)
+class MoneyFlow:
+    """One money flow of the who-gains accounts, US$ million per quarter, per agent of
+    one kind. `stem` names its columns (see `money_flow_columns`); `kind` is the model's
+    list of the agents it belongs to; `side` is 'earned' (sellers' revenue or profit) or
+    'paid' (the cost of chips to buyers); `by_firm`: a model column per named agent too
+    (else per country only: the agent frame has it per agent); `attr`: the agents'
+    attribute it reads (None: `values`, a function of the `Quarter`, computes it)."""
+
+    stem: str
+    label: str
+    kind: str
+    side: str
+    by_firm: bool
+    attr: str | None = None
+    values: Callable | None = None
+
+    def present(self, model) -> bool:
+        """Whether this model records the flow: every agent of its kind carries `attr`
+        from construction (a flow read from an attribute the agents lack, such as gross
+        profit before foundries have costs, is absent, never invented)."""
+        agents = getattr(model, self.kind)
+        return self.attr is None or all(hasattr(a, self.attr) for a in agents)
+
+    def per_agent(self, q: Quarter) -> np.ndarray:
+        """This quarter's values, one per agent of `kind` in model order (US$ million)."""
+        if self.values is not None:
+            return self.values(q)
+        return np.array([getattr(a, self.attr) for a in getattr(q.model, self.kind)], dtype=float)
+
+
+MONEY_FLOWS: tuple[MoneyFlow, ...] = (
+    MoneyFlow("foundry_revenue_usd_m", "Foundry revenue", "foundries", "earned", True, "revenue_usd_m"),
+    MoneyFlow("foundry_gross_profit_usd_m", "Foundry gross profit", "foundries", "earned", True,
+              "gross_profit_usd_m"),
+    MoneyFlow("vendor_revenue_usd_m", "Equipment vendor revenue", "vendors", "earned", True, "revenue_usd_m"),
+    MoneyFlow("designer_revenue_usd_m", "Accelerator designer revenue, net of licence fees", "designers",
+              "earned", True, "revenue_usd_m"),
+    MoneyFlow("fabless_wafer_cost_usd_m", "Fabless firms' wafer bill", "firms", "paid", False,
+              values=_firm_wafer_cost),
+    MoneyFlow("buyer_accelerator_cost_usd_m", "Accelerator buyers' bill", "buyers", "paid", False, "spent_usd_m"),
+)
+"""The who-gains accounts, in the order `chipstate compare` prints them. Columns, for
+a flow with stem S (US$ million per quarter each):
+
+- `S`: the total over every agent of the kind (`foundry_revenue_usd_m` is the
+  model's existing total of all modelled foundries' revenue);
+- `S_<CC>`: the agents whose home country has ISO code CC (upper case), one column per
+  country present among them at set-up (`foundry_revenue_usd_m_TW`);
+- `S_<firm>`: one named agent (the slug of its name, lower case), for flows `by_firm`
+  (`vendor_revenue_usd_m_asml`); synthetic long-tail agents count in their country and
+  the total only.
+
+The fabless firms' wafer bill per firm is the firm frame's `wafer_cost_usd_m`; the
+accelerator buyers' is the buyer frame's `spent_usd_m`."""
+
+
+class FlowLayout:
+    """Where a money flow's values go: its agents' country (index into `countries`) and
+    the rows of its named agents, fixed at set-up."""
+
+    def __init__(self, flow: MoneyFlow, model) -> None:
+        self.flow = flow
+        agents = getattr(model, flow.kind)
+        country = [a.country for a in agents]
+        self.countries = sorted(set(country))
+        self.country_index = np.array([self.countries.index(c) for c in country], dtype=np.int64)
+        self.rows = _named_rows(model, flow.kind) if flow.by_firm else []
+        self.names = [agents[row].name for row in self.rows]
+        self.name_countries = [agents[row].country for row in self.rows]
+
+    def columns(self) -> tuple[str, ...]:
+        stem = self.flow.stem
+        total = () if stem == "foundry_revenue_usd_m" else (stem,)  # that total is already a column
+        return (*total, *(f"{stem}_{c}" for c in self.countries), *(f"{stem}_{slug(n)}" for n in self.names))
+
+    def values(self, q: Quarter) -> list[float]:
+        """The flow's columns this quarter: its total (unless already a column), per
+        country, per named agent."""
+        per_agent = self.flow.per_agent(q)
+        total = [] if self.flow.stem == "foundry_revenue_usd_m" else [float(per_agent.sum())]
+        countries = np.bincount(self.country_index, weights=per_agent, minlength=len(self.countries))
+        return total + countries.tolist() + per_agent.take(self.rows).tolist()
+
+
+def _named_rows(model, kind: str) -> list[int]:
+    """Rows of the world's own (not synthetic) agents of a kind, which have columns of
+    their own."""
+    agents = getattr(model, kind)
+    if kind == "foundries":
+        return [row for row, spec in enumerate(model.world.foundries) if not spec.synthetic]
+    if kind == "vendors":  # synthetic vendors are appended after the world's (model.synthetic)
+        return list(range(len(agents) - model.parameters.synthetic_vendors))
+    return list(range(len(agents)))
+
+
+def money_flow_layouts(model) -> list[FlowLayout]:
+    """The layouts of the money flows this model records (`MoneyFlow.present`)."""
+    return [FlowLayout(flow, model) for flow in MONEY_FLOWS if flow.present(model)]
+
+
+def money_flow_columns(model) -> dict[str, tuple[str, ...]]:
+    """Per money flow this model records, by stem: its model-frame columns."""
+    return {layout.flow.stem: layout.columns() for layout in money_flow_layouts(model)}
+
+
+def _flow_values(layout: FlowLayout, q: Quarter) -> list[float]:
+    return layout.values(q)
 
 
 # ------------------------------------------------------------------------- graph
@@ -566,8 +703,6 @@ def model_reporters(model) -> dict:
         tuple(f"price_index_{t.key}" for t in TIERS): price_indices,
         tuple(f"{name}_gross_margin" for name in named): foundry_gross_margins,
         "foundry_cost_usd_m": foundry_costs_usd_m,
-        tuple(f"foundry_gross_profit_usd_m_{c.lower()}" for c in sorted({f.country for f in model.foundries})):
-            gross_profit_by_country,
         tuple(f"{name}_cost_per_good_wafer_{TIERS[t].key}" for name in named for t in ADVANCED):
             advanced_costs_per_good_wafer,
         "china_self_sufficiency": china_self_sufficiency,
@@ -578,6 +713,9 @@ def model_reporters(model) -> dict:
         "active_edges": active_edges,
         "cut_edges": cut_edges,
     }
+    # who gains, who loses: the money flows by country and named firm (MONEY_FLOWS)
+    for layout in money_flow_layouts(model):
+        out[layout.columns()] = partial(_flow_values, layout)
     return out
 
 
@@ -596,7 +734,7 @@ def column_names(key) -> tuple[str, ...]:
 # records from those per-agent reporters.
 FIRM_COLUMNS = ["name", "country", "demand_wafers", "ordered_wafers", "delivered_wafers",
                 "advanced_demand_wafers", "advanced_delivered_wafers", "fallback_wafers",
-                "ai_dies", "domestic_wafers"]
+                "ai_dies", "domestic_wafers", "wafer_cost_usd_m"]
 FOUNDRY_TIER_COLUMNS = tuple([f"{quantity}_{t.key}" for t in TIERS]
                              for quantity in ("capacity", "yield", "price_usd", "delivered", "cost_per_wafer_usd",
                                               "cost_per_good_wafer_usd"))
@@ -656,7 +794,7 @@ def firm_snapshot(q: Quarter) -> list[np.ndarray]:
     return [
         np.add.reduce(figures.demand, axis=1), np.add.reduce(figures.ordered, axis=1), q.delivered_by_firm,
         q.advanced("demand"), q.advanced("delivered"),
-        figures.fallback_wafers.copy(), figures.ai_dies.copy(), figures.domestic_wafers.copy(),
+        figures.fallback_wafers.copy(), figures.ai_dies.copy(), figures.domestic_wafers.copy(), q.wafer_cost,
     ]
 
 
@@ -795,7 +933,7 @@ def agenttype_reporters(designers: list[str] = ()) -> dict:
             "advanced_demand_wafers": partial(_advanced, "demand"),
             "advanced_delivered_wafers": partial(_advanced, "delivered"),
             "fallback_wafers": "fallback_wafers", "ai_dies": "ai_dies",
-            "domestic_wafers": "domestic_wafers"}
+            "domestic_wafers": "domestic_wafers", "wafer_cost_usd_m": _wafer_cost}
     vendor = {"name": "name", "country": "country", "revenue_usd_m": "revenue_usd_m",
               "china_revenue_usd_m": "china_revenue_usd_m", "china_share": "china_share",
               "subsidy_usd_m": "subsidy_usd_m", "output_units": partial(_sum_dict, "output"),
@@ -820,6 +958,10 @@ def agenttype_reporters(designers: list[str] = ()) -> dict:
                 "booked_packages": "booked_packages", "china_packages": "china_packages"}
     return {Foundry: foundry, FablessFirm: firm, EquipmentVendor: vendor, Government: government,
             AcceleratorDesigner: designer, MemoryMaker: memory, Packager: packager, ComputeBuyer: buyer}
+
+
+def _wafer_cost(agent) -> float:
+    return float(wafer_cost_by_firm(agent.model)[agent.row])
 
 
 def _received_from(designer: str, agent) -> float:

@@ -38,7 +38,7 @@ def test_scenarios_lists_one_line_each():
     result = chipstate("scenarios")
     assert result.returncode == 0
     lines = result.stdout.strip().splitlines()
-    assert len(lines) == 10 and lines[0].startswith("escalation")
+    assert len(lines) == 12 and lines[0].startswith("buildout_only") and lines[1].startswith("controls_only")
 
 
 def test_help_everywhere():

@@ -10,8 +10,8 @@ import pytest
 from helpers import chipstate
 from model import ChipMarketModel, ScenarioError, list_scenarios, load_scenario
 
-SHIPPED = ["escalation", "hbm_sealed", "historical", "leaky", "no_controls", "no_die_bank", "no_h20_licence",
-           "no_purchase_guidance", "retaliation", "state_allocation"]
+SHIPPED = ["buildout_only", "controls_only", "escalation", "hbm_sealed", "historical", "leaky", "no_controls",
+           "no_die_bank", "no_h20_licence", "no_purchase_guidance", "retaliation", "state_allocation"]
 
 
 def test_shipped_scenarios_load_and_differ():
@@ -37,6 +37,9 @@ def test_shipped_scenarios_load_and_differ():
     assert default - {r.id for r in loaded["no_h20_licence"].rules} == {"us-2025-04-h20-licence",
                                                                           "us-2025-08-h20-licence-fee"}
     assert default - {r.id for r in loaded["no_purchase_guidance"].rules} == {"cn-2025-09-purchase-guidance"}
+    # The who-gains pair (issue 14; tests/test_who_gains.py checks the split in full).
+    assert {s.id for s in loaded["controls_only"].subsidies} == {s.id for s in loaded["no_controls"].subsidies}
+    assert {r.issuer for r in loaded["buildout_only"].rules} == {"China"}
 
 
 def test_every_historical_rule_cites_a_timeline_event():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -89,6 +90,8 @@ class Comparison:
     units: dict[str, str] = field(default_factory=dict)
     descriptions: dict[str, str] = field(default_factory=dict)
     figure: Path | None = None
+    gains: Any = None
+    """The who-gains table (`experiments.compare.WhoGains`), when the comparison made one."""
 
     def caption(self) -> str:
         seeds = sorted(self.paired["seed"].unique()) if len(self.paired) else []
