@@ -5,7 +5,7 @@ units on order by age in quarters: column a holds orders placed a quarters ago, 
 column those placed that long ago or longer (all of them due). An order may be filled
 from the quarter its age reaches its category's lead time on; each seller (vendor x
 category cell) fills its due orders oldest first, up to its output, orders of the same
-age pro rata (`model.market.clear` with the ages as priority classes). Nothing here
+age pro rata (the rounds of `model.market.clear`, a round an age). Nothing here
 knows about agents, Mesa or the graph; `model.markets.ToolMarket` holds a book and the
 model calls it in its tool phase.
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.market import clear
 
 
 def book_ages(lead: np.ndarray) -> int:
@@ -41,16 +40,24 @@ def fill_due(book: np.ndarray, lead: np.ndarray, capacity: np.ndarray, seller: n
     capacity uses all of it."""
     book = np.asarray(book, dtype=float)
     n_edges, n_ages = book.shape
+    filled = np.zeros_like(book)
     if not n_edges:
-        return np.zeros_like(book)
-    ages = np.arange(n_ages)
-    due = (ages[None, :] >= np.asarray(lead)[:, None]) & np.asarray(eligible, dtype=bool)[:, None]
-    # One entry per (edge, age), oldest age = priority class 0 (served first, uncapped:
-    # what an older class cannot take, the next one competes for).
-    priority = np.broadcast_to(n_ages - 1 - ages, book.shape).ravel()
-    flat_seller = np.repeat(np.asarray(seller), n_ages)
-    filled = clear(capacity, book.ravel(), flat_seller, due.ravel(), priority, np.ones(n_ages))
-    return filled.reshape(book.shape)
+        return filled
+    seller = np.asarray(seller)
+    n_sellers = len(capacity)
+    left = np.maximum(np.asarray(capacity, dtype=float), 0.0)
+    ok = np.asarray(eligible, dtype=bool)
+    lead = np.asarray(lead)
+    # Oldest age first (the rounds of `model.market.clear` with the ages as priority
+    # classes, each over one column): what an age cannot take, the next competes for.
+    for age in range(n_ages - 1, -1, -1):
+        due = np.where(ok & (lead <= age), np.maximum(book[:, age], 0.0), 0.0)
+        wanted = np.bincount(seller, weights=due, minlength=n_sellers)
+        ratio = np.divide(np.minimum(left, wanted), wanted, out=np.zeros(n_sellers), where=wanted > 0)
+        granted = np.minimum(ratio[seller] * due, due)  # rounding never fills above an order
+        filled[:, age] = granted
+        left = np.maximum(left - np.bincount(seller, weights=granted, minlength=n_sellers), 0.0)
+    return filled
 
 
 def age_book(book: np.ndarray) -> np.ndarray:
