@@ -149,6 +149,7 @@ class ToolMarket:
         lead = np.zeros(n_cat, dtype=np.int64) if lead_quarters is None else np.asarray(lead_quarters, dtype=np.int64)
         self.lead = lead[edges.category] if len(edges) else np.zeros(0, dtype=np.int64)
         self.book = np.zeros((len(edges), backlog.book_ages(self.lead)))
+        self._seller_lead = np.tile(lead, n_vendors)  # per seller cell (vendor x category, flat)
         self.cancelled = np.zeros(len(edges))  # units cancelled since the last sale, per edge
         self.last = ToolBooks.empty(len(edges))
         self.n_foundries = n_foundries
@@ -216,7 +217,9 @@ class ToolMarket:
         self.reachable = np.bincount(
             self.group, weights=eligible, minlength=self.n_foundries * n_cat * n_tier
         ).reshape(self.n_foundries, n_cat, n_tier) > 0
-        orders = split_orders(demand, self.group, self._weights[1], eligible)
+        waits = self.wait_factor(capacity)
+        weights = self._weights[1] if waits is None else self._weights[1] * waits[self.seller]
+        orders = split_orders(demand, self.group, weights, eligible)
         if not math.isfinite(stockpile_factor) or np.count_nonzero(at_risk):
             orders *= 1.0 + stockpile_factor * at_risk
         flow = self._book_and_fill(orders, capacity, eligible)
@@ -263,8 +266,13 @@ class ToolMarket:
             # share x 1.0 is the share), kept while the eligible edges and bias stay.
             self._share = split_orders(np.ones(n_groups), self.group, self._weights[1], eligible)
             self._split_key = split_key
-        orders = np.take(np.asarray(demand, dtype=float), self.group)
-        orders *= self._share  # share x demand, as `split_orders` makes it
+        waits = self.wait_factor(np.asarray(capacity, dtype=float))
+        if waits is None:
+            orders = np.take(np.asarray(demand, dtype=float), self.group)
+            orders *= self._share  # share x demand, as `split_orders` makes it
+        else:  # a vendor's long book moves this quarter's split: made afresh
+            orders = split_orders(np.asarray(demand, dtype=float), self.group,
+                                  self._weights[1] * waits[self.seller], eligible)
         if not math.isfinite(stockpile_factor) or (at_risk is not None and np.count_nonzero(at_risk)):
             orders *= 1.0 + stockpile_factor * (np.zeros(len(edges)) if at_risk is None else at_risk)
         flow = self._book_and_fill(orders, np.array(capacity, dtype=float), eligible)
@@ -293,6 +301,19 @@ class ToolMarket:
         self.cancelled = np.zeros(len(self.edges))
         self.edges.volume = flow
         return flow
+
+    def wait_factor(self, capacity: np.ndarray) -> np.ndarray | None:
+        """Per seller cell, how buyers weight it for new orders by the wait its book
+        implies: min(1, (lead + 1) x output / units on its book). A vendor whose book
+        holds more than its lead time's output (plus this quarter's) is weighted down in
+        proportion, so new orders go where tools will come sooner (ASSUMPTION: buyers
+        book where delivery slots are; its book then stays near its lead time's worth of
+        output). None when no book is that long (every factor 1)."""
+        on_book = np.bincount(self.seller, weights=self.book.sum(axis=1), minlength=self.n_sellers)
+        slots = (self._seller_lead + 1) * np.maximum(capacity, 0.0)
+        if not np.count_nonzero(on_book > slots):
+            return None
+        return np.divide(slots, on_book, out=np.ones(self.n_sellers), where=on_book > slots)
 
     def cancel(self, edges: np.ndarray) -> np.ndarray:
         """Cancel the orders on `edges` (indices: relations a rule has cut); the units
