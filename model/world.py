@@ -438,7 +438,7 @@ class World(_Data):
                                           "('source', 'note', '<field>_source')",
                                           {"key": key, "keys": ", ".join(CATEGORY_NAMES)})
             if isinstance(lead, bool) or not isinstance(lead, int) or not 0 <= lead <= 12:
-                raise PydanticCustomError("number", "'{key}' = {value!r}; expected a whole number of quarters "
+                raise PydanticCustomError("number", "'{key}' = {value}; expected a whole number of quarters "
                                           "from 0 to 12", {"key": key, "value": lead})
         return value
 
