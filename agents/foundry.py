@@ -510,9 +510,12 @@ class FoundryFleet:
         return ToolOrders(np.zeros(shape), np.full(shape, shape[1] * shape[2]), np.zeros(shape[0]))
 
     def plan_tool_orders(self, quarter: int, bill, unit_price: dict[str, float], headroom: float,
-                         depreciation: float, reachable: np.ndarray | None, repurpose_share: float) -> ToolOrders:
+                         depreciation: float, reachable: np.ndarray | None, repurpose_share: float,
+                         on_order: np.ndarray | None = None) -> ToolOrders:
         """Every foundry's `plan_tool_orders` at once (`order_tools`): `reachable` is
-        (foundries, categories, tiers)."""
+        (foundries, categories, tiers); `on_order` (the same shape, units) the tools on
+        the vendors' books, which a foundry counts as its own as it does its stock (so
+        that an order waiting for its lead time is not placed again)."""
         if self._bills is None or self._bills[0] != bill:
             self._bills = (bill, OrderBills.parse(bill, self.foundries))
         capacity, pipeline = tier_totals(self.capacity, self.pipeline)
@@ -522,8 +525,11 @@ class FoundryFleet:
         budget = np.array([f.capex_ratio * f.revenue_usd_m + f.subsidy_usd_m for f in foundries])
         if self._price is None or self._price[0] is not unit_price:
             self._price = (unit_price, np.array([unit_price[c] for c in CATEGORY_NAMES]))
+        stock = self.inventory[..., 0] + self.inventory[..., 1]
+        if on_order is not None:
+            stock = stock + on_order
         return order_tools(quarter, self.pipeline.shape[1], self.forecast, grow, capacity, pipeline, depreciation,
-                           self.inventory[..., 0] + self.inventory[..., 1], self._bills[1], budget,
+                           stock, self._bills[1], budget,
                            self._price[1], reachable, repurpose_share)
 
     def age(self, depreciation: float, unserviced_extra: float) -> None:

@@ -62,6 +62,12 @@ class EquipmentVendor(ChipAgent):
         self.china_revenue_usd_m = 0.0
         self.orders_units: dict[str, float] = {c: 0.0 for c in output}
         self.subsidy_usd_m = 0.0
+        # Its order book (model.backlog): units ordered from it and shipped this quarter,
+        # and what it has on order at the quarter's end (units, US$ million).
+        self.ordered_units = 0.0
+        self.delivered_units = 0.0
+        self.backlog_units = 0.0
+        self.backlog_usd_m = 0.0
 
     @property
     def china_share(self) -> float:
@@ -87,6 +93,12 @@ class EquipmentVendor(ChipAgent):
     def record_sales(self, revenue_usd_m: float, china_revenue_usd_m: float, orders_units: dict[str, float]) -> None:
         """The quarter's sales, as the tool market resolved them."""
         self.revenue_usd_m, self.china_revenue_usd_m, self.orders_units = revenue_usd_m, china_revenue_usd_m, orders_units
+
+    def record_books(self, ordered_units: float, delivered_units: float, backlog_units: float,
+                     backlog_usd_m: float) -> None:
+        """The quarter's order book, as the tool market kept it."""
+        self.ordered_units, self.delivered_units = ordered_units, delivered_units
+        self.backlog_units, self.backlog_usd_m = backlog_units, backlog_usd_m
 
     def adopt(self, plan: OutputPlan) -> None:
         """Carry out an output plan of this vendor's (`plan_output`)."""

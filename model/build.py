@@ -181,7 +181,10 @@ def build_graph(model) -> None:
         for c_name, value in vendor.weight.items():
             vendor_weight[v, CATEGORY_INDEX[c_name]] = value
     unit_price = np.array([model.tool_price[c.value] for c in TOOL_CATEGORIES])
-    model.tool_market = ToolMarket(tools, vendor_weight, vendor_country, foundry_country, unit_price, n_foundries)
+    scale = model.parameters.tool_lead_scale
+    lead = np.array([round(w.lead_quarters(c.value) * scale) for c in TOOL_CATEGORIES], dtype=np.int64)
+    model.tool_market = ToolMarket(tools, vendor_weight, vendor_country, foundry_country, unit_price, n_foundries,
+                                   lead)
 
     relations = Relations(
         buyer=wafers.buyer, group=wafers.buyer * n_tiers + wafers.tier,

@@ -103,7 +103,14 @@ def _cut(model, rule: Rule, edges: EdgeSet) -> None:
         escaped = mask & (model.rng.random(len(mask)) >= enforcement)
         model.log_edges("leak", rule.id, edges, np.flatnonzero(escaped), "not enforced on this relation")
         mask &= ~escaped
-    model.log_edges("cut", rule.id, edges, model.trade.switch_off(edges, mask, rule.id), rule.event)
+    cut = model.trade.switch_off(edges, mask, rule.id)
+    model.log_edges("cut", rule.id, edges, cut, rule.event)
+    if edges.kind == "tools" and len(cut):
+        # Orders on the vendors' books over a cut relation are cancelled, for good: a
+        # lifted rule restores the relation, not the orders.
+        cancelled = model.tool_market.cancel(np.asarray(cut, dtype=np.intp))
+        model.log_edges("cancel", rule.id, edges, np.flatnonzero(cancelled > 0),
+                        "orders on the vendor's book cancelled")
 
 
 def allocate_state_priority(model, directives) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model import backlog
 from model.graph import EdgeSet, Segments, stacked_layout
 from model.market import SPARSE_MIN_EDGES, clear, split_orders
 from model.technology import TIERS, TOOL_CATEGORIES
@@ -131,12 +132,26 @@ class WaferSettlement:
 
 class ToolMarket:
     """vendor -> foundry tools of a category for use at a tier. Sellers are vendor x
-    category cells; buyers' demand is per foundry x category x tier group."""
+    category cells; buyers' demand is per foundry x category x tier group.
+
+    Orders join the vendors' books (`book`: units per edge x age in quarters,
+    `model.backlog`): each seller fills its due orders (placed at least its category's
+    lead time ago) oldest first, up to its output; orders on an edge a rule cuts are
+    cancelled (`cancel`) and never come back. `last` keeps the quarter's books:
+    placed, filled and cancelled units per edge."""
 
     def __init__(self, edges: EdgeSet, vendor_weight: np.ndarray, vendor_country: np.ndarray,
-                 foundry_country: np.ndarray, unit_price: np.ndarray, n_foundries: int) -> None:
+                 foundry_country: np.ndarray, unit_price: np.ndarray, n_foundries: int,
+                 lead_quarters: np.ndarray | None = None) -> None:
         n_cat, n_tier, n_vendors = len(TOOL_CATEGORIES), len(TIERS), len(vendor_country)
         self.edges = edges
+        # Lead time (quarters) per edge, from its category's; the book's ages.
+        lead = np.zeros(n_cat, dtype=np.int64) if lead_quarters is None else np.asarray(lead_quarters, dtype=np.int64)
+        self.lead = lead[edges.category] if len(edges) else np.zeros(0, dtype=np.int64)
+        self.book = np.zeros((len(edges), backlog.book_ages(self.lead)))
+        self._seller_lead = np.tile(lead, n_vendors)  # per seller cell (vendor x category, flat)
+        self.cancelled = np.zeros(len(edges))  # units cancelled since the last sale, per edge
+        self.last = ToolBooks.empty(len(edges))
         self.n_foundries = n_foundries
         self.weight = vendor_weight[edges.supplier, edges.category]  # buyers' base preference
         self.group = (edges.buyer * n_cat + edges.category) * n_tier + edges.tier
@@ -182,7 +197,9 @@ class ToolMarket:
 
         Demand splits over vendors by the buyers' preference (Chinese buyers weight
         domestic vendors by `bias`); orders on relations an announced rule will cut are
-        `stockpile_factor` x larger; capacity is cleared pro rata. Also keeps
+        `stockpile_factor` x larger (pulled forward into the books); the orders join
+        the books and each seller's capacity fills its due orders oldest first
+        (`_book_and_fill`). Also keeps
         `reachable`: what each foundry can still buy (its next orders route around the
         rest).
 
@@ -200,11 +217,12 @@ class ToolMarket:
         self.reachable = np.bincount(
             self.group, weights=eligible, minlength=self.n_foundries * n_cat * n_tier
         ).reshape(self.n_foundries, n_cat, n_tier) > 0
-        orders = split_orders(demand, self.group, self._weights[1], eligible)
+        waits = self.wait_factor(capacity)
+        weights = self._weights[1] if waits is None else self._weights[1] * waits[self.seller]
+        orders = split_orders(demand, self.group, weights, eligible)
         if not math.isfinite(stockpile_factor) or np.count_nonzero(at_risk):
             orders *= 1.0 + stockpile_factor * at_risk
-        flow = clear(capacity, orders, self.seller, eligible)
-        edges.volume = flow
+        flow = self._book_and_fill(orders, capacity, eligible, at_risk)
         revenue = flow * self.edge_price
         revenue /= 1e6
         return ToolSales(flow=flow, revenue=self.by_vendor.sums(revenue),
@@ -221,7 +239,8 @@ class ToolMarket:
         per seller cell), the last three as lists: the same numbers as `sell`'s, with
         what depends only on the eligible edges (which rarely change) kept from quarter
         to quarter: `reachable` and the split's shares (`split_orders`, whose demand is
-        multiplied in last); capacity is cleared by `clear`; the sums are one `reduceat`."""
+        multiplied in last); the orders join the books, filled by `_book_and_fill`; the
+        sums are one `reduceat`."""
         edges = self.edges
         if len(edges) >= SPARSE_MIN_EDGES:  # the kernels' sparse forms
             n_tier = len(TIERS)
@@ -247,12 +266,16 @@ class ToolMarket:
             # share x 1.0 is the share), kept while the eligible edges and bias stay.
             self._share = split_orders(np.ones(n_groups), self.group, self._weights[1], eligible)
             self._split_key = split_key
-        orders = np.take(np.asarray(demand, dtype=float), self.group)
-        orders *= self._share  # share x demand, as `split_orders` makes it
+        waits = self.wait_factor(np.asarray(capacity, dtype=float))
+        if waits is None:
+            orders = np.take(np.asarray(demand, dtype=float), self.group)
+            orders *= self._share  # share x demand, as `split_orders` makes it
+        else:  # a vendor's long book moves this quarter's split: made afresh
+            orders = split_orders(np.asarray(demand, dtype=float), self.group,
+                                  self._weights[1] * waits[self.seller], eligible)
         if not math.isfinite(stockpile_factor) or (at_risk is not None and np.count_nonzero(at_risk)):
             orders *= 1.0 + stockpile_factor * (np.zeros(len(edges)) if at_risk is None else at_risk)
-        flow = clear(np.array(capacity, dtype=float), orders, self.seller, eligible)
-        edges.volume = flow
+        flow = self._book_and_fill(orders, np.array(capacity, dtype=float), eligible, at_risk)
         revenue = flow * self.edge_price
         revenue /= 1e6
         layout = self._sum_layout
@@ -260,6 +283,78 @@ class ToolMarket:
         sums = np.add.reduceat(layout, self._sum_starts).tolist()
         n_vendors = len(self.by_vendor.bounds) - 1
         return flow, sums[:n_vendors], sums[n_vendors:2 * n_vendors], sums[2 * n_vendors:]
+
+
+    def _book_and_fill(self, orders: np.ndarray, capacity: np.ndarray, eligible: np.ndarray,
+                       at_risk: np.ndarray | None = None) -> np.ndarray:
+        """This quarter's `orders` (units per edge) join the books at age 0; each seller's
+        `capacity` fills its due orders on `eligible` edges oldest first
+        (`model.backlog.fill_due`); the books age a quarter. On an edge `at_risk` of an
+        announced rule the lead time is waived: vendors ship what the buyer has on order
+        before the rule takes effect (ASSUMPTION: ASML's China sales peaked between the
+        Dutch rules' announcement and effect, 46% of its sales in 2023Q3: calibration.csv
+        asml_china_share). Returns the units filled per edge (also the edges' volume) and
+        keeps the quarter's books in `last`."""
+        before = self.book.sum(axis=1) + self.cancelled  # the book as last quarter left it
+        self.book[:, 0] += orders
+        lead = self.lead if at_risk is None or not np.count_nonzero(at_risk) else np.where(at_risk > 0, 0, self.lead)
+        filled = backlog.fill_due(self.book, lead, capacity, self.seller, eligible)
+        self.book -= filled
+        self.book = backlog.age_book(self.book)
+        flow = filled.sum(axis=1)
+        self.last = ToolBooks(before=before, placed=np.array(orders, dtype=float), filled=flow,
+                              cancelled=self.cancelled, after=self.book.sum(axis=1))
+        self.cancelled = np.zeros(len(self.edges))
+        self.edges.volume = flow
+        return flow
+
+    def wait_factor(self, capacity: np.ndarray) -> np.ndarray | None:
+        """Per seller cell, how buyers weight it for new orders by the wait its book
+        implies: min(1, (lead + 1) x output / units on its book). A vendor whose book
+        holds more than its lead time's output (plus this quarter's) is weighted down in
+        proportion, so new orders go where tools will come sooner (ASSUMPTION: buyers
+        book where delivery slots are; its book then stays near its lead time's worth of
+        output). None when no book is that long (every factor 1)."""
+        on_book = np.bincount(self.seller, weights=self.book.sum(axis=1), minlength=self.n_sellers)
+        slots = (self._seller_lead + 1) * np.maximum(capacity, 0.0)
+        if not np.count_nonzero(on_book > slots):
+            return None
+        return np.divide(slots, on_book, out=np.ones(self.n_sellers), where=on_book > slots)
+
+    def cancel(self, edges: np.ndarray) -> np.ndarray:
+        """Cancel the orders on `edges` (indices: relations a rule has cut); the units
+        cancelled per edge (counted in the next sale's `last.cancelled`)."""
+        cancelled = backlog.cancel(self.book, np.asarray(edges, dtype=np.intp))
+        self.cancelled += cancelled
+        return cancelled
+
+    def on_order(self) -> np.ndarray:
+        """Units on order per (foundry, category, tier of use): the books by buyer group."""
+        n_groups = self.n_foundries * len(TOOL_CATEGORIES) * len(TIERS)
+        return np.bincount(self.group, weights=self.book.sum(axis=1), minlength=n_groups).reshape(
+            self.n_foundries, len(TOOL_CATEGORIES), len(TIERS))
+
+    def by_vendor_units_and_usd(self, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-edge `units` summed by vendor: (units, US$ million at the unit prices)."""
+        return self.by_vendor.sums(units), self.by_vendor.sums(units * self.edge_price / 1e6)
+
+
+@dataclass(frozen=True)
+class ToolBooks:
+    """A quarter of the vendors' books, units per edge: the book at its start (`before`),
+    orders placed, filled and cancelled, and the book at its end (`after`):
+    before + placed - filled - cancelled == after."""
+
+    before: np.ndarray
+    placed: np.ndarray
+    filled: np.ndarray
+    cancelled: np.ndarray
+    after: np.ndarray
+
+    @classmethod
+    def empty(cls, n_edges: int) -> ToolBooks:
+        zero = np.zeros(n_edges)
+        return cls(zero, zero, zero, zero, zero)
 
 
 @dataclass(frozen=True)

@@ -140,8 +140,9 @@ class ChipMarketModel(mesa.Model):
             self.rationing = self.china.rationing(self.quarter_number)
 
     def _sell_tools(self) -> None:
-        """Phase 3: vendors fill last quarter's tool orders over active vendor->foundry
-        edges their technology can serve; then plan their next output."""
+        """Phase 3: last quarter's tool orders join the vendors' books; vendors fill the
+        due orders (placed a lead time ago or more, oldest first) over active
+        vendor->foundry edges their technology can serve; then plan their next output."""
         # Per seller cell (vendor x category, flat), the first tier its tools serve
         # (none: len(TIERS)) and its capacity, as each vendor offers them: a few dozen
         # cells, as Python lists (numpy's per-call cost would dominate).
@@ -156,6 +157,11 @@ class ChipMarketModel(mesa.Model):
             self.tool_orders.units.ravel(), capacity, first, bias, at_risk, self.parameters.stockpile_factor)
         for vendor, cells, r, cr in zip(self.vendors, self.vendor_cells, revenue, china_revenue):
             vendor.record_sales(r, cr, {c_name: ordered[i] for c_name, i in cells})
+        books = market.last
+        for vendor, placed, filled, units, usd in zip(
+                self.vendors, *(market.by_vendor.sums(x).tolist() for x in (books.placed, books.filled)),
+                *(x.tolist() for x in market.by_vendor_units_and_usd(books.after))):
+            vendor.record_books(placed, filled, units, usd)
         sold = (flow > 0).nonzero()[0]
         self.fleet.receive_tools(market.stock_cell[sold], flow[sold])
         floors, learning = self._domestic_litho_floors(), self.parameters.domestic_learning_rate
@@ -172,7 +178,8 @@ class ChipMarketModel(mesa.Model):
                             for f, foundry in enumerate(self.foundries)])  # each its own Foundry.install
         # Installing filled the pipeline; orders see it (every foundry's plan_tool_orders).
         self.tool_orders = self.fleet.plan_tool_orders(q, self.bill, self.tool_price, self.headroom,
-                                                       self.depreciation, reachable, repurpose)
+                                                       self.depreciation, reachable, repurpose,
+                                                       self.tool_market.on_order())
         # A foundry's capacity of a tier moves to the newest generation it runs (its new
         # capacity and `generation_migration` of the rest); converting buys tools, capex
         # beside its expansion (ASSUMPTION: conversion programmes are funded apart).

@@ -105,6 +105,9 @@ class Roster:
         self.list_price = model.fleet.reference_price / factor[:, None]
         # Rows of the world's named (not synthetic) foundries, which have share columns.
         self.named_foundries = [row for row, spec in enumerate(model.world.foundries) if not spec.synthetic]
+        self.advanced_cells = advanced_cells(model)
+        # Rows of the world's named (not synthetic) vendors, which have backlog columns.
+        self.named_vendors = named_vendors(model)
         self.foreign_vendors = [v for v in model.vendors if v.country != "CN"]
         self.domestic_vendors = [v for v in model.vendors if v.country == "CN"]
         self._names = {kind: ([a.name for a in getattr(model, kind)], [a.country for a in getattr(model, kind)])
@@ -481,11 +484,18 @@ def foundry_costs_usd_m(q: Quarter) -> float:
     return float(sum(f.cost_usd_m for f in q.model.foundries))
 
 
+def advanced_cells(model) -> list[tuple[int, int]]:
+    """(row, tier) of each named foundry's advanced tiers that it runs at all: the
+    cells with a cost-per-good-wafer column."""
+    return [(row, t) for row, spec in enumerate(model.world.foundries) if not spec.synthetic
+            for t in ADVANCED if TIERS[t].value in spec.tiers]
+
+
 def advanced_costs_per_good_wafer(q: Quarter) -> list[float]:
-    """Each named foundry's cost per good wafer at the advanced tiers (US$; NaN where it
-    has no capacity), foundry by foundry, tiers in order."""
+    """Each named foundry's cost per good wafer at the advanced tiers it runs (US$; NaN
+    before it has capacity there), foundry by foundry, tiers in order."""
     foundries = q.model.foundries
-    return [float(foundries[row].cost_per_good_wafer[t]) for row in q.roster.named_foundries for t in ADVANCED]
+    return [float(foundries[row].cost_per_good_wafer[t]) for row, t in q.roster.advanced_cells]
 
 
 def price_indices(q: Quarter) -> list[float]:
@@ -648,6 +658,20 @@ def _flow_values(layout: FlowLayout, q: Quarter) -> list[float]:
     return layout.values(q)
 
 
+def vendor_backlogs_usd_m(q: Quarter) -> list[float]:
+    """Per named vendor, the tools on its order book at the quarter's end (US$ million)."""
+    return [q.model.vendors[v].backlog_usd_m for v in q.roster.named_vendors]
+
+
+def tools_books_usd_m(q: Quarter) -> list[float]:
+    """The tool market's books this quarter (US$ million at unit prices): tools
+    ordered, delivered, cancelled (orders on relations a rule cut), and on order at
+    the quarter's end, over every vendor."""
+    market = q.model.tool_market
+    books, price = market.last, market.edge_price
+    return [float(np.dot(x, price)) / 1e6 for x in (books.placed, books.filled, books.cancelled, books.after)]
+
+
 # ------------------------------------------------------------------------- graph
 def active_edges(q: Quarter) -> int:
     return q.edge_counts[0]
@@ -703,13 +727,16 @@ def model_reporters(model) -> dict:
         tuple(f"price_index_{t.key}" for t in TIERS): price_indices,
         tuple(f"{name}_gross_margin" for name in named): foundry_gross_margins,
         "foundry_cost_usd_m": foundry_costs_usd_m,
-        tuple(f"{name}_cost_per_good_wafer_{TIERS[t].key}" for name in named for t in ADVANCED):
+        tuple(f"{slug(model.foundries[row].name)}_cost_per_good_wafer_{TIERS[t].key}"
+              for row, t in advanced_cells(model)):
             advanced_costs_per_good_wafer,
         "china_self_sufficiency": china_self_sufficiency,
         f"china_advanced_from_{foundry}": china_advanced_from_foundry,
         "vendor_china_share": vendor_china_share,
         f"{vendor}_china_share": tracked_vendor_china_share,
         "china_domestic_tool_share": china_domestic_tool_share,
+        TOOL_BOOK_COLUMNS: tools_books_usd_m,
+        tuple(f"{slug(model.vendors[v].name)}_backlog_usd_m" for v in named_vendors(model)): vendor_backlogs_usd_m,
         "active_edges": active_edges,
         "cut_edges": cut_edges,
     }
@@ -717,6 +744,14 @@ def model_reporters(model) -> dict:
     for layout in money_flow_layouts(model):
         out[layout.columns()] = partial(_flow_values, layout)
     return out
+
+
+def named_vendors(model) -> list[int]:
+    """Rows of the world's named vendors (the synthetic ones come after them)."""
+    return list(range(len(model.vendors) - model.parameters.synthetic_vendors))
+
+
+TOOL_BOOK_COLUMNS = ("tools_ordered_usd_m", "tools_delivered_usd_m", "tools_cancelled_usd_m", "tool_backlog_usd_m")
 
 
 def column_names(key) -> tuple[str, ...]:
@@ -804,12 +839,17 @@ def firm_columns(snapshots: list) -> dict:
 
 def vendor_snapshot(q: Quarter) -> list[tuple]:
     return [(v.revenue_usd_m, v.china_revenue_usd_m, v.china_share, v.subsidy_usd_m,
-             float(sum(v.output.values())), float(min(v.progress.values()))) for v in q.model.vendors]
+             float(sum(v.output.values())), float(min(v.progress.values())),
+             v.ordered_units, v.delivered_units, v.backlog_units, v.backlog_usd_m) for v in q.model.vendors]
+
+
+VENDOR_BOOK_COLUMNS = ["ordered_units", "delivered_units", "backlog_units", "backlog_usd_m"]
 
 
 def vendor_columns(snapshots: list) -> dict:
     return _scalar_columns(["revenue_usd_m", "china_revenue_usd_m", "china_share", "subsidy_usd_m",
-                            "output_units", "best_progress"], [row for s in snapshots for row in s])
+                            "output_units", "best_progress", *VENDOR_BOOK_COLUMNS],
+                           [row for s in snapshots for row in s])
 
 
 def government_snapshot(q: Quarter) -> list[tuple]:
@@ -937,7 +977,8 @@ def agenttype_reporters(designers: list[str] = ()) -> dict:
     vendor = {"name": "name", "country": "country", "revenue_usd_m": "revenue_usd_m",
               "china_revenue_usd_m": "china_revenue_usd_m", "china_share": "china_share",
               "subsidy_usd_m": "subsidy_usd_m", "output_units": partial(_sum_dict, "output"),
-              "best_progress": partial(_min_dict, "progress")}
+              "best_progress": partial(_min_dict, "progress"),
+              **{c: c for c in VENDOR_BOOK_COLUMNS}}
     government = {"name": "name", "country": "country", "rules_in_force": "rules_in_force",
                   "subsidy_usd_m": "subsidy_usd_m"}
     designer = {"name": "name", "country": "country", "demand_units": "demand_units", "accelerators": "units",

@@ -271,6 +271,12 @@ class Parameters(_Strict):
         description="Extra orders, as a share of normal orders, placed on a supply "
         "relation between a rule's announcement and its effect. Assumption.",
     )
+    tool_lead_scale: float = uncertainty(
+        1.0, ge=0.0, le=3.0,
+        description="Multiplier on the vendors' lead times by tool category (world "
+        "`tool_lead_quarters`, ASSUMPTION; rounded to whole quarters; 0: orders filled the "
+        "quarter they are placed). Range for sweeps 0.5-1.5.",
+    )
     preference_adaptation: float = uncertainty(
         0.15, ge=0.0, le=1.0,
         description="Share of the gap to its target supplier mix a firm closes each "

@@ -428,6 +428,9 @@ class World(_Data):
     """US$ per wafer by tier, before each foundry's price factor."""
     tool_unit_price_usd: dict[str, float | str]
     """US$ per tool capacity unit by category."""
+    tool_lead_quarters: dict[str, int | str] = Field(default_factory=dict)
+    """Vendors' lead time by category: whole quarters (0-12) from an order joining a
+    vendor's book to its first possible shipment (none given: 0, filled at once)."""
     bill_of_tools: dict[str, dict[str, dict[str, float | str]]]
     """Tool units by category per wafer/quarter of capacity, by tier and route (euv/duv)."""
     yields: Yields
@@ -457,6 +460,27 @@ class World(_Data):
     @classmethod
     def _price_per_tool(cls, value: Any) -> Any:
         return _numbers(value, CATEGORY_NAMES, "price (US$ per tool unit)")
+
+    @field_validator("tool_lead_quarters", mode="before")
+    @classmethod
+    def _lead_per_tool(cls, value: Any) -> Any:
+        if not isinstance(value, dict) or not value:
+            return value
+        missing = [c for c in CATEGORY_NAMES if c not in value]
+        if missing:
+            raise PydanticCustomError("missing", "no lead time for '{key}'; expected one for each of {keys}",
+                                      {"key": missing[0], "keys": ", ".join(CATEGORY_NAMES)})
+        for key, lead in value.items():
+            if isinstance(lead, str) and _is_note(key):
+                continue
+            if key not in CATEGORY_NAMES:
+                raise PydanticCustomError("unknown_key", "unknown key '{key}'; expected one of {keys} or a note "
+                                          "('source', 'note', '<field>_source')",
+                                          {"key": key, "keys": ", ".join(CATEGORY_NAMES)})
+            if isinstance(lead, bool) or not isinstance(lead, int) or not 0 <= lead <= 12:
+                raise PydanticCustomError("number", "'{key}' = {value}; expected a whole number of quarters "
+                                          "from 0 to 12", {"key": key, "value": lead})
+        return value
 
     @field_validator("market_cycle", mode="before")
     @classmethod
@@ -562,6 +586,10 @@ class World(_Data):
 
     def unit_price(self, category: str) -> float:
         return float(self.tool_unit_price_usd[category])
+
+    def lead_quarters(self, category: str) -> int:
+        """The vendors' lead time for `category` (quarters; 0 when the world gives none)."""
+        return int(self.tool_lead_quarters.get(category, 0))
 
     def bill(self, tier: Tier, route: str) -> dict[str, float]:
         """Tool units per wafer/quarter of capacity at `tier` by `route` ('euv'/'duv')."""

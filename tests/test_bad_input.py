@@ -226,6 +226,13 @@ CASES = [
          {"w.toml": _world("[wafer_cost_usd]\n", "[wafer_costs_usd]\n")}, names="w.toml"),
     Case("run-set-depreciation-life-out-of-range", _run("--set", "depreciation_life_years=0.5"),
          names="depreciation_life_years"),
+    Case("world-fractional-lead-time", WORLD_ARGS,
+         {"w.toml": _world("euv = 4\nduv_immersion = 3", "euv = 4.5\nduv_immersion = 3")}, names="w.toml"),
+    Case("world-missing-lead-time", WORLD_ARGS,
+         {"w.toml": _world("metrology = 1\nsource = \"ASSUMPTION (no row", "source = \"ASSUMPTION (no row")},
+         names="w.toml"),
+    Case("scenario-lead-scale-out-of-range", SCENARIO_ARGS,
+         {"bad.toml": _scenario("[parameters]\ntool_lead_scale = 4.0\n")}, names="bad.toml"),
     # -------------------------------------------------------------- sweep files
     Case("sweep-unknown-name", ["sweep", "nosuch", "--out", "{tmp}/out"], names="nosuch"),
     Case("sweep-not-toml", SWEEP_ARGS, {"s.toml": "[sweep\nname="}, names="s.toml"),
