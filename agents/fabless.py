@@ -21,7 +21,7 @@ import numpy as np
 
 from agents.base import ChipAgent
 from model.accelerators import AI_BOOM_QUARTER, ai_boom_log_growth
-from model.demand import choice_weights, demand_at_price, faced_price, localisation_level, price_response
+from model.demand import localisation_level, orders_at_price, price_response
 from model.market import SPARSE_MIN_EDGES, split_live, split_orders, zero_elsewhere
 from model.technology import TIER_INDEX, TIERS, Tier, gross_dies_per_wafer, parse_quarter
 
@@ -467,7 +467,7 @@ class FablessSector:
         # (`model.demand.localisation_level`), and per relation whether it is such a
         # home relation (made when first needed).
         self.localisation: dict[str, float] = {}
-        self._home: np.ndarray | None = None
+        self._home: tuple | None = None  # (the exposed countries, the mask of their home relations)
         self._country_names: np.ndarray | None = None  # the firms' countries, once each
         self._firm_country_code: np.ndarray | None = None  # per firm, its index in those
 
@@ -520,7 +520,7 @@ class FablessSector:
         (`exposure`: rules against each country this quarter; its firms'
         log-preference rises by `localisation_rate` per rule, `localisation_level`);
         each firm's non-AI orders for a tier then scale with the price it faces there
-        (`faced_price` over its logit weights) ** -`elasticity` (`demand_at_price`).
+        (the mean over its orders) ** -`elasticity` (`orders_at_price`).
         The forecast splits by the same logit weights and looks through prices, as
         through the cycle. With every one of these at 0 the orders are the
         preference split alone, to the bit.
@@ -568,15 +568,18 @@ class FablessSector:
         live = weighted[keep]  # split_orders' live edges
         flat, flat_ai = routed.ravel(), routed_ai.ravel()
         logit = weights[keep] if choice is None else choice(live, weights[keep])
-        if elasticity != 0.0 and price_ratio is not None:
-            faced = faced_price(logit, np.asarray(price_ratio, dtype=float).take(rel.seller[live]),
-                                rel.group[live], n_groups)
-            flat = demand_at_price(flat, flat_ai, price_response(faced, elasticity))
         if clean[0]:
+            at = live
             orders[live] = split_live(flat, rel.group[live], logit)
         else:
+            at = slice(None)
             dense = self.weight if choice is None else choice(np.arange(len(rel.group)), self.weight)
             orders = split_orders(flat, rel.group, dense, eligible_now)
+        if elasticity != 0.0 and price_ratio is not None:
+            # Each group's orders scale to what it wants at the price it faces there.
+            orders[at], flat = orders_at_price(orders[at], rel.group[at],
+                                               np.asarray(price_ratio, dtype=float).take(rel.seller[at]),
+                                               flat, flat_ai, elasticity)
         risky = at_risk.nonzero()[0]  # x 1.0 elsewhere: only the relations at risk change
         if len(risky):
             orders[risky] *= 1.0 + stockpile_factor * at_risk[risky]
@@ -614,29 +617,42 @@ class FablessSector:
 
     def _choice_factors(self, price_ratio: np.ndarray | None, sensitivity: float):
         """The logit weights of this quarter as a function (relations, their preference
-        weights) -> `choice_weights`, or None when neither prices nor localisation move
-        them (the preference weights are the logit weights)."""
+        weights) -> `choice_weights` of them, or None when neither prices nor
+        localisation move them (the preference weights are the logit weights).
+
+        The same products as `choice_weights` per relation, made from factors per
+        foundry x tier cell (`price_response` of its price ratio) and per firm (exp of
+        its country's log-preference), gathered for the relations asked about; the
+        home factor multiplies only the localised relations (elsewhere it is
+        exp(0) = 1, which changes no product)."""
         localised = any(v > 0 for v in self.localisation.values())
         priced = price_ratio is not None and sensitivity != 0.0
         if not (localised or priced):
             return None
         rel = self.relations
-        ratio = np.asarray(price_ratio, dtype=float) if priced else None
+        per_seller = price_response(price_ratio, sensitivity) if priced else None
         if localised:
-            if self._home is None:
-                at = np.array([t.index for t in LOCALISED_TIERS])
-                self._home = np.asarray(rel.same_country, dtype=bool) & np.isin(rel.group % len(TIERS), at)
             if self._firm_country_code is None:
                 self._country_names, self._firm_country_code = np.unique(self._countries()[1], return_inverse=True)
-            per_firm = np.array([self.localisation.get(c, 0.0) for c in self._country_names.tolist()]
-                                ).take(self._firm_country_code)
+            levels = np.array([self.localisation.get(c, 0.0) for c in self._country_names.tolist()])
+            exposed = tuple(self._country_names[levels > 0].tolist())
+            if self._home is None or self._home[0] != exposed:
+                # Home relations at the localised tiers of firms of an exposed country
+                # (one pass over the relations when that set of countries changes).
+                tiers = np.array([t.index for t in LOCALISED_TIERS])
+                firm_exposed = (levels > 0).take(self._firm_country_code)
+                mask = (np.asarray(rel.same_country, dtype=bool) & np.isin(rel.group % len(TIERS), tiers)
+                        & firm_exposed.take(rel.buyer))
+                self._home = (exposed, mask)
+            home = self._home[1]
+            per_firm = np.exp(levels).take(self._firm_country_code)
 
         def weights_of(at: np.ndarray, weights: np.ndarray) -> np.ndarray:
-            seller_ratio = ratio.take(rel.seller[at]) if priced else np.ones(len(at))
-            if not localised:
-                return choice_weights(weights, seller_ratio, sensitivity)
-            return choice_weights(weights, seller_ratio, sensitivity if priced else 0.0,
-                                  self._home[at], per_firm.take(rel.buyer[at]))
+            out = weights * per_seller.take(rel.seller[at]) if priced else np.array(weights, dtype=float)
+            if localised:
+                local = np.flatnonzero(home.take(at))
+                out[local] *= per_firm.take(rel.buyer[at[local]])
+            return out
         return weights_of
 
     def _routed(self, quarter, horizon, ai_growth, ai_fade, cycle, shocks, reach_now, reach_ahead, ai_needs=None):

@@ -20,7 +20,7 @@ from scipy import stats
 from agents.fabless import DemandStreams, FablessSector, Relations
 from model import ChipMarketModel
 from model.demand import (RuleExposure, choice_shares, choice_weights, demand_at_price, faced_price,
-                          localisation_level, price_response)
+                          localisation_level, orders_at_price, price_response)
 from model.scenario import Rule
 from model.technology import TIERS, Tier, parse_quarter
 
@@ -121,6 +121,22 @@ def test_the_faced_price_lies_between_the_groups_prices(market):
             assert ratio[live].min() * (1 - 1e-12) <= faced[g] <= ratio[live].max() * (1 + 1e-12)
         else:
             assert faced[g] == 1.0
+
+
+@given(markets(), st.floats(0.0, 5.0), elasticities, arrays(float, 4, elements=st.floats(0.0, 1.0)))
+def test_orders_at_price_are_the_split_of_the_demand_at_the_faced_price(market, sensitivity, elasticity, ai_share):
+    n_groups, group, weights, ratio, _ = market
+    wafers = np.linspace(100.0, 400.0, n_groups)
+    ai = wafers * ai_share[:n_groups]
+    logit = choice_weights(weights, ratio, sensitivity)
+    shares = choice_shares(logit, group, n_groups)
+    orders, wanted = orders_at_price(shares * wafers[group], group, ratio, wafers, ai, elasticity)
+    live = np.bincount(group, weights=logit, minlength=n_groups) > 0
+    faced = faced_price(logit, ratio, group, n_groups)
+    expected = np.where(live, demand_at_price(wafers, ai, price_response(faced, elasticity)), wafers)
+    assert wanted == pytest.approx(expected, rel=1e-9)
+    assert orders == pytest.approx(shares * expected[group], rel=1e-9, abs=1e-9)  # the same shares
+    assert np.bincount(group, weights=orders, minlength=n_groups)[live] == pytest.approx(expected[live], rel=1e-9)
 
 
 def test_rule_exposure_counts_the_controls_against_a_country_from_announcement_to_end():
