@@ -21,8 +21,15 @@ import numpy as np
 
 from agents.base import ChipAgent
 from model.accelerators import AI_BOOM_QUARTER, ai_boom_log_growth
+from model.demand import localisation_level, orders_at_price, price_response
 from model.market import SPARSE_MIN_EDGES, split_live, split_orders, zero_elsewhere
-from model.technology import TIER_INDEX, TIERS, gross_dies_per_wafer, parse_quarter
+from model.technology import TIER_INDEX, TIERS, Tier, gross_dies_per_wafer, parse_quarter
+
+LOCALISED_TIERS = (Tier.N28, Tier.MATURE)
+"""Tiers at which firms exposed to foreign controls lean toward home foundries
+(`FablessSector.place_orders`): where China has the capacity (calibration.csv:
+china_share_mature_capacity, China, 2023: 29% of global >=28nm capacity); at the
+advanced tiers domestic supply is what the state allocator and fall-back handle."""
 
 NOT_STARTED = -(10**6)
 """Start quarter of a stream that runs from before the first simulated quarter."""
@@ -456,6 +463,13 @@ class FablessSector:
         self._growth: StreamGrowth | None = None  # the streams' growth rule, for one AI boom
         self._wafers_by_quarter: dict[tuple, np.ndarray] = {}  # its figures of a few quarters
         self._block: _DemandBlock | None = None  # the streams over a block of quarters
+        # Each country's firms' log-preference for home foundries at LOCALISED_TIERS
+        # (`model.demand.localisation_level`), and per relation whether it is such a
+        # home relation (made when first needed).
+        self.localisation: dict[str, float] = {}
+        self._home: tuple | None = None  # (the exposed countries, the mask of their home relations)
+        self._country_names: np.ndarray | None = None  # the firms' countries, once each
+        self._firm_country_code: np.ndarray | None = None  # per firm, its index in those
 
     def demand(self, quarter: int, ai_growth: float, ai_fade: float, cycle: float,
                shocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -481,7 +495,8 @@ class FablessSector:
         self, quarter: int, horizon: int, *, ai_growth: float, ai_fade: float, cycle: float,
         shocks: np.ndarray, eligible_now: np.ndarray, eligible_ahead: np.ndarray,
         capacity: np.ndarray, coming: np.ndarray, at_risk: np.ndarray, stockpile_factor: float,
-        ai_needs: AiNeeds | None = None,
+        ai_needs: AiNeeds | None = None, price_ratio: np.ndarray | None = None, elasticity: float = 0.0,
+        price_sensitivity: float = 0.0, exposure: dict[str, int] | None = None, localisation_rate: float = 0.0,
     ) -> WaferOrders:
         """This quarter's orders and the forecast one lag ahead.
 
@@ -496,7 +511,25 @@ class FablessSector:
         and reaches processes ready within the horizon. `capacity`, `coming`: per
         foundry x tier cell, wafers/quarter (coming: capacity + pipeline). `ai_needs`:
         the AI wafers designers whose demand is sized want, in place of their AI streams.
+
+        Prices and risk (`model.demand`): the split over relations is a logit whose
+        weights are the preference weights x (p / p_ref) ** -`price_sensitivity` of the
+        relation's supplier (`price_ratio`: per foundry x tier cell, last quarter's
+        price over its reference) x exp(localisation) on a home relation at
+        `LOCALISED_TIERS` of a firm whose country foreign chip controls target
+        (`exposure`: rules against each country this quarter; its firms'
+        log-preference rises by `localisation_rate` per rule, `localisation_level`);
+        each firm's non-AI orders for a tier then scale with the price it faces there
+        (the mean over its orders) ** -`elasticity` (`orders_at_price`).
+        The forecast splits by the same logit weights and looks through prices, as
+        through the cycle. With every one of these at 0 the orders are the
+        preference split alone, to the bit.
         """
+        if exposure:
+            for country, rules in exposure.items():
+                self.localisation[country] = localisation_level(self.localisation.get(country, 0.0),
+                                                                localisation_rate, rules)
+        choice = self._choice_factors(price_ratio, price_sensitivity)
         rel, n = self.relations, len(TIERS)
         n_groups = self.n_firms * n
         # Per relation sums go through one reused buffer: a world of 10^6 relations pays
@@ -534,10 +567,19 @@ class FablessSector:
         keep = ~(weights <= 0)
         live = weighted[keep]  # split_orders' live edges
         flat, flat_ai = routed.ravel(), routed_ai.ravel()
+        logit = weights[keep] if choice is None else choice(live, weights[keep])
         if clean[0]:
-            orders[live] = split_live(flat, rel.group[live], weights[keep])
+            at = live
+            orders[live] = split_live(flat, rel.group[live], logit)
         else:
-            orders = split_orders(flat, rel.group, self.weight, eligible_now)
+            at = slice(None)
+            dense = self.weight if choice is None else choice(np.arange(len(rel.group)), self.weight)
+            orders = split_orders(flat, rel.group, dense, eligible_now)
+        if elasticity != 0.0 and price_ratio is not None:
+            # Each group's orders scale to what it wants at the price it faces there.
+            orders[at], flat = orders_at_price(orders[at], rel.group[at],
+                                               np.asarray(price_ratio, dtype=float).take(rel.seller[at]),
+                                               flat, flat_ai, elasticity)
         risky = at_risk.nonzero()[0]  # x 1.0 elsewhere: only the relations at risk change
         if len(risky):
             orders[risky] *= 1.0 + stockpile_factor * at_risk[risky]
@@ -559,6 +601,8 @@ class FablessSector:
         if search is not None and len(search[0]):
             at, found = search
             weighted, ahead = _add_at(weighted, ahead, at, found, len(rel.group))
+        if choice is not None:
+            ahead = choice(weighted, ahead)
         live = ~(ahead <= 0)
         if clean[1]:
             at = weighted[live]
@@ -570,6 +614,46 @@ class FablessSector:
             fc = split_orders(routed_forecast.ravel(), rel.group, dense, eligible_ahead)
             per_seller = np.bincount(rel.seller, weights=fc, minlength=len(capacity))
         return WaferOrders(orders, ai_share, per_seller, first_use)
+
+    def _choice_factors(self, price_ratio: np.ndarray | None, sensitivity: float):
+        """The logit weights of this quarter as a function (relations, their preference
+        weights) -> `choice_weights` of them, or None when neither prices nor
+        localisation move them (the preference weights are the logit weights).
+
+        The same products as `choice_weights` per relation, made from factors per
+        foundry x tier cell (`price_response` of its price ratio) and per firm (exp of
+        its country's log-preference), gathered for the relations asked about; the
+        home factor multiplies only the localised relations (elsewhere it is
+        exp(0) = 1, which changes no product)."""
+        localised = any(v > 0 for v in self.localisation.values())
+        priced = price_ratio is not None and sensitivity != 0.0
+        if not (localised or priced):
+            return None
+        rel = self.relations
+        per_seller = price_response(price_ratio, sensitivity) if priced else None
+        if localised:
+            if self._firm_country_code is None:
+                self._country_names, self._firm_country_code = np.unique(self._countries()[1], return_inverse=True)
+            levels = np.array([self.localisation.get(c, 0.0) for c in self._country_names.tolist()])
+            exposed = tuple(self._country_names[levels > 0].tolist())
+            if self._home is None or self._home[0] != exposed:
+                # Home relations at the localised tiers of firms of an exposed country
+                # (one pass over the relations when that set of countries changes).
+                tiers = np.array([t.index for t in LOCALISED_TIERS])
+                firm_exposed = (levels > 0).take(self._firm_country_code)
+                mask = (np.asarray(rel.same_country, dtype=bool) & np.isin(rel.group % len(TIERS), tiers)
+                        & firm_exposed.take(rel.buyer))
+                self._home = (exposed, mask)
+            home = self._home[1]
+            per_firm = np.exp(levels).take(self._firm_country_code)
+
+        def weights_of(at: np.ndarray, weights: np.ndarray) -> np.ndarray:
+            out = weights * per_seller.take(rel.seller[at]) if priced else np.array(weights, dtype=float)
+            if localised:
+                local = np.flatnonzero(home.take(at))
+                out[local] *= per_firm.take(rel.buyer[at[local]])
+            return out
+        return weights_of
 
     def _routed(self, quarter, horizon, ai_growth, ai_fade, cycle, shocks, reach_now, reach_ahead, ai_needs=None):
         """(demand, routed demand, routed AI demand, fallback wafers) of `quarter`, the

@@ -22,6 +22,7 @@ import pandas as pd
 from agents.fabless import AiNeeds
 from model import build, controls, reporters
 from model.chain import summed
+from model.demand import RuleExposure
 from model.scenario import DEFAULT_SCENARIO, Directive, Rule, Scenario, check_against_world, load_scenario
 from model.synthetic import synthetic_world
 from model.technology import HBM_GENERATIONS, TIERS, Tier
@@ -63,6 +64,7 @@ class ChipMarketModel(mesa.Model):
         self.first_quarter = parse_quarter(p.start)
         self.last_quarter = parse_quarter(p.end)
         self.quarter_number = self.first_quarter - 1  # the initial state is the quarter before
+        self._exposure: RuleExposure | None = None  # the chip controls' exposure (`_rule_exposure`)
         build.populate(self)
         self.datacollector = reporters.ChipDataCollector(self, collect)
         self.datacollector.collect(self)
@@ -194,8 +196,9 @@ class ChipMarketModel(mesa.Model):
 
     def _place_orders(self) -> None:
         """Phase 5: the fabless sector orders wafers over active edges (searching,
-        falling back a tier, stockpiling ahead of announced rules); foundries hear its
-        forecast."""
+        falling back a tier, stockpiling ahead of announced rules; answering prices and
+        the chip controls against its firms' countries: `model.demand`); foundries hear
+        its forecast."""
         p, q, market = self.parameters, self.quarter_number, self.wafer_market
         n_firms = len(self.firms)
         shocks = self.rng.lognormal(0.0, p.demand_noise, size=n_firms) if p.demand_noise > 0 else np.ones(n_firms)
@@ -216,12 +219,23 @@ class ChipMarketModel(mesa.Model):
             eligible_ahead=active & (ready <= horizon)[market.seller], capacity=capacity, coming=coming,
             at_risk=controls.at_risk_mask(self.announced, len(market.edges)), stockpile_factor=p.stockpile_factor,
             ai_needs=self._designer_wafer_needs(q, horizon),
+            price_ratio=(self.fleet.price / self.fleet.reference_price).ravel(), elasticity=p.wafer_price_elasticity,
+            price_sensitivity=p.foundry_price_sensitivity, exposure=self._rule_exposure().count(q),
+            localisation_rate=p.localisation_rate,
         )
         searched = intent.first_use.nonzero()[0]
         if len(searched):
             self.log_edges("search", "", market.edges, searched, "firm re-wired to a permitted supplier")
         market.take_orders(intent.orders, intent.ai_share, capacity)
         self.fleet.forecast[...] = intent.forecast.reshape(self.fleet.forecast.shape)  # each foundry hears its row
+
+    def _rule_exposure(self) -> RuleExposure:
+        """Which countries the run's chip controls expose, and when (made once)."""
+        if self._exposure is None:
+            named = {t for rule in self.rules for t in rule.targets if not t.startswith("country:")}
+            names = {a.name: a.country for a in self.agents if getattr(a, "name", None) in named}
+            self._exposure = RuleExposure.of(self.rules, self.government_country, names)
+        return self._exposure
 
     def _clear_markets(self) -> None:
         """Phase 6: each foundry-tier's capacity goes to orders over active edges:

@@ -417,6 +417,13 @@ def china_self_sufficiency(q: Quarter) -> float:
     return domestic / total if total > 0 else np.nan
 
 
+def china_localisation(q: Quarter) -> float:
+    """Chinese firms' log-preference for home foundries at 28nm and mature tiers, built
+    up by the chip controls against China (`model.demand.localisation_level`; 0: none;
+    exp of it is the multiplier on their domestic relations' logit weights)."""
+    return float(q.model.sector.localisation.get("CN", 0.0))
+
+
 def china_advanced_from_foundry(q: Quarter) -> float:
     """Share of Chinese firms' delivered advanced wafers that the tracked foundry made (0-1)."""
     total = _in_order(q.advanced("delivered").take(q.roster.rows["china"]))
@@ -731,6 +738,7 @@ def model_reporters(model) -> dict:
               for row, t in advanced_cells(model)):
             advanced_costs_per_good_wafer,
         "china_self_sufficiency": china_self_sufficiency,
+        "china_localisation": china_localisation,
         f"china_advanced_from_{foundry}": china_advanced_from_foundry,
         "vendor_china_share": vendor_china_share,
         f"{vendor}_china_share": tracked_vendor_china_share,

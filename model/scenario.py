@@ -382,6 +382,33 @@ class Parameters(_Strict):
         "immersion, etch/deposition, metrology) that rules in force deny it (ASSUMPTION; "
         "domestic tools fill part of the gap; range 0-1).",
     )
+    wafer_price_elasticity: float = uncertainty(
+        0.3, ge=0.0, le=2.0,
+        description="Price elasticity of a firm's non-AI wafer orders for a tier: they scale "
+        "with (price it faces / reference price) ** -elasticity (model.demand.demand_at_price; "
+        "AI wafers do not answer the wafer price). ASSUMPTION: short-run wafer demand is "
+        "inelastic (a wafer is a small share of an end product's cost and a design is tied "
+        "to its node); no published estimate in ../shared/data; range 0.1-1.0.",
+    )
+    foundry_price_sensitivity: float = uncertainty(
+        1.0, ge=0.0, le=5.0,
+        description="Weight of -log(price / reference price) of a foundry in a firm's choice "
+        "among the foundries it may use at a tier (a logit whose other terms are its learned "
+        "preference: base share x fill rate x yield quality; model.demand.choice_weights). "
+        "ASSUMPTION: porting a design between foundries is costly, so shares move little "
+        "with price; range 0-3 (0: choice by preference and fill rate alone).",
+    )
+    localisation_rate: float = uncertainty(
+        0.005, ge=0.0, le=0.1,
+        description="Quarterly rise in a firm's log-preference for home foundries at 28nm and "
+        "mature tiers per foreign chip control (wafers, tools, servicing, HBM, packaging, "
+        "accelerators rules) announced or in force against its country or its country's "
+        "firms; it never falls back (model.demand.localisation_level). ASSUMPTION; 0.005 "
+        "puts historical Chinese firms' log-preference at ~0.6 by 2023Q4 and ~1.3 by 2025Q4 "
+        "(x1.8, x3.5 on their domestic relations); the direction is what SMIC's customers "
+        "did: China 69.9% (2021) -> 84% (2023Q3) of its revenue (calibration.csv: "
+        "revenue_share_by_customer_region, SMIC - China); range 0-0.015.",
+    )
     # --- world: what the world holds
     world: str = world_setting(
         "default",
