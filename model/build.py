@@ -49,6 +49,8 @@ def populate(model) -> None:
     model.announced = {}  # rule id -> wafer-edge mask at risk
     model.announced_tools = {}
     model.announced_hbm = {}  # rule id -> HBM-edge mask at risk
+    model.tool_requirements = {}  # domestic_tools rule id -> (foundries it binds, least domestic share)
+    model.effective_quarter = {}  # announced rule id -> the quarter it takes effect (controls.announce)
     model.allocated = None  # the state allocator's directives last resolved (controls.allocate_state_priority)
     model.mineral_multiplier = np.ones(len(model.vendors))
     model.tool_orders = model.fleet.no_orders()  # nothing ordered before the first quarter

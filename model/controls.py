@@ -12,11 +12,12 @@ import numpy as np
 from model.graph import EdgeSet
 from model.policy import issuer_country, matching_edges, targets_mask, tier_position
 from model.scenario import Rule
-from model.technology import CATEGORY_NAMES, TIER_INDEX, TIERS, Tier
+from model.technology import CATEGORY_NAMES, TIER_INDEX, TIERS, Tier, parse_quarter
 
 
 def announce(model, rule: Rule) -> None:
     """Remember which relations an announced rule will cut (firms and designers stockpile)."""
+    model.effective_quarter[rule.id] = parse_quarter(rule.effective)
     if rule.kind == "hbm":
         model.announced_hbm[rule.id] = _matches(model, rule, model.trade.chain["hbm"])
     if rule.kind in ("wafers", "tools"):
@@ -44,6 +45,12 @@ def apply_rule(model, rule: Rule) -> None:
     if rule.kind == "minerals":
         _restrict_minerals(model, rule, on=True)
         return
+    if rule.kind == "domestic_tools":
+        model.tool_requirements[rule.id] = (targeted(rule, model.foundries), rule.domestic_share)
+        for i in np.flatnonzero(model.tool_requirements[rule.id][0]):
+            model.log("requirement", rule.id, rule.issuer, model.foundries[i].name, "tools",
+                      f"at least {rule.domestic_share:.0%} of new tools (by value) from domestic vendors")
+        return
     if rule.kind == "accelerators" and rule.licence_fee > 0:
         edges = model.trade.chain["accelerators"]
         mask = _matches(model, rule, edges)
@@ -70,6 +77,9 @@ def lift_rule(model, rule: Rule) -> None:
     """Restore what a rule cut (an edge other rules cut stays cut)."""
     if rule.kind == "minerals":
         _restrict_minerals(model, rule, on=False)
+        return
+    if rule.kind == "domestic_tools":
+        model.tool_requirements.pop(rule.id, None)
         return
     if rule.kind == "servicing":
         return
@@ -163,6 +173,22 @@ def at_risk(store: dict[str, np.ndarray], n: int) -> np.ndarray:
     return at_risk_mask(store, n).astype(float)
 
 
+RUSH_QUARTERS = 2
+"""Quarters before an announced tools rule bites in which vendors rush what is on order
+(ASSUMPTION: ASML's China share was ~15% in 2023H1, 46% in 2023Q3 and 39% in 2023Q4,
+the half year before its licences for China ended: calibration.csv asml_china_share)."""
+
+
+def deadline_risk(model, edges) -> np.ndarray | None:
+    """True on the tool edges an announced rule cuts within `RUSH_QUARTERS` (vendors
+    rush what is on order before it bites); None when no rule is that close."""
+    if not model.announced_tools:
+        return None
+    soon = {rule_id: mask for rule_id, mask in model.announced_tools.items()
+            if model.effective_quarter[rule_id] - model.quarter_number <= RUSH_QUARTERS}
+    return at_risk_mask(soon, len(edges)) if soon else None
+
+
 def at_risk_mask(store: dict[str, np.ndarray], n: int) -> np.ndarray:
     """True on the edges an announced rule will cut (`at_risk` as booleans: True
     multiplies as 1.0 does)."""
@@ -206,3 +232,14 @@ def _restrict_minerals(model, rule: Rule, on: bool) -> None:
     for i in np.flatnonzero(hit):
         model.log("minerals" if on else "minerals_end", rule.id, rule.issuer, model.vendors[i].name,
                   "minerals", rule.event)
+
+
+def required_domestic_shares(model) -> np.ndarray | None:
+    """Per foundry, the least domestic share of new tools the requirements in force ask
+    of it (the largest of them); None when none is in force."""
+    if not model.tool_requirements:
+        return None
+    shares = np.zeros(len(model.foundries))
+    for mask, share in model.tool_requirements.values():
+        shares = np.where(mask, np.maximum(shares, share), shares)
+    return shares

@@ -234,3 +234,52 @@ def herfindahl(shares_percent: np.ndarray) -> float:
     """Herfindahl-Hirschman index of shares given in percent (0-10,000 points)."""
     s = np.asarray(shares_percent, dtype=float)
     return float(np.sum(s * s))
+
+
+def require_domestic(orders: np.ndarray, group: np.ndarray, buyer: np.ndarray, domestic: np.ndarray,
+                     eligible: np.ndarray, weight: np.ndarray, price: np.ndarray,
+                     required: np.ndarray) -> np.ndarray:
+    """Tool orders per edge with each buyer's domestic-tool requirement met by value.
+
+    `required[b]` is the least share of buyer b's orders (by value: units x `price` per
+    edge) that must go to `domestic` vendors. Where its domestic share falls short, its
+    foreign orders in groups (buyer x category x tier) that an `eligible` domestic edge
+    serves move to those edges (pro rata to their `weight` within the group) until the
+    share is met; if moving all of them is not enough, its foreign orders are cut pro
+    rata to what the share allows beside its domestic orders (what domestic vendors
+    cannot make is not bought: the requirement binds the build-out).
+
+    Guarantees: orders >= 0; a buyer with no requirement is unchanged; nothing moves to
+    an ineligible edge or across groups; a buyer's orders by value never rise; its
+    domestic share by value is at least `required` where it orders anything domestic
+    or can; orders on an edge are never increased unless it is domestic."""
+    orders = np.asarray(orders, dtype=float)
+    required = np.asarray(required, dtype=float)
+    need = required[buyer]
+    if not np.count_nonzero(need > 0):
+        return orders
+    n_buyers, n_groups = len(required), int(group.max()) + 1 if len(group) else 0
+    value = orders * price
+    dom = domestic.astype(bool)
+    have = np.bincount(buyer, weights=np.where(dom, value, 0.0), minlength=n_buyers)
+    total = np.bincount(buyer, weights=value, minlength=n_buyers)
+    short = np.maximum(required * total - have, 0.0)  # domestic value still wanted, per buyer
+    # Groups a domestic edge can take orders in, and each such edge's share of its group.
+    dom_w = np.where(dom & eligible, np.maximum(weight, 0.0), 0.0)
+    group_w = np.bincount(group, weights=dom_w, minlength=n_groups)
+    movable = ~dom & (group_w[group] > 0)
+    can_move = np.bincount(buyer, weights=np.where(movable, value, 0.0), minlength=n_buyers)
+    # Moving x of the movable foreign value raises domestic by x and leaves the total.
+    moved_share = np.divide(np.minimum(short, can_move), can_move, out=np.zeros(n_buyers), where=can_move > 0)
+    leaving = np.where(movable, orders * moved_share[buyer], 0.0)  # units (same price within a group)
+    arriving = np.bincount(group, weights=leaving, minlength=n_groups)
+    out = orders - leaving + np.divide(dom_w, group_w[group], out=np.zeros_like(orders),
+                                       where=group_w[group] > 0) * arriving[group]
+    # Still short: cut foreign orders to what the share allows beside domestic ones.
+    value = out * price
+    have = np.bincount(buyer, weights=np.where(dom, value, 0.0), minlength=n_buyers)
+    foreign = np.bincount(buyer, weights=np.where(dom, 0.0, value), minlength=n_buyers)
+    ratio = np.divide(np.maximum(1.0 - required, 0.0), required, out=np.zeros(n_buyers), where=required > 0)
+    allowed = np.where(required > 0, have * ratio, np.inf)  # foreign value the share allows
+    keep = np.divide(np.minimum(allowed, foreign), foreign, out=np.ones(n_buyers), where=foreign > 0)
+    return np.where(dom, out, out * np.where(required[buyer] > 0, keep[buyer], 1.0))

@@ -16,7 +16,7 @@ import numpy as np
 
 from model import backlog
 from model.graph import EdgeSet, Segments, stacked_layout
-from model.market import SPARSE_MIN_EDGES, clear, split_orders
+from model.market import SPARSE_MIN_EDGES, clear, require_domestic, split_orders
 from model.technology import TIERS, TOOL_CATEGORIES
 
 
@@ -152,6 +152,7 @@ class ToolMarket:
         self._seller_lead = np.tile(lead, n_vendors)  # per seller cell (vendor x category, flat)
         self.cancelled = np.zeros(len(edges))  # units cancelled since the last sale, per edge
         self.last = ToolBooks.empty(len(edges))
+        self.started = False  # the first orders placed stand for those placed before the run
         self.n_foundries = n_foundries
         self.weight = vendor_weight[edges.supplier, edges.category]  # buyers' base preference
         self.group = (edges.buyer * n_cat + edges.category) * n_tier + edges.tier
@@ -190,14 +191,17 @@ class ToolMarket:
         self._sum_layout = np.zeros(size)  # its pads never written: they stay +0.0
 
     def sell(self, demand: np.ndarray, capacity: np.ndarray, capable: np.ndarray, bias: float,
-             at_risk: np.ndarray, stockpile_factor: float) -> ToolSales:
+             at_risk: np.ndarray, stockpile_factor: float, required: np.ndarray | None = None,
+             rush: np.ndarray | None = None) -> ToolSales:
         """Fill the foundries' tool `demand` (units per foundry x category x tier) from
         the vendors' `capacity` (units per vendor x category) over active edges whose
         vendor's technology serves the tier (`capable[vendor, category, tier]`).
 
         Demand splits over vendors by the buyers' preference (Chinese buyers weight
         domestic vendors by `bias`); orders on relations an announced rule will cut are
-        `stockpile_factor` x larger (pulled forward into the books); the orders join
+        `stockpile_factor` x larger (pulled forward into the books); a buyer with a
+        domestic-tool requirement (`required`, a least domestic share by value per
+        foundry) moves or forgoes foreign orders to meet it (`require_domestic`); the orders join
         the books and each seller's capacity fills its due orders oldest first
         (`_book_and_fill`). Also keeps
         `reachable`: what each foundry can still buy (its next orders route around the
@@ -220,9 +224,11 @@ class ToolMarket:
         waits = self.wait_factor(capacity)
         weights = self._weights[1] if waits is None else self._weights[1] * waits[self.seller]
         orders = split_orders(demand, self.group, weights, eligible)
+        if required is not None:
+            orders = self._required(orders, eligible, weights, required)
         if not math.isfinite(stockpile_factor) or np.count_nonzero(at_risk):
             orders *= 1.0 + stockpile_factor * at_risk
-        flow = self._book_and_fill(orders, capacity, eligible, at_risk)
+        flow = self._book_and_fill(orders, capacity, eligible, rush)
         revenue = flow * self.edge_price
         revenue /= 1e6
         return ToolSales(flow=flow, revenue=self.by_vendor.sums(revenue),
@@ -230,7 +236,8 @@ class ToolMarket:
 
 
     def sell_served(self, demand: np.ndarray, capacity: list[float], first: list[int], bias: float,
-                    at_risk: np.ndarray | None, stockpile_factor: float):
+                    at_risk: np.ndarray | None, stockpile_factor: float, required: np.ndarray | None = None,
+                    rush: np.ndarray | None = None):
         """`sell` with each seller cell's (vendor x category, flat) `first` tier served
         (`capable[v, c, t]` is `t >= first[v x categories + c]`), `capacity` as a list
         of floats, `at_risk` None when no announced rule is at risk (all 0.0).
@@ -246,7 +253,8 @@ class ToolMarket:
             n_tier = len(TIERS)
             capable = np.arange(n_tier) >= np.array(first, dtype=np.int64).reshape(-1, len(TOOL_CATEGORIES), 1)
             sales = self.sell(demand, np.array(capacity), capable, bias,
-                              np.zeros(len(edges)) if at_risk is None else at_risk, stockpile_factor)
+                              np.zeros(len(edges)) if at_risk is None else at_risk, stockpile_factor, required,
+                              rush)
             return sales.flow, sales.revenue.tolist(), sales.china_revenue.tolist(), sales.ordered.tolist()
         key = tuple(first)
         if key != self._first:
@@ -273,9 +281,11 @@ class ToolMarket:
         else:  # a vendor's long book moves this quarter's split: made afresh
             orders = split_orders(np.asarray(demand, dtype=float), self.group,
                                   self._weights[1] * waits[self.seller], eligible)
+        if required is not None:
+            orders = self._required(orders, eligible, self._weights[1], required)
         if not math.isfinite(stockpile_factor) or (at_risk is not None and np.count_nonzero(at_risk)):
             orders *= 1.0 + stockpile_factor * (np.zeros(len(edges)) if at_risk is None else at_risk)
-        flow = self._book_and_fill(orders, np.array(capacity, dtype=float), eligible, at_risk)
+        flow = self._book_and_fill(orders, np.array(capacity, dtype=float), eligible, rush)
         revenue = flow * self.edge_price
         revenue /= 1e6
         layout = self._sum_layout
@@ -285,23 +295,37 @@ class ToolMarket:
         return flow, sums[:n_vendors], sums[n_vendors:2 * n_vendors], sums[2 * n_vendors:]
 
 
+    def _required(self, orders: np.ndarray, eligible: np.ndarray, weights: np.ndarray,
+                  required: np.ndarray) -> np.ndarray:
+        """`orders` with each foundry's domestic-tool requirement met (`require_domestic`)."""
+        return require_domestic(orders, self.group, self.edges.buyer, self.domestic, eligible, weights,
+                                self.edge_price, required)
+
     def _book_and_fill(self, orders: np.ndarray, capacity: np.ndarray, eligible: np.ndarray,
-                       at_risk: np.ndarray | None = None) -> np.ndarray:
+                       rush: np.ndarray | None = None) -> np.ndarray:
         """This quarter's `orders` (units per edge) join the books at age 0; each seller's
         `capacity` fills its due orders on `eligible` edges oldest first
-        (`model.backlog.fill_due`); the books age a quarter. On an edge `at_risk` of an
-        announced rule the lead time is waived: vendors ship what the buyer has on order
-        before the rule takes effect (ASSUMPTION: ASML's China sales peaked between the
-        Dutch rules' announcement and effect, 46% of its sales in 2023Q3: calibration.csv
-        asml_china_share). Returns the units filled per edge (also the edges' volume) and
-        keeps the quarter's books in `last`."""
+        (`model.backlog.fill_due`); the books age a quarter. Orders on a `rush` edge (one
+        an announced rule cuts soon: `controls.deadline_risk`) go first and without their
+        lead time: vendors ship what the buyer has on order before the deadline. Returns
+        the units filled per edge (also the edges' volume) and keeps the quarter's books in `last`."""
         before = self.book.sum(axis=1) + self.cancelled  # the book as last quarter left it
-        self.book[:, 0] += orders
-        lead = self.lead if at_risk is None or not np.count_nonzero(at_risk) else np.where(at_risk > 0, 0, self.lead)
-        filled = backlog.fill_due(self.book, lead, capacity, self.seller, eligible)
+        # The run's first orders fill the gaps foundries had when it starts: orders placed
+        # before it, due now (ASSUMPTION: the books start in steady state, not empty, so
+        # the first lead time of a run is no drought).
+        self.book[:, 0 if self.started else -1] += orders
+        self.started = self.started or bool(np.count_nonzero(orders))
+        rushed = 0.0
+        if rush is not None and np.count_nonzero(rush):
+            rushed = backlog.fill_due(self.book, np.zeros_like(self.lead), capacity, self.seller,
+                                      eligible & (rush > 0))
+            self.book -= rushed
+            capacity = np.maximum(capacity - np.bincount(self.seller, weights=rushed.sum(axis=1),
+                                                         minlength=len(capacity)), 0.0)
+        filled = backlog.fill_due(self.book, self.lead, capacity, self.seller, eligible)
         self.book -= filled
         self.book = backlog.age_book(self.book)
-        flow = filled.sum(axis=1)
+        flow = (filled + rushed).sum(axis=1)
         self.last = ToolBooks(before=before, placed=np.array(orders, dtype=float), filled=flow,
                               cancelled=self.cancelled, after=self.book.sum(axis=1))
         self.cancelled = np.zeros(len(self.edges))
@@ -320,6 +344,12 @@ class ToolMarket:
         if not np.count_nonzero(on_book > slots):
             return None
         return np.divide(slots, on_book, out=np.ones(self.n_sellers), where=on_book > slots)
+
+    def book_rate(self) -> np.ndarray:
+        """Per seller cell (vendor x category, flat), the units on its book per quarter
+        of its lead time (+1): the rate at which its book asks to be delivered."""
+        on_book = np.bincount(self.seller, weights=self.book.sum(axis=1), minlength=self.n_sellers)
+        return on_book / (self._seller_lead + 1)
 
     def cancel(self, edges: np.ndarray) -> np.ndarray:
         """Cancel the orders on `edges` (indices: relations a rule has cut); the units

@@ -156,9 +156,13 @@ class ChipMarketModel(mesa.Model):
         market = self.tool_market
         at_risk = controls.at_risk(self.announced_tools, len(market.edges)) if self.announced_tools else None
         flow, revenue, china_revenue, ordered = market.sell_served(
-            self.tool_orders.units.ravel(), capacity, first, bias, at_risk, self.parameters.stockpile_factor)
+            self.tool_orders.units.ravel(), capacity, first, bias, at_risk, self.parameters.stockpile_factor,
+            controls.required_domestic_shares(self), controls.deadline_risk(self, market.edges))
+        # What a vendor sizes its output to: this quarter's orders and its book, spread
+        # over the book's lead time (`ToolMarket.book_rate`).
+        waiting = market.book_rate().tolist()
         for vendor, cells, r, cr in zip(self.vendors, self.vendor_cells, revenue, china_revenue):
-            vendor.record_sales(r, cr, {c_name: ordered[i] for c_name, i in cells})
+            vendor.record_sales(r, cr, {c_name: ordered[i] + waiting[i] for c_name, i in cells})
         books = market.last
         for vendor, placed, filled, units, usd in zip(
                 self.vendors, *(market.by_vendor.sums(x).tolist() for x in (books.placed, books.filled)),

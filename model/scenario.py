@@ -484,6 +484,9 @@ class Rule(_Strict):
       - ``purchases``: a buyer country's own measure (purchase guidance, customs
         checks): its buyers in `targets` stop buying from the designers in `suppliers`
         (their `products` only, if it names any).
+      - ``domestic_tools``: a buyer country's own requirement that the foundries in
+        `targets` buy at least `domestic_share` of their new tools (by value) from
+        vendors of its own country (model.market.require_domestic); it cuts nothing.
     A ``wafers`` rule also reaches the dies a shell company buys (a leak route's
     foundry -> shell edge is a wafers relation of the shell's).
     Targets are entity names or ``country:XX``. The rule reaches the suppliers named in
@@ -495,7 +498,8 @@ class Rule(_Strict):
 
     id: str
     issuer: str
-    kind: Literal["wafers", "tools", "servicing", "minerals", "hbm", "packaging", "accelerators", "purchases"]
+    kind: Literal["wafers", "tools", "servicing", "minerals", "hbm", "packaging", "accelerators", "purchases",
+                  "domestic_tools"]
     targets: Names = Field(min_length=1)
     tier: TierName = "mature"
     tools: tuple[ToolName, ...] = ()
@@ -511,6 +515,8 @@ class Rule(_Strict):
     """Accelerators an ``accelerators`` rule does not reach, whatever its tests say."""
     licence_fee: float = Field(0.0, ge=0.0, le=1.0)
     """An ``accelerators`` rule's licence: sales go on, this share of their revenue to the issuer."""
+    domestic_share: float = Field(0.0, ge=0.0, le=1.0)
+    """A ``domestic_tools`` rule's least share of new tools, by value, bought at home."""
     foreign_direct_product: bool = False
     announced: Quarter | None = None
     effective: Quarter
@@ -548,6 +554,18 @@ class Rule(_Strict):
             raise PydanticCustomError("kind", "a {kind} rule takes no `{field}`; expected none (only {kinds} "
                                       "rules take it)", {"kind": info.data.get("kind"), "field": info.field_name,
                                                          "kinds": " and ".join(kinds)})
+        return value
+
+    @field_validator("domestic_share")
+    @classmethod
+    def _share_for_domestic_tools(cls, value: float, info: ValidationInfo) -> float:
+        """`domestic_share` means something only to domestic_tools rules, which need one."""
+        kind = info.data.get("kind")
+        if (value > 0) != (kind == "domestic_tools"):
+            raise PydanticCustomError("kind", "a {kind} rule {takes}; expected `domestic_share` in (0, 1] on "
+                                      "domestic_tools rules only",
+                                      {"kind": kind, "takes": "takes no `domestic_share`" if value > 0
+                                       else "needs a `domestic_share` above 0"})
         return value
 
     @field_validator("suppliers")
@@ -854,7 +872,7 @@ def _parent_path(child: Path, parent: str) -> Path:
 # --------------------------------------------------------------- against the world
 TARGET_KIND = {"wafers": ("firm", "shell"), "tools": ("foundry", "memory maker"), "servicing": ("foundry",),
                "minerals": ("vendor",), "hbm": ("designer",), "packaging": ("designer",),
-               "accelerators": ("buyer",), "purchases": ("buyer",)}
+               "accelerators": ("buyer",), "purchases": ("buyer",), "domestic_tools": ("foundry",)}
 """Whom each kind of rule reaches: the buyers of the trade it cuts (firms and shell
 companies buy wafers and dies, foundries buy tools and have them serviced, memory makers
 are denied tools, designers buy HBM and packaging); a minerals rule hits vendors' output."""

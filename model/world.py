@@ -87,7 +87,8 @@ class WorldMeta(_Table):
 
     first_quarter: Quarter
     installation_lag_quarters: int = Field(ge=1, le=40)
-    """Quarters from a tool order to qualified capacity (>= 1: the pipeline holds them)."""
+    """Quarters from a tool's delivery to qualified capacity (>= 1: the pipeline holds
+    them); the vendors' lead times (`tool_lead_quarters`) come before it."""
     base_depreciation: float = Field(ge=0, lt=1)
     """Share of capacity lost each quarter."""
     unserviced_depreciation: float = Field(ge=0, lt=1)

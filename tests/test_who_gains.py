@@ -181,7 +181,8 @@ def test_controls_only_and_buildout_only_split_historical_by_issuer():
     controls, buildout = _entries("controls_only"), _entries("buildout_only")
     added = {k: e for k, e in historical.items() if k not in baseline}
     china = {k for k, e in added.items() if e.issuer == "China"}
-    assert china == {"subsidies.cn-2022-10-self-reliance-drive", "rules.cn-2025-09-purchase-guidance"}
+    assert china == {"subsidies.cn-2022-10-self-reliance-drive", "rules.cn-2025-09-purchase-guidance",
+                     "rules.cn-2025-domestic-tool-requirement"}
     assert set(controls) == set(historical) - china
     assert set(buildout) == set(baseline) | china
     for key in china:

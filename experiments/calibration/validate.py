@@ -297,6 +297,8 @@ def speaker_for(row: pd.Series, foundries: set[str],
     if q == "tsmc_revenue_share_7nm_and_below":
         return Speaker("foundry[TSMC] leading+7nm revenue share",
                        _agent_column("foundry", "TSMC", _advanced_revenue_share)), ""
+    if q == "gross_margin" and entity in foundries:
+        return Speaker(f"{slug(entity)}_gross_margin x 100", _model_column(f"{slug(entity)}_gross_margin", 100)), ""
     if q == "capex_guidance" and entity in foundries:
         return Speaker(f"foundry[{entity}].capex_usd_m",
                        _agent_column("foundry", entity, "capex_usd_m"), "sum"), ""
@@ -326,7 +328,6 @@ REASONS = {
     "scenario_loss": "macroeconomic losses; the model has no GDP",
     "asml_net_sales_by_customer_location": "EUR sales incl. memory makers; the model's ASML sells to foundries only",
     "company_revenue": "the model's vendors sell to modelled foundries only, not whole-company revenue",
-    "gross_margin": "the model has no costs",
     "revenue_share_by_customer_region": "the model splits SMIC's revenue into China and the rest only",
     "revenue_share_by_application": "the model has no end-application split",
     "advanced_node_capacity_target": "a national target across all foundries, not a capacity",
