@@ -206,7 +206,7 @@ def _edit(old: str, new: str) -> str:
 BAD_WORLDS = {
     "no meta": (_edit("[meta]\n", "[metadata]\n"), "meta"),
     "no headroom": (_edit("headroom = 0.08\n", ""), "meta.headroom"),
-    "no installation lag": (_edit("installation_lag_quarters = 4\n", ""), "meta.installation_lag_quarters"),
+    "no installation lag": (_edit("installation_lag_quarters = 2\n", ""), "meta.installation_lag_quarters"),
     "bad first quarter": (_edit('first_quarter = "2019Q1"', 'first_quarter = "2019-Q1"'), "meta.first_quarter"),
     "nan headroom": (_edit("headroom = 0.08\n", "headroom = nan\n"), "meta.headroom"),
     "infinite capacity": (_edit("tiers.mature = { capacity = 1900000 }", "tiers.mature = { capacity = inf }"),

@@ -30,8 +30,8 @@ def test_validate_with_a_user_data_file(tmp_path):
          "unit": "%", "source": "test", "note": ""},
         {"quantity": "utilization", "entity": "SMIC", "period": "2023Q4", "value": "76.8",
          "unit": "% of capacity", "source": "test", "note": ""},
-        {"quantity": "gross_margin", "entity": "SMIC", "period": "2022", "value": "38",
-         "unit": "%", "source": "test", "note": ""},
+        {"quantity": "revenue_share_by_application", "entity": "SMIC - consumer electronics", "period": "2024",
+         "value": "37.8", "unit": "% of wafer revenue", "source": "test", "note": ""},
     ]).to_csv(data, index=False)
     out = tmp_path / "validation"
     result = chipstate("validate", "--seeds", "2", "--data", str(data), "--out", str(out))
@@ -41,11 +41,12 @@ def test_validate_with_a_user_data_file(tmp_path):
     compared = [line for line in result.stdout.splitlines() if line.strip().startswith("utilization")]
     assert len(compared) == 2 and all("% of capacity" in line for line in compared)  # row and summary
     assert "1 row(s) the model cannot speak to, by reason (--all lists them)" in result.stdout
-    assert "the model has no costs" in result.stdout and "gross_margin" not in result.stdout
+    assert "the model has no end-application split" in result.stdout
+    assert "revenue_share_by_application" not in result.stdout
     assert "validate historical" in result.stderr  # the progress bar, on stderr
     listed = chipstate("validate", "--seeds", "2", "--data", str(data), "--out", str(out), "--all")
     assert listed.returncode == 0, listed.stderr
-    assert "gross_margin" in listed.stdout and "the model has no costs" in listed.stdout
+    assert "revenue_share_by_application" in listed.stdout and "no end-application split" in listed.stdout
     table = pd.read_parquet(out / "validation.parquet")
     assert len(table) == 3 and table["speaks"].sum() == 2
     spoken = table[table["speaks"]]

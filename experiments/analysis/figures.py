@@ -219,6 +219,8 @@ def rule_text(rule) -> str:
         what = "/".join(rule.products) or (f"{suppliers}'s accelerators" if len(rule.suppliers) == 1
                                            else f"accelerators from {suppliers}" if suppliers else "foreign accelerators")
         return f"{issuer}: buyers in {targets} told not to buy {what}"
+    if rule.kind == "domestic_tools":
+        return f"{issuer}: fabs in {targets} must buy {rule.domestic_share:.0%} of new tools at home"
     return f"{issuer} controls mineral exports to {targets}"
 
 

@@ -36,11 +36,11 @@ SEEDS = (11, 12, 13)
 RUN_END = "2025Q1"  # the last quarter any row the objective uses names (SMIC yields)
 TARGETS = {
     # The in-sample targets the free parameters speak to: market shares, SMIC's size,
-    # load, customers, yields and gross margin. Revenue levels and other foundries' node capacities
+    # load, customers and yields. Revenue levels and other foundries' node capacities
     # depend on the world's initial conditions, not on these parameters; `chipstate
     # validate` reports them.
     "foundry_revenue_share", "capacity_8in_eq_per_month", "utilization",
-    "revenue_share_by_customer_region", "yield_estimate", "gross_margin",
+    "revenue_share_by_customer_region", "yield_estimate",
 }
 EXCLUDED = {
     # ASML's reported China share covers its sales to memory makers and IDMs; the
@@ -81,10 +81,10 @@ FREE = (
     FreeParameter("foundry_preference", 1.0, 0.3, 3.0, log=True, foundry="GlobalFoundries"),
     FreeParameter("foundry_preference", 1.0, 0.3, 3.0, log=True, foundry="SMIC"),
     # Issue 14's: how fast Chinese firms bring mature-node orders home (SMIC's China
-    # revenue share and load speak to it) and the markup every foundry earns at normal
-    # load (SMIC's 2022 gross margin speaks to it).
+    # revenue share and load speak to it). The base markup (base_lerner) is left out:
+    # one margin row (SMIC 2022) would push it against the 2020 wafer prices it must
+    # keep; validate reports that row.
     FreeParameter("localisation_rate", 0.005, 0.0, 0.015),
-    FreeParameter("base_lerner", 0.2, 0.1, 0.3),
 )
 
 
