@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats
 
+from helpers import paired_interval
 from model import ChipMarketModel
 
 SEEDS = range(100, 120)  # 20 paired replicates
@@ -30,13 +30,6 @@ def window_sum(scenario: str, column: str | tuple[str, ...], start: str, end: st
     columns = [column] if isinstance(column, str) else list(column)
     return np.array([float(lean_run(scenario, s, **overrides).loc[start:end, columns].to_numpy().sum())
                      for s in SEEDS])
-
-
-def paired_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
-    """Mean paired difference a - b and its 95% t interval."""
-    diff = np.asarray(a) - np.asarray(b)
-    half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff))
-    return diff.mean(), diff.mean() - half, diff.mean() + half
 
 
 def described(figures: tuple[float, float, float]) -> str:

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from scipy import stats
 
 from agents.fabless import DemandStreams, FablessSector, Relations
+from helpers import paired_interval
 from model import ChipMarketModel
 from model.demand import (RuleExposure, choice_shares, choice_weights, demand_at_price, faced_price,
                           localisation_level, orders_at_price, price_response)
@@ -243,13 +243,6 @@ def test_localisation_leaves_advanced_tiers_alone():
 
 
 # --------------------------------------------------------------- whole model
-def paired_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
-    """Mean paired difference a - b and its 95% t interval."""
-    diff = np.asarray(a) - np.asarray(b)
-    half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff))
-    return diff.mean(), diff.mean() - half, diff.mean() + half
-
-
 def tier_orders(seed: int, tier: Tier, rise: float, quarters: int = 4) -> float:
     """Wafers all firms ordered at `tier` over the first `quarters` quarters of
     `historical`, every foundry's price for the tier x `rise` from the start (a price

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats
 
+from helpers import paired_interval
 from model import ChipMarketModel
 
 SEEDS = range(100, 120)  # 20 replicates
@@ -25,13 +25,6 @@ def lean_run(scenario: str, seed: int, **overrides):
 def window_mean(scenario: str, column: str, start: str, end: str, **overrides) -> np.ndarray:
     """Per seed, the mean of `column` over the quarters start..end."""
     return np.array([float(lean_run(scenario, s, **overrides).loc[start:end, column].mean()) for s in SEEDS])
-
-
-def paired_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
-    """Mean paired difference a - b and its 95% t interval."""
-    diff = np.asarray(a) - np.asarray(b)
-    half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff))
-    return diff.mean(), diff.mean() - half, diff.mean() + half
 
 
 @pytest.mark.slow

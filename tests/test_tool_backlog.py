@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import stats
 
+from helpers import paired_interval
 from model import ChipMarketModel
 from model.backlog import age_book, book_ages, cancel, fill_due
 
@@ -187,12 +187,6 @@ def lean_run(seed: int, columns: tuple[str, ...], **overrides):
 
 def window_sums(column: str, start: str, end: str, **overrides) -> np.ndarray:
     return np.array([float(lean_run(s, (column,), **overrides).loc[start:end, column].sum()) for s in SEEDS])
-
-
-def paired_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
-    diff = np.asarray(a) - np.asarray(b)
-    half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff))
-    return diff.mean(), diff.mean() - half, diff.mean() + half
 
 
 @pytest.mark.slow
