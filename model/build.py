@@ -14,7 +14,7 @@ import numpy as np
 from agents.buyer import ComputeBuyer
 from agents.designer import AcceleratorDesigner
 from agents.fabless import DemandStreams, FablessFirm, FablessSector, Relations
-from agents.foundry import Foundry, FoundryFleet, OrderBills
+from agents.foundry import Foundry, FoundryFleet
 from agents.government import Government
 from agents.memory import MemoryMaker
 from agents.packager import Packager
@@ -28,7 +28,7 @@ from model.markets import ToolMarket, WaferMarket
 from model.policy import lever_rules
 from model.scenario import Directive, ScenarioError
 from model.generations import GenerationBook, generation_table
-from model.technology import CATEGORY_INDEX, CATEGORY_NAMES, TIER_INDEX, TIERS, TOOL_CATEGORIES, parse_quarter
+from model.technology import CATEGORY_INDEX, TIER_INDEX, TIERS, TOOL_CATEGORIES, parse_quarter
 
 
 def populate(model) -> None:
@@ -55,11 +55,12 @@ def populate(model) -> None:
     model.mineral_multiplier = np.ones(len(model.vendors))
     model.tool_orders = model.fleet.no_orders()  # nothing ordered before the first quarter
     # Process generations inside each foundry's tiers, and what a wafer/quarter of each
-    # foundry x tier's capacity costs in tools by its own route's bill (US$).
+    # foundry x tier's capacity costs in tools by its own route's bill (US$: the cost
+    # books' tool values, at the route each foundry builds by).
     model.generations = GenerationBook(generation_table(model.world.generations, [f.name for f in model.foundries]),
                                        model.fleet.capacity_by_tier())
-    unit_price = np.array([model.tool_price[c] for c in CATEGORY_NAMES])
-    model.bill_value_usd = np.einsum("fct,c->ft", OrderBills.parse(model.bill, model.foundries).per_wafer, unit_price)
+    model.bill_value_usd = np.take_along_axis(model.fleet.books.tool_value[None],
+                                              model.fleet.preferred_route[..., None], axis=2)[..., 0]
 
 
 def build_agents(model) -> None:

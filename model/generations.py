@@ -132,10 +132,3 @@ class GenerationBook:
         capacity) that this quarter's migration bought: migrated capacity x its
         generation's conversion share."""
         return (self.migrated * self.table.conversion_share).sum(axis=-1)
-
-    def newest_share(self) -> np.ndarray:
-        """Per (foundry, tier), the share of its capacity on the newest generation ready."""
-        return np.take_along_axis(self.shares, self._newest()[..., None], axis=-1)[..., 0]
-
-    def _newest(self) -> np.ndarray:
-        return np.argmax(np.where(self.shares > 0, np.arange(self.shares.shape[-1]), -1), axis=-1)
