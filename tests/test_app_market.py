@@ -353,6 +353,9 @@ def test_the_market_in_the_browser_and_rationing_switched_off(app_url, page):
     _expect(page, page.locator(".chipstate-china-compute-caption").filter(has_text=DIRECTIVE_QUARTER),
             f"the China compute caption names {DIRECTIVE_QUARTER}")
     assert "State rationing in force: Other Chinese buyers served first" in _market_caption(page)
+    # the ledger panel redraws after the captions: wait for its row, as for the caption
+    actions = page.locator(".chipstate-ledger table tbody tr td:nth-child(2)")
+    _expect(page, actions.get_by_text("ration", exact=True).first, "a 'ration' row in the ledger panel")
     assert "ration" in _ledger_actions(page)
     page.screenshot(path=SCREENSHOTS / "policy_lab_market.png", full_page=True)
 
