@@ -4,6 +4,8 @@ tool orders paid from revenue and subsidy."""
 
 from __future__ import annotations
 
+import math
+
 from typing import NamedTuple
 
 import mesa
@@ -246,9 +248,11 @@ class Foundry(ChipAgent):
         return orders.order(0, self.name)
 
     def plan_installation(self, quarter: int, bill, headroom: float, repurpose_share: float,
-                          tier_totals=None, stock: list | None = None) -> Installation:
+                          tier_totals=None, stock: list | None = None, install_rate: float = 0.0) -> Installation:
         """Install stocked tools as capacity: most advanced tier first, preferred route
-        first; capacity added is limited by the scarcest category (Leontief).
+        first; capacity added is limited by the scarcest category (Leontief), and in all
+        to `install_rate` x the foundry's capacity (cleanroom space: tools beyond it wait
+        in stock; 0: no limit; a foundry with no capacity yet is not limited).
 
         A tier short of tools may take up to `repurpose_share` of the tools stocked for
         older tiers, as far as its own gap to forecast needs (ASSUMPTION: scanners and
@@ -269,6 +273,9 @@ class Foundry(ChipAgent):
         grow = (1 + self.target_headroom(headroom)).tolist()
         capacity, in_pipeline = tier_totals if tier_totals is not None else self.tier_totals()
         forecast, ready, rows = self.forecast.tolist(), self._ready, self._rows(bill).installs
+        room = install_rate * sum(capacity) if install_rate > 0 else 0.0
+        if not room > 0:
+            room = math.inf
         # Minima and maxima are written as the comparisons min() and max() make (the
         # first argument unless the second is strictly smaller/larger), without the calls.
         for i in self._runs:
@@ -298,8 +305,11 @@ class Foundry(ChipAgent):
                         wafers = own
                 else:  # reach >= own >= gap: max(own, min(reach, max(gap, own))) is own
                     wafers = own
+                if wafers > room:
+                    wafers = room
                 if wafers <= 1e-9:
                     continue
+                room -= wafers
                 additions[(here, route)] = wafers  # one pass per tier and route: 0.0 + wafers
                 gap -= wafers
                 gap = gap if gap > 0.0 else 0.0

@@ -180,7 +180,8 @@ class ChipMarketModel(mesa.Model):
         q, repurpose, reachable = self.quarter_number, self.parameters.repurpose_share, self.tool_market.reachable
         self.fleet.age(self.depreciation, self.unserviced_extra)
         before, stock = self.fleet.tier_totals(), self.fleet.stock_lists()
-        self.fleet.install([foundry.plan_installation(q, self.bill, self.headroom, repurpose, before[f], stock[f])
+        rate = self.parameters.install_rate
+        self.fleet.install([foundry.plan_installation(q, self.bill, self.headroom, repurpose, before[f], stock[f], rate)
                             for f, foundry in enumerate(self.foundries)])  # each its own Foundry.install
         # Installing filled the pipeline; orders see it (every foundry's plan_tool_orders).
         self.tool_orders = self.fleet.plan_tool_orders(q, self.bill, self.tool_price, self.headroom,

@@ -282,6 +282,14 @@ class Parameters(_Strict):
         description="Share of the gap to its target supplier mix a firm closes each "
         "quarter. Assumption.",
     )
+    install_rate: float = uncertainty(
+        0.06, ge=0.0, le=1.0,
+        description="Most new capacity a foundry puts into service in a quarter, as a share "
+        "of its capacity (0: no limit): cleanroom space limits it (fab shells take years to "
+        "build), and tools beyond it wait in stock, as China's 2023 stockpile did. ASSUMPTION "
+        "0.06 (~26% a year; SMIC grew 13% in 2023: calibration.csv capacity_8in_eq_per_month, "
+        "SMIC, 2022Q4-2023Q4), fitted by `chipstate calibrate`; range for sweeps 0.03-0.12.",
+    )
     repurpose_share: float = uncertainty(
         0.25, ge=0.0, le=1.0,
         description="Share of the tools a foundry stocked for older tiers that it may move "

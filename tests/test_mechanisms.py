@@ -50,8 +50,11 @@ def test_a_build_out_instruction_makes_its_recipients_build_ahead(tmp_path):
         '[[subsidies]]\nid = "drive"\nissuer = "China"\nrecipients = ["Hua Hong"]\n'
         'usd_m_per_quarter = 2000\nbuild_ahead = 0.5\neffective = "2020Q1"\nevent = "test"\n'
     )
+    # Without the cleanroom limit (`install_rate`), which would bind on Hua Hong's
+    # build-out in both runs alike and hide the instruction (tests/test_install_rate.py).
     runs = {
-        name: ChipMarketModel(scenario=s, rng=3).run(16).frames()["foundry"].set_index(["quarter", "name"])
+        name: ChipMarketModel(scenario=s, rng=3, install_rate=0.0).run(16).frames()["foundry"]
+        .set_index(["quarter", "name"])
         for name, s in (("plain", "no_controls"), ("drive", str(scenario)))
     }
     capacity = {k: f.loc[("2022Q4", "Hua Hong"), "capacity_wafers"] for k, f in runs.items()}

@@ -85,6 +85,9 @@ FREE = (
     # one margin row (SMIC 2022) would push it against the 2020 wafer prices it must
     # keep; validate reports that row.
     FreeParameter("localisation_rate", 0.005, 0.0, 0.015),
+    # How fast a foundry can put tools into service (cleanroom space): SMIC's capacity
+    # rows (2022Q4, 2023Q4) and its load rows (2021-2023Q4) speak to it.
+    FreeParameter("install_rate", 0.06, 0.03, 0.12),
 )
 
 
