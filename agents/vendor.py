@@ -8,7 +8,12 @@ import math
 import mesa
 
 from agents.base import ChipAgent, OutputPlan
+from model.costs import vendor_cost_of_sales_usd_m
 from model.technology import TIER_INDEX, TIERS
+
+SLACK_LOAD = 0.7
+"""Orders below this share of its output shrink a vendor's output (`plan_output`); its
+normal load, at which its gross margin is the world's (`account`). ASSUMPTION."""
 
 NO_TECHNOLOGY = float(len(TIERS))
 """Technology progress value meaning 'cannot make this category yet'."""
@@ -37,7 +42,8 @@ class EquipmentVendor(ChipAgent):
     """A tool maker (ASML, Applied Materials, ..., Naura, AMEC, SMEE).
 
     Holds per category: output limit (units/quarter), technology progress (the tier
-    index its tools enable; fractional while learning), buyers' base preference weight.
+    index its tools enable; fractional while learning), buyers' base preference weight;
+    and its gross margin at its normal load (its books: `account`).
     """
 
     kind = "vendor"
@@ -51,8 +57,10 @@ class EquipmentVendor(ChipAgent):
         progress: dict[str, float],
         weight: dict[str, float],
         learning: float,
+        gross_margin: float = 0.45,
     ) -> None:
         super().__init__(model, name, country)
+        self.gross_margin = gross_margin
         self.output = dict(output)
         self.progress = dict(progress)
         self.weight = dict(weight)
@@ -68,6 +76,9 @@ class EquipmentVendor(ChipAgent):
         self.delivered_units = 0.0
         self.backlog_units = 0.0
         self.backlog_usd_m = 0.0
+        # Its books of the quarter (`account`), US$ million.
+        self.cost_of_sales_usd_m = 0.0
+        self.gross_profit_usd_m = 0.0
 
     @property
     def china_share(self) -> float:
@@ -100,6 +111,20 @@ class EquipmentVendor(ChipAgent):
         self.ordered_units, self.delivered_units = ordered_units, delivered_units
         self.backlog_units, self.backlog_usd_m = backlog_units, backlog_usd_m
 
+    def account(self, capacity_usd_m: float, fixed_share: float) -> None:
+        """The quarter's cost of sales and gross profit: its sales against the value of
+        the output it offered (`capacity_usd_m`, at list prices), `fixed_share` of the
+        cost at its normal load (`SLACK_LOAD`) paid either way
+        (`model.costs.vendor_cost_of_sales_usd_m`)."""
+        self.cost_of_sales_usd_m = vendor_cost_of_sales_usd_m(self.revenue_usd_m, capacity_usd_m,
+                                                              self.gross_margin, fixed_share, SLACK_LOAD)
+        self.gross_profit_usd_m = self.revenue_usd_m - self.cost_of_sales_usd_m
+
+    @property
+    def gross_margin_now(self) -> float:
+        """This quarter's gross margin (0 with no sales; negative when capacity idles)."""
+        return self.gross_profit_usd_m / self.revenue_usd_m if self.revenue_usd_m > 0 else 0.0
+
     def adopt(self, plan: OutputPlan) -> None:
         """Carry out an output plan of this vendor's (`plan_output`)."""
         self.output, self.progress = plan.output, plan.progress
@@ -110,8 +135,8 @@ class EquipmentVendor(ChipAgent):
         """Next quarter's output and technology.
 
         Output follows orders: a backlog grows it by up to 5% a quarter (capacity
-        expansion), slack shrinks it by 1% (ASSUMPTION: vendors size output to their
-        order book). Technology learns with sales and subsidy, with diminishing returns:
+        expansion), orders below `SLACK_LOAD` of it shrink it by 1% (ASSUMPTION: vendors
+        size output to their order book). Technology learns with sales and subsidy, with diminishing returns:
         progress falls by learning x multiplier x 0.1 x ln(1 + (sales + subsidy)/US$50m)
         per quarter (a learning-by-doing rule, ASSUMPTION), never below 0 (leading).
         `floors` caps progress (what-if dates for domestic lithography).
@@ -129,7 +154,7 @@ class EquipmentVendor(ChipAgent):
             if ordered > units:
                 growth = 0.5 * (ordered / (1e-9 if 1e-9 > units else units) - 1.0)
                 units *= 1.0 + (growth if growth < 0.05 else 0.05)
-            elif ordered < 0.7 * units:
+            elif ordered < SLACK_LOAD * units:
                 units *= 0.99
             output[category] = units
             value = progress_now[category] - step

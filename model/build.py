@@ -82,7 +82,7 @@ def build_agents(model) -> None:
             output={c: line.output for c, line in v.tools.items()},
             progress={c: progress_of(line.level) for c, line in v.tools.items()},
             weight={c: line.weight for c, line in v.tools.items()},
-            learning=v.learning,
+            learning=v.learning, gross_margin=v.gross_margin,
         )
         for v in w.vendors
     ]

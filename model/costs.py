@@ -1,4 +1,5 @@
-"""Foundry costs, gross margins and cost-plus wafer prices, as pure functions of arrays.
+"""Foundry costs, gross margins and cost-plus wafer prices, and equipment vendors' cost of
+sales (`vendor_cost_of_sales_usd_m`), as pure functions of arrays.
 
 Nothing here knows about agents, Mesa or the graph (as `model.market`): each function
 takes numpy arrays and returns arrays, and tests/test_costs.py exercises them alone.
@@ -119,6 +120,19 @@ def gross_margin(revenue: np.ndarray, cost: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):  # a loss over a tiny revenue is -inf before the clip
         margin = np.divide(revenue - cost, revenue, out=np.where(cost > 0, -1.0, 0.0), where=revenue > 0)
     return np.clip(margin, -1.0, 1.0)
+
+
+def vendor_cost_of_sales_usd_m(revenue_usd_m, capacity_usd_m, margin, fixed_share, normal_load):
+    """An equipment vendor's cost of sales, US$ million a quarter (arrays or floats).
+
+    At its normal load (sales = `normal_load` x the value of its output capacity at list
+    prices, `capacity_usd_m`) its gross margin is `margin`; `fixed_share` of that cost
+    is the capacity's own (factories, field service, staff), paid whether or not the
+    tools sell, and the rest varies with sales:
+    cost = (1 - margin) x ((1 - fixed_share) x revenue + fixed_share x normal_load x capacity).
+    So a vendor that loses sales loses gross profit faster than revenue (operating
+    leverage), and one that sells above its normal load earns more than `margin`."""
+    return (1.0 - margin) * ((1.0 - fixed_share) * revenue_usd_m + fixed_share * normal_load * capacity_usd_m)
 
 
 def tier_shares(capacity_by_tier: np.ndarray) -> np.ndarray:

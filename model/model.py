@@ -161,8 +161,12 @@ class ChipMarketModel(mesa.Model):
         # What a vendor sizes its output to: this quarter's orders and its book, spread
         # over the book's lead time (`ToolMarket.book_rate`).
         waiting = market.book_rate().tolist()
+        # What its offered output was worth at list prices: its books (`EquipmentVendor.account`).
+        price, fixed = market.unit_price.tolist(), self.parameters.vendor_fixed_cost_share
+        n_cat = len(price)  # seller cell i is vendor x category: its category is i % n_cat
         for vendor, cells, r, cr in zip(self.vendors, self.vendor_cells, revenue, china_revenue):
             vendor.record_sales(r, cr, {c_name: ordered[i] + waiting[i] for c_name, i in cells})
+            vendor.account(sum(capacity[i] * price[i % n_cat] for _, i in cells) / 1e6, fixed)
         books = market.last
         for vendor, placed, filled, units, usd in zip(
                 self.vendors, *(market.by_vendor.sums(x).tolist() for x in (books.placed, books.filled)),

@@ -591,6 +591,8 @@ MONEY_FLOWS: tuple[MoneyFlow, ...] = (
     MoneyFlow("foundry_gross_profit_usd_m", "Foundry gross profit", "foundries", "earned", True,
               "gross_profit_usd_m"),
     MoneyFlow("vendor_revenue_usd_m", "Equipment vendor revenue", "vendors", "earned", True, "revenue_usd_m"),
+    MoneyFlow("vendor_gross_profit_usd_m", "Equipment vendor gross profit", "vendors", "earned", True,
+              "gross_profit_usd_m"),
     MoneyFlow("designer_revenue_usd_m", "Accelerator designer revenue, net of licence fees", "designers",
               "earned", True, "revenue_usd_m"),
     MoneyFlow("fabless_wafer_cost_usd_m", "Fabless firms' wafer bill", "firms", "paid", False,
@@ -848,7 +850,8 @@ def firm_columns(snapshots: list) -> dict:
 def vendor_snapshot(q: Quarter) -> list[tuple]:
     return [(v.revenue_usd_m, v.china_revenue_usd_m, v.china_share, v.subsidy_usd_m,
              float(sum(v.output.values())), float(min(v.progress.values())),
-             v.ordered_units, v.delivered_units, v.backlog_units, v.backlog_usd_m) for v in q.model.vendors]
+             v.ordered_units, v.delivered_units, v.backlog_units, v.backlog_usd_m,
+             v.gross_profit_usd_m, v.gross_margin_now) for v in q.model.vendors]
 
 
 VENDOR_BOOK_COLUMNS = ["ordered_units", "delivered_units", "backlog_units", "backlog_usd_m"]
@@ -856,7 +859,8 @@ VENDOR_BOOK_COLUMNS = ["ordered_units", "delivered_units", "backlog_units", "bac
 
 def vendor_columns(snapshots: list) -> dict:
     return _scalar_columns(["revenue_usd_m", "china_revenue_usd_m", "china_share", "subsidy_usd_m",
-                            "output_units", "best_progress", *VENDOR_BOOK_COLUMNS],
+                            "output_units", "best_progress", *VENDOR_BOOK_COLUMNS, "gross_profit_usd_m",
+                            "gross_margin"],
                            [row for s in snapshots for row in s])
 
 
@@ -986,7 +990,8 @@ def agenttype_reporters(designers: list[str] = ()) -> dict:
               "china_revenue_usd_m": "china_revenue_usd_m", "china_share": "china_share",
               "subsidy_usd_m": "subsidy_usd_m", "output_units": partial(_sum_dict, "output"),
               "best_progress": partial(_min_dict, "progress"),
-              **{c: c for c in VENDOR_BOOK_COLUMNS}}
+              **{c: c for c in VENDOR_BOOK_COLUMNS}, "gross_profit_usd_m": "gross_profit_usd_m",
+              "gross_margin": "gross_margin_now"}
     government = {"name": "name", "country": "country", "rules_in_force": "rules_in_force",
                   "subsidy_usd_m": "subsidy_usd_m"}
     designer = {"name": "name", "country": "country", "demand_units": "demand_units", "accelerators": "units",

@@ -282,6 +282,12 @@ class Parameters(_Strict):
         description="Share of the gap to its target supplier mix a firm closes each "
         "quarter. Assumption.",
     )
+    vendor_fixed_cost_share: float = uncertainty(
+        0.3, ge=0.0, le=1.0,
+        description="Share of an equipment vendor's cost of sales at full load that its "
+        "capacity costs whether or not the tools sell (model.costs.vendor_cost_of_sales_usd_m). "
+        "ASSUMPTION, range for sweeps 0.1-0.5.",
+    )
     install_rate: float = uncertainty(
         0.06, ge=0.0, le=1.0,
         description="Most new capacity a foundry puts into service in a quarter, as a share "

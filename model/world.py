@@ -187,6 +187,9 @@ class VendorSpec(_Data):
     country: Country
     tools: dict[str, ToolLine] = Field(min_length=1)
     learning: float = Field(0.0, ge=0)
+    gross_margin: float = Field(0.45, gt=0, lt=1)
+    """Its gross margin at its normal load (`agents.vendor.SLACK_LOAD`;
+    `model.costs.vendor_cost_of_sales_usd_m`)."""
 
     @field_validator("tools")
     @classmethod

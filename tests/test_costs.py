@@ -19,6 +19,34 @@ grid = arrays(float, (F, T), elements=st.floats(0.0, 1e6, allow_nan=False))
 
 
 # ------------------------------------------------------------------ pure functions
+@given(st.floats(0.0, 1e4), st.floats(1.0, 1e4), st.floats(0.05, 0.8), st.floats(0.0, 1.0), st.floats(0.3, 1.0))
+def test_a_vendor_earns_its_margin_at_normal_load_and_less_below_it(sales, capacity, margin, fixed, normal):
+    cost = costs.vendor_cost_of_sales_usd_m(normal * capacity, capacity, margin, fixed, normal)
+    assert (normal * capacity - cost) / (normal * capacity) == pytest.approx(margin, rel=1e-9)
+    cost = costs.vendor_cost_of_sales_usd_m(sales, capacity, margin, fixed, normal)
+    profit = sales - cost
+    if sales < normal * capacity and fixed > 0.01:  # operating leverage: below normal load, a lower margin
+        assert profit < margin * sales
+    # Gross profit rises with sales at the variable margin 1 - (1 - margin)(1 - fixed).
+    more = costs.vendor_cost_of_sales_usd_m(sales + 1.0, capacity, margin, fixed, normal)
+    assert (sales + 1.0 - more) - profit == pytest.approx(1 - (1 - margin) * (1 - fixed), rel=1e-6)
+
+
+def test_vendor_books_in_the_model_add_up():
+    """Every vendor, every quarter: gross profit = revenue - its cost of sales at the
+    world's margin and the scenario's fixed share, on the output it offered."""
+    model = ChipMarketModel(scenario="historical", rng=5)
+    for _ in range(20):
+        model.step()
+        for vendor in model.vendors:
+            assert np.isfinite(vendor.gross_profit_usd_m)
+            assert vendor.gross_profit_usd_m == pytest.approx(vendor.revenue_usd_m - vendor.cost_of_sales_usd_m)
+            assert vendor.cost_of_sales_usd_m >= (1 - vendor.gross_margin) * (
+                1 - model.parameters.vendor_fixed_cost_share) * vendor.revenue_usd_m - 1e-9
+    asml = model.vendors[model.vendor_index["ASML"]]
+    assert asml.gross_margin == 0.51  # the world's figure reaches the agent
+
+
 @given(arrays(float, 20, elements=money), arrays(float, 20, elements=money))
 def test_gross_margin_is_finite_bounded_and_the_usual_one_when_profitable(revenue, cost):
     margin = costs.gross_margin(revenue, cost)

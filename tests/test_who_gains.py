@@ -204,7 +204,8 @@ def _window_sum(scenario: str, column: str, start: str, end: str) -> np.ndarray:
         key = (scenario, seed)
         if key not in _LEAN:
             model = ChipMarketModel(scenario=scenario, rng=seed,
-                                    collect=("vendor_revenue_usd_m_US", "vendor_revenue_usd_m_asml"))
+                                    collect=("vendor_revenue_usd_m_US", "vendor_revenue_usd_m_asml",
+                                             "vendor_gross_profit_usd_m_US"))
             _LEAN[key] = model.run().frames()["model"].set_index("quarter")
         out.append(float(_LEAN[key].loc[start:end, column].sum()))
     return np.array(out)
@@ -218,3 +219,16 @@ def test_us_equipment_vendors_earn_less_2020_2030_under_controls_alone():
     high = d.mean() + stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
     assert high < 0, f"controls_only - no_controls, US vendors 2020-2030: mean {d.mean():,.0f} US$ m, upper {high:,.0f}"
     assert parse_quarter("2030Q4") - parse_quarter("2020Q1") == 43  # the window is eleven years
+
+
+@pytest.mark.slow
+def test_us_vendors_gross_profit_falls_by_a_larger_share_than_their_revenue_under_controls_alone():
+    """Operating leverage (model.costs.vendor_cost_of_sales_usd_m): the capacity they
+    keep costs them whether the China sales come or not."""
+    revenue = [_window_sum(s, "vendor_revenue_usd_m_US", "2020Q1", "2030Q4") for s in ("no_controls", "controls_only")]
+    profit = [_window_sum(s, "vendor_gross_profit_usd_m_US", "2020Q1", "2030Q4")
+              for s in ("no_controls", "controls_only")]
+    d = profit[1] - profit[0]
+    high = d.mean() + stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    assert high < 0, f"controls_only - no_controls, US vendors' gross profit: mean {d.mean():,.0f}, upper {high:,.0f}"
+    assert (profit[1] / profit[0]).mean() < (revenue[1] / revenue[0]).mean()
