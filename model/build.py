@@ -213,6 +213,9 @@ def build_chain(model, tg: TradeGraph, wafers: EdgeSet) -> tuple[list[EdgeSet], 
     w = model.world
     model.memory_makers = [MemoryMaker(model, m.name, m.country, spec=m) for m in w.memory_makers]
     model.packagers = [Packager(model, p.name, p.country, spec=p) for p in w.packagers]
+    # Per packaging house, the row of the foundry whose company revenue counts its own
+    # (`PackagerSpec.foundry`; None: a house of its own).
+    model.packager_foundry = [model.foundry_index.get(p.foundry) if p.foundry else None for p in w.packagers]
     dates = product_calendar(model)
     model.designers = [
         AcceleratorDesigner(model, d.firm, model.firms[model.firm_index[d.firm]].country, spec=d,
