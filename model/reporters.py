@@ -690,6 +690,24 @@ def tools_books_usd_m(q: Quarter) -> list[float]:
 
 
 # ------------------------------------------------------------------------- graph
+def generation_columns(model) -> tuple[str, ...]:
+    """`generation_share_<foundry>_<tier>_<generation>` per generation of each named
+    foundry's tier that runs more than one (`GenerationBook.named_cells`): TSMC's
+    leading N5 / N3 / N2, SMIC's 7nm-class N+1 / N+2 / N+3, ..."""
+    table, named = model.generations.table, set(_named_rows(model, "foundries"))
+    return tuple(f"generation_share_{slug(model.foundries[f].name)}_{TIERS[t].key}_{slug(name)}"
+                 for f, t in model.generations.named_cells() if f in named
+                 for name in table.names[f][t] if name)
+
+
+def generation_shares(q: Quarter) -> list[float]:
+    """Per generation of `generation_columns`, its share of its foundry's tier's
+    capacity (0-1; the tier's mix, `model.generations`)."""
+    book, named = q.model.generations, set(q.roster.named_foundries)
+    return [float(book.shares[f, t, s]) for f, t in book.named_cells() if f in named
+            for s, name in enumerate(book.table.names[f][t]) if name]
+
+
 def active_edges(q: Quarter) -> int:
     return q.edge_counts[0]
 
@@ -758,6 +776,8 @@ def model_reporters(model) -> dict:
         "active_edges": active_edges,
         "cut_edges": cut_edges,
     }
+    if generation_columns(model):  # the generation mixes of the tiers that run several
+        out[generation_columns(model)] = generation_shares
     # who gains, who loses: the money flows by country and named firm (MONEY_FLOWS)
     for layout in money_flow_layouts(model):
         out[layout.columns()] = partial(_flow_values, layout)
