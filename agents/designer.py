@@ -64,6 +64,7 @@ class AcceleratorDesigner(ChipAgent):
         self.hbm_in = 0.0
         self.hbm_ordered = 0.0
         self.packaging_booked = 0.0
+        self.packaging_cost_usd_m = 0.0  # what its booked packages cost it (the houses' prices), US$ m
         self.units = 0.0
         self.units_by_product = np.zeros(len(self.products))
         self.h100e = 0.0

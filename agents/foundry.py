@@ -164,8 +164,12 @@ class Foundry(ChipAgent):
         self.orders = np.zeros(n)
         self.delivered = np.zeros(n)
         self.forecast = np.zeros(n)
+        # Revenue, US$ m: the company's as the foundry rankings count it (its wafers' and
+        # its packaging house's, `add_packaging`); of it, its wafers' and its packaging's.
         self.revenue_usd_m = 0.0
         self.china_revenue_usd_m = 0.0
+        self.wafer_revenue_usd_m = 0.0
+        self.packaging_revenue_usd_m = 0.0
         self.subsidy_usd_m = 0.0
         self.capex_usd_m = 0.0
         self.conversion_capex_usd_m = 0.0  # of it, converting capacity to a newer generation
@@ -222,8 +226,9 @@ class Foundry(ChipAgent):
         ordering starts one lag before a process is ready). The gap to what it will have
         (capacity after depreciation, the pipeline, tools in stock) is bought at the
         bill of tools of the tier's route, scaled down to the capex budget: capex_ratio x
-        last quarter's revenue plus subsidy (ASSUMPTION: capex follows revenue, as in
-        TSMC's guidance, calibration.csv: capex_guidance, TSMC, 2025).
+        last quarter's wafer revenue plus subsidy (ASSUMPTION: capex follows revenue, as in
+        TSMC's guidance, calibration.csv: capex_guidance, TSMC, 2025; its packaging
+        revenue pays for its packaging lines, whose capacity the world dates, not wafer tools).
 
         `reachable[category][tier]` (an array or nested lists) says what the foundry can
         still buy (no rule cuts every supplier). Tools it cannot buy for a tier it
@@ -242,7 +247,7 @@ class Foundry(ChipAgent):
             quarter, self.pipeline.shape[0], self.forecast[None], (1 + self.target_headroom(headroom))[None],
             np.asarray(capacity, dtype=float)[None], np.asarray(in_pipeline, dtype=float)[None], depreciation,
             (self.inventory[..., 0] + self.inventory[..., 1])[None], OrderBills.parse(bill, [self]),
-            np.array([self.capex_ratio * self.revenue_usd_m + self.subsidy_usd_m]),
+            np.array([self.capex_ratio * self.wafer_revenue_usd_m + self.subsidy_usd_m]),
             np.array([unit_price[c] for c in CATEGORY_NAMES]), can, repurpose_share,
         )
         return orders.order(0, self.name)
@@ -381,6 +386,18 @@ class Foundry(ChipAgent):
         self.price[...] = costs.move_prices(self.price, target, capacity,
                                             np.maximum(variable, rules.price_floor * self.reference_price),
                                             rules.price_cap * self.reference_price, adjustment)
+
+    def add_packaging(self, revenue_usd_m: float, china_revenue_usd_m: float, cost_usd_m: float) -> None:
+        """Count its packaging house's quarter in its books (after its wafers'): revenue
+        (of it from Chinese designers) and cost join its company's, as the foundry
+        rankings count TSMC's advanced packaging in TSMC's revenue; gross margin follows
+        (`costs.gross_margin`)."""
+        self.packaging_revenue_usd_m += revenue_usd_m
+        self.revenue_usd_m += revenue_usd_m
+        self.china_revenue_usd_m += china_revenue_usd_m
+        self.cost_usd_m += cost_usd_m
+        self.gross_profit_usd_m = self.revenue_usd_m - self.cost_usd_m
+        self.gross_margin = float(costs.gross_margin(self.revenue_usd_m, self.cost_usd_m))
 
     def receive_tools(self, category: str, tier: str, units: float, domestic: bool) -> None:
         self.inventory[CATEGORY_INDEX[category], TIER_INDEX[tier], DOMESTIC if domestic else FOREIGN] += units
@@ -532,7 +549,7 @@ class FoundryFleet:
         foundries = self.foundries
         grow = 1 + (np.where(self.own_headroom >= 0, self.own_headroom, headroom)
                     + np.array([f.build_ahead for f in foundries]))  # 1 + each `target_headroom`, per tier
-        budget = np.array([f.capex_ratio * f.revenue_usd_m + f.subsidy_usd_m for f in foundries])
+        budget = np.array([f.capex_ratio * f.wafer_revenue_usd_m + f.subsidy_usd_m for f in foundries])
         if self._price is None or self._price[0] is not unit_price:
             self._price = (unit_price, np.array([unit_price[c] for c in CATEGORY_NAMES]))
         stock = self.inventory[..., 0] + self.inventory[..., 1]

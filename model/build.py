@@ -57,7 +57,9 @@ def populate(model) -> None:
     # Process generations inside each foundry's tiers, and what a wafer/quarter of each
     # foundry x tier's capacity costs in tools by its own route's bill (US$: the cost
     # books' tool values, at the route each foundry builds by).
-    model.generations = GenerationBook(generation_table(model.world.generations, [f.name for f in model.foundries]),
+    bases = [{tier: spec.base for tier, spec in f.tiers.items()} for f in model.world.foundries]
+    model.generations = GenerationBook(generation_table(model.world.generations, [f.name for f in model.foundries],
+                                                        bases),
                                        model.fleet.capacity_by_tier())
     model.bill_value_usd = np.take_along_axis(model.fleet.books.tool_value[None],
                                               model.fleet.preferred_route[..., None], axis=2)[..., 0]
@@ -213,6 +215,9 @@ def build_chain(model, tg: TradeGraph, wafers: EdgeSet) -> tuple[list[EdgeSet], 
     w = model.world
     model.memory_makers = [MemoryMaker(model, m.name, m.country, spec=m) for m in w.memory_makers]
     model.packagers = [Packager(model, p.name, p.country, spec=p) for p in w.packagers]
+    # Per packaging house, the row of the foundry whose company revenue counts its own
+    # (`PackagerSpec.foundry`; None: a house of its own).
+    model.packager_foundry = [model.foundry_index.get(p.foundry) if p.foundry else None for p in w.packagers]
     dates = product_calendar(model)
     model.designers = [
         AcceleratorDesigner(model, d.firm, model.firms[model.firm_index[d.firm]].country, spec=d,

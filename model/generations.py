@@ -1,9 +1,10 @@
 """Process generations inside a tier: N5 -> N3 -> N2 in the leading tier, N7 -> N6 and
-SMIC's N+1 -> N+2 in 7nm-class, each with its date, price premium, cost premium and
-conversion share (the world's `[[generations]]`).
+SMIC's N+1 -> N+2 -> N+3 in 7nm-class, each with its date, price premium, cost premium
+and conversion share (the world's `[[generations]]`).
 
 A foundry's capacity of a tier is a mix of the generations it runs: the tier's base
-generation (premium 1) and the newer ones the world lists for it. From a generation's
+generation (premium 1; named by the foundry's tier in the world, `FoundryTier.base`:
+TSMC's N5 and N7, SMIC's N+1) and the newer ones the world lists for it. From a generation's
 ready quarter, the foundry's net new capacity of the tier runs it, and a share of its
 older capacity migrates to it each quarter (`migration`, ASSUMPTION: a fab converts its
 lines over a few years); migrating a wafer/quarter of capacity buys the generation's
@@ -40,9 +41,12 @@ class GenerationTable:
         return self.ready.shape[2]
 
 
-def generation_table(generations: list, foundry_names: list[str]) -> GenerationTable:
+def generation_table(generations: list, foundry_names: list[str],
+                     bases: list[dict[str, str]] | None = None) -> GenerationTable:
     """Lay out the world's `generations` (each with name, tier, foundries, ready and its
-    premiums) for `foundry_names`, in ready order within each (foundry, tier)."""
+    premiums) for `foundry_names`, in ready order within each (foundry, tier). `bases`:
+    per foundry, its base generation's name by tier name ('7nm' -> 'N+1'); a tier it
+    does not name (or no `bases`) calls its base 'base'."""
     nf, nt = len(foundry_names), len(TIERS)
     per_cell: dict[tuple[int, int], list] = {}
     at = {name: f for f, name in enumerate(foundry_names)}
@@ -56,7 +60,8 @@ def generation_table(generations: list, foundry_names: list[str]) -> GenerationT
     ready[:, :, 0] = -np.inf  # the base generation runs from the start
     price, cost = np.ones((nf, nt, slots)), np.ones((nf, nt, slots))
     conversion = np.zeros((nf, nt, slots))
-    names = [[["base"] + [""] * (slots - 1) for _ in range(nt)] for _ in range(nf)]
+    bases = bases if bases is not None else [{} for _ in range(nf)]
+    names = [[[bases[f].get(TIERS[t].value, "base")] + [""] * (slots - 1) for t in range(nt)] for f in range(nf)]
     for (f, t), listed in per_cell.items():
         for s, g in enumerate(listed, start=1):
             ready[f, t, s] = parse_quarter(g.ready)
@@ -126,6 +131,12 @@ class GenerationBook:
 
     def cost_premium(self) -> np.ndarray:
         return premium(self.shares, self.table.cost_premium)
+
+    def named_cells(self) -> list[tuple[int, int]]:
+        """The (foundry, tier) cells that run more than one generation: their mixes are
+        worth reporting (`generation_shares`)."""
+        listed = np.isfinite(self.table.ready[..., 1:]).any(axis=-1)
+        return [(int(f), int(t)) for f, t in zip(*np.nonzero(listed))]
 
     def conversion_bills(self) -> np.ndarray:
         """Per (foundry, tier), the bills of the tier's tools (per wafer/quarter of

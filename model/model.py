@@ -263,7 +263,8 @@ class ChipMarketModel(mesa.Model):
                 self.foundries, settled.ordered, settled.delivered, settled.revenue.tolist(),
                 settled.china_revenue.tolist()):
             foundry.orders, foundry.delivered = ordered, delivered  # its rows of the settlement's
-            foundry.revenue_usd_m, foundry.china_revenue_usd_m = revenue, china_revenue
+            foundry.revenue_usd_m, foundry.china_revenue_usd_m = revenue, china_revenue  # its packaging joins (phase 8)
+            foundry.wafer_revenue_usd_m, foundry.packaging_revenue_usd_m = revenue, 0.0
         self.fleet.learn(settled.delivered)  # every foundry's Foundry.learn and set_prices at once
         self.fleet.account(settled.delivered, settled.revenue, settled.seller_yield.reshape(settled.delivered.shape),
                            self.generations.cost_premium(), self.conversion_usd)
@@ -373,14 +374,26 @@ class ChipMarketModel(mesa.Model):
 
     def _book_packaging(self, q: int, requests: np.ndarray) -> np.ndarray:
         """Packaging houses' capacity of the quarter to the designers' requests over
-        active edges; per designer, the slots it booked."""
-        market = self.packaging_market
+        active edges; per designer, the slots it booked. Each house earns its price a
+        package booked (its other customers' too) x `packaging_price_scale`; a designer
+        pays that for each slot it booked (`packaging_cost_usd_m`); a house's books
+        join its foundry's (`Foundry.add_packaging`: TSMC's CoWoS in TSMC's revenue)."""
+        market, scale = self.packaging_market, self.parameters.packaging_price_scale
         for packager in self.packagers:
             packager.capacity_packages = packager.plan_capacity(q)
         booked = market.book(np.array([k.open_capacity() for k in self.packagers]), requests)
-        for packager, used, to_china in zip(self.packagers, market.by_packager(market.flow).tolist(),
-                                            market.by_packager(market.flow, market.china_buyer).tolist()):
-            packager.record(used, to_china)
+        price = np.array([k.spec.price_usd for k in self.packagers]) * scale  # US$ a package
+        for packager, used, to_china, usd in zip(self.packagers, market.by_packager(market.flow).tolist(),
+                                                 market.by_packager(market.flow, market.china_buyer).tolist(),
+                                                 price.tolist()):
+            packager.record(used, to_china, usd)
+        paid = summed(market.edges.buyer, market.flow * price[market.edges.supplier] / 1e6, len(self.designers))
+        for designer, usd_m in zip(self.designers, paid.tolist()):
+            designer.packaging_cost_usd_m = usd_m
+        for packager, row in zip(self.packagers, self.packager_foundry):
+            if row is not None:
+                self.foundries[row].add_packaging(packager.revenue_usd_m, packager.china_revenue_usd_m,
+                                                  packager.cost_usd_m)
         return booked
 
     def _ship_hbm(self, q: int, need: np.ndarray, extra: np.ndarray) -> None:

@@ -543,7 +543,8 @@ def wafer_cost_by_firm(model) -> np.ndarray:
     quarter: price x wafers over its wafer edges, at the prices the quarter's wafers
     were sold at (`ChipMarketModel.wafer_sale_price`, before this quarter's price
     update), US$ million. The same products, divided the same way, as the foundries'
-    revenue (`WaferMarket.settle`), so the firms' sum is the foundries' revenue."""
+    revenue (`WaferMarket.settle`), so the firms' sum is the foundries' wafer revenue
+    (their revenue less their packaging's)."""
     market = model.wafer_market
     paid = np.ravel(model.wafer_sale_price).take(market.seller)
     paid *= market.flow
@@ -593,17 +594,23 @@ MONEY_FLOWS: tuple[MoneyFlow, ...] = (
     MoneyFlow("vendor_revenue_usd_m", "Equipment vendor revenue", "vendors", "earned", True, "revenue_usd_m"),
     MoneyFlow("vendor_gross_profit_usd_m", "Equipment vendor gross profit", "vendors", "earned", True,
               "gross_profit_usd_m"),
+    MoneyFlow("packaging_revenue_usd_m", "Packaging house revenue (TSMC's also in its foundry revenue)",
+              "packagers", "earned", True, "revenue_usd_m"),
     MoneyFlow("designer_revenue_usd_m", "Accelerator designer revenue, net of licence fees", "designers",
               "earned", True, "revenue_usd_m"),
     MoneyFlow("fabless_wafer_cost_usd_m", "Fabless firms' wafer bill", "firms", "paid", False,
               values=_firm_wafer_cost),
+    MoneyFlow("designer_packaging_cost_usd_m", "Accelerator designers' packaging bill", "designers", "paid", False,
+              "packaging_cost_usd_m"),
     MoneyFlow("buyer_accelerator_cost_usd_m", "Accelerator buyers' bill", "buyers", "paid", False, "spent_usd_m"),
 )
 """The who-gains accounts, in the order `chipstate compare` prints them. Columns, for
 a flow with stem S (US$ million per quarter each):
 
 - `S`: the total over every agent of the kind (`foundry_revenue_usd_m` is the
-  model's existing total of all modelled foundries' revenue);
+  model's existing total of all modelled foundries' revenue: their wafers' and, as the
+  foundry rankings count it, the packaging of a house a foundry owns, TSMC's CoWoS;
+  `packaging_revenue_usd_m` shows every house's, TSMC's again, so flows are not summed);
 - `S_<CC>`: the agents whose home country has ISO code CC (upper case), one column per
   country present among them at set-up (`foundry_revenue_usd_m_TW`);
 - `S_<firm>`: one named agent (the slug of its name, lower case), for flows `by_firm`
@@ -611,7 +618,10 @@ a flow with stem S (US$ million per quarter each):
   the total only.
 
 The fabless firms' wafer bill per firm is the firm frame's `wafer_cost_usd_m`; the
-accelerator buyers' is the buyer frame's `spent_usd_m`."""
+designers' packaging bill (the slots they booked at the houses' prices) is the designer
+frame's `packaging_cost_usd_m`; the accelerator buyers' is the buyer frame's
+`spent_usd_m`. The designers' bill is less than the houses' revenue by what the houses'
+other customers (`other_customers`, not held as designers) pay."""
 
 
 class FlowLayout:
@@ -682,6 +692,24 @@ def tools_books_usd_m(q: Quarter) -> list[float]:
 
 
 # ------------------------------------------------------------------------- graph
+def generation_columns(model) -> tuple[str, ...]:
+    """`generation_share_<foundry>_<tier>_<generation>` per generation of each named
+    foundry's tier that runs more than one (`GenerationBook.named_cells`): TSMC's
+    leading N5 / N3 / N2, SMIC's 7nm-class N+1 / N+2 / N+3, ..."""
+    table, named = model.generations.table, set(_named_rows(model, "foundries"))
+    return tuple(f"generation_share_{slug(model.foundries[f].name)}_{TIERS[t].key}_{slug(name)}"
+                 for f, t in model.generations.named_cells() if f in named
+                 for name in table.names[f][t] if name)
+
+
+def generation_shares(q: Quarter) -> list[float]:
+    """Per generation of `generation_columns`, its share of its foundry's tier's
+    capacity (0-1; the tier's mix, `model.generations`)."""
+    book, named = q.model.generations, set(q.roster.named_foundries)
+    return [float(book.shares[f, t, s]) for f, t in book.named_cells() if f in named
+            for s, name in enumerate(book.table.names[f][t]) if name]
+
+
 def active_edges(q: Quarter) -> int:
     return q.edge_counts[0]
 
@@ -750,6 +778,8 @@ def model_reporters(model) -> dict:
         "active_edges": active_edges,
         "cut_edges": cut_edges,
     }
+    if generation_columns(model):  # the generation mixes of the tiers that run several
+        out[generation_columns(model)] = generation_shares
     # who gains, who loses: the money flows by country and named firm (MONEY_FLOWS)
     for layout in money_flow_layouts(model):
         out[layout.columns()] = partial(_flow_values, layout)
@@ -783,8 +813,9 @@ FIRM_COLUMNS = ["name", "country", "demand_wafers", "ordered_wafers", "delivered
 FOUNDRY_TIER_COLUMNS = tuple([f"{quantity}_{t.key}" for t in TIERS]
                              for quantity in ("capacity", "yield", "price_usd", "delivered", "cost_per_wafer_usd",
                                               "cost_per_good_wafer_usd"))
-FOUNDRY_SCALARS = ["revenue_usd_m", "china_revenue_usd_m", "capex_usd_m", "conversion_capex_usd_m", "subsidy_usd_m",
-                   "cost_usd_m", "gross_profit_usd_m", "gross_margin"]
+FOUNDRY_SCALARS = ["revenue_usd_m", "china_revenue_usd_m", "wafer_revenue_usd_m", "packaging_revenue_usd_m",
+                   "capex_usd_m", "conversion_capex_usd_m", "subsidy_usd_m", "cost_usd_m", "gross_profit_usd_m",
+                   "gross_margin"]
 """The foundry frame's per-tier columns, by quantity, in tier order."""
 
 
@@ -802,8 +833,9 @@ def foundry_snapshot(q: Quarter) -> tuple[list[tuple], np.ndarray]:
     generation mix's premium), delivered wafers, cost per wafer, cost per good wafer and
     ordered wafers as one (7, foundries, tiers) array."""
     foundries = q.model.foundries
-    scalars = [(r, f.china_revenue_usd_m, f.capex_usd_m, f.conversion_capex_usd_m, f.subsidy_usd_m, f.cost_usd_m,
-                f.gross_profit_usd_m, f.gross_margin) for r, f in zip(q.foundry_revenues, foundries)]
+    scalars = [(r, f.china_revenue_usd_m, f.wafer_revenue_usd_m, f.packaging_revenue_usd_m, f.capex_usd_m,
+                f.conversion_capex_usd_m, f.subsidy_usd_m, f.cost_usd_m, f.gross_profit_usd_m, f.gross_margin)
+               for r, f in zip(q.foundry_revenues, foundries)]
     if not foundries:
         return scalars, np.zeros((7, 0, len(TIERS)))
     arrays = np.array([q.capacity, q.yields, q.model.fleet.price * q.model.generations.price_premium(),
@@ -875,18 +907,20 @@ def government_columns(snapshots: list) -> dict:
 DESIGNER_COLUMNS = ["demand_units", "accelerators", "accelerators_h100e", "binding_input", "die_bank_dies",
                     "dies_in", "leak_dies_in", "hbm_stock_stacks", "hbm_in_stacks", "hbm_ordered_stacks",
                     "packaging_booked", "ordered_units", "shipped_units", "unsold_units", "revenue_usd_m",
-                    "china_revenue_usd_m", "licence_fees_usd_m"]
+                    "china_revenue_usd_m", "licence_fees_usd_m", "packaging_cost_usd_m"]
 BUYER_COLUMNS = ["want_h100e", "budget_usd_m", "ordered_units", "ordered_h100e", "received_units", "received_h100e",
                  "fulfilment", "unmet_h100e", "spent_usd_m"]
 MEMORY_COLUMNS = ["capacity_stacks", "ordered_stacks", "shipped_stacks", "china_stacks", "newest_generation",
                   *(f"shipped_{g.lower()}_stacks" for g in HBM_GENERATIONS)]
-PACKAGER_COLUMNS = ["capacity_packages", "booked_packages", "china_packages"]
+PACKAGER_COLUMNS = ["capacity_packages", "booked_packages", "china_packages", "price_usd", "revenue_usd_m",
+                    "china_revenue_usd_m", "cost_usd_m", "gross_profit_usd_m"]
 
 
 def designer_snapshot(q: Quarter) -> list[tuple]:
     return [(d.demand_units, d.units, d.h100e, d.binding, d.die_stock, d.dies_in, d.leak_dies_in,
              d.hbm_stock_stacks, d.hbm_in, d.hbm_ordered, d.packaging_booked, d.ordered_units, d.shipped_units,
-             d.unsold_units, d.revenue_usd_m, d.china_revenue_usd_m, d.licence_fees_usd_m) for d in q.model.designers]
+             d.unsold_units, d.revenue_usd_m, d.china_revenue_usd_m, d.licence_fees_usd_m, d.packaging_cost_usd_m)
+            for d in q.model.designers]
 
 
 def buyer_snapshot(q: Quarter) -> list[tuple]:
@@ -908,7 +942,8 @@ def memory_snapshot(q: Quarter) -> list[tuple]:
 
 
 def packager_snapshot(q: Quarter) -> list[tuple]:
-    return [(k.capacity_packages, k.booked_packages, k.china_packages) for k in q.model.packagers]
+    return [(k.capacity_packages, k.booked_packages, k.china_packages, k.price_usd, k.revenue_usd_m,
+             k.china_revenue_usd_m, k.cost_usd_m, k.gross_profit_usd_m) for k in q.model.packagers]
 
 
 def _scalar_table(names: list[str]):
@@ -965,7 +1000,8 @@ def agenttype_reporters(designers: list[str] = ()) -> dict:
     from agents.vendor import EquipmentVendor
 
     foundry = {"name": "name", "country": "country", "revenue_usd_m": "revenue_usd_m",
-               "china_revenue_usd_m": "china_revenue_usd_m", "capex_usd_m": "capex_usd_m",
+               "china_revenue_usd_m": "china_revenue_usd_m", "wafer_revenue_usd_m": "wafer_revenue_usd_m",
+               "packaging_revenue_usd_m": "packaging_revenue_usd_m", "capex_usd_m": "capex_usd_m",
                "conversion_capex_usd_m": "conversion_capex_usd_m", "subsidy_usd_m": "subsidy_usd_m",
                "cost_usd_m": "cost_usd_m", "gross_profit_usd_m": "gross_profit_usd_m", "gross_margin": "gross_margin",
                "capacity_wafers": partial(_tiers, "capacity_by_tier"),
@@ -1000,7 +1036,7 @@ def agenttype_reporters(designers: list[str] = ()) -> dict:
                 "hbm_in_stacks": "hbm_in", "hbm_ordered_stacks": "hbm_ordered", "packaging_booked": "packaging_booked",
                 "ordered_units": "ordered_units", "shipped_units": "shipped_units", "unsold_units": "unsold_units",
                 "revenue_usd_m": "revenue_usd_m", "china_revenue_usd_m": "china_revenue_usd_m",
-                "licence_fees_usd_m": "licence_fees_usd_m"}
+                "licence_fees_usd_m": "licence_fees_usd_m", "packaging_cost_usd_m": "packaging_cost_usd_m"}
     buyer = {"name": "name", "country": "country", **{c: c for c in BUYER_COLUMNS},
              **{f"received_{slug(n)}_units": partial(_received_from, n) for n in designers}}
     memory = {"name": "name", "country": "country", "capacity_stacks": "capacity_stacks",
@@ -1009,7 +1045,9 @@ def agenttype_reporters(designers: list[str] = ()) -> dict:
               **{f"shipped_{g.lower()}_stacks": partial(_item, "shipped_by_generation", k)
                  for k, g in enumerate(HBM_GENERATIONS)}}
     packager = {"name": "name", "country": "country", "capacity_packages": "capacity_packages",
-                "booked_packages": "booked_packages", "china_packages": "china_packages"}
+                "booked_packages": "booked_packages", "china_packages": "china_packages", "price_usd": "price_usd",
+                "revenue_usd_m": "revenue_usd_m", "china_revenue_usd_m": "china_revenue_usd_m",
+                "cost_usd_m": "cost_usd_m", "gross_profit_usd_m": "gross_profit_usd_m"}
     return {Foundry: foundry, FablessFirm: firm, EquipmentVendor: vendor, Government: government,
             AcceleratorDesigner: designer, MemoryMaker: memory, Packager: packager, ComputeBuyer: buyer}
 

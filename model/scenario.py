@@ -221,6 +221,13 @@ class Parameters(_Strict):
         "the newest generation it runs each quarter (model.generations; the world's "
         "[[generations]]). ASSUMPTION: fabs convert lines over four to eight years; range 0.02-0.08.",
     )
+    packaging_price_scale: float = uncertainty(
+        1.0, ge=0.0, le=3.0,
+        description="Multiplier on the packaging houses' prices a package (the world's "
+        "[[packagers]] price_usd: TSMC's CoWoS ~US$1,000 a package, an ASSUMPTION checked "
+        "against TSMC's advanced packaging near 7-10% of its 2023-2025 revenue). Range 0.6-2.0; "
+        "0 counts no packaging revenue (the accounts before issue 14).",
+    )
     depreciation_life_years: float = uncertainty(
         5.0, ge=2.0, le=10.0,
         description="Years over which a foundry writes its tools off, straight-line (model.costs."

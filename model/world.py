@@ -201,6 +201,10 @@ class FoundryTier(_Data):
     capacity: float = Field(ge=0)
     ready: Quarter | None = None
     route: Literal["euv", "duv"] = "duv"
+    base: str = "base"
+    """The name of the tier's base generation at this foundry (N5 in TSMC's leading
+    tier, SMIC's N+1 in 7nm-class): what its capacity runs before the world's
+    `[[generations]]` for the tier (`model.generations`); 'base' when the world names none."""
 
 
 class FoundrySpec(_Data):
@@ -302,11 +306,18 @@ class MemoryMakerSpec(CapacityPath):
 
 class PackagerSpec(CapacityPath):
     """CoWoS-class advanced packaging: capacity in packages (accelerators) a quarter;
-    `other_customers`: the share of it booked by designers the world does not hold."""
+    `other_customers`: the share of it booked by designers the world does not hold
+    (they book it and pay for it). `price_usd`: what a package earns the house;
+    `cost_share`: its cost of a package over the price (gross margin 1 - cost_share);
+    `foundry`: the world's foundry whose company revenue counts the house's, as the
+    foundry rankings count TSMC's packaging in TSMC's revenue (None: a house of its own)."""
 
     name: str
     country: Country
     other_customers: Fraction = 0.0
+    price_usd: float = Field(ge=0, le=50000)
+    cost_share: Fraction
+    foundry: str | None = None
 
 
 class ProductSpec(_Data):
@@ -568,6 +579,8 @@ class World(_Data):
         references += [(f"accelerators.{i}.designer", p.designer, designers) for i, p in enumerate(self.accelerators)]
         references += [(f"leak_routes.{i}.supplier", r.supplier, foundries) for i, r in enumerate(self.leak_routes)]
         references += [(f"leak_routes.{i}.recipient", r.recipient, designers) for i, r in enumerate(self.leak_routes)]
+        references += [(f"packagers.{i}.foundry", p.foundry, foundries)
+                       for i, p in enumerate(self.packagers) if p.foundry is not None]
         references += [(f"generations.{i}.foundries", name, {f.name for f in self.foundries if g.tier in f.tiers})
                        for i, g in enumerate(self.generations) for name in g.foundries]
         if self.buyers:  # the accelerator market reads prices and the rules' measures

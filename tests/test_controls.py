@@ -129,7 +129,7 @@ def test_state_allocator_rewires_smic_advanced_tiers_for_champions():
     rewired = ledger[ledger["action"] == "rewire"]
     assert set(rewired["supplier"]) == {"SMIC"}
     assert set(rewired["buyer"]) == {"Huawei"}
-    assert set(rewired["item"]) == {"leading", "7nm"}
+    assert set(rewired["item"]) == {"7nm"}  # SMIC's advanced tiers: 7nm-class alone (N+1/N+2/N+3; no leading tier)
     assert set(rewired["quarter"]) == {"2025Q4"}
     assert (ledger["action"] == "directive").sum() == 1
 

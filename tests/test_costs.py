@@ -141,9 +141,10 @@ def test_tool_value_per_wafer_prices_the_bill():
 @given(st.integers(0, 2**31), st.floats(2.0, 10.0), st.floats(1.0, 3.0), st.floats(0.0, 0.6), st.floats(1.0, 10.0),
        st.floats(0.0, 2.0), st.floats(0.0, 1.0))
 def test_foundry_accounts_add_up_over_random_parameters(seed, life, factor, base, elasticity, response, adjustment):
-    """Revenue = sum of price x wafers delivered (at the price of the quarter, set the
-    quarter before); cost of goods = variable cost x delivered + depreciation; gross
-    profit = revenue - cost; margins finite; prices within their bounds."""
+    """Wafer revenue = sum of price x wafers delivered (at the price of the quarter, set
+    the quarter before); revenue = wafer revenue + its packaging house's (TSMC's
+    CoWoS); cost of goods = variable cost x delivered + depreciation + its house's cost;
+    gross profit = revenue - cost; margins finite; prices within their bounds."""
     model = ChipMarketModel(scenario="historical", rng=seed, collect=["foundry_cost_usd_m"],
                             depreciation_life_years=life, multipatterning_cost_factor=factor, base_lerner=base,
                             tier_demand_elasticity=elasticity, load_markup_response=response,
@@ -154,9 +155,15 @@ def test_foundry_accounts_add_up_over_random_parameters(seed, life, factor, base
         model.step()
         books = fleet.books
         for f, foundry in enumerate(model.foundries):
-            assert foundry.revenue_usd_m == pytest.approx(float((price[f] * foundry.delivered).sum()) / 1e6,
-                                                          rel=1e-9, abs=1e-9)
+            assert foundry.wafer_revenue_usd_m == pytest.approx(float((price[f] * foundry.delivered).sum()) / 1e6,
+                                                                rel=1e-9, abs=1e-9)
+            # Its packaging house's books join its own (TSMC's CoWoS; none elsewhere).
+            houses = [k for k, row in zip(model.packagers, model.packager_foundry) if row == f]
+            assert foundry.packaging_revenue_usd_m == pytest.approx(sum(k.revenue_usd_m for k in houses), abs=1e-9)
+            assert foundry.revenue_usd_m == pytest.approx(foundry.wafer_revenue_usd_m + foundry.packaging_revenue_usd_m,
+                                                          rel=1e-12, abs=1e-9)
             cost = ((books.variable[f] * foundry.delivered).sum() + books.depreciation[f].sum()) / 1e6
+            cost += sum(k.cost_usd_m for k in houses)
             assert foundry.cost_usd_m == pytest.approx(cost, rel=1e-9, abs=1e-9)
             assert foundry.gross_profit_usd_m == pytest.approx(foundry.revenue_usd_m - foundry.cost_usd_m, abs=1e-9)
             assert np.isfinite(foundry.gross_margin) and -1 <= foundry.gross_margin <= 1

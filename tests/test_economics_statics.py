@@ -42,3 +42,15 @@ def test_converting_to_new_generations_faster_raises_tsmcs_share_of_revenue():
     slow = window_mean("historical", "share_tsmc", "2023Q1", "2026Q4", generation_migration=0.0)
     mean, low, high = paired_interval(fast, slow)
     assert low > 0, f"TSMC share, migration 0.08 - 0: {mean:+.2f} pts [{low:+.2f}, {high:+.2f}]"
+
+
+@pytest.mark.slow
+def test_counting_tsmcs_packaging_raises_its_share_rise_from_2022_to_2025():
+    """TSMC's CoWoS revenue grew faster than its wafers' (accelerators.csv: cowos_capacity
+    doubled in 2024 and 2025): counted in its revenue, as the rankings count it, its share
+    of foundry revenue rises more from 2022 to 2025 than without it (price scale 0)."""
+    def rise(**overrides):
+        return (window_mean("historical", "share_tsmc", "2025Q1", "2025Q4", **overrides)
+                - window_mean("historical", "share_tsmc", "2022Q1", "2022Q4", **overrides))
+    mean, low, high = paired_interval(rise(), rise(packaging_price_scale=0.0))
+    assert low > 0.5, f"TSMC share rise 2022->2025, packaging counted - not: {mean:+.2f} pts [{low:+.2f}, {high:+.2f}]"

@@ -125,7 +125,7 @@ class ReferenceFoundry(Foundry):
         if reachable is not None and repurpose_share > 0:
             units = self._route_around(units, reachable, repurpose_share)
         cost = tool_cost_usd_m(units, unit_price)
-        budget = self.capex_ratio * self.revenue_usd_m + self.subsidy_usd_m
+        budget = self.capex_ratio * self.wafer_revenue_usd_m + self.subsidy_usd_m
         scale = min(1.0, budget / cost) if cost > 0 else 0.0
         return ToolOrder(self.name, {k: v * scale for k, v in units.items() if v * scale > 0})
 
@@ -302,7 +302,8 @@ def _randomise(foundry: Foundry, rng) -> None:
     foundry.pipeline[...] = rng.random(foundry.pipeline.shape) * 50.0
     foundry.forecast[...] = foundry.capacity_by_tier * rng.uniform(0.5, 1.6, len(TIERS)) + rng.random(len(TIERS)) * 100
     foundry.build_ahead = np.full(len(TIERS), float(rng.choice([0.0, 0.1])))
-    foundry.revenue_usd_m, foundry.subsidy_usd_m = float(rng.random() * 2000.0), float(rng.random() * 100.0)
+    foundry.wafer_revenue_usd_m, foundry.subsidy_usd_m = float(rng.random() * 2000.0), float(rng.random() * 100.0)
+    foundry.revenue_usd_m = foundry.wafer_revenue_usd_m * float(rng.uniform(1.0, 1.2))  # with any packaging
 
 
 def _decide(foundry: Foundry, cls, model, quarter, repurpose, reachable, install_rate=0.0):

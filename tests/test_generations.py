@@ -62,16 +62,50 @@ def test_the_newest_ready_slot():
     assert newest_ready(ready, 25).tolist() == [2, 0]
 
 
+def _bases(world):
+    return [{tier: spec.base for tier, spec in f.tiers.items()} for f in world.foundries]
+
+
 def test_the_world_lays_out_its_generations_in_ready_order():
     world = load_world("default")
     names = [f.name for f in world.foundries]
-    table = generation_table(world.generations, names)
+    table = generation_table(world.generations, names, _bases(world))
     tsmc, leading = names.index("TSMC"), TIER_INDEX["leading"]
-    assert table.names[tsmc][leading] == ["base", "N3", "N2"]
+    assert table.names[tsmc][leading] == ["N5", "N3", "N2"]
+    assert table.names[tsmc][TIER_INDEX["7nm"]] == ["N7", "N6", ""]  # slots run to the longest list (SMIC's)
     assert table.ready[tsmc, leading, 1] == parse_quarter("2022Q4")
     assert np.all(np.diff(table.ready[tsmc, leading]) > 0)
     intel = names.index("Intel Foundry")
     assert np.all(np.isinf(table.ready[intel, :, 1:]))  # it runs no listed generation
+    assert table.names[intel][TIER_INDEX["14nm"]][0] == "base"  # a base the world does not name
+    assert generation_table(world.generations, names).names[tsmc][leading][0] == "base"  # no names given
+
+
+def test_smics_n_plus_3_is_a_7nm_class_generation_after_n_plus_2():
+    """calibration.csv: advanced_node_capacity_estimate, SMIC 7nm-class (N+1/N+2/N+3)
+    counts N+3 in 7nm-class; SMIC runs no leading tier (its tools build 7nm-class)."""
+    world = load_world("default")
+    names = [f.name for f in world.foundries]
+    table = generation_table(world.generations, names, _bases(world))
+    smic, n7 = names.index("SMIC"), TIER_INDEX["7nm"]
+    assert table.names[smic][n7][:3] == ["N+1", "N+2", "N+3"]
+    assert table.ready[smic, n7, 1] == parse_quarter("2023Q3")  # slot 0 is the base, N+1
+    assert table.ready[smic, n7, 2] == parse_quarter("2025Q4")
+    assert 1 < table.cost_premium[smic, n7, 1] < table.cost_premium[smic, n7, 2]  # more multi-patterning
+    assert table.price_premium[smic, n7, 2] > table.price_premium[smic, n7, 1]
+    assert "leading" not in world.foundries[smic].tiers
+    assert np.all(np.isinf(table.ready[smic, TIER_INDEX["leading"], 1:]))
+
+
+def test_the_model_reports_each_generations_share_of_its_tier():
+    from model import ChipMarketModel
+
+    frame = ChipMarketModel(scenario="historical", rng=1).run(32).frames()["model"].set_index("quarter")
+    smic = frame[["generation_share_smic_7nm_n_1", "generation_share_smic_7nm_n_2", "generation_share_smic_7nm_n_3"]]
+    np.testing.assert_allclose(smic.sum(axis=1), 1.0)
+    assert (frame.loc[:"2025Q3", "generation_share_smic_7nm_n_3"] == 0).all()
+    assert frame.loc["2026Q4", "generation_share_smic_7nm_n_3"] > 0
+    assert frame.loc["2022Q4", "generation_share_tsmc_leading_n3"] > 0 and "generation_share_tsmc_leading_n5" in frame
 
 
 def test_a_book_converts_capacity_and_counts_what_the_conversion_bought():

@@ -19,6 +19,7 @@ from model import ChipMarketModel
 from model.reporters import MONEY_FLOWS, ChipDataCollector, money_flow_columns, wafer_cost_by_firm
 from model.scenario import load_scenario
 from model.technology import TIERS, parse_quarter
+from model.world import load_world
 
 TOTAL_OF = {"foundry_revenue_usd_m": "foundry_revenue_usd_m"}
 
@@ -82,13 +83,29 @@ def test_countries_and_firms_add_up_to_each_flows_total(scenario):
 
 
 def test_what_buyers_pay_is_what_sellers_earn():
-    """Fabless firms' wafer bill = the foundries' revenue; accelerator buyers' bill =
-    the designers' revenue plus the licence fees they passed to governments; the firm
+    """Fabless firms' wafer bill = the foundries' revenue less their packaging's (TSMC's
+    CoWoS, which the rankings count in TSMC's revenue); the designers' packaging bill +
+    what the houses' other customers pay = the houses' revenue; accelerator buyers' bill
+    = the designers' revenue plus the licence fees they passed to governments; the firm
     frame's per-firm bills add up to the model's total. (controls_only: Nvidia's H20
     and H200 sell to China under licence there, with no purchase guidance against them.)"""
     frames = run_model("controls_only", 1).frames()
     frame = frames["model"]
-    np.testing.assert_allclose(frame["fabless_wafer_cost_usd_m"], frame["foundry_revenue_usd_m"], rtol=1e-12)
+    packaging = frames["foundry"].groupby("step")["packaging_revenue_usd_m"].sum().to_numpy()
+    assert packaging[-1] > 0  # the identity is not trivially wafer bill = revenue
+    np.testing.assert_allclose(frame["fabless_wafer_cost_usd_m"], frame["foundry_revenue_usd_m"] - packaging,
+                               rtol=1e-12, atol=1e-6)
+    np.testing.assert_allclose(frame["packaging_revenue_usd_m_tsmc_cowos"],
+                               frames["foundry"].query("name == 'TSMC'")["packaging_revenue_usd_m"].to_numpy(),
+                               rtol=1e-12)
+    houses = frames["packager"]
+    others = (houses["capacity_packages"] * houses["name"].map({p.name: p.other_customers for p in
+                                                               load_world("default").packagers})
+              * houses["price_usd"] / 1e6).groupby(houses["step"]).sum()
+    designers_paid = frames["designer"].groupby("step")["packaging_cost_usd_m"].sum()
+    np.testing.assert_allclose(frame["designer_packaging_cost_usd_m"], designers_paid.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(frame["packaging_revenue_usd_m"], (designers_paid + others).to_numpy(),
+                               rtol=1e-9, atol=1e-6)
     designers = frames["designer"].groupby("step")[["revenue_usd_m", "licence_fees_usd_m"]].sum().sum(axis=1)
     np.testing.assert_allclose(frame["buyer_accelerator_cost_usd_m"], designers.to_numpy(), rtol=1e-12, atol=1e-9)
     assert (frames["designer"]["licence_fees_usd_m"] > 0).any()  # the identity is not trivially revenue = bill
@@ -109,7 +126,9 @@ def test_synthetic_agents_count_in_their_country_but_get_no_columns_of_their_own
         assert not any("synthetic" in c for c in firms)
         np.testing.assert_allclose(frame[countries].sum(axis=1), frame[stem], rtol=1e-12, atol=1e-6)
     assert len(_parts(columns["vendor_revenue_usd_m"], "vendor_revenue_usd_m")[1]) == len(model.vendors) - 2
-    np.testing.assert_allclose(frame["fabless_wafer_cost_usd_m"], frame["foundry_revenue_usd_m"], rtol=1e-12)
+    packaging = model.frames()["foundry"].groupby("step")["packaging_revenue_usd_m"].sum().to_numpy()
+    np.testing.assert_allclose(frame["fabless_wafer_cost_usd_m"], frame["foundry_revenue_usd_m"] - packaging,
+                               rtol=1e-12, atol=1e-6)
 
 
 def test_foundries_gross_profit_is_rolled_up_by_firm_and_country():
