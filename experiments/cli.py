@@ -261,6 +261,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
                       density=args.density, peel_alpha=args.peel_alpha, mass_min=args.mass_min, priors=priors)
     print(result.report())
     print("\nwrote " + ", ".join(str(p) for p in result.paths.values()))
+    if result.replaced:
+        print(f"replaced {result.replaced} in {result.paths['figure'].parent}/")
     return 0
 
 

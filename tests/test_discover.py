@@ -174,6 +174,8 @@ def test_cli_writes_and_does_not_replace_other_settings_unasked(sweeps, tmp_path
     assert (out / "trajectory.csv").read_text() == before
     again = chipstate("discover", path, "--outcome", OUTCOME, "--below", threshold, "--out", str(out), "--overwrite")
     assert again.returncode == 0, again.stderr
+    assert "replaced an earlier discovery of other settings" in again.stdout
+    assert (out / "trajectory.csv").read_text() != before
 
 
 # ------------------------------------------------------------------ the shipped design
@@ -190,3 +192,19 @@ def test_shipped_directive_sweeps_sample_the_priors_in_both_scenarios():
     assert "huawei_accelerators_2026_2030" in [o.name for o in state.outcomes]
     assert pd.DataFrame(state.samples()).equals(pd.DataFrame(historical.samples()))
 
+
+
+def test_synthetic_categorical_parameter_is_restricted_to_its_category():
+    from experiments.analysis.discovery import box_table
+
+    rng = np.random.default_rng(9)
+    x = pd.DataFrame({"a": rng.uniform(0, 1, 300),
+                      "champions": rng.choice(["Huawei", "Huawei,Cambricon", "Huawei,Cambricon,Baidu Kunlun"], 300)})
+    interest = (x["champions"] == "Huawei,Cambricon").to_numpy()
+    trajectory, lims, init, qp, _ = run_prim(x, interest)
+    chosen, reached = choose(trajectory, 0.95)
+    assert reached
+    box = box_table(lims[chosen], init, qp[chosen])
+    assert list(box["parameter"]) == ["champions"]
+    assert box["box_low"].iloc[0] == "Huawei,Cambricon"
+    assert box["sweep_low"].iloc[0].split(" | ") == sorted(set(x["champions"]))

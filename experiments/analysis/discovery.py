@@ -48,6 +48,7 @@ DEFAULT_PASTE_ALPHA = 0.05
 DEFAULT_MASS_MIN = 0.05
 STATS = ("sum", "mean", "min", "max")
 SIGNIFICANCE = 0.05
+CATEGORY_SEPARATOR = " | "
 """Quasi-p at or below which a limit of the chosen box counts as significant (EMA's habit)."""
 METHOD = "PRIM, binary mode (ema_workbench.analysis.prim; Friedman and Fisher 1999)"
 
@@ -200,6 +201,7 @@ class Discovery:
     unit: str
     library: str
     paths: dict[str, Path]
+    replaced: str = ""  # what the output folder held before, when something
 
     @property
     def base_rate(self) -> float:
@@ -217,7 +219,7 @@ class Discovery:
         for row in self.box[self.box["parameter"].isin(parameters)].itertuples():
             column = self.table[row.parameter]
             if isinstance(row.box_low, str):
-                inside &= column.astype(str).isin(row.box_low.split(", ")).to_numpy()
+                inside &= column.astype(str).isin(row.box_low.split(CATEGORY_SEPARATOR)).to_numpy()
             else:
                 inside &= ((column >= row.box_low) & (column <= row.box_high)).to_numpy()
         hits = int((inside & self.interest).sum())
@@ -350,8 +352,9 @@ def box_table(lims: pd.DataFrame, init: pd.DataFrame, qp: dict, priors=None) -> 
         # EMA gives [lower limit's, upper limit's]; -1 where that side is not restricted
         finite = [float(v) for v in np.atleast_1d(p) if v is not None and np.isfinite(v) and v >= 0]
         if isinstance(init[name].iloc[0], set):
-            low = high = ", ".join(sorted(map(str, lims[name].iloc[0])))
-            sweep_low = sweep_high = ", ".join(sorted(map(str, init[name].iloc[0])))
+            # categories (a list parameter's values are joined with commas): " | " between them
+            low = high = CATEGORY_SEPARATOR.join(sorted(map(str, lims[name].iloc[0])))
+            sweep_low = sweep_high = CATEGORY_SEPARATOR.join(sorted(map(str, init[name].iloc[0])))
         else:
             low, high = float(lims[name].iloc[0]), float(lims[name].iloc[1])
             sweep_low, sweep_high = float(init[name].iloc[0]), float(init[name].iloc[1])
@@ -423,15 +426,17 @@ def discover(sweep_dir: str | Path, target: Target, *, baseline: str | Path | No
                 "outcome": target.outcome, "threshold": target.threshold, "direction": target.direction,
                 "window": target.window, "stat": target.stat, "density": density, "peel_alpha": peel_alpha,
                 "paste_alpha": paste_alpha, "mass_min": mass_min}
-    claim(out, "discovery", settings, overwrite=overwrite)
+    claimed = claim(out, "discovery", settings, overwrite=overwrite)
     mark(out, "discovery", settings)
     paths = {"trajectory": out / "trajectory.csv", "box": out / "box.csv", "samples": out / "samples.csv",
              "figure": out / "tradeoff.png"}
     write_csv_atomic(paths["trajectory"], trajectory.assign(chosen=trajectory["id"] == chosen))
     write_csv_atomic(paths["box"], box)
     write_csv_atomic(paths["samples"], table.assign(of_interest=interest))
+    replaced = ("an earlier discovery of other settings (--overwrite)" if claimed.replaced else
+                "an earlier discovery of the same settings" if claimed.same else "")
     result = Discovery(target, table, interest, trajectory, box, chosen, reached, density,
-                       about["definition"], about["unit"], library, paths)
+                       about["definition"], about["unit"], library, paths, replaced)
     plot_tradeoff(result, paths["figure"])
     return result
 
