@@ -17,6 +17,8 @@ USER_ERRORS = (
     ("experiments.batch.sweep", "SweepError"),
     ("experiments.calibration.observed", "DataFileError"),
     ("experiments.outputs", "OutputError"),
+    ("experiments.analysis.discovery", "DiscoveryError"),
+    ("model.priors", "PriorsError"),
 )
 """Errors the user can fix (module, class): one line, exit code 2. Named, not imported:
 an error can only be raised once its module is loaded, so `_user_error` looks only at
@@ -84,6 +86,25 @@ def _count(minimum: int):
 
 
 positive, non_negative = _count(1), _count(0)
+
+
+def _number(text: str) -> float:
+    """An argparse type: a finite number (1e6, -0.5), refused on one line otherwise."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    """An argparse type: a number in (0, 1], refused on one line otherwise."""
+    value = _number(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
+    return value
 
 
 
@@ -229,6 +250,44 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_discover(args: argparse.Namespace) -> int:
+    from experiments.analysis.discovery import Target, discover
+    from model.priors import load_priors
+
+    priors = load_priors() if args.priors is None else load_priors(args.priors)
+    direction, threshold = ("above", args.above) if args.above is not None else ("below", args.below)
+    target = Target(args.outcome, threshold, direction, args.window, args.stat)
+    result = discover(args.sweep_dir, target, baseline=args.baseline, out=args.out, overwrite=args.overwrite,
+                      density=args.density, peel_alpha=args.peel_alpha, mass_min=args.mass_min, priors=priors)
+    print(result.report())
+    print("\nwrote " + ", ".join(str(p) for p in result.paths.values()))
+    if result.replaced:
+        print(f"replaced {result.replaced} in {result.paths['figure'].parent}/")
+    return 0
+
+
+def cmd_priors(args: argparse.Namespace) -> int:
+    from experiments.outputs import OutputError, write_csv_atomic
+    from experiments.tables import format_table, number
+    from model.priors import load_priors
+
+    priors = load_priors() if args.file is None else load_priors(args.file)
+    rows = [[r.name, r.distribution, number(r.prior_mean), r.source[:70] + ("..." if len(r.source) > 70 else "")]
+            for r in priors.table.itertuples()]
+    print(f"{priors.path}: {len(rows)} priors")
+    print(format_table(rows, ["parameter", "distribution", "mean", "source"], [False, False, True, False]))
+    missing = priors.missing()
+    if missing:
+        print("no prior for: " + ", ".join(missing))
+    if args.draw:
+        out = args.out or Path(f"prior_draws-{args.draw}-seed{args.seed}.csv")
+        if out.exists() and not args.overwrite:
+            raise OutputError(f"--out {out}: exists; expected a new file, or --overwrite to replace it")
+        write_csv_atomic(out, priors.draw(args.draw, args.seed))
+        print(f"wrote {out} ({args.draw} draws, seed {args.seed})")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from experiments.bench import BENCHMARKS, run_benchmark  # the registry; each benchmark loads on use
 
@@ -308,6 +367,51 @@ def _add_experiment_parsers(sub) -> None:
     sensitivity.add_argument("--out", type=Path, default=None,
                              help="output folder (default: SWEEP_DIR/sensitivity/)")
     sensitivity.set_defaults(func=cmd_sensitivity)
+
+    discover = sub.add_parser("discover", help="scenario discovery (PRIM) on a finished sweep",
+                              description="Find boxes of swept parameters where an outcome (mean over "
+                              "seeds) is above or below a threshold, with PRIM (EMA Workbench): print "
+                              "coverage and density along the peeling trajectory and the chosen box beside "
+                              "the priors; write trajectory.csv, box.csv, samples.csv and tradeoff.png.")
+    discover.add_argument("sweep_dir", type=Path, help="the sweep's output folder")
+    discover.add_argument("--outcome", required=True, metavar="NAME",
+                          help="an outcome of the sweep, or a kept series with --window")
+    side = discover.add_mutually_exclusive_group(required=True)
+    side.add_argument("--above", type=_number, metavar="X", help="samples of interest: outcome above X")
+    side.add_argument("--below", type=_number, metavar="X", help="samples of interest: outcome below X")
+    discover.add_argument("--window", type=_window, default=None, metavar="START-END",
+                          help="recompute the outcome over these years (2026-2030) or quarters from the kept "
+                          "series (default: the sweep's outcome definition)")
+    discover.add_argument("--stat", choices=("sum", "mean", "min", "max"), default=None,
+                          help="with --window: how the quarters are summarised (default: the outcome's, or mean)")
+    discover.add_argument("--baseline", type=Path, default=None, metavar="SWEEP_DIR",
+                          help="the same design run under another scenario: the outcome becomes this sweep's "
+                          "minus the baseline's, paired by sample and seed (e.g. the directive's effect)")
+    discover.add_argument("--density", type=_fraction, default=0.8,
+                          help="the chosen box: highest coverage with at least this density (default: 0.8)")
+    discover.add_argument("--peel-alpha", type=_fraction, default=0.05,
+                          help="share of the box's samples peeled a step (default: 0.05)")
+    discover.add_argument("--mass-min", type=_fraction, default=0.05,
+                          help="smallest box, as a share of the samples (default: 0.05)")
+    discover.add_argument("--priors", type=Path, default=None,
+                          help="priors file shown beside the box (default: model/data/priors.toml)")
+    discover.add_argument("--out", type=Path, default=None,
+                          help="output folder (default: SWEEP_DIR/discovery/<outcome>-<above|below><X>[...]/)")
+    discover.add_argument("--overwrite", action="store_true",
+                          help="replace an earlier discovery of other settings in --out")
+    discover.set_defaults(func=cmd_discover)
+
+    priors = sub.add_parser("priors", help="the priors of the uncertain parameters; draws from them",
+                            description="Check and list the priors file (model/data/priors.toml): "
+                            "distribution, mean and source of each uncertain parameter; --draw N writes "
+                            "N reproducible draws to a CSV.")
+    priors.add_argument("--file", type=Path, default=None, help="a priors TOML file (default: model/data/priors.toml)")
+    priors.add_argument("--draw", type=positive, default=0, metavar="N", help="write N draws from the priors")
+    priors.add_argument("--seed", type=non_negative, default=0, help="seed of the draws (default: 0)")
+    priors.add_argument("--out", type=Path, default=None,
+                        help="CSV of the draws (default: prior_draws-<N>-seed<S>.csv)")
+    priors.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    priors.set_defaults(func=cmd_priors)
 
     bench = sub.add_parser("bench", help="benchmarks (bench sweep, bench scale, bench memory)",
                            description="Run a benchmark and print what it measured.")
