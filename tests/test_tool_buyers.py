@@ -172,7 +172,12 @@ def test_the_buyers_tier_is_what_tool_rules_read():
     model = ChipMarketModel(scenario="historical", rng=0, end="2019Q4")
     tools = model.tool_market.edges
     for row, buyer in enumerate(model.tool_buyers, start=len(model.foundries)):
-        assert set(tools.tier[tools.buyer == row].tolist()) == {TIER_INDEX[buyer.tier]}
+        mine = tools.buyer == row
+        assert set(tools.tier[mine].tolist()) == {TIER_INDEX[buyer.tier]}
+        # an edge from every vendor of every category it buys, and no other
+        pairs = set(zip(tools.supplier[mine].tolist(), (CATEGORY_NAMES[c] for c in tools.category[mine])))
+        assert pairs == {(v, c) for c in buyer.shares for v, vendor in enumerate(model.vendors) if c in vendor.output}
+        assert len(pairs) == mine.sum()
 
 
 # ------------------------------------------------------------- comparative statics
