@@ -144,9 +144,10 @@ class ChipMarketModel(mesa.Model):
 
     def _sell_tools(self) -> None:
         """Phase 3: last quarter's tool orders (the foundries' and the other fabs': memory
-        makers', IDMs', `agents.fab`) join the vendors' books; vendors
-        fill the due orders (placed a lead time ago or more, oldest first) over active
-        vendor->buyer edges their technology can serve; then plan their next output."""
+        makers', IDMs', `agents.fab`) join the vendors' books; vendors fill the due
+        orders (placed a lead time ago or more, oldest first) over active vendor->buyer
+        edges their technology can serve; foundries stock what they got, the other fabs
+        record theirs; vendors plan their next output."""
         # Per seller cell (vendor x category, flat), the first tier its tools serve
         # (none: len(TIERS)) and its capacity, as each vendor offers them: a few dozen
         # cells, as Python lists (numpy's per-call cost would dominate).
@@ -157,9 +158,8 @@ class ChipMarketModel(mesa.Model):
         bias = self.china.domestic_tool_bias(self.quarter_number) if self.china else 1.0
         market = self.tool_market
         at_risk = controls.at_risk(self.announced_tools, len(market.edges)) if self.announced_tools else None
-        purchases = self.tool_purchases
         flow, revenue, china_revenue, ordered = market.sell_served(
-            tool_demand(self.tool_orders.units, purchases), capacity, first, bias, at_risk,
+            tool_demand(self.tool_orders.units, self.tool_purchases), capacity, first, bias, at_risk,
             self.parameters.stockpile_factor, controls.required_domestic_shares(self),
             controls.deadline_risk(self, market.edges))
         # What a vendor sizes its output to: this quarter's orders and its book, spread
@@ -174,14 +174,20 @@ class ChipMarketModel(mesa.Model):
             vendor.record_books(placed, filled, units, usd)
         sold = ((flow > 0) & self.foundry_tool_edges).nonzero()[0]
         self.fleet.receive_tools(market.stock_cell[sold], flow[sold])
-        n = len(self.foundries)  # the other fabs' rows of the market's buyers follow the foundries'
-        for buyer, purchase, placed, received_usd, received in zip(
-                self.tool_buyers, purchases, market.by_buyer_usd_m(books.placed)[n:].tolist(),
-                market.by_buyer_usd_m(flow)[n:].tolist(), market.by_buyer_units(flow)[n:].tolist()):
-            buyer.record(purchase.usd_m, placed, received, received_usd)
+        self._fabs_receive(flow)
         floors, learning = self._domestic_litho_floors(), self.parameters.domestic_learning_rate
         for vendor in self.vendors:
             vendor.adopt(vendor.plan_output(learning, floors if vendor.country == "CN" else None))
+
+    def _fabs_receive(self, flow: np.ndarray) -> None:
+        """Each other fab records its quarter: what it planned, what joined the books
+        and what it received (`flow`: units per tool edge; its rows of the market's
+        buyers follow the foundries')."""
+        market, n = self.tool_market, len(self.foundries)
+        for buyer, purchase, placed, received_usd, received in zip(
+                self.tool_buyers, self.tool_purchases, market.by_buyer_usd_m(market.last.placed)[n:].tolist(),
+                market.by_buyer_usd_m(flow)[n:].tolist(), market.by_buyer_units(flow)[n:].tolist()):
+            buyer.record(purchase.usd_m, placed, received, received_usd)
 
     def _run_foundries(self) -> None:
         """Phase 4: foundries age a quarter (the pipeline advances, capacity depreciates),
