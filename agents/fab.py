@@ -2,9 +2,9 @@
 hynix, Micron, CXMT, YMTC) and integrated device makers' own fabs (Intel, Texas
 Instruments).
 
-Each quarter a buyer orders a quarter of its year's spend on wafer-fab equipment
-(`model.world.ToolBuyerSpec.wfe_usd_m`), split over tool categories by its `split`, in
-tool units at the tool prices; the model's tool market (`model.markets.ToolMarket`)
+Each quarter a buyer orders a quarter of a year's spend on wafer-fab equipment
+(`model.world.ToolBuyerSpec.wfe_usd_m`; the year its tools will arrive in, a lead time
+on), split over tool categories by its `split`, in tool units at the tool prices; the model's tool market (`model.markets.ToolMarket`)
 takes the orders into the vendors' books with the foundries', so that the same lead
 times, rules, cancellations, rushes and domestic-tool requirements apply. Its tools add
 no foundry capacity: what it received is kept as a figure.
@@ -37,15 +37,20 @@ class ToolBuyer(ChipAgent):
         self.received_usd_m = 0.0
         self.received_total_usd_m = 0.0  # every tool received since the run's start
 
-    def plan_purchase(self, quarter: int, unit_price: dict[str, float], scale: float = 1.0) -> ToolPurchase:
-        """This quarter's order: `scale` x its year's WFE spend / 4, split over the tool
-        categories by its shares, in units at `unit_price` (US$ a unit by category).
-        ASSUMPTION: a fab's equipment budget is spent evenly over the year and does not
-        answer tool prices, lead times or what it got last quarter (memory capex follows
-        the memory price cycle, which the world's dated spend carries)."""
-        usd = scale * self.spec.spend_usd_m(int(quarter_year(quarter))) / 4.0 * 1e6
-        units = {category: usd * share / unit_price[category] for category, share in self.shares.items()}
-        return ToolPurchase(self.name, self.tier, units, usd / 1e6)
+    def plan_purchase(self, quarter: int, unit_price: dict[str, float], scale: float = 1.0,
+                      lead_quarters: dict[str, int] | None = None) -> ToolPurchase:
+        """This quarter's order: per tool category, `scale` x its WFE spend / 4 of the
+        year in which tools ordered now arrive (`quarter` + the category's lead time in
+        `lead_quarters`, none: 0) x the category's share, in units at `unit_price` (US$
+        a unit by category). ASSUMPTION: a fab's equipment spend (capex) is booked when
+        its tools arrive, evenly over the year, so it orders a lead time ahead; it does
+        not answer tool prices or what it got last quarter (memory capex follows the
+        memory price cycle, which the world's dated spend carries)."""
+        lead = lead_quarters or {}
+        usd = {category: scale * self.spec.spend_usd_m(int(quarter_year(quarter + lead.get(category, 0))))
+               / 4.0 * 1e6 * share for category, share in self.shares.items()}
+        units = {category: value / unit_price[category] for category, value in usd.items()}
+        return ToolPurchase(self.name, self.tier, units, sum(usd.values()) / 1e6)
 
     def record(self, planned_usd_m: float, ordered_usd_m: float, received_units: float,
                received_usd_m: float) -> None:

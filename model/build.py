@@ -199,6 +199,7 @@ def build_graph(model) -> None:
     unit_price = np.array([model.tool_price[c.value] for c in TOOL_CATEGORIES])
     scale = model.parameters.tool_lead_scale
     lead = np.array([round(w.lead_quarters(c.value) * scale) for c in TOOL_CATEGORIES], dtype=np.int64)
+    model.tool_lead = {c.value: int(q) for c, q in zip(TOOL_CATEGORIES, lead)}  # quarters, by category
     model.tool_market = ToolMarket(tools, vendor_weight, vendor_country, buyer_country, unit_price,
                                    len(model.tool_market_buyers), lead)
     # The tool edges whose tools a foundry installs (the rest go to the other fabs).

@@ -94,6 +94,12 @@ def test_a_buyer_orders_a_quarter_of_its_years_spend_split_at_unit_prices():
     # past its last year its spend holds
     assert buyer.plan_purchase(2030 * 4, price).usd_m == pytest.approx(1000.0)
     assert buyer.plan_purchase(2022 * 4, price).usd_m == pytest.approx(2000.0)
+    # it orders a lead time ahead: in 2022Q4 the etch tools (lead 1) are 2023's spend,
+    # the immersion tools (lead 0) 2022's
+    ahead = buyer.plan_purchase(2022 * 4 + 3, price, lead_quarters={"etch_dep": 1, "duv_immersion": 0})
+    assert ahead.units["etch_dep"] == pytest.approx(4000e6 / 4 * 0.75 / price["etch_dep"])
+    assert ahead.units["duv_immersion"] == pytest.approx(8000e6 / 4 * 0.25 / price["duv_immersion"])
+    assert ahead.usd_m == pytest.approx(750.0 + 500.0)
 
 
 # ------------------------------------------------------------- in the whole model
