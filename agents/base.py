@@ -133,3 +133,15 @@ class HbmPlan:
     maker: str
     capacity_stacks: float
     newest: int
+
+
+@dataclass(frozen=True)
+class ToolPurchase:
+    """A tool buyer's order of a quarter (`agents.fab.ToolBuyer.plan_purchase`): units
+    per tool category, all for use at `tier` (a tier name); `usd_m` what they cost at
+    the unit prices it was planned with (US$ million)."""
+
+    buyer: str
+    tier: str
+    units: dict[str, float]
+    usd_m: float

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agents.base import ToolPurchase
 from agents.buyer import ComputeBuyer
 from agents.designer import AcceleratorDesigner
+from agents.fab import ToolBuyer
 from agents.fabless import DemandStreams, FablessFirm, FablessSector, Relations
 from agents.foundry import Foundry, FoundryFleet
 from agents.government import Government
@@ -49,11 +51,12 @@ def populate(model) -> None:
     model.announced = {}  # rule id -> wafer-edge mask at risk
     model.announced_tools = {}
     model.announced_hbm = {}  # rule id -> HBM-edge mask at risk
-    model.tool_requirements = {}  # domestic_tools rule id -> (foundries it binds, least domestic share)
+    model.tool_requirements = {}  # domestic_tools rule id -> (tool market buyers it binds, least domestic share)
     model.effective_quarter = {}  # announced rule id -> the quarter it takes effect (controls.announce)
     model.allocated = None  # the state allocator's directives last resolved (controls.allocate_state_priority)
     model.mineral_multiplier = np.ones(len(model.vendors))
     model.tool_orders = model.fleet.no_orders()  # nothing ordered before the first quarter
+    model.tool_purchases = [ToolPurchase(b.name, b.tier, {}, 0.0) for b in model.tool_buyers]  # nor by other fabs
     # Process generations inside each foundry's tiers, and what a wafer/quarter of each
     # foundry x tier's capacity costs in tools by its own route's bill (US$: the cost
     # books' tool values, at the route each foundry builds by).
@@ -98,6 +101,9 @@ def build_agents(model) -> None:
         for f in w.foundries
     ]
     model.fleet = FoundryFleet(model.foundries)
+    model.tool_buyers = [ToolBuyer(model, b.name, b.country, spec=b) for b in w.tool_buyers]
+    # The tool market's buyers, in its order: the foundries, then the other fabs.
+    model.tool_market_buyers = [*model.foundries, *model.tool_buyers]
     routes = ("euv", "duv")
     model.fleet.keep_books(
         costs.tool_value_per_wafer(model.bill, model.tool_price, TIERS, routes),
@@ -168,16 +174,23 @@ def build_graph(model) -> None:
     pair_category = np.array([CATEGORY_INDEX[c] for vendor in model.vendors for c in vendor.output], dtype=np.int64)
     pair, foundry, t = np.nonzero(has_tier[None, :, :] & tables.uses[pair_category][:, None, :])
     sup, buy, tier, cat = (x.astype(np.int64) for x in (pair_vendor[pair], foundry, t, pair_category[pair]))
-    tools = EdgeSet("tools", sup, buy, tier, cat, [v.name for v in model.vendors], foundry_names)
+    sup, buy, tier, cat = (np.concatenate(pair) for pair in zip((sup, buy, tier, cat), tool_buyer_relations(model)))
+    tools = EdgeSet("tools", sup, buy, tier, cat, [v.name for v in model.vendors],
+                    [a.name for a in model.tool_market_buyers])
     chain, chain_sides = build_chain(model, tg, wafers)
+    kinds = {name: kind for name, kind, _ in tg.nodes}
+    for buyer in model.tool_buyers:  # one of a memory maker's: its node (the same company)
+        if buyer.name not in kinds:
+            tg.add_node(buyer.name, "fab", buyer.country)
     tg.set_edges(wafers, tools, *chain)
     model.trade = tg
     # Per-edge names and countries, for rule matching (made on demand).
     model.sides = {"wafers": EdgeSides(wafers, model.foundries, model.firms),
-                   "tools": EdgeSides(tools, model.vendors, model.foundries), **chain_sides}
+                   "tools": EdgeSides(tools, model.vendors, model.tool_market_buyers), **chain_sides}
 
     firm_country = np.array([f.country for f in model.firms])
     foundry_country = np.array([f.country for f in model.foundries])
+    buyer_country = np.array([a.country for a in model.tool_market_buyers])
     vendor_country = np.array([v.country for v in model.vendors])
     model.firm_is_chinese = firm_country == "CN"
     model.wafer_market = WaferMarket(wafers, n_foundries, foundry_country, firm_country)
@@ -188,8 +201,11 @@ def build_graph(model) -> None:
     unit_price = np.array([model.tool_price[c.value] for c in TOOL_CATEGORIES])
     scale = model.parameters.tool_lead_scale
     lead = np.array([round(w.lead_quarters(c.value) * scale) for c in TOOL_CATEGORIES], dtype=np.int64)
-    model.tool_market = ToolMarket(tools, vendor_weight, vendor_country, foundry_country, unit_price, n_foundries,
-                                   lead)
+    model.tool_lead = {c.value: int(q) for c, q in zip(TOOL_CATEGORIES, lead)}  # quarters, by category
+    model.tool_market = ToolMarket(tools, vendor_weight, vendor_country, buyer_country, unit_price,
+                                   len(model.tool_market_buyers), lead)
+    # The tool edges whose tools a foundry installs (the rest go to the other fabs).
+    model.foundry_tool_edges = tools.buyer < n_foundries
 
     relations = Relations(
         buyer=wafers.buyer, group=wafers.buyer * n_tiers + wafers.tier,
@@ -201,6 +217,17 @@ def build_graph(model) -> None:
     model.sector = FablessSector(streams, n_firms, relations, _base_preferences(model, wafers, tables), model.origin)
     for j, firm in enumerate(model.firms):
         firm.bind(model.sector.figures, j)
+
+
+def tool_buyer_relations(model) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The vendor -> fab tool relations of the tool buyers (`world.tool_buyers`):
+    (vendor, buyer, tier, category) arrays, an edge per vendor making a category the
+    buyer's split names, at the buyer's tier; buyers numbered after the foundries (the
+    tool market's order, `model.tool_market_buyers`), in buyer, category, vendor order."""
+    rows = [(v, len(model.foundries) + b, TIER_INDEX[buyer.tier], CATEGORY_INDEX[c])
+            for b, buyer in enumerate(model.tool_buyers) for c in buyer.shares
+            for v, vendor in enumerate(model.vendors) if c in vendor.output]
+    return tuple(np.array(col, dtype=np.int64) for col in (zip(*rows) if rows else ((), (), (), ())))
 
 
 def build_chain(model, tg: TradeGraph, wafers: EdgeSet) -> tuple[list[EdgeSet], dict]:

@@ -46,9 +46,10 @@ def apply_rule(model, rule: Rule) -> None:
         _restrict_minerals(model, rule, on=True)
         return
     if rule.kind == "domestic_tools":
-        model.tool_requirements[rule.id] = (targeted(rule, model.foundries), rule.domestic_share)
+        # Every buyer of the tool market it names: foundries and the other fabs.
+        model.tool_requirements[rule.id] = (targeted(rule, model.tool_market_buyers), rule.domestic_share)
         for i in np.flatnonzero(model.tool_requirements[rule.id][0]):
-            model.log("requirement", rule.id, rule.issuer, model.foundries[i].name, "tools",
+            model.log("requirement", rule.id, rule.issuer, model.tool_market_buyers[i].name, "tools",
                       f"at least {rule.domestic_share:.0%} of new tools (by value) from domestic vendors")
         return
     if rule.kind == "accelerators" and rule.licence_fee > 0:
@@ -235,11 +236,12 @@ def _restrict_minerals(model, rule: Rule, on: bool) -> None:
 
 
 def required_domestic_shares(model) -> np.ndarray | None:
-    """Per foundry, the least domestic share of new tools the requirements in force ask
-    of it (the largest of them); None when none is in force."""
+    """Per buyer of the tool market (foundries, then the other fabs), the least domestic
+    share of new tools the requirements in force ask of it (the largest of them); None
+    when none is in force."""
     if not model.tool_requirements:
         return None
-    shares = np.zeros(len(model.foundries))
+    shares = np.zeros(len(model.tool_market_buyers))
     for mask, share in model.tool_requirements.values():
         shares = np.where(mask, np.maximum(shares, share), shares)
     return shares

@@ -1,7 +1,8 @@
 """The trade graph: one networkx MultiDiGraph of supply relations, with edge arrays.
 
 Every agent is a node (attributes `kind`, `country`, `layer`). An edge is one supply
-relation for one item: vendor -> foundry for a tool category used at a tier (key
+relation for one item: vendor -> foundry (or a memory maker's or IDM's fabs, node kind
+'fab', or 'memory' where they are an HBM maker's) for a tool category used at a tier (key
 ``"duv_immersion:7nm"``), foundry -> firm for wafers of a tier (key ``"7nm"``). A
 MultiDiGraph rather than a DiGraph because one pair trades several items that rules cut
 apart (the 2024-11 letter cut TSMC's <=7nm wafers to Chinese firms, not its mature ones).
@@ -27,7 +28,7 @@ import numpy as np
 
 from model.technology import CATEGORY_NAMES, HBM_GENERATIONS, TIER_NAMES
 
-LAYERS = {"vendor": 0, "foundry": 1, "memory": 1, "packager": 1, "shell": 2, "firm": 3, "buyer": 4, "government": 5}
+LAYERS = {"vendor": 0, "foundry": 1, "memory": 1, "fab": 1, "packager": 1, "shell": 2, "firm": 3, "buyer": 4, "government": 5}
 """Each node kind's column in the app's layered drawing (suppliers left of buyers)."""
 
 

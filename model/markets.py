@@ -17,7 +17,7 @@ import numpy as np
 from model import backlog
 from model.graph import EdgeSet, Segments, stacked_layout
 from model.market import SPARSE_MIN_EDGES, clear, require_domestic, split_orders
-from model.technology import TIERS, TOOL_CATEGORIES
+from model.technology import CATEGORY_INDEX, TIER_INDEX, TIERS, TOOL_CATEGORIES
 
 
 class WaferMarket:
@@ -131,8 +131,10 @@ class WaferSettlement:
 
 
 class ToolMarket:
-    """vendor -> foundry tools of a category for use at a tier. Sellers are vendor x
-    category cells; buyers' demand is per foundry x category x tier group.
+    """vendor -> buyer tools of a category for use at a tier. Sellers are vendor x
+    category cells; buyers are the foundries, then the other fabs that buy tools
+    (memory makers', IDMs': `agents.fab`), numbered in that order; demand is per buyer
+    x category x tier group.
 
     Orders join the vendors' books (`book`: units per edge x age in quarters,
     `model.backlog`): each seller fills its due orders (placed at least its category's
@@ -141,7 +143,7 @@ class ToolMarket:
     placed, filled and cancelled units per edge."""
 
     def __init__(self, edges: EdgeSet, vendor_weight: np.ndarray, vendor_country: np.ndarray,
-                 foundry_country: np.ndarray, unit_price: np.ndarray, n_foundries: int,
+                 buyer_country: np.ndarray, unit_price: np.ndarray, n_buyers: int,
                  lead_quarters: np.ndarray | None = None) -> None:
         n_cat, n_tier, n_vendors = len(TOOL_CATEGORIES), len(TIERS), len(vendor_country)
         self.edges = edges
@@ -153,22 +155,23 @@ class ToolMarket:
         self.cancelled = np.zeros(len(edges))  # units cancelled since the last sale, per edge
         self.last = ToolBooks.empty(len(edges))
         self.started = False  # the first orders placed stand for those placed before the run
-        self.n_foundries = n_foundries
+        self.n_buyers = n_buyers
         self.weight = vendor_weight[edges.supplier, edges.category]  # buyers' base preference
         self.group = (edges.buyer * n_cat + edges.category) * n_tier + edges.tier
         self.seller = edges.supplier * n_cat + edges.category
-        self.china_buyer = (foundry_country == "CN")[edges.buyer]
+        self.china_buyer = (buyer_country == "CN")[edges.buyer]
         self.domestic = (vendor_country == "CN")[edges.supplier]
         self.unit_price = unit_price
         self.by_vendor = Segments(edges.supplier, n_vendors)
         self.by_vendor_china = Segments(edges.supplier, n_vendors, self.china_buyer)
         self.by_seller = Segments(self.seller, n_vendors * n_cat)
-        self.reachable: np.ndarray | None = None  # (foundry, category, tier), after the first sale
+        self.reachable: np.ndarray | None = None  # (buyer, category, tier), after the first sale
         # Fixed per edge: its (vendor, category, tier) cell of `capable`, flat; its unit
         # price; whether a Chinese buyer's `bias` weights it.
         self.cell = self.seller * n_tier + edges.tier
         # Where its tools land: the buyer's stock cell in the fleet's inventory (foundries,
-        # categories, tiers, origins [foreign, domestic]), flat (FoundryFleet.receive_tools).
+        # categories, tiers, origins [foreign, domestic]), flat (FoundryFleet.receive_tools);
+        # meaningful on a foundry's edges only (buyer < the number of foundries).
         self.stock_cell = self.group * 2 + self.domestic
         self.edge_price = unit_price[edges.category]
         self.biased = self.domestic & self.china_buyer
@@ -193,7 +196,7 @@ class ToolMarket:
     def sell(self, demand: np.ndarray, capacity: np.ndarray, capable: np.ndarray, bias: float,
              at_risk: np.ndarray, stockpile_factor: float, required: np.ndarray | None = None,
              rush: np.ndarray | None = None) -> ToolSales:
-        """Fill the foundries' tool `demand` (units per foundry x category x tier) from
+        """Fill the buyers' tool `demand` (units per buyer x category x tier) from
         the vendors' `capacity` (units per vendor x category) over active edges whose
         vendor's technology serves the tier (`capable[vendor, category, tier]`).
 
@@ -201,11 +204,11 @@ class ToolMarket:
         domestic vendors by `bias`); orders on relations an announced rule will cut are
         `stockpile_factor` x larger (pulled forward into the books); a buyer with a
         domestic-tool requirement (`required`, a least domestic share by value per
-        foundry) moves or forgoes foreign orders to meet it (`require_domestic`); the orders join
+        buyer) moves or forgoes foreign orders to meet it (`require_domestic`); the orders join
         the books and each seller's capacity fills its due orders oldest first
         (`_book_and_fill`). Also keeps
-        `reachable`: what each foundry can still buy (its next orders route around the
-        rest).
+        `reachable`: what each buyer can still buy (a foundry's next orders route
+        around the rest).
 
         Same numbers as computing every term afresh: the weights are made again only
         when `bias` changes (or its sign: -0.0 is not 0.0 here), and with nothing at risk
@@ -219,8 +222,8 @@ class ToolMarket:
         if self._weights is None or self._weights[0] != key:
             self._weights = (key, np.where(self.biased, self.weight * bias, self.weight))
         self.reachable = np.bincount(
-            self.group, weights=eligible, minlength=self.n_foundries * n_cat * n_tier
-        ).reshape(self.n_foundries, n_cat, n_tier) > 0
+            self.group, weights=eligible, minlength=self.n_buyers * n_cat * n_tier
+        ).reshape(self.n_buyers, n_cat, n_tier) > 0
         waits = self.wait_factor(capacity)
         weights = self._weights[1] if waits is None else self._weights[1] * waits[self.seller]
         orders = split_orders(demand, self.group, weights, eligible)
@@ -267,9 +270,9 @@ class ToolMarket:
         split_key = eligible.tobytes()
         if split_key != self._split_key:
             n_cat, n_tier = len(TOOL_CATEGORIES), len(TIERS)
-            n_groups = self.n_foundries * n_cat * n_tier
+            n_groups = self.n_buyers * n_cat * n_tier
             self.reachable = np.bincount(
-                self.group, weights=eligible, minlength=n_groups).reshape(self.n_foundries, n_cat, n_tier) > 0
+                self.group, weights=eligible, minlength=n_groups).reshape(self.n_buyers, n_cat, n_tier) > 0
             # Each edge's share of its group's demand (`split_orders` of a demand of 1.0:
             # share x 1.0 is the share), kept while the eligible edges and bias stay.
             self._share = split_orders(np.ones(n_groups), self.group, self._weights[1], eligible)
@@ -297,7 +300,7 @@ class ToolMarket:
 
     def _required(self, orders: np.ndarray, eligible: np.ndarray, weights: np.ndarray,
                   required: np.ndarray) -> np.ndarray:
-        """`orders` with each foundry's domestic-tool requirement met (`require_domestic`)."""
+        """`orders` with each buyer's domestic-tool requirement met (`require_domestic`)."""
         return require_domestic(orders, self.group, self.edges.buyer, self.domestic, eligible, weights,
                                 self.edge_price, required)
 
@@ -359,14 +362,34 @@ class ToolMarket:
         return cancelled
 
     def on_order(self) -> np.ndarray:
-        """Units on order per (foundry, category, tier of use): the books by buyer group."""
-        n_groups = self.n_foundries * len(TOOL_CATEGORIES) * len(TIERS)
+        """Units on order per (buyer, category, tier of use): the books by buyer group."""
+        n_groups = self.n_buyers * len(TOOL_CATEGORIES) * len(TIERS)
         return np.bincount(self.group, weights=self.book.sum(axis=1), minlength=n_groups).reshape(
-            self.n_foundries, len(TOOL_CATEGORIES), len(TIERS))
+            self.n_buyers, len(TOOL_CATEGORIES), len(TIERS))
+
+    def by_buyer_usd_m(self, units: np.ndarray) -> np.ndarray:
+        """Per-edge `units` summed by buyer (the market's order), US$ million at the unit prices."""
+        return np.bincount(self.edges.buyer, weights=units * self.edge_price, minlength=self.n_buyers) / 1e6
+
+    def by_buyer_units(self, units: np.ndarray) -> np.ndarray:
+        """Per-edge `units` summed by buyer (the market's order)."""
+        return np.bincount(self.edges.buyer, weights=units, minlength=self.n_buyers)
 
     def by_vendor_units_and_usd(self, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-edge `units` summed by vendor: (units, US$ million at the unit prices)."""
         return self.by_vendor.sums(units), self.by_vendor.sums(units * self.edge_price / 1e6)
+
+
+def tool_demand(foundry_units: np.ndarray, purchases) -> np.ndarray:
+    """The tool market's demand, flat over (buyers, categories, tiers): the foundries'
+    requests (`foundry_units`, (foundries, categories, tiers) units) and then, per other
+    fab, its purchase (`agents.base.ToolPurchase`: units by category at its tier)."""
+    n_cat, n_tier = len(TOOL_CATEGORIES), len(TIERS)
+    extra = np.zeros((len(purchases), n_cat, n_tier))
+    for b, purchase in enumerate(purchases):
+        for category, units in purchase.units.items():
+            extra[b, CATEGORY_INDEX[category], TIER_INDEX[purchase.tier]] = units
+    return np.concatenate((np.ravel(foundry_units), extra.ravel()))
 
 
 @dataclass(frozen=True)

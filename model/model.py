@@ -23,6 +23,7 @@ from agents.fabless import AiNeeds
 from model import build, controls, reporters
 from model.chain import summed
 from model.demand import RuleExposure
+from model.markets import tool_demand
 from model.scenario import DEFAULT_SCENARIO, Directive, Rule, Scenario, check_against_world, load_scenario
 from model.synthetic import synthetic_world
 from model.technology import HBM_GENERATIONS, TIERS, Tier
@@ -142,9 +143,11 @@ class ChipMarketModel(mesa.Model):
             self.rationing = self.china.rationing(self.quarter_number)
 
     def _sell_tools(self) -> None:
-        """Phase 3: last quarter's tool orders join the vendors' books; vendors fill the
-        due orders (placed a lead time ago or more, oldest first) over active
-        vendor->foundry edges their technology can serve; then plan their next output."""
+        """Phase 3: last quarter's tool orders (the foundries' and the other fabs': memory
+        makers', IDMs', `agents.fab`) join the vendors' books; vendors fill the due
+        orders (placed a lead time ago or more, oldest first) over active vendor->buyer
+        edges their technology can serve; foundries stock what they got, the other fabs
+        record theirs; vendors plan their next output."""
         # Per seller cell (vendor x category, flat), the first tier its tools serve
         # (none: len(TIERS)) and its capacity, as each vendor offers them: a few dozen
         # cells, as Python lists (numpy's per-call cost would dominate).
@@ -156,8 +159,9 @@ class ChipMarketModel(mesa.Model):
         market = self.tool_market
         at_risk = controls.at_risk(self.announced_tools, len(market.edges)) if self.announced_tools else None
         flow, revenue, china_revenue, ordered = market.sell_served(
-            self.tool_orders.units.ravel(), capacity, first, bias, at_risk, self.parameters.stockpile_factor,
-            controls.required_domestic_shares(self), controls.deadline_risk(self, market.edges))
+            tool_demand(self.tool_orders.units, self.tool_purchases), capacity, first, bias, at_risk,
+            self.parameters.stockpile_factor, controls.required_domestic_shares(self),
+            controls.deadline_risk(self, market.edges))
         # What a vendor sizes its output to: this quarter's orders and its book, spread
         # over the book's lead time (`ToolMarket.book_rate`).
         waiting = market.book_rate().tolist()
@@ -172,16 +176,30 @@ class ChipMarketModel(mesa.Model):
                 self.vendors, *(market.by_vendor.sums(x).tolist() for x in (books.placed, books.filled)),
                 *(x.tolist() for x in market.by_vendor_units_and_usd(books.after))):
             vendor.record_books(placed, filled, units, usd)
-        sold = (flow > 0).nonzero()[0]
+        sold = ((flow > 0) & self.foundry_tool_edges).nonzero()[0]
         self.fleet.receive_tools(market.stock_cell[sold], flow[sold])
+        self._fabs_receive(flow)
         floors, learning = self._domestic_litho_floors(), self.parameters.domestic_learning_rate
         for vendor in self.vendors:
             vendor.adopt(vendor.plan_output(learning, floors if vendor.country == "CN" else None))
 
+    def _fabs_receive(self, flow: np.ndarray) -> None:
+        """Each other fab records its quarter: what it planned, what joined the books
+        and what it received (`flow`: units per tool edge; its rows of the market's
+        buyers follow the foundries')."""
+        market, n = self.tool_market, len(self.foundries)
+        for buyer, purchase, placed, received_usd, received in zip(
+                self.tool_buyers, self.tool_purchases, market.by_buyer_usd_m(market.last.placed)[n:].tolist(),
+                market.by_buyer_usd_m(flow)[n:].tolist(), market.by_buyer_units(flow)[n:].tolist()):
+            buyer.record(purchase.usd_m, placed, received, received_usd)
+
     def _run_foundries(self) -> None:
         """Phase 4: foundries age a quarter (the pipeline advances, capacity depreciates),
-        install the tools they stock, and order next quarter's tools."""
-        q, repurpose, reachable = self.quarter_number, self.parameters.repurpose_share, self.tool_market.reachable
+        install the tools they stock, and order next quarter's tools; the other fabs
+        order theirs (`ToolBuyer.plan_purchase`)."""
+        q, repurpose, n = self.quarter_number, self.parameters.repurpose_share, len(self.foundries)
+        reachable = self.tool_market.reachable
+        reachable = reachable[:n] if reachable is not None else None  # the foundries' rows
         self.fleet.age(self.depreciation, self.unserviced_extra)
         before, stock = self.fleet.tier_totals(), self.fleet.stock_lists()
         rate = self.parameters.install_rate
@@ -190,10 +208,12 @@ class ChipMarketModel(mesa.Model):
         # Installing filled the pipeline; orders see it (every foundry's plan_tool_orders).
         self.tool_orders = self.fleet.plan_tool_orders(q, self.bill, self.tool_price, self.headroom,
                                                        self.depreciation, reachable, repurpose,
-                                                       self.tool_market.on_order())
+                                                       self.tool_market.on_order()[:n])
         # A foundry's capacity of a tier moves to the newest generation it runs (its new
         # capacity and `generation_migration` of the rest); converting buys tools, capex
         # beside its expansion (ASSUMPTION: conversion programmes are funded apart).
+        self.tool_purchases = [b.plan_purchase(q, self.tool_price, self.parameters.tool_buyer_capex_scale,
+                                               self.tool_lead) for b in self.tool_buyers]
         self.generations.advance(q, self.fleet.capacity_by_tier(), self.parameters.generation_migration)
         self.conversion_usd = self.generations.conversion_bills() * self.bill_value_usd  # (foundries, tiers)
         conversion = self.conversion_usd.sum(axis=1) / 1e6

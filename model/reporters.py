@@ -113,7 +113,7 @@ class Roster:
         self._names = {kind: ([a.name for a in getattr(model, kind)], [a.country for a in getattr(model, kind)])
                        for kind in ("foundries", "vendors", "governments")}
         self._names["firms"] = (model.firm_names, model.firm_countries)
-        for kind in ("designers", "memory_makers", "packagers", "buyers"):
+        for kind in ("designers", "memory_makers", "packagers", "buyers", "tool_buyers"):
             self._names[kind] = ([a.name for a in getattr(model, kind)], [a.country for a in getattr(model, kind)])
         # The champion's designer (None when it makes no accelerators); Chinese designers.
         designers = getattr(model, "designer_index", {})
@@ -512,19 +512,45 @@ def price_indices(q: Quarter) -> list[float]:
 
 # ----------------------------------------------------------------------- vendors
 def vendor_china_share(q: Quarter) -> float:
-    """Share of non-Chinese vendors' tool revenue from Chinese foundries (0-1)."""
+    """Share of non-Chinese vendors' tool revenue from Chinese buyers (foundries and
+    memory makers' and IDMs' fabs) (0-1)."""
     foreign = q.roster.foreign_vendors
     total = sum(v.revenue_usd_m for v in foreign)
     return sum(v.china_revenue_usd_m for v in foreign) / total if total > 0 else np.nan
 
 
 def tracked_vendor_china_share(q: Quarter) -> float:
-    """Share of the tracked vendor's (ASML's) tool revenue from Chinese foundries (0-1)."""
+    """Share of the tracked vendor's (ASML's) tool revenue from Chinese buyers (0-1)."""
     return q.model.vendors[q.vendor].china_share if q.vendor is not None else np.nan
 
 
+def china_equipment_share(q: Quarter) -> float:
+    """China's share of the world's equipment sales this quarter: every vendor's (the
+    domestic ones too) revenue from Chinese buyers (foundries and other fabs) over every
+    vendor's revenue (0-1; SEMI's measure, calibration.csv: equipment_market_china)."""
+    total = sum(v.revenue_usd_m for v in q.model.vendors)
+    return sum(v.china_revenue_usd_m for v in q.model.vendors) / total if total > 0 else np.nan
+
+
+TOOL_SALES_COLUMNS = ("tool_sales_usd_m_foundry", "tool_sales_usd_m_memory", "tool_sales_usd_m_idm")
+
+
+def tool_sales_by_buyer_kind(q: Quarter) -> list[float]:
+    """The vendors' sales this quarter (US$ million at the unit prices: the tools
+    delivered) to foundries, to memory makers' fabs and to IDMs' fabs (`agents.fab`);
+    their sum is the vendors' revenue."""
+    model = q.model
+    by_buyer = model.tool_market.by_buyer_usd_m(model.tool_market.last.filled)
+    n = len(model.foundries)
+    kinds = [b.fab_kind for b in model.tool_buyers]
+    return [float(by_buyer[:n].sum()),
+            float(sum(usd for usd, kind in zip(by_buyer[n:].tolist(), kinds) if kind == "memory")),
+            float(sum(usd for usd, kind in zip(by_buyer[n:].tolist(), kinds) if kind == "idm"))]
+
+
 def china_domestic_tool_share(q: Quarter) -> float:
-    """Share of Chinese foundries' tool purchases made from Chinese vendors (0-1)."""
+    """Share of Chinese buyers' (foundries' and other fabs') tool purchases made from
+    Chinese vendors (0-1)."""
     total = sum(v.china_revenue_usd_m for v in q.model.vendors)
     domestic = sum(v.china_revenue_usd_m for v in q.roster.domestic_vendors)
     return domestic / total if total > 0 else np.nan
@@ -773,6 +799,8 @@ def model_reporters(model) -> dict:
         "vendor_china_share": vendor_china_share,
         f"{vendor}_china_share": tracked_vendor_china_share,
         "china_domestic_tool_share": china_domestic_tool_share,
+        "china_equipment_share": china_equipment_share,
+        TOOL_SALES_COLUMNS: tool_sales_by_buyer_kind,
         TOOL_BOOK_COLUMNS: tools_books_usd_m,
         tuple(f"{slug(model.vendors[v].name)}_backlog_usd_m" for v in named_vendors(model)): vendor_backlogs_usd_m,
         "active_edges": active_edges,
@@ -914,6 +942,12 @@ MEMORY_COLUMNS = ["capacity_stacks", "ordered_stacks", "shipped_stacks", "china_
                   *(f"shipped_{g.lower()}_stacks" for g in HBM_GENERATIONS)]
 PACKAGER_COLUMNS = ["capacity_packages", "booked_packages", "china_packages", "price_usd", "revenue_usd_m",
                     "china_revenue_usd_m", "cost_usd_m", "gross_profit_usd_m"]
+FAB_COLUMNS = ["fab_kind", "tier", "planned_usd_m", "ordered_usd_m", "received_units", "received_usd_m",
+               "received_total_usd_m"]
+"""The tool buyers' frame ('fab', `agents.fab.ToolBuyer`): its kind (memory/idm) and
+tier, what it planned to spend and ordered (US$ million a quarter: more ahead of an
+announced rule, nothing over a cut relation), and what it received (tool units, US$
+million), this quarter and since the run's start."""
 
 
 def designer_snapshot(q: Quarter) -> list[tuple]:
@@ -939,6 +973,10 @@ def buyer_columns(designers: list[str]):
 def memory_snapshot(q: Quarter) -> list[tuple]:
     return [(m.capacity_stacks, m.ordered_stacks, m.shipped_stacks, m.china_stacks, m.newest_generation,
              *m.shipped_by_generation) for m in q.model.memory_makers]
+
+
+def fab_snapshot(q: Quarter) -> list[tuple]:
+    return [tuple(getattr(b, c) for c in FAB_COLUMNS) for b in q.model.tool_buyers]
 
 
 def packager_snapshot(q: Quarter) -> list[tuple]:
@@ -970,6 +1008,7 @@ def agent_records(designers: list[str] = ()) -> dict:
     names (a buyer's frame has a column of the units it received from each)."""
     from agents.buyer import ComputeBuyer
     from agents.designer import AcceleratorDesigner
+    from agents.fab import ToolBuyer
     from agents.fabless import FablessFirm
     from agents.foundry import Foundry
     from agents.government import Government
@@ -984,7 +1023,8 @@ def agent_records(designers: list[str] = ()) -> dict:
             AcceleratorDesigner: ("designers", designer_snapshot, _scalar_table(DESIGNER_COLUMNS)),
             MemoryMaker: ("memory_makers", memory_snapshot, _scalar_table(MEMORY_COLUMNS)),
             Packager: ("packagers", packager_snapshot, _scalar_table(PACKAGER_COLUMNS)),
-            ComputeBuyer: ("buyers", buyer_snapshot, buyer_columns(list(designers)))}
+            ComputeBuyer: ("buyers", buyer_snapshot, buyer_columns(list(designers))),
+            ToolBuyer: ("tool_buyers", fab_snapshot, _scalar_table(FAB_COLUMNS))}
 
 
 def agenttype_reporters(designers: list[str] = ()) -> dict:
@@ -992,6 +1032,7 @@ def agenttype_reporters(designers: list[str] = ()) -> dict:
     reporters: what each block records (see `agent_blocks`)."""
     from agents.buyer import ComputeBuyer
     from agents.designer import AcceleratorDesigner
+    from agents.fab import ToolBuyer
     from agents.fabless import FablessFirm
     from agents.foundry import Foundry
     from agents.government import Government
@@ -1048,8 +1089,10 @@ def agenttype_reporters(designers: list[str] = ()) -> dict:
                 "booked_packages": "booked_packages", "china_packages": "china_packages", "price_usd": "price_usd",
                 "revenue_usd_m": "revenue_usd_m", "china_revenue_usd_m": "china_revenue_usd_m",
                 "cost_usd_m": "cost_usd_m", "gross_profit_usd_m": "gross_profit_usd_m"}
+    fab = {"name": "name", "country": "country", **{c: c for c in FAB_COLUMNS}}
     return {Foundry: foundry, FablessFirm: firm, EquipmentVendor: vendor, Government: government,
-            AcceleratorDesigner: designer, MemoryMaker: memory, Packager: packager, ComputeBuyer: buyer}
+            AcceleratorDesigner: designer, MemoryMaker: memory, Packager: packager, ComputeBuyer: buyer,
+            ToolBuyer: fab}
 
 
 def _wafer_cost(agent) -> float:

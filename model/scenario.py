@@ -396,6 +396,12 @@ class Parameters(_Strict):
         description="Share of a licence fee a designer passes on in its price to the "
         "licensed buyers. ASSUMPTION; range 0-1.",
     )
+    tool_buyer_capex_scale: float = uncertainty(
+        1.0, ge=0.0, le=3.0,
+        description="Multiplier on the memory makers' and IDMs' spend on wafer-fab equipment "
+        "(world `tool_buyers`, `agents.fab.ToolBuyer`; 0: they buy no tools). ASSUMPTION: "
+        "their dated spend is an estimate (see the world file); range 0.7-1.3.",
+    )
     memory_tool_drag: float = uncertainty(
         0.5, ge=0.0, le=1.0,
         description="Share of a memory maker's capacity growth lost, and of a year by which "
@@ -490,7 +496,8 @@ class Rule(_Strict):
 
     kind:
       - ``wafers``: foundry -> firm supply of `tier` and every more advanced tier;
-      - ``tools``: vendor -> foundry supply of `tools` for use at `tier` and above;
+      - ``tools``: vendor -> foundry (and -> memory maker's or IDM's fabs, world
+        `tool_buyers`) supply of `tools` for use at `tier` and above;
       - ``servicing``: vendors stop servicing installed `tools` (faster depreciation);
       - ``minerals``: an export control on critical minerals that cuts the output of
         vendors in the `targets` countries by the `mineral_shock` parameter;
@@ -505,8 +512,8 @@ class Rule(_Strict):
       - ``purchases``: a buyer country's own measure (purchase guidance, customs
         checks): its buyers in `targets` stop buying from the designers in `suppliers`
         (their `products` only, if it names any).
-      - ``domestic_tools``: a buyer country's own requirement that the foundries in
-        `targets` buy at least `domestic_share` of their new tools (by value) from
+      - ``domestic_tools``: a buyer country's own requirement that the foundries (and other
+        fabs) in `targets` buy at least `domestic_share` of their new tools (by value) from
         vendors of its own country (model.market.require_domestic); it cuts nothing.
     A ``wafers`` rule also reaches the dies a shell company buys (a leak route's
     foundry -> shell edge is a wafers relation of the shell's).
@@ -891,12 +898,13 @@ def _parent_path(child: Path, parent: str) -> Path:
 
 
 # --------------------------------------------------------------- against the world
-TARGET_KIND = {"wafers": ("firm", "shell"), "tools": ("foundry", "memory maker"), "servicing": ("foundry",),
-               "minerals": ("vendor",), "hbm": ("designer",), "packaging": ("designer",),
-               "accelerators": ("buyer",), "purchases": ("buyer",), "domestic_tools": ("foundry",)}
+TARGET_KIND = {"wafers": ("firm", "shell"), "tools": ("foundry", "memory maker", "tool buyer"),
+               "servicing": ("foundry",), "minerals": ("vendor",), "hbm": ("designer",), "packaging": ("designer",),
+               "accelerators": ("buyer",), "purchases": ("buyer",), "domestic_tools": ("foundry", "tool buyer")}
 """Whom each kind of rule reaches: the buyers of the trade it cuts (firms and shell
-companies buy wafers and dies, foundries buy tools and have them serviced, memory makers
-are denied tools, designers buy HBM and packaging); a minerals rule hits vendors' output."""
+companies buy wafers and dies, foundries and the other fabs (world `tool_buyers`) buy
+tools and foundries have them serviced, memory makers are denied tools, designers buy
+HBM and packaging); a minerals rule hits vendors' output."""
 SUPPLIER_KIND = {"wafers": ("foundry",), "tools": ("vendor",), "hbm": ("memory maker",), "packaging": ("packager",),
                  "accelerators": ("designer",), "purchases": ("designer",)}
 """Who supplies the trade a rule cuts (its `suppliers` must be of this kind)."""
@@ -943,9 +951,11 @@ def _check_against_world(scenario: Scenario, world: World) -> None:
     agents = {"firm": {f.name for f in world.firms}, "foundry": {f.name for f in world.foundries},
               "vendor": {v.name for v in world.vendors}, "shell": {r.name for r in world.leak_routes},
               "memory maker": {m.name for m in world.memory_makers}, "designer": {d.firm for d in world.designers},
-              "packager": {p.name for p in world.packagers}, "buyer": {b.name for b in world.buyers}}
+              "packager": {p.name for p in world.packagers}, "buyer": {b.name for b in world.buyers},
+              "tool buyer": {b.name for b in world.tool_buyers}}
     countries = {a.country for group in (world.firms, world.foundries, world.vendors, world.governments,
-                                         world.memory_makers, world.packagers, world.leak_routes, world.buyers)
+                                         world.memory_makers, world.packagers, world.leak_routes, world.buyers,
+                                         world.tool_buyers)
                  for a in group}
     products = {p.name for p in world.accelerators}
     governments = {key: g.country for g in world.governments for key in (g.name, g.country)}

@@ -437,6 +437,74 @@ class GenerationSpec(_Data):
     capacity to it buys."""
 
 
+class ToolBuyerSpec(_Data):
+    """A fab that buys tools but sells no wafers to the fabless firms: a memory maker's
+    DRAM or NAND fabs or an integrated device maker's own fabs (`kind`). Its tools are
+    for `tier` (what tool rules by tier read: DRAM at 1x nm is 14nm-class, ASSUMPTION);
+    `wfe_usd_m`: what it spends on wafer-fab equipment, US$ million a year, by year
+    ('2023'), the last year's figure holding after it (`agents.fab.ToolBuyer`);
+    `split`: the shares of that spend by tool category (fractions summing to 1).
+    It may carry the name of a memory maker of the world of its own country: the same
+    company, one graph node, and a rule naming it reaches its tools and its HBM."""
+
+    name: str
+    country: Country
+    kind: Literal["memory", "idm"]
+    tier: TierName
+    wfe_usd_m: dict[str, float | str] = Field(min_length=1)
+    split: dict[str, float | str] = Field(min_length=1)
+
+    @field_validator("wfe_usd_m", mode="before")
+    @classmethod
+    def _spend_by_year(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            bad = [k for k in value if not _is_note(k) and not (k.isdigit() and len(k) == 4)]
+            if bad:
+                raise PydanticCustomError("year", "'{key}' is not a year; expected keys such as '2023'",
+                                          {"key": bad[0]})
+            for key, usd in value.items():
+                if _is_note(key) and isinstance(usd, str):
+                    continue
+                if isinstance(usd, bool) or not isinstance(usd, int | float) or not math.isfinite(usd) or usd < 0:
+                    raise PydanticCustomError("number", "'{key}' = {value!r}; expected a finite US$ million "
+                                              "a year, 0 or more", {"key": key, "value": usd})
+        return value
+
+    @field_validator("split", mode="before")
+    @classmethod
+    def _split_over_categories(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        shares = {}
+        for key, share in value.items():
+            if _is_note(key) and isinstance(share, str):
+                continue
+            if key not in CATEGORY_NAMES:
+                raise PydanticCustomError("unknown_key", "unknown tool category '{key}'; expected one of {keys} "
+                                          "or a note", {"key": key, "keys": ", ".join(CATEGORY_NAMES)})
+            if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+                raise PydanticCustomError("number", "'{key}' = {value!r}; expected a share from 0 to 1",
+                                          {"key": key, "value": share})
+            shares[key] = float(share)
+        if abs(sum(shares.values()) - 1.0) > 1e-6:
+            raise PydanticCustomError("sum", "the shares sum to {total}; expected 1 (the whole spend)",
+                                      {"total": round(sum(shares.values()), 6)})
+        return value
+
+    def spend_usd_m(self, year: int) -> float:
+        """Its WFE spend in `year`, US$ million: that year's figure; before the first
+        year the first's, after the last the last's (ASSUMPTION: flat beyond the data)."""
+        years = sorted(int(k) for k in self.wfe_usd_m if not _is_note(k))
+        chosen = min(max(year, years[0]), years[-1])
+        while chosen not in years:  # a gap in the years: the latest figure before it
+            chosen -= 1
+        return float(self.wfe_usd_m[str(chosen)])
+
+    def shares(self) -> dict[str, float]:
+        """Its spend's shares by tool category (the categories it buys, share > 0)."""
+        return {k: float(v) for k, v in self.split.items() if not _is_note(k) and float(v) > 0}
+
+
 class World(_Data):
     meta: WorldMeta
     reference_price_usd: dict[str, float | str]
@@ -465,6 +533,8 @@ class World(_Data):
     leak_routes: list[LeakRouteSpec] = Field(default_factory=list)
     buyers: list[BuyerSpec] = Field(default_factory=list)
     generations: list[GenerationSpec] = Field(default_factory=list)
+    tool_buyers: list[ToolBuyerSpec] = Field(default_factory=list)
+    """Memory makers' and IDMs' fabs that buy tools (`agents.fab`)."""
 
     @field_validator("reference_price_usd", mode="before")
     @classmethod
@@ -540,6 +610,7 @@ class World(_Data):
              [a.name for group in (self.firms, self.foundries, self.vendors, self.memory_makers, self.packagers,
                                    self.leak_routes, self.buyers) for a in group]),
             ("designers", [d.firm for d in self.designers]),
+            ("tool buyers", [b.name for b in self.tool_buyers]),
             ("accelerators", [p.name for p in self.accelerators]),
         ]
         for where, names in checks:
@@ -567,7 +638,24 @@ class World(_Data):
                         {"i": i, "field": field, "name": unknown[0], "known": ", ".join(sorted(foundries))},
                     )
         self._chain_names_known(foundries)
+        self._tool_buyers_known()
         return self
+
+    def _tool_buyers_known(self) -> None:
+        """A tool buyer's name is a node of its own, or its memory maker's (same country)."""
+        makers = {m.name: m.country for m in self.memory_makers}
+        others = {a.name for group in (self.firms, self.foundries, self.vendors, self.packagers, self.leak_routes,
+                                       self.buyers) for a in group}
+        for i, b in enumerate(self.tool_buyers):
+            if b.name in others:
+                raise PydanticCustomError(
+                    "duplicate", "field 'tool_buyers.{i}.name': '{name}' is already a firm, foundry, vendor, "
+                    "packager, shell or buyer; expected a name of its own or a memory maker's", {"i": i, "name": b.name})
+            if b.name in makers and makers[b.name] != b.country:
+                raise PydanticCustomError(
+                    "country", "field 'tool_buyers.{i}.country': '{country}' but memory maker '{name}' is of "
+                    "'{maker}'; expected the same company's country", {"i": i, "country": b.country,
+                                                                        "name": b.name, "maker": makers[b.name]})
 
     def _chain_names_known(self, foundries: set[str]) -> None:
         """The accelerator chain's tables name firms, packagers and foundries of the world."""

@@ -82,7 +82,7 @@ def test_a_foundry_orders_the_tools_that_close_its_gap_to_forecast():
     foundry = stub_foundry()
     t = Tier.N28.index
     foundry.forecast[t] = 1500.0
-    foundry.revenue_usd_m = 1e6  # budget enough
+    foundry.wafer_revenue_usd_m = 1e6  # budget enough (capex follows wafer revenue)
     order = foundry.plan_tool_orders(parse_quarter("2020Q1"), bill, PRICE, headroom=0.0, depreciation=0.0)
     gap = 1500.0 - 1000.0
     assert order.units == {("etch_dep", "28nm"): pytest.approx(2 * gap), ("duv_dry", "28nm"): pytest.approx(gap)}
@@ -91,7 +91,7 @@ def test_a_foundry_orders_the_tools_that_close_its_gap_to_forecast():
 def test_a_foundry_scales_its_tool_order_to_its_capex_budget():
     foundry = stub_foundry(capex_ratio=0.5)
     foundry.forecast[Tier.N28.index] = 1500.0
-    foundry.revenue_usd_m, foundry.subsidy_usd_m = 4.0, 1.0  # budget US$3m; the full order costs US$5m
+    foundry.wafer_revenue_usd_m, foundry.subsidy_usd_m = 4.0, 1.0  # budget US$3m; the full order costs US$5m
     order = foundry.plan_tool_orders(parse_quarter("2020Q1"), bill, PRICE, headroom=0.0, depreciation=0.0)
     assert order.cost_usd_m(PRICE) == pytest.approx(3.0)
     assert order.units[("etch_dep", "28nm")] / order.units[("duv_dry", "28nm")] == pytest.approx(2.0)
@@ -100,7 +100,7 @@ def test_a_foundry_scales_its_tool_order_to_its_capex_budget():
 def test_a_foundry_with_capacity_enough_orders_nothing():
     foundry = stub_foundry()
     foundry.forecast[Tier.N28.index] = 900.0
-    foundry.revenue_usd_m = 1e6
+    foundry.wafer_revenue_usd_m = 1e6
     assert foundry.plan_tool_orders(parse_quarter("2020Q1"), bill, PRICE, 0.0, 0.0).units == {}
 
 

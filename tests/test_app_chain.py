@@ -21,7 +21,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import to_rgba
 
 from experiments.app.graph import (
-    COLUMNS, EDGE_ENDS, EDGE_STYLES, KIND_LABELS, LAYER_X, MAX_LABELLED, TradeGraphPainter,
+    COLUMNS, EDGE_ENDS, EDGE_STYLES, end_kinds, KIND_LABELS, LAYER_X, MAX_LABELLED, TradeGraphPainter,
     draw_trade_graph, graph_layout, pair_status, static_figure,
 )
 from experiments.app.panels import (
@@ -89,9 +89,13 @@ def test_pairs_join_the_kinds_each_edge_set_joins(model):
     for edges in model.trade.edge_sets:
         index = layout.pairs[edges.kind]
         assert index.n_edges.sum() == len(edges) and index.n_pairs > 0
-        supplier_kind, buyer_kind = EDGE_ENDS[edges.kind]
+        supplier_kind, buyer_kinds = EDGE_ENDS[edges.kind]
         assert {layout.kinds[i] for i in index.supplier_node} == {supplier_kind}
-        assert {layout.kinds[i] for i in index.buyer_node} == {buyer_kind}
+        assert {layout.kinds[i] for i in index.buyer_node} <= set(end_kinds(buyer_kinds))
+        assert end_kinds(buyer_kinds)[0] in {layout.kinds[i] for i in index.buyer_node}
+        # each buyer node is its edge's buyer by name
+        names = [layout.names[i] for i in index.buyer_node]
+        assert set(names) == set(edges.buyer_names[b] for b in np.unique(edges.buyer))
         # each edge's pair joins that edge's supplier and buyer, by name
         for e in range(len(edges)):
             pair = index.edge_pair[e]

@@ -88,7 +88,9 @@ def test_the_rule_is_in_the_historical_timeline_with_its_ledger_rows():
     model = ChipMarketModel(scenario="historical", rng=0, end="2025Q2").run()
     ledger = model.frames()["ledger"]
     rows = ledger[ledger["action"] == "requirement"]
-    assert set(rows["buyer"]) == {f.name for f in model.foundries if f.country == "CN"}
+    # every Chinese buyer of tools: the foundries and the memory makers' fabs (CXMT, YMTC)
+    assert set(rows["buyer"]) == {a.name for a in model.tool_market_buyers if a.country == "CN"}
+    assert {"SMIC", "CXMT", "YMTC"} <= set(rows["buyer"])
     assert (rows["quarter"] == rule.effective).all()
 
 

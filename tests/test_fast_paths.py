@@ -711,7 +711,7 @@ def test_world_tables_give_the_per_model_tool_edges_and_preferences(kw):
     weights) and one nonzero over the vendors' (vendor, category) pairs gives the tool
     edges of the per-vendor loop, in its order, and the base preferences of the
     per-model pass; a second model on the same world reads the same tables."""
-    from model.build import _base_preferences, world_tables
+    from model.build import _base_preferences, tool_buyer_relations, world_tables
 
     for _ in range(2):
         model = ChipMarketModel(**kw)
@@ -729,9 +729,13 @@ def test_world_tables_give_the_per_model_tool_edges_and_preferences(kw):
                 for col, values in zip(columns, (np.full(len(t), v), foundry, t, np.full(len(t), c))):
                     col.append(values)
         tools = model.trade.tools
-        for got, col in zip((tools.supplier, tools.buyer, tools.tier, tools.category), columns):
+        n_foundry_edges = int(model.foundry_tool_edges.sum())
+        assert model.foundry_tool_edges[:n_foundry_edges].all()  # the foundries' edges come first
+        fabs = tool_buyer_relations(model)  # then the other fabs' (memory makers', IDMs')
+        for got, col, fab in zip((tools.supplier, tools.buyer, tools.tier, tools.category), columns, fabs):
             want = np.concatenate([np.zeros(0, dtype=np.int64), *col]).astype(np.int64)
-            assert got.dtype == want.dtype and got.tolist() == want.tolist()
+            assert got.dtype == want.dtype and got[:n_foundry_edges].tolist() == want.tolist()
+            assert got[n_foundry_edges:].tolist() == fab.tolist()
         wafers = model.trade.wafers
         assert bits(_base_preferences(model, wafers, tables)) == bits(reference_base_preferences(model, wafers))
 

@@ -41,13 +41,14 @@ from model.graph import LAYERS
 from model.technology import quarter_label
 
 
-KIND_COLOURS = {"vendor": "#6f8fb8", "foundry": "#e0a458", "memory": "#a47a6f", "packager": "#b8b84a",
+KIND_COLOURS = {"vendor": "#6f8fb8", "foundry": "#e0a458", "memory": "#a47a6f", "fab": "#c9b79c", "packager": "#b8b84a",
                 "shell": "#d67bb5", "firm": "#7fb77e", "buyer": "#f2cf5b", "government": "#b9b9b9"}
 """Node faces. HBM makers, packaging houses, shells and buyers take a mid tone of their
 relations' colour (EDGE_STYLES), far from what those relations blend to when drawn."""
-KIND_MARKERS = {"vendor": "o", "foundry": "o", "memory": "D", "packager": "h", "shell": "v",
+KIND_MARKERS = {"vendor": "o", "foundry": "o", "memory": "D", "fab": "s", "packager": "h", "shell": "v",
                 "firm": "o", "buyer": "p", "government": "s"}
 KIND_LABELS = {"vendor": "equipment vendor", "foundry": "foundry", "memory": "HBM maker",
+               "fab": "memory or IDM fabs (buy tools)",
                "packager": "packaging house (CoWoS-class)", "shell": "shell company (leak route)",
                "firm": "fabless firm (designer)", "buyer": "buyer of AI compute",
                "government": "government (rules in force)"}
@@ -78,10 +79,12 @@ LEGEND_EDGES = ("tools", "wafers", "hbm", "packaging", "dies", "accelerators", "
                 "idle")
 """The relations' legend, in order ('relay' shares the leak route's entry with 'dies')."""
 
-EDGE_ENDS = {"tools": ("vendor", "foundry"), "wafers": ("foundry", "firm"), "hbm": ("memory", "firm"),
+EDGE_ENDS = {"tools": ("vendor", ("foundry", "fab", "memory")), "wafers": ("foundry", "firm"), "hbm": ("memory", "firm"),
              "packaging": ("packager", "firm"), "dies": ("foundry", "shell"), "relay": ("shell", "firm"),
              "accelerators": ("firm", "buyer")}
-"""Per edge kind, the node kinds of its (supplier, buyer). A designer's node is its
+"""Per edge kind, the node kinds of its (supplier, buyer); a tuple: the kinds its
+buyers may be, the first that has the name (tools go to foundries and to memory makers'
+and IDMs' fabs, an HBM maker's own node where it is one). A designer's node is its
 firm's: HBM and packaging edges end at, and accelerator edges start from, the firm of
 the same name."""
 
@@ -89,13 +92,14 @@ LAYER_X = {0: 0.0, 1: 0.95, 2: 1.4, 3: 1.85, 4: 2.95}
 """x of each layer's column. The shell layer holds a node or two: it sits half-way; the
 buyers stand far enough right of the firms for the firms' names between them."""
 COLUMNS = {kind: LAYER_X[layer] for kind, layer in LAYERS.items() if kind != "government"}
-BLOCK_ORDER = ["vendor", "foundry", "memory", "packager", "shell", "firm", "buyer"]
+BLOCK_ORDER = ["vendor", "foundry", "fab", "memory", "packager", "shell", "firm", "buyer"]
 """Top to bottom within a column, where one column holds several kinds."""
 BLOCK_GAP = 0.9  # extra slots between two blocks of one column
-SLOT = {"memory": 0.75, "packager": 0.75}
+SLOT = {"memory": 0.75, "fab": 0.75, "packager": 0.75}
 """Slots a node takes in its column (default 1): HBM makers and packaging houses are
 named beside their node, not above it as foundries are, and sit closer."""
 COLUMN_TITLES = {"vendor": "equipment vendors", "foundry": "foundries", "memory": "HBM makers",
+                 "fab": "memory and IDM fabs",
                  "packager": "packaging", "firm": "fabless firms", "buyer": "buyers of AI compute"}
 MARKER_SCALE = {"memory": 0.8, "packager": 1.1, "shell": 1.15}
 """Marker area relative to a circle's, so that the shapes look the same size."""
@@ -138,6 +142,11 @@ class GraphLayout:
     def column_size(self, kind: str) -> int:
         """Nodes in the column that holds `kind` (the unit of `MAX_LABELLED`)."""
         return sum(1 for k in self.kinds if k != "government" and COLUMNS[k] == COLUMNS[kind])
+
+
+def end_kinds(kinds) -> tuple[str, ...]:
+    """An `EDGE_ENDS` entry's node kinds as a tuple (one kind or several)."""
+    return (kinds,) if isinstance(kinds, str) else tuple(kinds)
 
 
 def _check_drawable(node_kinds, edge_kinds) -> None:
@@ -187,9 +196,10 @@ def graph_layout(model) -> GraphLayout:
     node_of = {(kind, name): i for i, (name, kind, _) in enumerate(nodes)}
 
     def pairs(edges) -> PairIndex:
-        supplier_kind, buyer_kind = EDGE_ENDS[edges.kind]
+        supplier_kind, buyer_kinds = EDGE_ENDS[edges.kind]
         supplier_nodes = np.array([node_of[(supplier_kind, n)] for n in edges.supplier_names], dtype=np.int64)
-        buyer_nodes = np.array([node_of[(buyer_kind, n)] for n in edges.buyer_names], dtype=np.int64)
+        buyer_nodes = np.array([next(node_of[(k, n)] for k in end_kinds(buyer_kinds) if (k, n) in node_of)
+                                for n in edges.buyer_names], dtype=np.int64)
         n_buyers = max(len(buyer_nodes), 1)
         code = edges.supplier.astype(np.int64) * n_buyers + edges.buyer.astype(np.int64)
         unique, inverse = np.unique(code, return_inverse=True)

@@ -304,6 +304,10 @@ def speaker_for(row: pd.Series, foundries: set[str],
                        _agent_column("foundry", entity, "capex_usd_m"), "sum"), ""
     if q in ("asml_china_share", "asml_china_share_guidance"):
         return Speaker("asml_china_share x 100", _model_column("asml_china_share", 100)), ""
+    if q == "equipment_market_china":  # every buyer of tools: foundries, memory makers' and IDMs' fabs
+        return Speaker("china_equipment_share x 100", _model_column("china_equipment_share", 100)), ""
+    if q == "equipment_market_global":
+        return Speaker("vendor_revenue_usd_m", _model_column("vendor_revenue_usd_m"), "sum"), ""
     if q == "china_equipment_self_sufficiency":
         return Speaker("china_domestic_tool_share x 100", _model_column("china_domestic_tool_share", 100)), ""
     if q == "taiwan_share_most_advanced_chips":
@@ -320,21 +324,19 @@ REASONS = {
     "equipment_segment_share": "an input (vendors' base preference weights)",
     "segment_country_share": "an input or outside the model (segments it does not trade)",
     "equipment_vendor_share_2017": "before the model's first quarter",
-    "equipment_vendor_rank_note": "a ranking across all equipment markets; the model sells to foundries only",
+    "equipment_vendor_rank_note": "a ranking across all equipment markets, including segments the model lacks",
     "value_chain_country_share": "value-chain stages (design, ATP) the model does not represent",
     "equipment_segment_market_size": "market sizes in US$ of segments the model aggregates",
     "china_domestic_equipment_mandate": "an input (domestic_tool_bias of China's government)",
     "big_fund_iii_capital": "an input (the Big Fund III subsidy)",
     "scenario_loss": "macroeconomic losses; the model has no GDP",
-    "asml_net_sales_by_customer_location": "EUR sales incl. memory makers; the model's ASML sells to foundries only",
+    "asml_net_sales_by_customer_location": "EUR sales by customer location; the model keeps ASML's China share only",
     "company_revenue": "the model's vendors sell to modelled foundries only, not whole-company revenue",
     "revenue_share_by_customer_region": "the model splits SMIC's revenue into China and the rest only",
     "revenue_share_by_application": "the model has no end-application split",
     "advanced_node_capacity_target": "a national target across all foundries, not a capacity",
     "ascend_production_plan": "a production plan by product; the model counts all Huawei AI dies together",
-    "equipment_market_china": "the model's tool market is foundries only (no memory, no IDMs)",
-    "equipment_market_global": "the model's tool market is foundries only (no memory, no IDMs)",
-    "us_share_global_fab_capacity": "all fabs incl. IDMs and memory; the model has foundries only",
+    "us_share_global_fab_capacity": "all fabs' capacity; the model keeps foundries' capacity only (memory and IDM fabs buy tools, not capacity)",
     "us_firms_share_global_sales": "chip sales by firm headquarters; the model sells accelerators, not chips at large",
     "design_share_scenario": "a design-revenue scenario; the model has no design revenue",
     "global_value_added_by_region": "no value given (unknown)",
