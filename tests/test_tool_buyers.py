@@ -161,17 +161,22 @@ def test_nothing_reaches_ymtc_from_us_vendors_after_its_entity_listing(historica
     assert set(rows.buyer) <= {"YMTC"} and len(rows) <= cut.sum()
 
 
-def test_cxmts_denied_categories_are_those_its_fabs_cannot_buy_abroad(historical):
-    """A tools rule that cuts CXMT's fabs' relations (14nm-class, country:CN) denies its
-    HBM maker the same DRAM categories; none is denied that no rule cut."""
+def test_cxmts_hbm_is_denied_what_14nm_class_fabs_in_china_are_denied_and_its_dram_fabs_buy_on(historical):
+    """Two lines of one company: its HBM (on DRAM at <=18nm half-pitch, what the
+    2022-10-07 rule names) is denied the DRAM categories the rules in force cut at
+    14nm-class fabs in China (SMIC's 14nm relations); its commodity-DRAM fabs (19nm-class,
+    the world's `tier = "28nm"`) are not reached by those rules and buy on."""
     model, _ = historical
     tools = model.tool_market.edges
-    cxmt_row = [a.name for a in model.tool_market_buyers].index("CXMT")
+    smic_14 = (tools.buyer == model.foundry_index["SMIC"]) & (tools.tier == TIER_INDEX["14nm"])
+    cut_at_14 = {CATEGORY_NAMES[c] for c in np.unique(tools.category[smic_14 & ~tools.active])}
     maker = next(m for m in model.memory_makers if m.name == "CXMT")
-    mine = tools.buyer == cxmt_row
-    cut_categories = {CATEGORY_NAMES[c] for c in np.unique(tools.category[mine & ~tools.active])}
-    assert maker.denied, "historical rules in force by 2024Q4 deny CXMT tools"
-    assert (maker.denied & set(DRAM_TOOLS)) == (cut_categories & set(DRAM_TOOLS))
+    assert maker.denied, "historical rules in force by 2024Q4 deny CXMT's HBM tools"
+    assert (maker.denied & set(DRAM_TOOLS)) == (cut_at_14 & set(DRAM_TOOLS))
+    fab = (tools.buyer == [a.name for a in model.tool_market_buyers].index("CXMT")) & (
+        np.array([v.country != "CN" for v in model.vendors])[tools.supplier])
+    bought = {CATEGORY_NAMES[c] for c in np.unique(tools.category[fab & tools.active])}
+    assert set(DRAM_TOOLS) <= bought  # every DRAM category still open from a foreign vendor
 
 
 def test_the_buyers_tier_is_what_tool_rules_read():
