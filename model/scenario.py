@@ -301,7 +301,8 @@ class Parameters(_Strict):
         "of its capacity (0: no limit): cleanroom space limits it (fab shells take years to "
         "build), and tools beyond it wait in stock, as China's 2023 stockpile did. ASSUMPTION "
         "0.06 (~26% a year; SMIC grew 13% in 2023: calibration.csv capacity_8in_eq_per_month, "
-        "SMIC, 2022Q4-2023Q4), fitted by `chipstate calibrate`; range for sweeps 0.03-0.12.",
+        "SMIC, 2022Q4-2023Q4); `chipstate calibrate` fits it (0.114 in the shipped fit: the "
+        "in-sample capacity rows want the 2019-2023 build-out unlimited); range for sweeps 0.03-0.12.",
     )
     repurpose_share: float = uncertainty(
         0.25, ge=0.0, le=1.0,
