@@ -209,11 +209,11 @@ class ChipMarketModel(mesa.Model):
         self.tool_orders = self.fleet.plan_tool_orders(q, self.bill, self.tool_price, self.headroom,
                                                        self.depreciation, reachable, repurpose,
                                                        self.tool_market.on_order()[:n])
+        self.tool_purchases = [b.plan_purchase(q, self.tool_price, self.parameters.tool_buyer_capex_scale,
+                                               self.tool_lead) for b in self.tool_buyers]
         # A foundry's capacity of a tier moves to the newest generation it runs (its new
         # capacity and `generation_migration` of the rest); converting buys tools, capex
         # beside its expansion (ASSUMPTION: conversion programmes are funded apart).
-        self.tool_purchases = [b.plan_purchase(q, self.tool_price, self.parameters.tool_buyer_capex_scale,
-                                               self.tool_lead) for b in self.tool_buyers]
         self.generations.advance(q, self.fleet.capacity_by_tier(), self.parameters.generation_migration)
         self.conversion_usd = self.generations.conversion_bills() * self.bill_value_usd  # (foundries, tiers)
         conversion = self.conversion_usd.sum(axis=1) / 1e6
