@@ -4,9 +4,10 @@ Instruments).
 
 Each quarter a buyer orders a quarter of a year's spend on wafer-fab equipment
 (`model.world.ToolBuyerSpec.wfe_usd_m`; the year its tools will arrive in, a lead time
-on), split over tool categories by its `split`, in tool units at the tool prices; the model's tool market (`model.markets.ToolMarket`)
-takes the orders into the vendors' books with the foundries', so that the same lead
-times, rules, cancellations, rushes and domestic-tool requirements apply. Its tools add
+on), split over tool categories by its `split`, in tool units at the tool prices. The
+model's tool market (`model.markets.ToolMarket`) takes the orders into the vendors'
+books with the foundries', so that the same lead times, rules, cancellations, rushes and
+domestic-tool requirements apply. Its tools add
 no foundry capacity: what it received is kept as a figure.
 """
 
