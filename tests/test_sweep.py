@@ -200,3 +200,59 @@ def test_the_largest_design_allowed_is_counted_without_drawing_it():
     sweep = toy_sweep(design={"kind": "sobol", "samples": 2 ** 16}, seeds={"replicates": 3},
                       parameters={"reserved_share": {"range": [0, 1]}, "ai_demand_growth": {"range": [0.1, 0.5]}})
     assert sweep.sample_count() == 2 ** 16 * 4  # N(D+2), 786,432 runs with 3 seeds
+
+
+# ------------------------------------------------------------ prior marginals
+PRIORED = GOOD.replace('seed = 11\n', 'seed = 11\nmarginals = "priors"\n').replace(
+    'samples = 5\n', 'samples = 200\n').replace(
+    '[parameters.ai_demand_growth]\nrange = [0.1, 0.9]',
+    '[parameters.depreciation_life_years]\nrange = [4.0, 7.0]\ngroup = "uncertainties"\n\n'
+    '[parameters.packaging_price_scale]\nrange = [0.6, 2.0]\ngroup = "uncertainties"\n\n'
+    '[parameters.ai_demand_growth]\nrange = [0.6, 2.2]')
+
+
+def test_an_lhs_with_prior_marginals_draws_each_prior_once_per_stratum(tmp_path):
+    """Each ranged column is the prior's inverse CDF of a Latin hypercube: its prior CDF
+    values fall one in each of the n strata, and the column follows the prior's shape
+    (a truncated normal piles up near its mean, a log-uniform near its low end)."""
+    from scipy import stats
+
+    from model.priors import load_priors
+
+    priors = load_priors()
+    sweep = load_sweep(write(tmp_path, PRIORED))
+    samples = sweep.samples()
+    n = len(samples)
+    assert n == 200
+    for name in ("depreciation_life_years", "packaging_price_scale", "ai_demand_growth"):
+        prior = priors[name]
+        values = samples[name].astype(float).to_numpy()
+        assert values.min() >= prior.low and values.max() <= prior.high
+        strata = np.floor(prior.frozen().cdf(values) * n).clip(0, n - 1).astype(int)
+        assert sorted(strata.tolist()) == list(range(n))
+        assert stats.kstest(values, prior.frozen().cdf).pvalue > 0.5  # stratified: far closer than random
+    life = samples["depreciation_life_years"].astype(float)
+    assert ((life - priors["depreciation_life_years"].mean).abs() < 0.5).mean() > 0.3  # not uniform on [4, 7]
+    assert (samples["packaging_price_scale"].astype(float) < 1.1).mean() > 0.45  # log-uniform: half below sqrt(1.2)
+    # the categorical column is sampled as before
+    assert set(map(tuple, samples["champions"])) <= {("Huawei",), ("Huawei", "Cambricon")}
+    # reproducible from the design's seed
+    assert load_sweep(write(tmp_path, PRIORED)).samples().equals(samples)
+
+
+@pytest.mark.parametrize("change, expected", [
+    (('range = [4.0, 7.0]', 'range = [4.0, 6.0]'), "parameters.depreciation_life_years.range"),
+    (('[parameters.ai_demand_growth]\nrange = [0.6, 2.2]', '[parameters.price_adjustment]\nrange = [0.0, 0.9]'),
+     "is not the prior's support"),
+    (('kind = "lhs"', 'kind = "morris"'), "marginals 'priors' is for an lhs design"),
+])
+def test_prior_marginals_refuse_a_range_off_the_prior_and_other_designs(tmp_path, change, expected):
+    with pytest.raises(SweepError) as error:
+        load_sweep(write(tmp_path, PRIORED.replace(*change)))
+    assert expected in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_uniform_design_keeps_the_definition_it_had_before_marginals(tmp_path):
+    """Its hash (the results folder's key) is unchanged, so earlier sweeps resume."""
+    assert "marginals" not in load_sweep(write(tmp_path, GOOD)).definition()["design"]
+    assert load_sweep(write(tmp_path, PRIORED)).definition()["design"]["marginals"] == "priors"

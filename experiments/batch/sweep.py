@@ -3,7 +3,8 @@
 A sweep file is TOML (read with ``tomllib``) with these tables::
 
     [sweep]               name, description, scenario (name or path), steps (optional)
-    [design]              kind = "grid" | "lhs" | "sobol" | "morris", samples, seed, ...
+    [design]              kind = "grid" | "lhs" | "sobol" | "morris", samples, seed, ...;
+                          an lhs may take marginals = "priors" (model/data/priors.toml)
     [seeds]               replicates and base (seeds base, base+1, ...) or an explicit list
     [fixed]               parameter overrides applied to every run
     [parameters.NAME]     values = [...] (grid, or categories) or range = [low, high]
@@ -38,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from experiments.outputs import digest
 from experiments.provenance import model_version
+from model.priors import PriorsError, load_priors
 from model.scenario import (
     DEFAULT_SCENARIO,
     Parameters,
@@ -110,6 +112,12 @@ class Design(_Strict):
     - ``sobol``: Saltelli/Sobol' rows for `samples` = N (a power of 2): N(D+2) rows,
       or N(2D+2) with `second_order`;
     - ``morris``: `samples` = r trajectories of D+1 rows on a `levels`-level grid.
+
+    `marginals` (lhs only): ``uniform`` samples each range evenly; ``priors`` takes each
+    ranged parameter's prior (model/data/priors.toml, `model.priors`) as its marginal:
+    the Latin hypercube's strata on [0, 1) go through the prior's inverse CDF, so a
+    truncated normal or log-uniform prior is sampled as it is shaped. Its range must
+    then be the prior's support (checked).
     """
 
     kind: Literal["grid", "lhs", "sobol", "morris"]
@@ -117,6 +125,7 @@ class Design(_Strict):
     seed: int = Field(0, ge=0)
     second_order: bool = False
     levels: int = Field(4, ge=2)
+    marginals: Literal["uniform", "priors"] = "uniform"
 
     @model_validator(mode="after")
     def _samples(self) -> Design:
@@ -126,6 +135,8 @@ class Design(_Strict):
             raise ValueError("design 'grid' takes no 'samples' (its size is the product of the values)")
         if self.kind == "sobol" and self.samples & (self.samples - 1):
             raise ValueError(f"sobol 'samples' must be a power of 2, got {self.samples}")
+        if self.marginals == "priors" and self.kind != "lhs":
+            raise ValueError(f"marginals 'priors' is for an lhs design, not '{self.kind}'")
         return self
 
 
@@ -298,7 +309,10 @@ class Sweep(_Strict):
             frame = pd.DataFrame(rows, columns=names, dtype=object)
             frame.attrs["X"] = None
             return frame
-        x = _salib_sample(self.design, self.problem())
+        if self.design.marginals == "priors":
+            x = _prior_marginals(_salib_sample(self.design, _unit_problem(names)), names, specs)
+        else:
+            x = _salib_sample(self.design, self.problem())
         rows = []
         for row in x:
             rows.append([_decode(spec, value) for spec, value in zip(specs, row)])
@@ -307,8 +321,13 @@ class Sweep(_Strict):
         return frame
 
     def definition(self) -> dict:
-        """The sweep as plain JSON data (for the manifest and the sweep hash)."""
-        return json.loads(self.model_dump_json(exclude={"source"}))
+        """The sweep as plain JSON data (for the manifest and the sweep hash). A design
+        with uniform marginals (the default) leaves the field out, so sweeps written
+        before `marginals` existed keep their hash and resume."""
+        exclude: dict = {"source": True}
+        if self.design.marginals == "uniform":
+            exclude["design"] = {"marginals"}
+        return json.loads(self.model_dump_json(exclude=exclude))
 
     def digest(self) -> str:
         """A hash of what the sweep computes (definition without its source path)."""
@@ -334,6 +353,22 @@ def _decode(spec: ParameterRange, x: float) -> Any:
         index = min(int(x * len(spec.values)), len(spec.values) - 1)
         return _model_value(spec.values[index])
     return int(round(x)) if spec.integer else float(x)
+
+
+def _unit_problem(names: list[str]) -> dict:
+    """A SALib problem over the unit cube (the strata that `_prior_marginals` maps)."""
+    return {"num_vars": len(names), "names": names, "bounds": [[0.0, 1.0]] * len(names)}
+
+
+def _prior_marginals(u: np.ndarray, names: list[str], specs: list[ParameterRange]) -> np.ndarray:
+    """Each ranged column of the unit-cube sample `u` through its prior's inverse CDF
+    (a categorical column stays on [0, 1), as `_decode` reads it)."""
+    priors = load_priors()
+    x = np.array(u, dtype=float)
+    for j, (name, spec) in enumerate(zip(names, specs)):
+        if spec.range is not None:
+            x[:, j] = priors[name].frozen().ppf(u[:, j])
+    return x
 
 
 def _salib_sample(design: Design, problem: dict) -> np.ndarray:
@@ -459,8 +494,29 @@ def check_sweep(sweep: Sweep) -> None:
             candidates = [("range", v) for v in ends]
         for part, value in candidates:
             try_scenario(sweep.scenario, {**sweep.fixed, name: value}, f"{src}: field '{where}.{part}'")
+    if sweep.design.marginals == "priors":
+        _check_prior_ranges(sweep)
     base = try_scenario(_scenarios(sweep)[0], sweep.fixed, f"{src}: field 'fixed'")
     _check_windows(sweep, base.parameters)
+
+
+def _check_prior_ranges(sweep: Sweep) -> None:
+    """With `marginals = "priors"`, every ranged parameter has a prior and its range is
+    the prior's support; raise SweepError naming the field otherwise."""
+    try:
+        priors = load_priors()
+    except PriorsError as exc:
+        raise SweepError(f"{sweep.source}: field 'design.marginals': {exc}") from None
+    for name, spec in sweep.parameters.items():
+        if spec.range is None:
+            continue
+        where = f"{sweep.source}: field 'parameters.{name}.range'"
+        if name not in priors:
+            raise SweepError(f"{where}: marginals 'priors' needs a prior for '{name}' in {priors.path}; "
+                             "expected a parameter that has one")
+        low, high = priors.ranges([name])[name]
+        if not np.allclose(spec.range, (low, high), rtol=1e-12, atol=0.0):
+            raise SweepError(f"{where}: {list(spec.range)} is not the prior's support; expected [{low:g}, {high:g}]")
 
 
 def _scenarios(sweep: Sweep) -> list[str]:
