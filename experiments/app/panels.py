@@ -113,7 +113,12 @@ class SeriesPanels:
         self.ranges.append((back[fulfil], self.front[fulfil], -2.0, 125.0,
                             [("huawei_fulfilment", 100.0), ("other_china_fulfilment", 100.0)]))
 
-        for tier, colour in zip(ADVANCED_TIERS, ADVANCED_COLOURS):
+        # The advanced tiers SMIC runs in this world (the default's: 7nm-class alone,
+        # N+1/N+2/N+3), each in its own colour.
+        smic = model.foundries[model.foundry_index["SMIC"]] if "SMIC" in model.foundry_index else None
+        tiers = [(t, c) for t, c in zip(ADVANCED_TIERS, ADVANCED_COLOURS) if smic is None or smic.has_tier[t.index]]
+        tiers = tiers or list(zip(ADVANCED_TIERS, ADVANCED_COLOURS))  # none run: show them all (at zero)
+        for tier, colour in tiers:
             self._line(back[capacity], self.front[capacity], f"smic_capacity_{tier.key}", 1.0,
                        color=colour, lw=2, label=tier.value)
             self._line(back[yields], self.front[yields], f"smic_yield_{tier.key}", 1.0,
@@ -121,7 +126,7 @@ class SeriesPanels:
         _legend(back[capacity], ncol=2)
         _legend(back[yields], ncol=2)
         self.ranges.append((back[capacity], self.front[capacity], 0.0, 1000.0,
-                            [(f"smic_capacity_{t.key}", 1.0) for t in ADVANCED_TIERS]))
+                            [(f"smic_capacity_{t.key}", 1.0) for t, _ in tiers]))
         for ax in (back[yields], self.front[yields]):
             ax.set_ylim(0, 1.2)
         back[yields].set_yticks([0, 0.25, 0.5, 0.75, 1.0])
