@@ -516,6 +516,18 @@ class FoundryFleet:
         capacity, pipeline = tier_totals(self.capacity, self.pipeline)
         return list(zip(capacity.tolist(), pipeline.tolist()))
 
+    def consume(self, owed: np.ndarray) -> np.ndarray:
+        """Take `owed` tool units ((foundries, categories, tiers): tools ordered for
+        converting capacity to a newer generation) from stock as far as it holds them,
+        from both origins pro rata; `owed` falls by what was taken (in place), which is
+        returned. What is taken goes into converted lines, not new capacity."""
+        stock = self.inventory.sum(axis=-1)
+        taken = np.minimum(owed, stock)
+        share = np.divide(taken, stock, out=np.zeros_like(stock), where=stock > 0)
+        self.inventory *= (1.0 - share)[..., None]
+        owed -= taken
+        return taken
+
     def stock_lists(self) -> list[list[list[float]]]:
         """Per foundry, tools in stock per [category][tier], both origins added."""
         return (self.inventory[..., 0] + self.inventory[..., 1]).tolist()

@@ -16,7 +16,7 @@ from agents.buyer import ComputeBuyer
 from agents.designer import AcceleratorDesigner
 from agents.fab import ToolBuyer
 from agents.fabless import DemandStreams, FablessFirm, FablessSector, Relations
-from agents.foundry import Foundry, FoundryFleet
+from agents.foundry import ROUTES, Foundry, FoundryFleet
 from agents.government import Government
 from agents.memory import MemoryMaker
 from agents.packager import Packager
@@ -66,6 +66,17 @@ def populate(model) -> None:
                                        model.fleet.capacity_by_tier())
     model.bill_value_usd = np.take_along_axis(model.fleet.books.tool_value[None],
                                               model.fleet.preferred_route[..., None], axis=2)[..., 0]
+    # The same bills in tool units by category, (foundries, categories, tiers): what
+    # converting a wafer/quarter of capacity orders from the vendors; and the units
+    # ordered for conversions that have not yet arrived (`ChipMarketModel._run_foundries`).
+    model.conversion_bill_units = np.zeros((len(model.foundries), len(TOOL_CATEGORIES), len(TIERS)))
+    for f, routes in enumerate(model.fleet.preferred_route.tolist()):
+        for t, (tier, route) in enumerate(zip(TIERS, routes)):
+            for category, units in model.bills.get((tier, ROUTES[route]), {}).items():
+                model.conversion_bill_units[f, CATEGORY_INDEX[category], t] = units
+    model.conversion_owed = np.zeros_like(model.conversion_bill_units)
+    model.conversion_ordered = np.zeros_like(model.conversion_bill_units)  # the quarter's figures
+    model.conversion_received = np.zeros_like(model.conversion_bill_units)
 
 
 def build_agents(model) -> None:

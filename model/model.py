@@ -201,21 +201,35 @@ class ChipMarketModel(mesa.Model):
         reachable = self.tool_market.reachable
         reachable = reachable[:n] if reachable is not None else None  # the foundries' rows
         self.fleet.age(self.depreciation, self.unserviced_extra)
+        # Conversion tools that arrived go into converted lines (the quarter's figure).
+        self.conversion_received = self.fleet.consume(self.conversion_owed)
         before, stock = self.fleet.tier_totals(), self.fleet.stock_lists()
         rate = self.parameters.install_rate
         self.fleet.install([foundry.plan_installation(q, self.bill, self.headroom, repurpose, before[f], stock[f], rate)
                             for f, foundry in enumerate(self.foundries)])  # each its own Foundry.install
-        # Installing filled the pipeline; orders see it (every foundry's plan_tool_orders).
+        # Installing filled the pipeline; orders see it (every foundry's plan_tool_orders),
+        # and what is on order for its expansion: its books less the conversion tools
+        # still to come (those a rule cancelled are forgiven: the line converts without).
+        on_order = self.tool_market.on_order()[:n]
+        np.minimum(self.conversion_owed, on_order, out=self.conversion_owed)
         self.tool_orders = self.fleet.plan_tool_orders(q, self.bill, self.tool_price, self.headroom,
                                                        self.depreciation, reachable, repurpose,
-                                                       self.tool_market.on_order()[:n])
+                                                       on_order - self.conversion_owed)
         self.tool_purchases = [b.plan_purchase(q, self.tool_price, self.parameters.tool_buyer_capex_scale,
                                                self.tool_lead) for b in self.tool_buyers]
         # A foundry's capacity of a tier moves to the newest generation it runs (its new
-        # capacity and `generation_migration` of the rest); converting buys tools, capex
-        # beside its expansion (ASSUMPTION: conversion programmes are funded apart).
+        # capacity and `generation_migration` of the rest); converting orders its share of
+        # the tier's bill of tools from the vendors, beside its expansion (capex funded
+        # apart, ASSUMPTION); what it cannot buy it converts without.
         self.generations.advance(q, self.fleet.capacity_by_tier(), self.parameters.generation_migration)
-        self.conversion_usd = self.generations.conversion_bills() * self.bill_value_usd  # (foundries, tiers)
+        bills = self.generations.conversion_bills()  # (foundries, tiers)
+        self.conversion_usd = bills * self.bill_value_usd
+        converting = bills[:, None, :] * self.conversion_bill_units
+        if reachable is not None:
+            converting = np.where(reachable, converting, 0.0)
+        self.tool_orders.units[...] += converting
+        self.conversion_owed += converting
+        self.conversion_ordered = converting
         conversion = self.conversion_usd.sum(axis=1) / 1e6
         premium = self.generations.price_premium()
         for f, (foundry, capex, converting) in enumerate(zip(self.foundries, self.tool_orders.cost_usd_m.tolist(),
