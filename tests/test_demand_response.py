@@ -283,8 +283,8 @@ def lean(seed: int, **overrides):
     "issue 14 target not met at the fitted parameters (seeds 200-219): SMIC's best 2025 quarter is 3.3 points "
     "BELOW its 2023 trough [-4.1, -2.5] (trough 0.75, 2025 mean 0.70): it builds to 1.85 x its forecast (own "
     "headroom 0.35 + the self-reliance drive's 0.5, both permanent) and the tools rushed in before the 2024 "
-    "Dutch rule let it. A cleanroom limit binds that build-out: at install_rate 0.06 it recovers (+9.6 points "
-    "[+8.7, +10.5]), but `chipstate calibrate` fits 0.114 (objective 21.8 against 35.1 at 0.06: Hua Hong's "
+    "Dutch rule let it. A cleanroom limit binds that build-out: at install_rate 0.06 it recovers (+9.5 points "
+    "[+8.6, +10.5]), but `chipstate calibrate` fits 0.114 (objective 21.7 against about 35 at 0.06: Hua Hong's "
     "2023Q4 capacity and SMIC's 2022 capacity and load rows want the build-out unlimited), where the limit "
     "hardly binds"))
 def test_smics_utilisation_recovers_from_its_2023_trough_by_2025():
