@@ -53,6 +53,16 @@ def _is_note(key: str) -> bool:
     return key in ("source", "note") or key.endswith("_source")
 
 
+def _every_tier(value: dict, what: str) -> dict:
+    """`value` (keyed by tier name) if it names every tier; else a one-line error naming
+    the first tier missing and `what` it lacks."""
+    missing = [t for t in TIER_NAMES if t not in value]
+    if missing:
+        raise PydanticCustomError("missing", "no {what} for tier '{tier}'; expected one for every tier ({tiers})",
+                                  {"what": what, "tier": missing[0], "tiers": ", ".join(TIER_NAMES)})
+    return value
+
+
 def _duplicate(names: list[str]) -> str | None:
     repeated = [name for name, n in Counter(names).items() if n > 1]
     return repeated[0] if repeated else None
@@ -107,12 +117,8 @@ class Yields(_Table):
 
     @field_validator("euv_ceiling", "duv_ceiling")
     @classmethod
-    def _every_tier(cls, value: dict[str, float]) -> dict[str, float]:
-        missing = [t for t in TIER_NAMES if t not in value]
-        if missing:
-            raise PydanticCustomError("missing", "no ceiling for tier '{tier}'; expected one for "
-                                      "every tier ({tiers})", {"tier": missing[0], "tiers": ", ".join(TIER_NAMES)})
-        return value
+    def _a_ceiling_per_tier(cls, value: dict[str, float]) -> dict[str, float]:
+        return _every_tier(value, "ceiling")
 
     @model_validator(mode="after")
     def _start_below_ceilings(self):
@@ -135,12 +141,8 @@ class WaferCosts(_Table):
 
     @field_validator("variable", "recent_share_2019")
     @classmethod
-    def _every_tier(cls, value: dict[str, float]) -> dict[str, float]:
-        missing = [t for t in TIER_NAMES if t not in value]
-        if missing:
-            raise PydanticCustomError("missing", "no value for tier '{tier}'; expected one for "
-                                      "every tier ({tiers})", {"tier": missing[0], "tiers": ", ".join(TIER_NAMES)})
-        return value
+    def _a_value_per_tier(cls, value: dict[str, float]) -> dict[str, float]:
+        return _every_tier(value, "value")
 
 
 class TrackedSpec(_Data):
@@ -578,10 +580,7 @@ class World(_Data):
     def _bill_per_tier(cls, value: Any) -> Any:
         if not isinstance(value, dict):
             return value
-        missing = [t for t in TIER_NAMES if t not in value]
-        if missing:
-            raise PydanticCustomError("missing", "no bill for tier '{tier}'; expected one for each of {tiers}",
-                                      {"tier": missing[0], "tiers": ", ".join(TIER_NAMES)})
+        _every_tier(value, "bill")
         for tier, routes in value.items():
             if tier not in TIER_NAMES:
                 raise PydanticCustomError("unknown_key", "unknown tier '{tier}'; expected one of {tiers}",
