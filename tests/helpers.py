@@ -1,4 +1,5 @@
-"""What several test modules share: the repository's root and the CLI as a user calls it."""
+"""What several test modules share: the repository's root, the CLI as a user calls it,
+paired intervals and the lean runs the statistical tests share."""
 
 from __future__ import annotations
 
@@ -23,3 +24,18 @@ def paired_interval(a, b) -> tuple[float, float, float]:
     diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff))
     return diff.mean(), diff.mean() - half, diff.mean() + half
+
+
+_LEAN: dict = {}
+
+
+def lean_frame(scenario: str, seed: int, columns, **overrides):
+    """The model frame of a lean run (only `columns` recorded), indexed by quarter; each
+    (scenario, seed, columns, overrides) run once per test worker and kept."""
+    from model import ChipMarketModel
+
+    key = (scenario, seed, tuple(columns), tuple(sorted(overrides.items())))
+    if key not in _LEAN:
+        model = ChipMarketModel(scenario=scenario, rng=seed, collect=tuple(columns), **overrides).run()
+        _LEAN[key] = model.frames()["model"].set_index("quarter")
+    return _LEAN[key]

@@ -7,22 +7,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import paired_interval
-from model import ChipMarketModel
+from helpers import lean_frame, paired_interval
 
 SEEDS = range(100, 120)  # 20 paired replicates
 COLUMNS = ("huawei_accelerators", "huawei_binding_input", "accelerators_cambricon",
            "accelerators_other_chinese_fabless")
-_RUNS: dict = {}
 
 
 def lean_run(scenario: str, seed: int, **overrides):
-    """The accelerator reporters of a run, by quarter (built once per worker per arguments)."""
-    key = (scenario, seed, tuple(sorted(overrides.items())))
-    if key not in _RUNS:
-        model = ChipMarketModel(scenario=scenario, rng=seed, collect=COLUMNS, **overrides).run()
-        _RUNS[key] = model.frames()["model"].set_index("quarter")
-    return _RUNS[key]
+    """The accelerator reporters of a run, by quarter (`helpers.lean_frame`)."""
+    return lean_frame(scenario, seed, COLUMNS, **overrides)
 
 
 def window_sum(scenario: str, column: str | tuple[str, ...], start: str, end: str, **overrides) -> np.ndarray:

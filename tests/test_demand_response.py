@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from agents.fabless import DemandStreams, FablessSector, Relations
-from helpers import paired_interval
+from helpers import lean_frame, paired_interval
 from model import ChipMarketModel
 from model.demand import (RuleExposure, choice_shares, choice_weights, demand_at_price, faced_price,
                           localisation_level, orders_at_price, price_response)
@@ -265,17 +265,9 @@ def test_a_higher_price_for_a_tier_lowers_the_orders_for_it():
         assert high < 0, f"{tier.value}: orders at +20% - at list: {mean:,.0f} wafers [{low:,.0f}, {high:,.0f}]"
 
 
-_RUNS: dict = {}
-
-
 def lean(seed: int, **overrides):
-    key = (seed, tuple(sorted(overrides.items())))
-    if key not in _RUNS:
-        model = ChipMarketModel(scenario="historical", rng=seed,
-                                collect=("smic_utilisation", "china_self_sufficiency", "china_localisation"),
-                                **overrides).run()
-        _RUNS[key] = model.frames()["model"].set_index("quarter")
-    return _RUNS[key]
+    return lean_frame("historical", seed, ("smic_utilisation", "china_self_sufficiency", "china_localisation"),
+                      **overrides)
 
 
 @pytest.mark.slow

@@ -6,20 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import paired_interval
-from model import ChipMarketModel
+from helpers import lean_frame, paired_interval
 
 SEEDS = range(100, 120)  # 20 replicates
 COLUMNS = ("share_tsmc", "foundry_revenue_usd_m")
-_RUNS: dict = {}
 
 
 def lean_run(scenario: str, seed: int, **overrides):
-    key = (scenario, seed, tuple(sorted(overrides.items())))
-    if key not in _RUNS:
-        model = ChipMarketModel(scenario=scenario, rng=seed, collect=COLUMNS, **overrides).run()
-        _RUNS[key] = model.frames()["model"].set_index("quarter")
-    return _RUNS[key]
+    return lean_frame(scenario, seed, COLUMNS, **overrides)
 
 
 def window_mean(scenario: str, column: str, start: str, end: str, **overrides) -> np.ndarray:

@@ -13,9 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import paired_interval
+from helpers import lean_frame, paired_interval
 from model import ChipMarketModel
-from model.technology import TIERS
 
 SEEDS = range(300, 320)  # 20 paired replicates
 
@@ -56,9 +55,7 @@ def test_no_rate_is_no_limit_and_an_empty_foundry_is_not_limited():
 
 
 def _smic(seed: int, **overrides):
-    columns = ["smic_capacity_8in_eq_per_month", "smic_utilisation"]
-    frame = ChipMarketModel(scenario="historical", rng=seed, collect=columns, **overrides).run().frames()["model"]
-    return frame.set_index("quarter")
+    return lean_frame("historical", seed, ("smic_capacity_8in_eq_per_month", "smic_utilisation"), **overrides)
 
 
 @pytest.mark.slow

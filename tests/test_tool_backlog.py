@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import paired_interval
+from helpers import lean_frame, paired_interval
 from model import ChipMarketModel
 from model.backlog import age_book, book_ages, cancel, fill_due
 
@@ -174,15 +174,10 @@ def test_a_lifted_rule_does_not_bring_cancelled_orders_back():
 
 # --------------------------------------------------------- paired statics, 20 seeds
 SEEDS = range(300, 320)
-_RUNS: dict = {}
 
 
 def lean_run(seed: int, columns: tuple[str, ...], **overrides):
-    key = (seed, columns, tuple(sorted(overrides.items())))
-    if key not in _RUNS:
-        model = ChipMarketModel(scenario="historical", rng=seed, collect=columns, end="2026Q4", **overrides).run()
-        _RUNS[key] = model.frames()["model"].set_index("quarter")
-    return _RUNS[key]
+    return lean_frame("historical", seed, columns, end="2026Q4", **overrides)
 
 
 def window_sums(column: str, start: str, end: str, **overrides) -> np.ndarray:

@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from conftest import run_model
+from helpers import lean_frame, paired_interval
 from experiments.compare import DEFAULT_WINDOW, compare, gains_lines, parse_window
 from model import ChipMarketModel
-from model.reporters import MONEY_FLOWS, ChipDataCollector, money_flow_columns, wafer_cost_by_firm
+from model.reporters import MONEY_FLOWS, money_flow_columns, wafer_cost_by_firm
 from model.scenario import load_scenario
 from model.technology import TIERS, parse_quarter
 from model.world import load_world
@@ -213,30 +214,20 @@ def test_controls_only_and_buildout_only_split_historical_by_issuer():
 
 # ------------------------------------------------------------------ comparative statics
 SEEDS = range(200, 220)  # 20 paired replicates
-_LEAN: dict = {}
+FLOWS = ("vendor_revenue_usd_m_US", "vendor_revenue_usd_m_asml", "vendor_gross_profit_usd_m_US")
 
 
 def _window_sum(scenario: str, column: str, start: str, end: str) -> np.ndarray:
     """Per seed, `column` summed over start..end (lean runs of the money flows compared)."""
-    out = []
-    for seed in SEEDS:
-        key = (scenario, seed)
-        if key not in _LEAN:
-            model = ChipMarketModel(scenario=scenario, rng=seed,
-                                    collect=("vendor_revenue_usd_m_US", "vendor_revenue_usd_m_asml",
-                                             "vendor_gross_profit_usd_m_US"))
-            _LEAN[key] = model.run().frames()["model"].set_index("quarter")
-        out.append(float(_LEAN[key].loc[start:end, column].sum()))
-    return np.array(out)
+    return np.array([float(lean_frame(scenario, seed, FLOWS).loc[start:end, column].sum()) for seed in SEEDS])
 
 
 @pytest.mark.slow
 def test_us_equipment_vendors_earn_less_2020_2030_under_controls_alone():
     a = _window_sum("no_controls", "vendor_revenue_usd_m_US", "2020Q1", "2030Q4")
     b = _window_sum("controls_only", "vendor_revenue_usd_m_US", "2020Q1", "2030Q4")
-    d = b - a
-    high = d.mean() + stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-    assert high < 0, f"controls_only - no_controls, US vendors 2020-2030: mean {d.mean():,.0f} US$ m, upper {high:,.0f}"
+    mean, _, high = paired_interval(b, a)
+    assert high < 0, f"controls_only - no_controls, US vendors 2020-2030: mean {mean:,.0f} US$ m, upper {high:,.0f}"
     assert parse_quarter("2030Q4") - parse_quarter("2020Q1") == 43  # the window is eleven years
 
 
@@ -247,7 +238,6 @@ def test_us_vendors_gross_profit_falls_by_a_larger_share_than_their_revenue_unde
     revenue = [_window_sum(s, "vendor_revenue_usd_m_US", "2020Q1", "2030Q4") for s in ("no_controls", "controls_only")]
     profit = [_window_sum(s, "vendor_gross_profit_usd_m_US", "2020Q1", "2030Q4")
               for s in ("no_controls", "controls_only")]
-    d = profit[1] - profit[0]
-    high = d.mean() + stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-    assert high < 0, f"controls_only - no_controls, US vendors' gross profit: mean {d.mean():,.0f}, upper {high:,.0f}"
+    mean, _, high = paired_interval(profit[1], profit[0])
+    assert high < 0, f"controls_only - no_controls, US vendors' gross profit: mean {mean:,.0f}, upper {high:,.0f}"
     assert (profit[1] / profit[0]).mean() < (revenue[1] / revenue[0]).mean()
