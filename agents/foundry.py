@@ -5,7 +5,6 @@ tool orders paid from revenue and subsidy."""
 from __future__ import annotations
 
 import math
-
 from typing import NamedTuple
 
 import mesa
