@@ -19,6 +19,8 @@ USER_ERRORS = (
     ("experiments.outputs", "OutputError"),
     ("experiments.analysis.discovery", "DiscoveryError"),
     ("model.priors", "PriorsError"),
+    ("model.posterior", "PosteriorError"),
+    ("experiments.calibration.inference", "InferenceError"),
 )
 """Errors the user can fix (module, class): one line, exit code 2. Named, not imported:
 an error can only be raised once its module is loaded, so `_user_error` looks only at
@@ -164,10 +166,49 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
+    if args.point:
+        return _calibrate_point(args)
+    if args.max_evaluations is not None:
+        raise _calibrate_error("--max-evaluations: applies to the point fit only; expected it with --point")
+    from experiments.calibration.inference import Settings, default_folder, infer, write_posterior
+    from experiments.tables import number
+    from model.posterior import POSTERIOR_FILE
+
+    from experiments.calibration.observed import read_data
+
+    read_data(_data_file(args))  # a bad table is one line here, before any run
+    window = (None, None) if args.hold_back == "none" else tuple(args.hold_back.split("-"))
+    settings = Settings(population=args.population, generations=args.generations, seed=args.seed,
+                        held_back_from=window[0], held_back_to=window[1],
+                        data_file=str(_data_file(args)))
+    folder = args.out or default_folder(settings)
+    result = infer(settings, folder, overwrite=args.overwrite, **_executor(args))
+    print(result.generations.to_string(index=False))
+    p = result.provenance
+    print(f"\nABC-SMC: {p['generations']} generations of {p['population']} particles, {p['simulations']} "
+          f"simulations; final epsilon {number(p['epsilons'][-1])}; effective sample size "
+          f"{number(p['effective_sample_size'])}; rows fitted {len(p['rows'])}, held back "
+          f"{p['held_back_from'] or 'none'}-{p['held_back_to'] or ''}")
+    from model.posterior import Ensemble
+
+    ensemble = Ensemble(POSTERIOR_FILE, result.draws, result.weights / result.weights.sum())
+    summary = ensemble.summary().set_index("name").loc[list(p["fitted"])]
+    print("\nposterior of the fitted parameters (weighted mean, 5-50-95% quantiles):")
+    for name, row in summary.iterrows():
+        print(f"  {name}: {number(row['mean'])} [{number(row['q05'])}, {number(row['q50'])}, {number(row['q95'])}]")
+    print(f"history in {folder}/ (resumable: run the same command again)")
+    if args.dry_run:
+        return 0
+    paths = write_posterior(result)
+    print(f"wrote {paths[0]} ({len(result.draws)} weighted draws) and {paths[1]} (provenance, discrepancy)")
+    return 0
+
+
+def _calibrate_point(args: argparse.Namespace) -> int:
     from experiments.calibration.calibrate import calibrate, write_fitted
     from experiments.tables import number
 
-    fit = calibrate(_data_file(args), args.max_evaluations)  # a progress bar on stderr
+    fit = calibrate(_data_file(args), args.max_evaluations or 250)  # a progress bar on stderr
     print(f"objective {number(fit.start_value)} at the defaults -> {number(fit.objective_value)} "
           f"after {fit.evaluations} evaluations over seeds {list(fit.seeds)} "
           "(mean weighted squared error: points for percentages, % of the data value otherwise)")
@@ -180,6 +221,24 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         return 0
     print(f"wrote {write_fitted(fit)}")
     return 0
+
+
+def _calibrate_error(message: str) -> Exception:
+    from experiments.calibration.inference import InferenceError
+
+    return InferenceError(message)
+
+
+def _hold_back(text: str) -> str:
+    """'none', or two quarters FROM-TO (e.g. 2023Q3-2023Q4)."""
+    import re
+
+    if text == "none":
+        return text
+    match = re.fullmatch(r"(\d{4}Q[1-4])-(\d{4}Q[1-4])", text)
+    if not match or match.group(1) > match.group(2):
+        raise argparse.ArgumentTypeError(f"expected 'none' or FROM-TO quarters such as 2023Q3-2023Q4, got '{text}'")
+    return text
 
 
 # ------------------------------------------------------------ experiments (sweeps)
@@ -469,15 +528,32 @@ def build_parser() -> argparse.ArgumentParser:
                           help="replace an earlier validation of other settings in --out")
     validate.set_defaults(func=cmd_validate)
 
-    calibrate = sub.add_parser("calibrate", help="fit the named uncertain parameters to in-sample data",
-                               description="Fit the parameters listed in experiments/calibration/calibrate.py "
-                               "(FREE) to the in-sample rows with scipy.optimize over common seeds, and "
-                               "write them with their provenance to model/data/fitted_parameters.toml.")
+    calibrate = sub.add_parser("calibrate", help="a posterior ensemble of the uncertain parameters (ABC-SMC)",
+                               description="Bayesian calibration by ABC-SMC (pyabc) against the in-sample "
+                               "rows of the calibration data, less a held-back window kept to check: writes "
+                               "the weighted draws to model/data/posterior.csv and their provenance and "
+                               "model-discrepancy scales to model/data/posterior.toml. Resumable: the history "
+                               "lives in results/calibration/abc-<settings>/; the same command continues it. "
+                               "--point: the earlier point fit (Powell) of the same parameters, written to "
+                               "model/data/fitted_parameters.toml, which single runs start from.")
     calibrate.add_argument("--data", type=Path, default=None,
                            help=f"calibration table (CSV; default: {DATA_FILE_TEXT})")
-    calibrate.add_argument("--max-evaluations", type=positive, default=250,
-                           help="objective evaluations at most (default: 250; ~0.6 s each)")
-    calibrate.add_argument("--dry-run", action="store_true", help="fit and print, write nothing")
+    calibrate.add_argument("--population", type=_count(20), default=300,
+                           help="particles per generation, >= 20 (default: 300)")
+    calibrate.add_argument("--generations", type=positive, default=6, help="SMC generations (default: 6)")
+    calibrate.add_argument("--seed", type=non_negative, default=0, help="seed of the whole calibration (default: 0)")
+    calibrate.add_argument("--hold-back", type=_hold_back, default="2023Q3-2023Q4", metavar="FROM-TO",
+                           help="quarters whose rows are kept to check, not to fit ('none'; default: 2023Q3-2023Q4)")
+    calibrate.add_argument("--out", type=Path, default=None,
+                           help="folder of the calibration history (default: results/calibration/abc-<settings>/)")
+    calibrate.add_argument("--overwrite", action="store_true",
+                           help="replace a history of other settings in --out")
+    _add_executor_options(calibrate)
+    calibrate.add_argument("--point", action="store_true",
+                           help="the point fit (Powell) instead, written to model/data/fitted_parameters.toml")
+    calibrate.add_argument("--max-evaluations", type=positive, default=None,
+                           help="with --point: objective evaluations at most (default: 250; ~0.6 s each)")
+    calibrate.add_argument("--dry-run", action="store_true", help="fit and print, write nothing in model/data")
     calibrate.set_defaults(func=cmd_calibrate)
 
     viz = sub.add_parser("viz", help="the browser app: the policy lab (Mesa SolaraViz)",

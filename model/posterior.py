@@ -46,14 +46,18 @@ class PosteriorError(ValueError):
 class Discrepancy:
     """How far the data may sit from the model where the model is right in every
     parameter: one scale per data quantity, in the units the calibration's distance
-    uses (points for a percentage, a log ratio otherwise), and `default` for quantities
-    the fit saw no row of. A predictive band adds a normal error of that scale."""
+    uses (points for a percentage, a log ratio otherwise), and for quantities the fit
+    saw no row of, `default` (a level's) or `default_percent` (a percentage's). A
+    predictive band adds a normal error of that scale."""
 
     scales: dict[str, float] = field(default_factory=dict)
     default: float = 0.0
+    default_percent: float = 0.0
 
-    def scale(self, quantity: str) -> float:
-        return float(self.scales.get(quantity, self.default))
+    def scale(self, quantity: str, percent: bool = False) -> float:
+        """The scale for `quantity`; `percent`: whether its unit is a percentage (which
+        default applies when the quantity has no scale of its own)."""
+        return float(self.scales.get(quantity, self.default_percent if percent else self.default))
 
 
 @dataclass
@@ -165,10 +169,13 @@ def load_posterior(path: str | Path = POSTERIOR_FILE, priors: Priors | None = No
         for quantity, value in scales.items():
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise PosteriorError(f"{meta_path}: field 'discrepancy.scales.{quantity}': expected a number >= 0, got {value!r}")
-        default = table.get("default", 0.0)
-        if not (isinstance(default, (int, float)) and math.isfinite(default) and default >= 0):
-            raise PosteriorError(f"{meta_path}: field 'discrepancy.default': expected a number >= 0, got {default!r}")
-        discrepancy = Discrepancy({k: float(v) for k, v in scales.items()}, float(default))
+        defaults = {}
+        for name in ("default", "default_percent"):
+            value = table.get(name, 0.0)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise PosteriorError(f"{meta_path}: field 'discrepancy.{name}': expected a number >= 0, got {value!r}")
+            defaults[name] = float(value)
+        discrepancy = Discrepancy({k: float(v) for k, v in scales.items()}, **defaults)
     return Ensemble(path, draws.reset_index(drop=True), weights / weights.sum(), provenance, discrepancy)
 
 

@@ -76,18 +76,24 @@ class Prior(BaseModel):
             raise ValueError(f"loguniform needs low > 0, got {self.low}")
         return self
 
+    def scipy_spec(self) -> tuple[str, tuple, dict]:
+        """The scipy.stats distribution as (name, args, keywords): ``frozen`` builds it,
+        and `chipstate calibrate` hands it to pyabc (``pyabc.RV(name, *args, **kw)``)."""
+        if self.distribution == "uniform":
+            return "uniform", (), {"loc": self.low, "scale": self.high - self.low}
+        if self.distribution == "loguniform":
+            return "loguniform", (self.low, self.high), {}
+        if self.distribution == "truncnorm":
+            a, b = (self.low - self.mean) / self.sd, (self.high - self.mean) / self.sd
+            return "truncnorm", (a, b), {"loc": self.mean, "scale": self.sd}
+        return "beta", (self.alpha, self.beta), {"loc": self.low, "scale": self.high - self.low}
+
     def frozen(self):
         """The scipy.stats frozen distribution (support [low, high])."""
         from scipy import stats
 
-        if self.distribution == "uniform":
-            return stats.uniform(loc=self.low, scale=self.high - self.low)
-        if self.distribution == "loguniform":
-            return stats.loguniform(self.low, self.high)
-        if self.distribution == "truncnorm":
-            a, b = (self.low - self.mean) / self.sd, (self.high - self.mean) / self.sd
-            return stats.truncnorm(a, b, loc=self.mean, scale=self.sd)
-        return stats.beta(self.alpha, self.beta, loc=self.low, scale=self.high - self.low)
+        name, args, keywords = self.scipy_spec()
+        return getattr(stats, name)(*args, **keywords)
 
     def describe(self) -> str:
         """The distribution in a few words, e.g. 'loguniform(0.3, 3)'."""

@@ -303,8 +303,12 @@ CASES = [
     Case("validate-binary-csv", VALIDATE_ARGS, {"d.csv": bytes(range(256)) * 8}, names="d.csv"),
     Case("validate-out-foreign-folder", ["validate", "--seeds", "1", "--out", "{tmp}/foreign"], FOREIGN,
          names="--out"),
-    Case("calibrate-no-evaluations", ["calibrate", "--max-evaluations", "0", "--dry-run"],
+    Case("calibrate-no-evaluations", ["calibrate", "--point", "--max-evaluations", "0", "--dry-run"],
          names="--max-evaluations"),
+    Case("calibrate-evaluations-without-point", ["calibrate", "--max-evaluations", "5", "--dry-run"],
+         names="--max-evaluations"),
+    Case("calibrate-bad-hold-back", ["calibrate", "--hold-back", "2023Q4-2023Q1", "--dry-run"], names="--hold-back"),
+    Case("calibrate-tiny-population", ["calibrate", "--population", "5", "--dry-run"], names="--population"),
     Case("calibrate-missing-csv", ["calibrate", "--data", "{tmp}/none.csv", "--dry-run"], names="none.csv"),
     # ------------------------------------------------------ other commands
     Case("sensitivity-not-a-sweep", ["sensitivity", "{tmp}/foreign"], FOREIGN, names="foreign"),

@@ -166,7 +166,7 @@ def test_calibrate_is_reproducible_and_a_dry_run_writes_nothing():
     from model.scenario import FITTED_FILE
 
     before = FITTED_FILE.read_bytes()
-    outputs = [chipstate("calibrate", "--max-evaluations", "8", "--dry-run") for _ in range(2)]
+    outputs = [chipstate("calibrate", "--point", "--max-evaluations", "8", "--dry-run") for _ in range(2)]
     assert all(o.returncode == 0 for o in outputs), outputs[0].stderr
     fitted = [o.stdout[o.stdout.index("objective"):] for o in outputs]
     assert fitted[0] == fitted[1] and "foundry_preference" in fitted[0]
