@@ -161,7 +161,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_ensemble(args: argparse.Namespace) -> int:
-    from experiments.ensemble import EnsembleError, summary_text, write_ensemble_run
+    from experiments.ensemble import EnsembleError, summary_text
+    from experiments.run import write_ensemble_run
     from model.posterior import POSTERIOR_FILE
     from model.scenario import DEFAULT_SCENARIO
 
