@@ -21,6 +21,7 @@ USER_ERRORS = (
     ("model.priors", "PriorsError"),
     ("model.posterior", "PosteriorError"),
     ("experiments.calibration.inference", "InferenceError"),
+    ("experiments.ensemble", "EnsembleError"),
 )
 """Errors the user can fix (module, class): one line, exit code 2. Named, not imported:
 an error can only be raised once its module is loaded, so `_user_error` looks only at
@@ -30,6 +31,9 @@ DEFAULT_SCENARIO_TEXT = "state_allocation"
 """The default scenario as --help shows it; `run` resolves the real default
 (`model.scenario.DEFAULT_SCENARIO`) only when it runs (tests/test_imports.py checks
 they agree)."""
+
+POSTERIOR_FILE_TEXT = "model/data/posterior.csv"
+"""The default posterior ensemble as --help shows it (`model.posterior.POSTERIOR_FILE`)."""
 
 DATA_FILE_TEXT = "model/data/calibration.csv"
 """The default calibration table as --help shows it (`experiments.calibration.observed.DATA_FILE`)."""
@@ -117,7 +121,29 @@ def _overrides(items: list[str] | None) -> dict:
 
 
 # ---------------------------------------------------------------------- commands
+def _posterior(args: argparse.Namespace):
+    """The posterior ensemble of --posterior (default: model/data/posterior.csv), loaded
+    and checked (a PosteriorError, one line, otherwise)."""
+    from model.posterior import POSTERIOR_FILE, load_posterior
+
+    return load_posterior(POSTERIOR_FILE if args.posterior is None else args.posterior)
+
+
+def _only_with_ensemble(args: argparse.Namespace, flags: dict[str, object]) -> None:
+    """Refuse, on one line, flags that mean something only with --ensemble."""
+    from experiments.ensemble import EnsembleError
+
+    for flag, value in flags.items():
+        if value is not None and value is not False:
+            raise EnsembleError(f"{flag}: only with --ensemble N; expected --ensemble, or no {flag}")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.ensemble is not None:
+        return _run_ensemble(args)
+    _only_with_ensemble(args, {"--replicates": args.replicates, "--posterior": args.posterior,
+                               "--workers": args.workers, "--scheduler": args.scheduler,
+                               "--dask-local": args.dask_local})
     import pandas as pd
 
     from experiments.run import run_scenario, summary_table
@@ -132,6 +158,30 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"figure.png, manifest.json)")
     if output.replaced:
         print(f"replaced the earlier run in {output.path}/ ({output.replaced})")
+    return 0
+
+
+def _run_ensemble(args: argparse.Namespace) -> int:
+    from experiments.ensemble import EnsembleError, summary_text
+    from experiments.run import write_ensemble_run
+    from model.posterior import POSTERIOR_FILE
+    from model.scenario import DEFAULT_SCENARIO
+
+    if args.set:
+        raise EnsembleError("--set: not with --ensemble (each draw sets the uncertain parameters); "
+                            "expected a scenario file for other levers")
+    scenario = DEFAULT_SCENARIO if args.scenario is None else args.scenario
+    k = 2 if args.replicates is None else args.replicates
+    ensemble = _posterior(args)
+    output = write_ensemble_run(scenario, ensemble, args.ensemble, k, args.seed, args.steps, args.out,
+                                overwrite=args.overwrite, default_posterior=POSTERIOR_FILE, **_executor(args))
+    print(summary_text(output.summary, args.ensemble, k))
+    if output.runs.failed:
+        print(f"{output.runs.failed} of {args.ensemble * k} runs failed (kept in ensemble.parquet with their error)")
+    print(f"\nwrote {output.path}/ (ensemble.parquet: {', '.join(output.manifest['columns'])} per draw, seed and "
+          "quarter; draws.parquet; bands.csv; figure.png; manifest.json)")
+    if output.replaced:
+        print(f"replaced the earlier ensemble in {output.path}/ ({output.replaced})")
     return 0
 
 
@@ -284,6 +334,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from experiments.compare import compare
 
+    if args.ensemble is not None:
+        return _compare_ensemble(args)
+    _only_with_ensemble(args, {"--posterior": args.posterior})
     result = compare(args.a, args.b, replicates=args.replicates, base_seed=args.seed,
                      steps=args.steps, out=args.out, overwrite=args.overwrite, window=args.window,
                      **_executor(args))
@@ -294,6 +347,25 @@ def cmd_compare(args: argparse.Namespace) -> int:
     result.table.to_csv(path, index=False)
     gains = result.gains.to_csv(result.results.path / "who_gains.csv")
     print(f"\nwrote {path}, {gains} and {result.figure} (forest plot: B - A as % of A, 95% intervals)")
+    return 0
+
+
+def _compare_ensemble(args: argparse.Namespace) -> int:
+    from experiments.compare import compare_ensemble, ensemble_gains_report, ensemble_report
+    from model.posterior import POSTERIOR_FILE
+
+    result = compare_ensemble(args.a, args.b, _posterior(args), args.ensemble, replicates=args.replicates,
+                              base_seed=args.seed, steps=args.steps, out=args.out, overwrite=args.overwrite,
+                              window=args.window, default_posterior=POSTERIOR_FILE, **_executor(args))
+    print(ensemble_report(result))
+    print()
+    print(ensemble_gains_report(result.gains, result.ensemble))
+    path = result.results.path / "comparison.csv"
+    result.table.to_csv(path, index=False)
+    gains = result.gains.to_csv(result.results.path / "who_gains.csv")
+    print(f"\nwrote {path}, {gains} (both intervals: t over seeds, post_q05-post_q95 over draws x seeds), "
+          f"{result.figure} (forest plot: seeds at the fitted parameters) and ensemble_runs.parquet, "
+          "draws.parquet, ensemble.json")
     return 0
 
 
@@ -416,6 +488,11 @@ def _add_experiment_parsers(sub) -> None:
     compare.add_argument("--window", type=_window, default="2020-2030", metavar="START-END",
                          help="quarters the who-gains table sums each money flow over: years (2020-2030) "
                          "or quarters (2020Q1-2030Q4) (default: 2020-2030)")
+    compare.add_argument("--ensemble", type=positive, default=None, metavar="N",
+                         help="also run A and B over N posterior draws x the same seeds, paired, and print "
+                         "each effect's 5-95%% interval over them beside the seed-only t interval")
+    compare.add_argument("--posterior", type=Path, default=None, metavar="FILE",
+                         help=f"with --ensemble: the posterior draws (default: {POSTERIOR_FILE_TEXT})")
     _add_executor_options(compare)
     compare.set_defaults(func=cmd_compare)
 
@@ -503,6 +580,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="override a parameter, e.g. --set reserved_share=0.5 or "
                      "--set world.synthetic_firms=1000 (repeatable)")
+    run.add_argument("--ensemble", type=positive, default=None, metavar="N",
+                     help="run N posterior draws x --replicates seeds and write bands (5/25/50/75/95%%) of "
+                     "the headline outputs (default folder: results/runs/<scenario>-ensemble<N>x<K>-seed<S>/)")
+    run.add_argument("--replicates", type=positive, default=None, metavar="K",
+                     help="with --ensemble: seeds per draw, --seed.. (default: 2)")
+    run.add_argument("--posterior", type=Path, default=None, metavar="FILE",
+                     help=f"with --ensemble: the posterior draws (default: {POSTERIOR_FILE_TEXT})")
+    _add_executor_options(run)
     run.set_defaults(func=cmd_run)
 
     scenarios = sub.add_parser("scenarios", help="list the shipped scenarios",

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from experiments.analysis.paired import Comparison, outcome_unit, paired_differences, summarise_differences
@@ -264,6 +265,15 @@ def comparison_sweep(
     )
 
 
+def _comparison_outcomes(a: str, b: str, outcomes, window):
+    """The headline outcomes, the who-gains lines and notes, and every outcome the runs
+    compute (None: the default outcomes, no who-gains table)."""
+    lines, notes = gains_lines(a, b) if window is not None else ([], [])
+    headline = tuple(outcomes or DEFAULT_OUTCOMES)
+    all_outcomes = headline + tuple(gains_outcomes(lines, window)) if lines else outcomes
+    return headline, lines, notes, all_outcomes
+
+
 def compare(
     a: str = "historical", b: str = "state_allocation", *, replicates: int = 10,
     base_seed: int = 0, outcomes: tuple[Outcome | dict, ...] | None = None,
@@ -284,9 +294,7 @@ def compare(
     outcomes.
     """
     window = parse_window(window) if isinstance(window, str) else window
-    lines, notes = gains_lines(a, b) if window is not None else ([], [])
-    headline = tuple(outcomes or DEFAULT_OUTCOMES)
-    all_outcomes = headline + tuple(gains_outcomes(lines, window)) if lines else outcomes
+    headline, lines, notes, all_outcomes = _comparison_outcomes(a, b, outcomes, window)
     sweep = comparison_sweep(a, b, replicates, base_seed=base_seed, outcomes=all_outcomes, steps=steps)
     custom = None if outcomes is None else [dict(o) if isinstance(o, dict) else o.model_dump() for o in outcomes]
     if out is None:
@@ -308,3 +316,169 @@ def compare(
         comparison.gains = WhoGains(a, b, window, who_gains_table(summary, lines), notes)
     comparison.plot()  # forest.png beside the results
     return comparison
+
+
+# ------------------------------------------------------------ over a posterior ensemble
+POSTERIOR_COLUMNS = ("post_n", "post_mean_a", "post_mean_b", "post_mean_difference", "post_q05", "post_q95")
+"""What `compare_ensemble` adds to each line of the comparison and who-gains tables:
+over the N draws x K seeds, how many pairs, the means under A and B, the mean paired
+difference B - A and its 5% and 95% quantiles (the posterior interval)."""
+
+
+def posterior_intervals(rows: pd.DataFrame, a: str, b: str, names: list[str]) -> pd.DataFrame:
+    """Per outcome: B - A paired by (draw, seed) over the ensemble's runs that succeeded
+    under both scenarios; `POSTERIOR_COLUMNS`, in the outcome's unit."""
+    ok = rows[rows["status"] == "ok"]
+    wide = ok.pivot_table(index=["draw", "seed"], columns="scenario", values=names, aggfunc="first")
+    out = []
+    for name in names:
+        if (name, a) not in wide.columns or (name, b) not in wide.columns:
+            continue
+        pair = wide[[(name, a), (name, b)]].dropna()
+        d = (pair[(name, b)] - pair[(name, a)]).to_numpy(dtype=float)
+        n = len(d)
+        out.append({"outcome": name, "post_n": n, "post_mean_a": float(pair[(name, a)].mean()),
+                    "post_mean_b": float(pair[(name, b)].mean()),
+                    "post_mean_difference": float(d.mean()) if n else float("nan"),
+                    "post_q05": float(np.quantile(d, 0.05)) if n else float("nan"),
+                    "post_q95": float(np.quantile(d, 0.95)) if n else float("nan")})
+    return pd.DataFrame(out, columns=["outcome", *POSTERIOR_COLUMNS])
+
+
+@dataclass
+class EnsembleComparison:
+    """The posterior side of a comparison: its runs (`experiments.ensemble.EnsembleRuns`),
+    the posterior file, N and the seeds."""
+
+    posterior: Path
+    provenance: dict
+    n: int
+    seeds: list[int]
+    runs: Any
+    failed: int = 0
+
+
+def compare_folder_ensemble(a: str, b: str, replicates: int, base_seed: int, steps: int | None, n: int,
+                            posterior: Path, default_posterior: Path | None,
+                            window: tuple[str, str] | None) -> Path:
+    """The default folder of `compare_ensemble`: the comparison's, with -ensemble<N>
+    (and -p<hash> for a posterior file other than the default)."""
+    from experiments.outputs import digest
+
+    folder = compare_folder(a, b, replicates, base_seed, steps, None,
+                            window=None if window in (None, DEFAULT_WINDOW) else window)
+    name = f"{folder.name}-ensemble{n}"
+    if default_posterior is None or Path(posterior).resolve() != Path(default_posterior).resolve():
+        name += "-p" + digest(str(Path(posterior).resolve()), 6)
+    return folder.with_name(name)
+
+
+def compare_ensemble(
+    a: str, b: str, ensemble, n: int, *, replicates: int = 10, base_seed: int = 0,
+    steps: int | None = None, out: str | Path | None = None, progress: bool = True, overwrite: bool = False,
+    window: tuple[str, str] | str | None = DEFAULT_WINDOW, default_posterior: Path | None = None,
+    **executor: Any,
+) -> Comparison:
+    """`compare` (the seed-only intervals, at the fitted parameters), then A and B over
+    the same N posterior draws (`ensemble.sample(n, base_seed)`) x the same seeds
+    (base_seed.., `replicates` of them), paired draw by draw and seed by seed: each
+    headline and who-gains line gains `POSTERIOR_COLUMNS` beside its t interval. The
+    runs go to ensemble_runs.parquet and the draws to draws.parquet in the folder,
+    what made them to ensemble.json. Every draw is checked against both scenarios
+    before anything runs or is written."""
+    from experiments.ensemble import EnsembleError, check_draws, run_ensemble
+    from experiments.outputs import write_json_atomic, write_parquet_atomic
+
+    if n < 1:
+        raise EnsembleError(f"--ensemble: expected at least 1 draw, got {n}")
+    check_draws(ensemble, ensemble.sample(n, base_seed), (a, b))
+    window = parse_window(window) if isinstance(window, str) else window
+    if out is None:
+        out = compare_folder_ensemble(a, b, replicates, base_seed, steps, n, ensemble.path, default_posterior,
+                                      window)
+    comparison = compare(a, b, replicates=replicates, base_seed=base_seed, steps=steps, out=out,
+                         progress=progress, overwrite=overwrite, window=window, **executor)
+    _, lines, _, all_outcomes = _comparison_outcomes(a, b, None, window)
+    seeds = [base_seed + r for r in range(replicates)]
+    runs = run_ensemble([a, b], ensemble, n, seeds, (), steps, outcomes=all_outcomes or DEFAULT_OUTCOMES,
+                        sample_seed=base_seed, progress=progress,
+                        label=f"compare-{_label(a)}-vs-{_label(b)}-ensemble{n}", **executor)
+    names = [o.name for o in (all_outcomes or DEFAULT_OUTCOMES)]
+    post = posterior_intervals(runs.rows, a, b, names)
+    comparison.table = comparison.table.merge(post, on="outcome", how="left")
+    if comparison.gains is not None:
+        by_column = post.assign(column=post["outcome"].map({line.outcome: line.column for line in lines}))
+        comparison.gains.table = comparison.gains.table.merge(
+            by_column.drop(columns="outcome").dropna(subset=["column"]), on="column", how="left")
+    folder = Path(comparison.results.path)
+    write_parquet_atomic(folder / "ensemble_runs.parquet", runs.rows)
+    write_parquet_atomic(folder / "draws.parquet", runs.draws)
+    write_json_atomic(folder / "ensemble.json", {
+        "a": a, "b": b, "posterior": str(ensemble.path), "posterior_provenance": ensemble.provenance,
+        "posterior_draws": len(ensemble), "posterior_effective_size": round(ensemble.effective_size, 2),
+        "ensemble": n, "replicates": replicates, "seeds": seeds, "sample_seed": base_seed,
+        "posterior_rows": runs.draws["posterior_row"].tolist(), "steps": steps, "failed_runs": runs.failed,
+    })
+    comparison.ensemble = EnsembleComparison(ensemble.path, ensemble.provenance, n, seeds, runs, runs.failed)
+    return comparison
+
+
+def _interval(low: float, high: float, missing: str) -> str:
+    from experiments.tables import number
+
+    return f"[{number(low, True)}, {number(high, True)}]" if np.isfinite(low) and np.isfinite(high) else missing
+
+
+def ensemble_report(comparison: Comparison) -> str:
+    """The headline table with both intervals: the seed-only 95% t interval (at the
+    fitted parameters) beside the posterior mean and 5-95% interval of B - A over the
+    N draws x K seeds."""
+    from experiments.tables import clip, format_table, number
+
+    info = comparison.ensemble
+    table = comparison.table
+    n = int(table["n"].max()) if len(table) else 0
+    lines = [f"{comparison.b} minus {comparison.a}: paired differences B - A. Seeds: mean over {n} seeds at the "
+             f"fitted parameters, 95% t interval. Posterior: mean and 5-95% interval over {info.n} posterior draws "
+             f"x {len(info.seeds)} seeds ({info.posterior.name}; the same draws and seeds under both). "
+             f"A = {comparison.a}, B = {comparison.b}", ""]
+    rows = []
+    for row in table.itertuples():
+        rows.append([row.outcome, clip(comparison.units.get(row.outcome, ""), 34), number(row.mean_a),
+                     number(row.mean_b), number(row.mean_difference, True),
+                     _interval(row.ci_low, row.ci_high, "[needs 2+ seeds]"),
+                     number(row.post_mean_difference, True), _interval(row.post_q05, row.post_q95, "[no runs]")])
+    lines.append(format_table(rows, ["outcome", "unit", "A", "B", "B - A (seeds)", "95% t interval (seeds)",
+                                     "B - A (posterior)", "5-95% (draws x seeds)"],
+                              [False, False, True, True, True, True, True, True]))
+    failed = len(comparison.results.failed)
+    if failed or info.failed:
+        lines.append(f"{failed} seed run(s) and {info.failed} ensemble run(s) failed; see {comparison.results.path}")
+    return "\n".join(lines)
+
+
+def ensemble_gains_report(gains: WhoGains, info: EnsembleComparison) -> str:
+    """The who-gains table with both intervals (US$ million over the window)."""
+    from experiments.tables import format_table, number
+
+    table = gains.table
+    n = int(table["n"].max()) if len(table) else 0
+    w = gains.window
+    lines = [f"Who gains, who loses: {gains.b} minus {gains.a}, each flow summed over {w[0]}-{w[1]} (US$ m). "
+             f"Seeds: mean paired difference over {n} seeds at the fitted parameters, 95% t interval. Posterior: "
+             f"mean and 5-95% over {info.n} draws x {len(info.seeds)} seeds. A = {gains.a}, B = {gains.b}."]
+    header = ["who", "A", "B", "B - A (seeds)", "95% t interval (seeds)", "B - A (posterior)",
+              "5-95% (draws x seeds)"]
+    for account, rows in table.groupby("account", sort=False):
+        cells = []
+        for row in rows.itertuples():
+            who = row.who if row.level != "firm" else f"  {row.who} ({row.country})"
+            cells.append([who, number(row.mean_a), number(row.mean_b), number(row.mean_difference, True),
+                          _interval(row.ci_low, row.ci_high, "[needs 2+ seeds]"),
+                          number(row.post_mean_difference, True),
+                          _interval(row.post_q05, row.post_q95, "[no runs]")])
+        lines += ["", f"{account} ({rows['side'].iloc[0]})",
+                  format_table(cells, header, [False, True, True, True, True, True, True])]
+    if gains.notes:
+        lines += ["", "Left out:"] + [f"  - {note}" for note in gains.notes]
+    return "\n".join(lines)
