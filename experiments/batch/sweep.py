@@ -29,6 +29,7 @@ what was expected.
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from experiments.outputs import digest
 from experiments.provenance import model_version
@@ -257,6 +258,7 @@ class Sweep(_Strict):
     outcomes: tuple[Outcome, ...] = Field(min_length=1)
     series: tuple[str, ...] = ()
     source: str = Field("(in code)", description="The file it came from, for messages.")
+    _posterior: tuple | None = PrivateAttr(None)  # a posterior design's file, read once (`_pinned`)
 
     @model_validator(mode="after")
     def _names(self) -> Sweep:
@@ -335,9 +337,8 @@ class Sweep(_Strict):
         names = list(self.parameters)
         specs = list(self.parameters.values())
         if self.design.kind == "posterior":
-            ensemble = self.ensemble()
+            _, ensemble, ids = self._pinned()
             picks = ensemble.sample(self.design.draws, self.design.seed)
-            ids = _draw_ids(ensemble)
             draws = ensemble.draws.to_numpy(dtype=float)
             levers = list(itertools.product(*[_grid_values(spec) for spec in specs]))
             rows = [[int(ids[pick]), *draws[pick].tolist(), *combo]
@@ -382,7 +383,7 @@ class Sweep(_Strict):
         exclude["design"] = design_fields
         definition = json.loads(self.model_dump_json(exclude=exclude))
         if self.design.kind == "posterior":
-            definition["design"]["posterior_sha256"] = posterior_digest(self.posterior_path())
+            definition["design"]["posterior_sha256"] = self._pinned()[0]
         return definition
 
     def posterior_path(self) -> Path:
@@ -398,10 +399,27 @@ class Sweep(_Strict):
     def ensemble(self) -> Ensemble:
         """A posterior design's ensemble; SweepError naming 'design.posterior' if it
         cannot be read."""
-        try:
-            return _load_ensemble(self.posterior_path())
-        except PosteriorError as exc:
-            raise SweepError(f"{self.source}: field 'design.posterior': {exc}") from None
+        return self._pinned()[1]
+
+    def _pinned(self) -> tuple[str, Ensemble, np.ndarray]:
+        """The posterior as this sweep first read it: its sha256, ensemble and draw ids.
+        Read once per Sweep, so a file rewritten later cannot change a sweep under way
+        (it is another sweep when read again)."""
+        if self._posterior is None:
+            path = self.posterior_path()
+            where = f"{self.source}: field 'design.posterior'"
+            try:
+                ensemble = load_posterior(path)
+                content = path.read_bytes()
+            except PosteriorError as exc:
+                raise SweepError(f"{where}: {exc}") from None
+            except OSError as exc:
+                raise SweepError(f"{where}: {path}: cannot be read ({exc.strerror})") from None
+            ids = pd.read_csv(io.BytesIO(content), usecols=["draw"])["draw"].to_numpy()
+            if len(ids) != len(ensemble):  # rewritten between the two reads
+                raise SweepError(f"{where}: {path} changed while it was read; expected a file at rest")
+            self._posterior = (hashlib.sha256(content).hexdigest(), ensemble, ids)
+        return self._posterior
 
     def parameter_names(self) -> list[str]:
         """Every parameter a sample sets: a posterior design's posterior parameters,
@@ -412,37 +430,6 @@ class Sweep(_Strict):
     def digest(self) -> str:
         """A hash of what the sweep computes (definition without its source path)."""
         return digest(self.definition(), None)
-
-
-def posterior_digest(path: Path) -> str:
-    """The sha256 of a posterior file's bytes (what a posterior sweep's hash holds);
-    SweepError-free: a missing file is reported when the ensemble is read."""
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
-        return "missing"
-
-
-_ENSEMBLES: dict[tuple, Ensemble] = {}
-
-
-def _load_ensemble(path: Path) -> Ensemble:
-    """`load_posterior(path)`, read once per file version (path, size, mtime)."""
-    path = Path(path)
-    try:
-        stat = path.stat()
-        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    except OSError:
-        return load_posterior(path)  # raises its one-line PosteriorError
-    if key not in _ENSEMBLES:
-        _ENSEMBLES.clear()  # one posterior at a time is all a process needs
-        _ENSEMBLES[key] = load_posterior(path)
-    return _ENSEMBLES[key]
-
-
-def _draw_ids(ensemble: Ensemble) -> np.ndarray:
-    """The posterior file's `draw` ids, by row position (the loader checked the column)."""
-    return pd.read_csv(ensemble.path, usecols=["draw"])["draw"].to_numpy()
 
 
 def _grid_values(spec: ParameterRange) -> list[Any]:
