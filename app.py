@@ -11,8 +11,11 @@ and dashed, the state allocator's re-wiring purple), under it who supplies China
 compute (H100-equivalents delivered to Chinese buyers by designer, and what they wanted
 and did not get), the run's key series, Huawei's accelerators per quarter with the
 input that bound them, and the newest rows of the ledger of cuts, re-wirings and
-rationing. Drawing lives in `experiments.app` (`graph`: the trade graph; `panels`: the
-series, the accelerators, China's compute and the ledger).
+rationing. An "uncertainty" box (off by default) adds the 5-95% band of the same setting
+over a few posterior draws behind the series and the accelerators (`experiments.app.band`;
+the posterior is model/data/posterior.csv, or `chipstate viz --posterior FILE`). Drawing
+lives in `experiments.app` (`graph`: the trade graph; `panels`: the series, the
+accelerators, China's compute and the ledger; `band`: the band's runs).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import solara
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
+from experiments.app.band import BAND_DRAWS, ensemble_band
 from experiments.app.graph import GRAPH_DPI, GRAPH_SIZE_IN, TradeGraphPainter
 from experiments.app.panels import PANELS_DPI, AcceleratorPanel, ChinaComputePanel, SeriesPanels, latest_ledger
 from model import ChipMarketModel
@@ -95,6 +99,8 @@ class PolicyLab(ChipMarketModel):
             overrides["duv_servicing_ban"] = True
         overrides.update(LITHO_WHAT_IFS[domestic_litho])
         super().__init__(scenario=policy_scenario, rng=rng, **overrides)
+        # What the uncertainty band re-runs over posterior draws (`experiments.app.band`).
+        self.lab_scenario, self.lab_overrides = policy_scenario, overrides
 
 
 MODEL_PARAMS = {
@@ -145,32 +151,37 @@ def TradeGraph(model):
 
 
 @solara.component
-def SeriesPlots(model):
-    """Fulfilment, SMIC capacity and yield, revenue shares, prices, cut relations."""
+def SeriesPlots(model, band=None):
+    """Fulfilment, SMIC capacity and yield, revenue shares, prices, cut relations; with
+    `band` (`experiments.app.band.Band`) its 5-95% ranges behind the lines."""
     counter = update_counter.get()
     panels = solara.use_memo(lambda: SeriesPanels(model), [model])
+    panels.set_band(band)
     figure = panels.update()
     with solara.Div(classes=["chipstate-series"]) as main:
         # The figure object is kept and updated in place: name what makes it new.
-        solara.FigureMatplotlib(figure, dependencies=[model, counter, model.steps],
+        solara.FigureMatplotlib(figure, dependencies=[model, counter, model.steps, id(band)],
                                 format="png", dpi=PANELS_DPI)
     return main
 
 
 @solara.component
-def EventPanelPlot(model, make_panel, css_class: str):
+def EventPanelPlot(model, make_panel, css_class: str, band=None):
     """A panel of series with a line of words on the latest quarter (its caption):
-    Huawei's accelerators over the input that bound them (`AcceleratorPanel`), or who
-    supplies China's AI compute and how the state rationed it (`ChinaComputePanel`).
-    `make_panel(model)` builds the panel once per model."""
+    Huawei's accelerators over the input that bound them (`AcceleratorPanel`, with
+    `band`'s 5-95% range behind them), or who supplies China's AI compute and how the
+    state rationed it (`ChinaComputePanel`). `make_panel(model)` builds the panel once
+    per model."""
     counter = update_counter.get()
     panel = solara.use_memo(lambda: make_panel(model), [model])
+    if hasattr(panel, "set_band"):
+        panel.set_band(band)
     figure = panel.update()
     with solara.Div(classes=[css_class]) as main:
         solara.HTML(tag="div", unsafe_innerHTML=html.escape(panel.caption), classes=[f"{css_class}-caption"],
                     style="font-size: 13px; color: #333; padding-left: 8px;")
         # The figure object is kept and updated in place: name what makes it new.
-        solara.FigureMatplotlib(figure, dependencies=[model, counter, model.steps],
+        solara.FigureMatplotlib(figure, dependencies=[model, counter, model.steps, id(band)],
                                 format="png", dpi=PANELS_DPI)
     return main
 
@@ -244,20 +255,50 @@ def RunSettings(model):
                 style="font-size: 13px; color: #333;")
 
 
+def _band_text(show: bool, result) -> str:
+    """The line under the uncertainty box: what the band is, that it is being made, or
+    why there is none."""
+    if not show:
+        return ""
+    if result.state == solara.ResultState.FINISHED and result.value is not None:
+        return result.value.caption
+    if result.state == solara.ResultState.ERROR:
+        return f"no uncertainty band: {type(result.error).__name__}: {result.error}"
+    return f"computing the band: {BAND_DRAWS} posterior draws of this setting to 2030Q4 …"
+
+
+@solara.component
+def UncertaintyBand(show, result):
+    """The uncertainty box (off by default) and the band's caption."""
+    with solara.Row(style={"align-items": "center", "gap": "12px"}):
+        solara.Checkbox(label="Uncertainty: 5-95% band over posterior draws", value=show)
+        solara.HTML(tag="div", unsafe_innerHTML=html.escape(_band_text(show.value, result)),
+                    classes=["chipstate-band-caption"], style="font-size: 13px; color: #333;")
+
+
 @solara.component
 def PolicyLabView(model):
-    """The main area: the run's settings; the graph over China's compute, beside the
-    series over the accelerators; the ledger."""
+    """The main area: the run's settings and the uncertainty box; the graph over
+    China's compute, beside the series over the accelerators; the ledger.
+
+    With the box ticked, the band of this model's setting (`ensemble_band`: a few
+    posterior draws to 2030Q4, cached per setting) is made in a thread of its own, so
+    Step and Play go on meanwhile, and drawn behind the lines when it is done."""
     solara.Style(CSS)
+    show = solara.use_reactive(False)
+    result = solara.use_thread(lambda: ensemble_band(model) if show.value else None,
+                               dependencies=[model, show.value], intrusive_cancel=False)
+    band = result.value if show.value and result.state == solara.ResultState.FINISHED else None
     with solara.Column(style={"padding": "8px"}):
         RunSettings(model)
+        UncertaintyBand(show, result)
         with solara.Columns([11, 10]):
             with solara.Column(gap="4px"):
                 TradeGraph(model)
                 EventPanelPlot(model, _china_compute_panel, "chipstate-china-compute")
             with solara.Column(gap="4px"):
-                SeriesPlots(model)
-                EventPanelPlot(model, AcceleratorPanel, "chipstate-accelerators")
+                SeriesPlots(model, band)
+                EventPanelPlot(model, AcceleratorPanel, "chipstate-accelerators", band)
         LedgerTable(model)
 
 

@@ -439,6 +439,16 @@ def cmd_viz(args: argparse.Namespace) -> int:
         print(f"chipstate: error: {app} not found: `chipstate viz` needs a source checkout "
               "(pip install -e .)", file=sys.stderr)
         return 2
+    if args.posterior is not None:  # the uncertainty band's posterior, checked before serving
+        from experiments.app.band import POSTERIOR_ENV
+        from model.posterior import PosteriorError, load_posterior
+
+        try:
+            load_posterior(args.posterior)
+        except PosteriorError as exc:
+            print(f"chipstate viz: error: --posterior {exc}", file=sys.stderr)
+            return 2
+        os.environ[POSTERIOR_ENV] = str(args.posterior.resolve())
     # --production: without it solara re-executes the app, resetting every open session,
     # whenever a file of the tree is saved
     command = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host,
@@ -647,6 +657,9 @@ def build_parser() -> argparse.ArgumentParser:
     viz.add_argument("--port", type=_count(1), default=8765, help="port (default: 8765)")
     viz.add_argument("--host", default="127.0.0.1",
                      help="address to listen on (default: 127.0.0.1, this machine only)")
+    viz.add_argument("--posterior", type=Path, default=None, metavar="FILE",
+                     help="the posterior ensemble the app's uncertainty band draws from "
+                     "(default: model/data/posterior.csv)")
     viz.set_defaults(func=cmd_viz)
     _add_experiment_parsers(sub)
     return parser

@@ -111,7 +111,7 @@ def test_run_keys_change_with_parameters_seed_and_steps():
 
 
 @pytest.mark.parametrize("change, field, expected", [
-    (("kind = \"lhs\"", "kind = \"lhc\""), "design.kind", "'grid', 'lhs', 'sobol' or 'morris'"),
+    (("kind = \"lhs\"", "kind = \"lhc\""), "design.kind", "'grid', 'lhs', 'sobol', 'morris' or 'posterior'"),
     (("samples = 5", "samples = 0"), "design.samples", "greater than or equal to 1"),
     (("range = [0.1, 0.9]", "range = [0.9, 0.1]"), "parameters.ai_demand_growth", "low < high"),
     (("range = [0.1, 0.9]", "range = [0.1, 9.0]"), "parameters.ai_demand_growth.range", "less than or equal to 3"),

@@ -52,6 +52,21 @@ def _style(ax, model, title: str) -> None:
     ax.yaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 2.5, 5, 10]))
 
 
+BAND_ALPHA = 0.22
+"""The uncertainty band's opacity: the live run's colour, faint, behind its line."""
+
+
+def _fill_band(ax, band, column: str, scale: float, colour) -> tuple[list, float]:
+    """Fill `band`'s 5-95% range of `column` (x `scale`) on `ax` behind the lines;
+    return the artists made and the band's peak (-inf without a band)."""
+    span = band.low_high(column, scale) if band is not None else None
+    if span is None:
+        return [], -np.inf
+    years, low, high = span
+    artist = ax.fill_between(years, low, high, color=colour, alpha=BAND_ALPHA, linewidth=0, zorder=0.5)
+    return [artist], float(np.nanmax(high, initial=-np.inf))
+
+
 def _legend(ax, **kwargs) -> None:
     ax.legend(**{"fontsize": 7, "loc": "upper left", "frameon": False, **kwargs})
 
@@ -154,8 +169,17 @@ class SeriesPanels:
 
         self.hint = self.figure.text(0.5, 0.5, "press Step to run a quarter", ha="center",
                                      va="center", fontsize=14, color="#888888")
+        self.band = None  # an `experiments.app.band.Band`, or None: no band
+        self.band_artists: list = []
+        self.band_caption = self.figure.text(0.99, 0.995, "", ha="right", va="top", fontsize=7.5,
+                                             color="#444444")
         self.pasted = None
         self.background_renders = 0  # panel frames rendered, for the curious
+
+    def set_band(self, band) -> None:
+        """Draw `band` (an `experiments.app.band.Band`; None: none) behind the lines from
+        the next `update` on."""
+        self.band = band
 
     def _line(self, back, front, column: str, scale: float, **style) -> None:
         back.plot([], [], **style)  # for the legend
@@ -176,11 +200,19 @@ class SeriesPanels:
             values = frame[self.share_columns].fillna(0.0).to_numpy(dtype=float).T
             self.stack = list(self.shares_ax.stackplot(years, values, colors=self.share_colours,
                                                        alpha=0.9))
+        for artist in self.band_artists:
+            artist.remove()
+        self.band_artists, band_peaks = [], {}
+        for line, column, scale in self.lines:
+            made, band_peaks[column] = _fill_band(line.axes, self.band, column, scale, line.get_color())
+            self.band_artists += made
+        self.band_caption.set_text(self.band.caption if self.band is not None else "")
         changed = [i for i, layer in enumerate(self.layers) if layer is None]
         for back, front, bottom, lowest_top, columns in self.ranges:
             top = max(back.get_ylim()[1], lowest_top)
             peak = max((np.nanmax(scale * frame[c].to_numpy(dtype=float), initial=-np.inf)
                         for c, scale in columns), default=-np.inf) if len(frame) else -np.inf
+            peak = max([peak, *(band_peaks.get(c, -np.inf) for c, _ in columns)])
             if np.isfinite(peak) and peak * HEADROOM > top:
                 top = nice_ceiling(peak * HEADROOM)
             if top != back.get_ylim()[1]:
@@ -422,6 +454,15 @@ class AcceleratorPanel(EventPanel):
         front.add_collection(self.spans)
         (self.units_line,) = front.plot([], [], color="#c8102e", lw=2.2, zorder=4)
         (self.others_line,) = front.plot([], [], color="#f4a261", lw=1.4, ls=(0, (4, 1.5)), zorder=3)
+        self.band = None  # an `experiments.app.band.Band`, or None: no band
+        self.band_artists: list = []
+        self.band_caption = front.text(0.995, 0.98, "", transform=front.transAxes, ha="right", va="top",
+                                       fontsize=7.5, color="#444444", zorder=5)
+
+    def set_band(self, band) -> None:
+        """Draw `band` (an `experiments.app.band.Band`; None: none) behind the champion's
+        line from the next `update` on."""
+        self.band = band
 
     def update(self, frame: pd.DataFrame | None = None) -> Figure:
         """Show `frame` (default: the model's frame so far); return the figure to save
@@ -438,7 +479,11 @@ class AcceleratorPanel(EventPanel):
         self.spans.set_verts([[(a, 0.0), (a, 1.0), (b, 1.0), (b, 0.0)] for a, b, _ in spans])
         self.spans.set_facecolor([BINDING_COLOURS.get(name, "#ffffff") for _, _, name in spans])
         self.hint.set_visible(not len(frame))
-        self._fit(max(np.nanmax(units, initial=-np.inf), np.nanmax(others, initial=-np.inf)))
+        for artist in self.band_artists:
+            artist.remove()
+        self.band_artists, band_peak = _fill_band(self.front, self.band, self.units_column, 1e-3, "#c8102e")
+        self.band_caption.set_text(self.band.caption if self.band is not None else "")
+        self._fit(max(np.nanmax(units, initial=-np.inf), np.nanmax(others, initial=-np.inf), band_peak))
         self.caption = self._caption(frame)
         return self.figure
 

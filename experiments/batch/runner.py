@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 
 from experiments import RESULTS_DIR, import_quickly
-from experiments.outputs import MARKER, claim, mark, read_marker
+from experiments.outputs import MARKER, OutputError, claim, mark, read_marker
 from experiments.batch.store import DESIGN, MANIFEST, RUNS, RunStore, this_process
 from experiments.batch.sweep import (
     RunTask,
@@ -394,7 +394,7 @@ def _design_frame(samples: pd.DataFrame, tasks: list[RunTask], sweep: Sweep) -> 
     x = samples.attrs.get("X")
     if x is not None:
         # The raw SALib matrix (what sensitivity analysis needs), one column per parameter.
-        for j, name in enumerate(sweep.parameters):
+        for j, name in enumerate(sweep.parameters):  # (a grid or posterior design has none)
             design[f"x_{name}"] = x[design["sample"].to_numpy(), j]
     return design
 
@@ -439,6 +439,9 @@ def folder_settings(sweep: Sweep, exact: bool = False) -> dict:
     (a comparison of 20 seeds is not resumed as one of 5).
     """
     settings = {"sweep": sweep.name, "scenario": sweep.scenario}
+    if sweep.design.kind == "posterior":
+        # Other posterior draws are another sweep, not more runs of this one.
+        settings["posterior_sha256"] = sweep.definition()["design"]["posterior_sha256"]
     return {**settings, "definition": sweep.digest()} if exact else settings
 
 
@@ -453,7 +456,24 @@ def _claim_folder(out: Path, sweep: Sweep, overwrite: bool, exact: bool) -> None
         same = (definition.get("name"), definition.get("scenario")) == (sweep.name, sweep.scenario)
         if same and (not exact or previous.get("sweep_digest") == sweep.digest()):
             return
+    if sweep.design.kind == "posterior" and not overwrite and found is not None:
+        _refuse_another_posterior(out, sweep)
     claim(out, "sweep", folder_settings(sweep, exact), overwrite=overwrite)
+
+
+def _refuse_another_posterior(out: Path, sweep: Sweep) -> None:
+    """Raise OutputError (one line) if `out` holds this sweep over another posterior file:
+    its draws would be mixed with other draws."""
+    previous = RunStore(out).read_manifest() or {}
+    design = (previous.get("sweep") or {}).get("design") or {}
+    before = design.get("posterior_sha256")
+    now = sweep.definition()["design"]["posterior_sha256"]
+    if previous.get("sweep", {}).get("name") == sweep.name and before is not None and before != now:
+        raise OutputError(
+            f"--out {out}: holds sweep '{sweep.name}' over another posterior (sha256 {before[:12]}); "
+            f"{sweep.posterior_path()} is now {now[:12]}; expected a new folder, or --overwrite to "
+            "replace it (nothing was written)"
+        )
 
 
 _OURS = {MARKER, MANIFEST, DESIGN, RUNS}
@@ -576,7 +596,7 @@ def _run_sweep(sweep, out, workers, scheduler, dask_local, client, progress, ret
         "sweep": sweep.definition(), "source": sweep.source,
         "design": {"kind": sweep.design.kind, "samples": len(samples), "runs": len(tasks)},
         "problem": sweep.problem(), "seeds": sweep.seed_list(),
-        "parameters": list(sweep.parameters), "outcomes": [o.name for o in sweep.outcomes],
+        "parameters": sweep.parameter_names(), "outcomes": [o.name for o in sweep.outcomes],
         "series": list(sweep.series), "versions": versions(), "git": git_revision(),
         "process": this_process(),
     }

@@ -3,8 +3,9 @@
 A sweep file is TOML (read with ``tomllib``) with these tables::
 
     [sweep]               name, description, scenario (name or path), steps (optional)
-    [design]              kind = "grid" | "lhs" | "sobol" | "morris", samples, seed, ...;
-                          an lhs may take marginals = "priors" (model/data/priors.toml)
+    [design]              kind = "grid" | "lhs" | "sobol" | "morris" | "posterior", samples, seed, ...;
+                          an lhs may take marginals = "priors" (model/data/priors.toml);
+                          a posterior design takes draws = N and posterior = "path"
     [seeds]               replicates and base (seeds base, base+1, ...) or an explicit list
     [fixed]               parameter overrides applied to every run
     [parameters.NAME]     values = [...] (grid, or categories) or range = [low, high]
@@ -27,6 +28,8 @@ what was expected.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -35,11 +38,12 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from experiments.outputs import digest
 from experiments.provenance import model_version
-from model.priors import PriorsError, load_priors
+from model.posterior import POSTERIOR_FILE, Ensemble, PosteriorError, load_posterior
+from model.priors import Priors, PriorsError, load_priors
 from model.scenario import (
     DEFAULT_SCENARIO,
     Parameters,
@@ -54,6 +58,9 @@ from model.technology import parse_quarter, quarter_label
 SWEEP_DIR = Path(__file__).resolve().parents[1] / "sweeps"
 SCENARIO_PARAMETER = "scenario"
 """A grid may vary the base scenario itself (paired scenario comparisons do)."""
+DRAW_COLUMN = "draw"
+"""In a posterior design, the column holding each sample's draw (the posterior file's
+`draw` id): runs of one draw under two lever settings are paired by it and the seed."""
 
 # Columns every stored run has; parameter and outcome names may not take them.
 META_COLUMNS = (
@@ -118,17 +125,37 @@ class Design(_Strict):
     the Latin hypercube's strata on [0, 1) go through the prior's inverse CDF, so a
     truncated normal or log-uniform prior is sampled as it is shaped. Its range must
     then be the prior's support (checked).
+
+    ``posterior``: `draws` = N draws of a posterior ensemble (`posterior`, a posterior.csv;
+    default model/data/posterior.csv; a relative path is taken relative to the sweep
+    file), picked by weight with `model.posterior.Ensemble.sample(N, seed)`, each with
+    every parameter the posterior has, crossed with the full factorial of the swept
+    parameters (levers: `values`, or `range` with `levels`). The posterior file's
+    content hash is part of the sweep's definition: a changed posterior is another sweep.
     """
 
-    kind: Literal["grid", "lhs", "sobol", "morris"]
+    kind: Literal["grid", "lhs", "sobol", "morris", "posterior"]
     samples: int | None = Field(None, ge=1, le=MAX_RUNS)
     seed: int = Field(0, ge=0)
     second_order: bool = False
     levels: int = Field(4, ge=2)
     marginals: Literal["uniform", "priors"] = "uniform"
+    draws: int | None = Field(None, ge=1, le=MAX_RUNS)
+    posterior: str | None = Field(None, min_length=1)
 
     @model_validator(mode="after")
     def _samples(self) -> Design:
+        if self.kind == "posterior":
+            if self.draws is None:
+                raise ValueError("design 'posterior' needs 'draws' (how many posterior draws, >= 1)")
+            if self.samples is not None:
+                raise ValueError("design 'posterior' takes 'draws', not 'samples'")
+            if self.marginals != "uniform":
+                raise ValueError("design 'posterior' takes no 'marginals' (its draws are the posterior's)")
+            return self
+        for name in ("draws", "posterior"):
+            if getattr(self, name) is not None:
+                raise ValueError(f"'{name}' is for a posterior design (kind = \"posterior\"), not '{self.kind}'")
         if self.kind != "grid" and self.samples is None:
             raise ValueError(f"design '{self.kind}' needs 'samples'")
         if self.kind == "grid" and self.samples is not None:
@@ -231,6 +258,7 @@ class Sweep(_Strict):
     outcomes: tuple[Outcome, ...] = Field(min_length=1)
     series: tuple[str, ...] = ()
     source: str = Field("(in code)", description="The file it came from, for messages.")
+    _posterior: tuple | None = PrivateAttr(None)  # a posterior design's file, read once (`_pinned`)
 
     @model_validator(mode="after")
     def _names(self) -> Sweep:
@@ -266,8 +294,8 @@ class Sweep(_Strict):
     def sample_count(self) -> int:
         """How many samples the design has, computed without drawing them."""
         d = len(self.parameters)
-        if self.design.kind == "grid":
-            count = 1
+        if self.design.kind in ("grid", "posterior"):
+            count = self.design.draws if self.design.kind == "posterior" else 1
             for spec in self.parameters.values():
                 count *= len(spec.values) if spec.values is not None else (spec.levels or 1)
             return count
@@ -289,7 +317,7 @@ class Sweep(_Strict):
         Ranged parameters are sampled on their range; categorical ones (`values`) on
         [0, 1), the value's index being floor(x * len(values)).
         """
-        if self.design.kind == "grid":
+        if self.design.kind in ("grid", "posterior"):
             return None
         names = list(self.parameters)
         bounds = [list(p.range) if p.range is not None else [0.0, 1.0] for p in self.parameters.values()]
@@ -300,9 +328,27 @@ class Sweep(_Strict):
 
         Values are what the model receives (tuples for list parameters). For sampled
         designs, the raw SALib matrix is in ``frame.attrs["X"]`` (samples x D).
+
+        A posterior design's frame has `DRAW_COLUMN` (the posterior's draw id), one
+        column per posterior parameter (as the posterior names it: ``table.KEY`` for a
+        table entry) and the swept parameters; draw-major (pick 0 under every lever
+        setting first).
         """
         names = list(self.parameters)
         specs = list(self.parameters.values())
+        if self.design.kind == "posterior":
+            _, ensemble, ids = self._pinned()
+            picks = ensemble.sample(self.design.draws, self.design.seed)
+            draws = ensemble.draws.to_numpy(dtype=float)
+            levers = list(itertools.product(*[_grid_values(spec) for spec in specs]))
+            rows = [[int(ids[pick]), *draws[pick].tolist(), *combo]
+                    for pick in picks for combo in levers]
+            frame = pd.DataFrame(rows, columns=[DRAW_COLUMN, *ensemble.names, *names], dtype=object)
+            frame[DRAW_COLUMN] = frame[DRAW_COLUMN].astype(int)
+            for name in ensemble.names:
+                frame[name] = frame[name].astype(float)
+            frame.attrs["X"] = None
+            return frame
         if self.design.kind == "grid":
             columns = [_grid_values(spec) for spec in specs]
             rows = list(itertools.product(*columns))
@@ -323,11 +369,63 @@ class Sweep(_Strict):
     def definition(self) -> dict:
         """The sweep as plain JSON data (for the manifest and the sweep hash). A design
         with uniform marginals (the default) leaves the field out, so sweeps written
-        before `marginals` existed keep their hash and resume."""
+        before `marginals` existed keep their hash and resume. A posterior design's
+        definition holds its posterior file's content hash (`posterior_sha256`), not its
+        path: the same draws from anywhere are the same sweep, other draws another."""
         exclude: dict = {"source": True}
+        design_fields = set()
         if self.design.marginals == "uniform":
-            exclude["design"] = {"marginals"}
-        return json.loads(self.model_dump_json(exclude=exclude))
+            design_fields.add("marginals")
+        if self.design.kind != "posterior":
+            design_fields |= {"draws", "posterior"}
+        else:
+            design_fields.add("posterior")
+        exclude["design"] = design_fields
+        definition = json.loads(self.model_dump_json(exclude=exclude))
+        if self.design.kind == "posterior":
+            definition["design"]["posterior_sha256"] = self._pinned()[0]
+        return definition
+
+    def posterior_path(self) -> Path:
+        """A posterior design's posterior file (absolute; model/data/posterior.csv unless
+        `design.posterior` names another, relative to the sweep file)."""
+        if self.design.posterior is None:
+            return POSTERIOR_FILE
+        path = Path(self.design.posterior)
+        if not path.is_absolute() and self.source != "(in code)":
+            path = Path(self.source).resolve().parent / path
+        return path
+
+    def ensemble(self) -> Ensemble:
+        """A posterior design's ensemble; SweepError naming 'design.posterior' if it
+        cannot be read."""
+        return self._pinned()[1]
+
+    def _pinned(self) -> tuple[str, Ensemble, np.ndarray]:
+        """The posterior as this sweep first read it: its sha256, ensemble and draw ids.
+        Read once per Sweep, so a file rewritten later cannot change a sweep under way
+        (it is another sweep when read again)."""
+        if self._posterior is None:
+            path = self.posterior_path()
+            where = f"{self.source}: field 'design.posterior'"
+            try:
+                ensemble = load_posterior(path)
+                content = path.read_bytes()
+            except PosteriorError as exc:
+                raise SweepError(f"{where}: {exc}") from None
+            except OSError as exc:
+                raise SweepError(f"{where}: {path}: cannot be read ({exc.strerror})") from None
+            ids = pd.read_csv(io.BytesIO(content), usecols=["draw"])["draw"].to_numpy()
+            if len(ids) != len(ensemble):  # rewritten between the two reads
+                raise SweepError(f"{where}: {path} changed while it was read; expected a file at rest")
+            self._posterior = (hashlib.sha256(content).hexdigest(), ensemble, ids)
+        return self._posterior
+
+    def parameter_names(self) -> list[str]:
+        """Every parameter a sample sets: a posterior design's posterior parameters,
+        then the swept ones (what the manifest lists and scenario discovery reads)."""
+        names = list(self.parameters)
+        return [*self.ensemble().names, *names] if self.design.kind == "posterior" else names
 
     def digest(self) -> str:
         """A hash of what the sweep computes (definition without its source path)."""
@@ -474,8 +572,9 @@ def check_sweep(sweep: Sweep) -> None:
     for name, spec in sweep.parameters.items():
         where = f"parameters.{name}"
         if name == SCENARIO_PARAMETER:
-            if sweep.design.kind != "grid" or spec.values is None:
-                raise SweepError(f"{src}: field '{where}': the scenario can only be varied in a grid, with 'values'")
+            if sweep.design.kind not in ("grid", "posterior") or spec.values is None:
+                raise SweepError(f"{src}: field '{where}': the scenario can only be varied in a grid "
+                                 "or a posterior design, with 'values'")
             for value in spec.values:
                 try_scenario(value, sweep.fixed, f"{src}: field '{where}.values'")
             continue
@@ -485,8 +584,9 @@ def check_sweep(sweep: Sweep) -> None:
             raise SweepError(f"{src}: field '{where}': also set in [fixed]; a parameter is either fixed or swept")
         if spec.group is not None and spec.group != groups[name]:
             raise SweepError(f"{src}: field '{where}.group': '{name}' is in group '{groups[name]}', not '{spec.group}'")
-        if sweep.design.kind == "grid" and spec.range is not None and spec.levels is None:
-            raise SweepError(f"{src}: field '{where}': a grid needs 'values', or 'range' with 'levels'")
+        if sweep.design.kind in ("grid", "posterior") and spec.range is not None and spec.levels is None:
+            raise SweepError(f"{src}: field '{where}': a {sweep.design.kind} design needs 'values', "
+                             "or 'range' with 'levels'")
         if spec.values is not None:
             candidates = [("values", _model_value(v)) for v in spec.values]
         else:
@@ -496,6 +596,8 @@ def check_sweep(sweep: Sweep) -> None:
             try_scenario(sweep.scenario, {**sweep.fixed, name: value}, f"{src}: field '{where}.{part}'")
     if sweep.design.marginals == "priors":
         _check_prior_ranges(sweep)
+    if sweep.design.kind == "posterior":
+        _check_posterior(sweep, try_scenario)
     base = try_scenario(_scenarios(sweep)[0], sweep.fixed, f"{src}: field 'fixed'")
     _check_windows(sweep, base.parameters)
 
@@ -517,6 +619,27 @@ def _check_prior_ranges(sweep: Sweep) -> None:
         low, high = priors.ranges([name])[name]
         if not np.allclose(spec.range, (low, high), rtol=1e-12, atol=0.0):
             raise SweepError(f"{where}: {list(spec.range)} is not the prior's support; expected [{low:g}, {high:g}]")
+
+
+def _check_posterior(sweep: Sweep, try_scenario) -> None:
+    """A posterior design's ensemble must be readable (`Sweep.ensemble`), its parameters
+    neither swept nor fixed nor named like an outcome or series, and a draw valid for
+    every scenario the sweep runs; raise SweepError naming the field otherwise."""
+    src = sweep.source
+    ensemble = sweep.ensemble()
+    drawn = set(ensemble.names) | {name.split(".", 1)[0] for name in ensemble.names}
+    for table, names in (("parameters", sweep.parameters), ("fixed", sweep.fixed)):
+        for name in names:
+            if name in drawn or name == DRAW_COLUMN:
+                raise SweepError(f"{src}: field '{table}.{name}': the posterior {ensemble.path} draws it; "
+                                 "expected a parameter the posterior does not set")
+    names = {o.name for o in sweep.outcomes} | set(sweep.series)
+    clash = sorted(names & (set(ensemble.names) | {DRAW_COLUMN}))
+    if clash:
+        raise SweepError(f"{src}: field 'outcomes': '{clash[0]}' is a column of the posterior design; expected another name")
+    overrides = Priors.overrides(ensemble.draws.iloc[0].to_dict())
+    for scenario in _scenarios(sweep):
+        try_scenario(scenario, {**sweep.fixed, **overrides}, f"{src}: field 'design.posterior' ({ensemble.path}, first draw)")
 
 
 def _scenarios(sweep: Sweep) -> list[str]:
@@ -596,6 +719,9 @@ def simulator_name(simulator: Any = None) -> str | None:
 def expand(sweep: Sweep, simulator: Any = None) -> tuple[pd.DataFrame, list[RunTask]]:
     """The sweep's samples and its runs, sample-major (sample 0's replicates first).
 
+    A posterior design's runs take each draw's parameters as overrides (table entries
+    merged into their tables) and store the draw's id and values as columns.
+
     Each run's key hashes the resolved scenario (its parameters, rules, directives and
     subsidies), the seed, the steps, the outputs asked for, the model version and the
     simulator, so equal keys mean equal results.
@@ -607,10 +733,15 @@ def expand(sweep: Sweep, simulator: Any = None) -> tuple[pd.DataFrame, list[RunT
     sim_name = simulator_name(simulator)
     scenarios: dict[str, Any] = {}
     tasks: list[RunTask] = []
-    names = list(sweep.parameters)
+    names = list(samples.columns)
+    posterior = sweep.design.kind == "posterior"
+    drawn = sweep.ensemble().names if posterior else []
     for sample, row in enumerate(samples.itertuples(index=False, name=None)):
         values = dict(zip(names, row))
         scenario_name = values.pop(SCENARIO_PARAMETER, sweep.scenario)
+        if posterior:  # the draw's id is no parameter; its values go to the model as overrides
+            values.pop(DRAW_COLUMN)
+            values = {**Priors.overrides({n: values.pop(n) for n in drawn}), **values}
         if scenario_name not in scenarios:
             scenarios[scenario_name] = load_scenario(scenario_name, sweep.fixed)
         overrides = {**sweep.fixed, **values}
