@@ -155,14 +155,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     overrides = _overrides(args.set)
     ensemble, described = None, None
     if args.ensemble is not None:
-        from model.posterior import POSTERIOR_FILE, PosteriorError, load_posterior
+        from model.posterior import POSTERIOR_FILE, load_posterior
 
-        try:  # before anything is claimed: a bad posterior writes nothing
-            ensemble = load_posterior(POSTERIOR_FILE if args.posterior is None else args.posterior)
-            held_back_window(ensemble)
-        except PosteriorError as exc:
-            print(f"chipstate: error: --posterior {_one_line(exc)}", file=sys.stderr)
-            return 2
+        # before anything is claimed: a bad posterior (a PosteriorError, one line) writes nothing
+        ensemble = load_posterior(POSTERIOR_FILE if args.posterior is None else args.posterior)
+        held_back_window(ensemble)
         described = {"posterior": str(ensemble.path.resolve()), "draws": args.ensemble, "sample_seed": args.seed}
     settings = validation_settings(args.scenario, args.seeds, data, overrides, described)
     out = args.out or validation_folder(args.scenario, args.seeds, data, overrides, DATA_FILE, described)

@@ -46,20 +46,27 @@ def test_band_quantiles_ascend_and_stay_within_the_samples(values):
     assert np.isnan(cov.band_quantiles([np.nan, np.nan])).all()
 
 
-@settings(max_examples=60, deadline=None)
-@given(values=st.lists(st.floats(0.01, 1e5), min_size=1, max_size=30), scale=st.floats(0, 2),
-       percent=st.booleans(), seed=seeds)
-def test_widening_never_narrows_a_band(values, scale, percent, seed):
-    """The predictive band holds the model band: for a level, within rounding; for a
-    percentage, as the model band plus symmetric errors (its median stays put)."""
-    widened = cov.predictive_samples(values, scale, percent, np.random.default_rng(seed), draws=200)
-    assert len(widened) == len(values) * 200
-    spread = max(values) - min(values)
-    tolerance = 1e-9 * max(values) + 0.1 * spread  # sampling noise of the widened band's quantiles
+@settings(max_examples=40, deadline=None)
+@given(centre=st.floats(1, 1e4), spread=st.floats(0.01, 1.0), scale=st.floats(0, 1.0), percent=st.booleans(),
+       seed=seeds)
+def test_widening_never_narrows_a_band(centre, spread, scale, percent, seed):
+    """The model's figures over the runs, unimodal (normal for a percentage, log-normal
+    for a level): the predictive 50% and 90% bands hold the model's widths, within the
+    noise of estimating quantiles from 300 runs. (For a few runs far apart, the
+    interpolated quantiles of the model band can sit in a gap that the widened samples
+    fill, so there it may come out a little narrower: a property of bands from few
+    samples, not of the widening.)"""
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0, 1, 300)
+    values = centre + spread * centre * noise if percent else centre * np.exp(spread * noise)
+    widened = cov.predictive_samples(values, scale * (centre if percent else 1), percent,
+                                     np.random.default_rng(seed + 1), draws=20)
     for level in cov.LEVELS:
         model_low, model_high = cov.band_quantiles(values, cov.band_ends(level))
         low, high = cov.band_quantiles(widened, cov.band_ends(level))
-        assert high - low >= model_high - model_low - tolerance
+        assert high - low >= 0.95 * (model_high - model_low)
+        if scale >= 0.5 and spread <= 0.1:  # a discrepancy well above the runs' spread: much wider
+            assert high - low > 2 * (model_high - model_low)
 
 
 @given(values=st.lists(st.floats(0.01, 1e5), min_size=1, max_size=20), percent=st.booleans(), seed=seeds)

@@ -20,6 +20,7 @@ held_back_to = "2023Q4"
 
 [discrepancy]
 default = 0.1
+default_percent = 2.0
 
 [discrepancy.scales]
 foundry_revenue_share = 3.0
@@ -93,7 +94,8 @@ def test_the_files_carry_both_bands_and_the_flags(ensemble_validation):
         quantiles = table[[f"{band}_{n}" for n in names]].to_numpy(dtype=float)
         assert np.all(np.diff(quantiles, axis=1) >= 0)
     assert table["model_p05"].to_numpy() == pytest.approx(table["model_q05"].to_numpy())  # 5-95%: all runs
-    # the discrepancy widens every band (3 points for the share, a 10% log ratio elsewhere)
+    # the discrepancy widens every band (3 points for the share, 2 for the other percentages, a 0.1 log
+    # ratio for the level)
     width = lambda band, lo, hi: table[f"{band}_{hi}"] - table[f"{band}_{lo}"]  # noqa: E731
     assert (width("pred", "q05", "q95") > width("model", "q05", "q95")).all()
     assert (width("pred", "q25", "q75") > width("model", "q25", "q75")).all()
@@ -159,3 +161,20 @@ def test_an_ensemble_validation_has_a_folder_of_its_own(tmp_path):
     assert folder.name.endswith("-ensemble30-seeds2")
     other = validation_folder("historical", 2, DATA_FILE, {}, DATA_FILE, {**ensemble, "sample_seed": 1})
     assert other != folder
+
+
+def test_the_held_back_window_is_read_from_the_provenance(tmp_path):
+    from experiments.calibration.validate import held_back_window
+    from model.posterior import PosteriorError, load_posterior
+
+    ensemble = load_posterior(_posterior(tmp_path, draws=2))
+    assert held_back_window(ensemble) == ("2023Q3", "2023Q4")
+    for provenance in ({}, {"held_back_from": "", "held_back_to": ""}):  # calibrate --hold-back none
+        ensemble.provenance = provenance
+        assert held_back_window(ensemble) is None
+    for provenance, field in (({"held_back_from": "2023Q3"}, "held_back_to"),
+                              ({"held_back_from": "2024Q1", "held_back_to": "2023Q4"}, "held_back_to"),
+                              ({"held_back_from": 2023, "held_back_to": "2023Q4"}, "held_back_from")):
+        ensemble.provenance = provenance
+        with pytest.raises(PosteriorError, match=f"posterior.toml: field 'provenance.{field}'"):
+            held_back_window(ensemble)

@@ -899,13 +899,15 @@ did not see; absent, no row is held back."""
 
 def held_back_window(ensemble) -> tuple[str, str] | None:
     """The ensemble's held-back window (first and last quarter, both given in its
-    provenance), or None if its provenance names neither; a PosteriorError naming the
+    provenance), or None if its provenance names neither (absent or empty, as
+    `chipstate calibrate --hold-back none` writes them); a PosteriorError naming the
     provenance file and field for a quarter that is not one, only one end, or an end
     before the start."""
     from model.posterior import PosteriorError, provenance_path
 
     where = provenance_path(ensemble.path)
     given = {name: ensemble.provenance.get(name) for name in HELD_BACK_FIELDS}
+    given = {name: None if value in (None, "") else value for name, value in given.items()}
     if all(value is None for value in given.values()):
         return None
     for name, value in given.items():
@@ -995,7 +997,7 @@ def coverage_table(data: pd.DataFrame, runs: list[dict[str, pd.DataFrame]], foun
                    ensemble, seed: int = 0, held_back: tuple[str, str] | None = None) -> pd.DataFrame:
     """`compare_with_data`'s table with each compared row's two bands over the runs:
     model_q05..model_q95 (the runs' figures) and pred_q05..pred_q95 (each figure widened
-    by `ensemble.discrepancy.scale(quantity)`, `coverage.predictive_samples`, from
+    by `ensemble.discrepancy.scale(quantity, percent)`, `coverage.predictive_samples`, from
     `seed`), and, for rows with a point value (not a bound, not a range): inside_50 and
     inside_90 (the value inside the predictive 25-75% / 5-95% band), model_inside_50
     and model_inside_90 (inside the model's), pit (the predictive band's PIT of the
@@ -1014,8 +1016,8 @@ def coverage_table(data: pd.DataFrame, runs: list[dict[str, pd.DataFrame]], foun
             continue
         percent = cov.is_percent(record["unit"])
         model = np.asarray(samples, dtype=float)
-        predictive = cov.predictive_samples(model, ensemble.discrepancy.scale(record["quantity"]), percent,
-                                            _row_rng(seed, record))
+        predictive = cov.predictive_samples(model, ensemble.discrepancy.scale(record["quantity"], percent),
+                                            percent, _row_rng(seed, record))
         model_q, pred_q = cov.band_quantiles(model), cov.band_quantiles(predictive)
         end = parse_quarter(record["quarters"].split(",")[-1])
         record.update({f"model_{n}": v for n, v in zip(names, model_q)})
