@@ -149,7 +149,9 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from experiments.outputs import claim, mark, validation_folder, validation_settings
     from experiments.calibration.observed import DATA_FILE
-    from experiments.calibration.validate import held_back_window, report, validate, validate_ensemble, write
+    from experiments.calibration.validate import (
+        ensemble_settings, held_back_window, report, validate, validate_ensemble, write,
+    )
 
     data = _data_file(args)
     overrides = _overrides(args.set)
@@ -160,7 +162,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         # before anything is claimed: a bad posterior (a PosteriorError, one line) writes nothing
         ensemble = load_posterior(POSTERIOR_FILE if args.posterior is None else args.posterior)
         held_back_window(ensemble)
-        described = {"posterior": str(ensemble.path.resolve()), "draws": args.ensemble, "sample_seed": args.seed}
+        described = ensemble_settings(ensemble, args.ensemble, args.seed)
     settings = validation_settings(args.scenario, args.seeds, data, overrides, described)
     out = args.out or validation_folder(args.scenario, args.seeds, data, overrides, DATA_FILE, described)
     claim(out, "validation", settings, overwrite=args.overwrite)  # before the runs, not after

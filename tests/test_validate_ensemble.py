@@ -161,6 +161,17 @@ def test_an_ensemble_validation_has_a_folder_of_its_own(tmp_path):
     assert folder.name.endswith("-ensemble30-seeds2")
     other = validation_folder("historical", 2, DATA_FILE, {}, DATA_FILE, {**ensemble, "sample_seed": 1})
     assert other != folder
+    # a posterior calibrated anew (its draws or its discrepancy) is another validation
+    from experiments.calibration.validate import ensemble_settings
+    from model.posterior import load_posterior
+
+    path = _posterior(tmp_path, draws=2)
+    before = ensemble_settings(load_posterior(path), 30, 0)
+    (tmp_path / "posterior.toml").write_text(PROVENANCE.format(start="2023Q3").replace("3.0", "4.0"))
+    after = ensemble_settings(load_posterior(path), 30, 0)
+    assert before["posterior"] == after["posterior"] and before != after
+    assert validation_folder("historical", 2, DATA_FILE, {}, DATA_FILE, before) != \
+        validation_folder("historical", 2, DATA_FILE, {}, DATA_FILE, after)
 
 
 def test_the_held_back_window_is_read_from_the_provenance(tmp_path):

@@ -929,6 +929,22 @@ def held_back_window(ensemble) -> tuple[str, str] | None:
     return start.strip(), end.strip()
 
 
+def ensemble_settings(ensemble, draws: int, sample_seed: int) -> dict:
+    """What makes an ensemble validation beyond a plain one's settings: the posterior
+    file, a digest of its contents and its provenance file's (a posterior calibrated
+    anew is another validation), the draws and the sample seed."""
+    import hashlib
+
+    from model.posterior import provenance_path
+
+    content = hashlib.sha256(Path(ensemble.path).read_bytes())
+    meta = provenance_path(Path(ensemble.path))
+    if meta.is_file():
+        content.update(meta.read_bytes())
+    return {"posterior": str(Path(ensemble.path).resolve()), "posterior_sha256": content.hexdigest()[:16],
+            "draws": draws, "sample_seed": sample_seed}
+
+
 def _ensemble_run(task: tuple) -> dict[str, pd.DataFrame]:
     """One run of an ensemble: (scenario, seed, overrides) -> its frames."""
     from experiments.batch.runner import run_frames
