@@ -199,18 +199,33 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from experiments.outputs import claim, mark, validation_folder, validation_settings
     from experiments.calibration.observed import DATA_FILE
-    from experiments.calibration.validate import report, validate, write
+    from experiments.calibration.validate import (
+        ensemble_settings, held_back_window, report, validate, validate_ensemble, write,
+    )
 
     data = _data_file(args)
     overrides = _overrides(args.set)
-    settings = validation_settings(args.scenario, args.seeds, data, overrides)
-    out = args.out or validation_folder(args.scenario, args.seeds, data, overrides, DATA_FILE)
+    ensemble, described = None, None
+    if args.ensemble is not None:
+        from model.posterior import POSTERIOR_FILE, load_posterior
+
+        # before anything is claimed: a bad posterior (a PosteriorError, one line) writes nothing
+        ensemble = load_posterior(POSTERIOR_FILE if args.posterior is None else args.posterior)
+        held_back_window(ensemble)
+        described = ensemble_settings(ensemble, args.ensemble, args.seed)
+    settings = validation_settings(args.scenario, args.seeds, data, overrides, described)
+    out = args.out or validation_folder(args.scenario, args.seeds, data, overrides, DATA_FILE, described)
     claim(out, "validation", settings, overwrite=args.overwrite)  # before the runs, not after
-    result = validate(args.scenario, args.seeds, data, overrides=overrides)
+    if ensemble is None:
+        result = validate(args.scenario, args.seeds, data, overrides=overrides)
+    else:
+        result = validate_ensemble(ensemble, args.ensemble, args.scenario, args.seeds, data,
+                                   sample_seed=args.seed, overrides=overrides, workers=args.workers)
     print(report(result, show_all=getattr(args, "all", False)))
     mark(out, "validation", settings)
     paths = write(result, out)
-    print(f"\nwrote {paths['table']} (and .csv), {paths['summary']}, {paths['projections']}, "
+    extra = f", {paths['coverage']} and {paths['coverage_figure']}" if "coverage" in paths else ""
+    print(f"\nwrote {paths['table']} (and .csv), {paths['summary']}, {paths['projections']}{extra}, "
           f"{sum(k.startswith('figure') for k in paths)} figures in {out / 'figures'}")
     return 0
 
@@ -621,6 +636,19 @@ def build_parser() -> argparse.ArgumentParser:
                           help="list every row the model cannot speak to, not only their count by reason")
     validate.add_argument("--overwrite", action="store_true",
                           help="replace an earlier validation of other settings in --out")
+    validate.add_argument("--ensemble", type=positive, default=None, metavar="N",
+                          help="run N draws of the posterior ensemble (picked by weight), each with the "
+                          "--seeds seeds; bands are over draws x seeds, with each row's predictive band "
+                          "(widened by the posterior's model discrepancy) and the coverage of the data "
+                          "by group (in sample, held back, out of sample)")
+    validate.add_argument("--posterior", type=Path, default=None, metavar="FILE",
+                          help="with --ensemble: the posterior ensemble (default: model/data/posterior.csv)")
+    validate.add_argument("--seed", type=non_negative, default=0,
+                          help="with --ensemble: seed of the draws' sample and of the discrepancy errors "
+                          "(default: 0)")
+    validate.add_argument("--workers", type=non_negative, default=None, metavar="N",
+                          help="with --ensemble: local process pool size (default: the CPU count; 0 = in "
+                          "this process)")
     validate.set_defaults(func=cmd_validate)
 
     calibrate = sub.add_parser("calibrate", help="a posterior ensemble of the uncertain parameters (ABC-SMC)",

@@ -115,19 +115,29 @@ def compare_folder(a: str, b: str, replicates: int, base_seed: int = 0, steps: i
     return RESULTS_DIR / "compare" / name
 
 
-def validation_settings(scenario: str, seeds: int, data: str | Path, overrides: dict | None) -> dict:
-    """What makes a validation: the scenario, the seeds, the data file, the overrides."""
-    return {"scenario": _scenario_id(scenario)[0], "seeds": seeds,
-            "data": str(Path(data).resolve()), "overrides": overrides or {}}
+def validation_settings(scenario: str, seeds: int, data: str | Path, overrides: dict | None,
+                        ensemble: dict | None = None) -> dict:
+    """What makes a validation: the scenario, the seeds, the data file, the overrides;
+    over a posterior ensemble also `ensemble` (its file, draws and sample seed), absent
+    from a plain validation's settings."""
+    settings = {"scenario": _scenario_id(scenario)[0], "seeds": seeds,
+                "data": str(Path(data).resolve()), "overrides": overrides or {}}
+    if ensemble:
+        settings["ensemble"] = ensemble
+    return settings
 
 
 def validation_folder(scenario: str, seeds: int, data: str | Path, overrides: dict | None,
-                      default_data: str | Path) -> Path:
+                      default_data: str | Path, ensemble: dict | None = None) -> Path:
     """results/validation/<scenario>[-<hash>]-seeds<N>/; the hash stands for a scenario
-    file, another data file or overrides."""
-    settings = validation_settings(scenario, seeds, data, overrides)
+    file, another data file or overrides. Over a posterior ensemble:
+    <scenario>-<hash>-ensemble<D>-seeds<N>/, the hash standing also for the ensemble."""
+    settings = validation_settings(scenario, seeds, data, overrides, ensemble)
     name = slug(scenario)
     own = Path(data).resolve() != Path(default_data).resolve()
+    if ensemble:
+        name += "-" + digest([settings["scenario"], settings["data"], settings["overrides"], ensemble], 6)
+        return RESULTS_DIR / "validation" / f"{name}-ensemble{ensemble['draws']}-seeds{seeds}"
     if overrides or own or not _scenario_id(scenario)[1]:
         name += "-" + digest([settings["scenario"], settings["data"], settings["overrides"]], 6)
     return RESULTS_DIR / "validation" / f"{name}-seeds{seeds}"

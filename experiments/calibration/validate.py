@@ -91,7 +91,7 @@ accelerators do not match.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -770,8 +770,13 @@ def compare_with_data(data: pd.DataFrame, runs: list[dict[str, pd.DataFrame]], f
     on the wrong side (0 on the right side); 'range' how far the mean lies outside the
     range (0 inside). Inside: the 5-95% band holds the value, or overlaps the range; for
     a bound, the mean is on its right side."""
+    return pd.DataFrame([record for record, _ in compared_rows(data, runs, foundries)])
+
+
+def compared_rows(data: pd.DataFrame, runs: list[dict[str, pd.DataFrame]], foundries: set[str]):
+    """`compare_with_data`'s records one by one, each with the runs' figures for it
+    (one per run, in the runs' order; None for a row the model cannot speak to)."""
     agents = agent_names(runs)
-    out = []
     for _, row in data.iterrows():
         record = {c: row[c] for c in COLUMNS}
         if "file" in row:
@@ -800,7 +805,7 @@ def compare_with_data(data: pd.DataFrame, runs: list[dict[str, pd.DataFrame]], f
                 speaker, reason = None, f"the runs have no {speaker.series} in {row['period']}"
         if speaker is None:
             record.update(speaks=False, reason=reason, caveat="")
-            out.append(record)
+            yield record, None
             continue
         samples = np.asarray(samples)
         mean, low, high = np.nanmean(samples), np.nanpercentile(samples, 5), np.nanpercentile(samples, 95)
@@ -819,8 +824,7 @@ def compare_with_data(data: pd.DataFrame, runs: list[dict[str, pd.DataFrame]], f
             rel_error=abs(error) / abs(value) if value else np.nan, inside_band=inside,
             in_sample=parse_quarter(quarters[-1]) <= IN_SAMPLE_END,
         )
-        out.append(record)
-    return pd.DataFrame(out)
+        yield record, samples
 
 
 def errors_by_quantity(table: pd.DataFrame) -> pd.DataFrame:
@@ -859,6 +863,11 @@ class Validation:
     runs: list[dict[str, pd.DataFrame]]
     scenario: str = ""
     seeds: tuple[int, ...] = ()
+    coverage: pd.DataFrame | None = None
+    """With a posterior ensemble: `coverage.coverage_summary` of the hard point rows."""
+    ensemble: dict = field(default_factory=dict)
+    """With a posterior ensemble: its file, draws (N), sample seed, the draws' row
+    positions and the held-back window (or None)."""
 
 
 def validate(scenario: str = "historical", seeds: int = 10, data: str | Path = DATA_FILE,
@@ -882,6 +891,201 @@ def validate(scenario: str = "historical", seeds: int = 10, data: str | Path = D
     return Validation(table, errors_by_quantity(table), projections(runs), runs, name, tuple(seed_list))
 
 
+# ------------------------------------------------------------ posterior ensembles
+HELD_BACK_FIELDS = ("held_back_from", "held_back_to")
+"""The posterior provenance's held-back window: quarters ('2023Q3') whose rows the fit
+did not see; absent, no row is held back."""
+
+
+def held_back_window(ensemble) -> tuple[str, str] | None:
+    """The ensemble's held-back window (first and last quarter, both given in its
+    provenance), or None if its provenance names neither (absent or empty, as
+    `chipstate calibrate --hold-back none` writes them); a PosteriorError naming the
+    provenance file and field for a quarter that is not one, only one end, or an end
+    before the start."""
+    from model.posterior import PosteriorError, provenance_path
+
+    where = provenance_path(ensemble.path)
+    given = {name: ensemble.provenance.get(name) for name in HELD_BACK_FIELDS}
+    given = {name: None if value in (None, "") else value for name, value in given.items()}
+    if all(value is None for value in given.values()):
+        return None
+    for name, value in given.items():
+        if value is None:
+            other = next(n for n in HELD_BACK_FIELDS if n != name)
+            raise PosteriorError(f"{where}: field 'provenance.{name}': missing; expected a quarter like '2023Q3' "
+                                 f"beside provenance.{other}")
+        try:
+            if not isinstance(value, str):
+                raise ValueError(value)
+            parse_quarter(value)
+        except ValueError:
+            raise PosteriorError(f"{where}: field 'provenance.{name}': expected a quarter like '2023Q3', "
+                                 f"got {value!r}") from None
+    start, end = given["held_back_from"], given["held_back_to"]
+    if parse_quarter(end) < parse_quarter(start):
+        raise PosteriorError(f"{where}: field 'provenance.held_back_to': expected a quarter at or after "
+                             f"held_back_from ({start}), got {end!r}")
+    return start.strip(), end.strip()
+
+
+def ensemble_settings(ensemble, draws: int, sample_seed: int) -> dict:
+    """What makes an ensemble validation beyond a plain one's settings: the posterior
+    file, a digest of its contents and its provenance file's (a posterior calibrated
+    anew is another validation), the draws and the sample seed."""
+    import hashlib
+
+    from model.posterior import provenance_path
+
+    content = hashlib.sha256(Path(ensemble.path).read_bytes())
+    meta = provenance_path(Path(ensemble.path))
+    if meta.is_file():
+        content.update(meta.read_bytes())
+    return {"posterior": str(Path(ensemble.path).resolve()), "posterior_sha256": content.hexdigest()[:16],
+            "draws": draws, "sample_seed": sample_seed}
+
+
+def _ensemble_run(task: tuple) -> dict[str, pd.DataFrame]:
+    """One run of an ensemble: (scenario, seed, overrides) -> its frames."""
+    from experiments.batch.runner import run_frames
+
+    scenario, seed, overrides = task
+    return run_frames(scenario, seed, overrides)
+
+
+def ensemble_runs(scenario: str | Scenario, ensemble, positions: list[int], seeds: list[int],
+                  overrides: dict | None = None, workers: int | None = None,
+                  progress: bool = True) -> list[dict[str, pd.DataFrame]]:
+    """The frames of every (draw, seed) run, draw by draw and, within a draw, seed by
+    seed: draw `positions[i]` of `ensemble` with each of `seeds`. `overrides` (--set)
+    apply on top of a draw's. `workers`: a local process pool of that many workers
+    (the sweep runner's: forked on Linux, Ctrl-C stops it; default the CPU count, at
+    most one per run); 0 runs them in this process. The result does not depend on
+    `workers`: a run depends only on its scenario, seed and overrides."""
+    import os
+    import sys
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
+    from experiments.batch.runner import _stop_pool, _worker_init, pool_context
+
+    tasks = [(scenario, seed, {**ensemble.overrides(position), **(overrides or {})})
+             for position in positions for seed in seeds]
+    name = scenario.name if isinstance(scenario, Scenario) else Path(str(scenario)).stem
+    bar = tqdm(total=len(tasks), desc=f"validate {name} ensemble", unit="run", disable=not progress,
+               file=sys.stderr, leave=False)
+    workers = min(os.cpu_count() or 1, len(tasks)) if workers is None else min(workers, len(tasks))
+    try:
+        if workers <= 0:
+            runs = []
+            for task in tasks:
+                runs.append(_ensemble_run(task))
+                bar.update()
+            return runs
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=_worker_init)
+        try:
+            futures = [pool.submit(_ensemble_run, task) for task in tasks]
+            runs = []
+            for future in futures:  # in order: the runs' order is the tasks'
+                runs.append(future.result())
+                bar.update()
+        except BaseException:  # Ctrl-C, or a run that raised: stop the other runs now
+            _stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
+        return runs
+    finally:
+        bar.close()
+
+
+def _row_rng(seed: int, record: dict) -> np.random.Generator:
+    """The discrepancy errors' generator of one data row: from the sample seed and the
+    row itself (quantity, entity, period, value), so a row's band does not depend on
+    which other rows the data holds or their order."""
+    import zlib
+
+    key = "|".join(str(record[c]) for c in ("quantity", "entity", "period", "value"))
+    return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(key.encode())]))
+
+
+def coverage_table(data: pd.DataFrame, runs: list[dict[str, pd.DataFrame]], foundries: set[str],
+                   ensemble, seed: int = 0, held_back: tuple[str, str] | None = None) -> pd.DataFrame:
+    """`compare_with_data`'s table with each compared row's two bands over the runs:
+    model_q05..model_q95 (the runs' figures) and pred_q05..pred_q95 (each figure widened
+    by `ensemble.discrepancy.scale(quantity, percent)`, `coverage.predictive_samples`, from
+    `seed`), and, for rows with a point value (not a bound, not a range): inside_50 and
+    inside_90 (the value inside the predictive 25-75% / 5-95% band), model_inside_50
+    and model_inside_90 (inside the model's), pit (the predictive band's PIT of the
+    value) and width_90 (the predictive 5-95% band's width: points for a percentage,
+    % of the data value otherwise). held_back: the row's period ends in the held-back
+    window; group: its coverage group (`coverage.GROUPS`) for point rows."""
+    from experiments.calibration import coverage as cov
+
+    names = cov.quantile_names()
+    first, last = (parse_quarter(q) for q in held_back) if held_back else (None, None)
+    out = []
+    for record, samples in compared_rows(data, runs, foundries):
+        if samples is None:
+            record["held_back"] = False
+            out.append(record)
+            continue
+        percent = cov.is_percent(record["unit"])
+        model = np.asarray(samples, dtype=float)
+        predictive = cov.predictive_samples(model, ensemble.discrepancy.scale(record["quantity"], percent),
+                                            percent, _row_rng(seed, record))
+        model_q, pred_q = cov.band_quantiles(model), cov.band_quantiles(predictive)
+        end = parse_quarter(record["quarters"].split(",")[-1])
+        record.update({f"model_{n}": v for n, v in zip(names, model_q)})
+        record.update({f"pred_{n}": v for n, v in zip(names, pred_q)})
+        record.update(percent=percent, held_back=bool(held_back and first <= end <= last))
+        if record["bound"] == "=":
+            value = record["data_value"]
+            record.update(
+                inside_50=cov.inside(value, predictive, 0.5), inside_90=cov.inside(value, predictive, 0.9),
+                model_inside_50=cov.inside(value, model, 0.5), model_inside_90=cov.inside(value, model, 0.9),
+                pit=cov.pit(value, predictive),
+                width_90=cov.band_width(pred_q[0], pred_q[-1], value, percent),
+                group=cov.coverage_group(record["in_sample"], record["held_back"]))
+        out.append(record)
+    table = pd.DataFrame(out)
+    for column in ("inside_50", "inside_90", "model_inside_50", "model_inside_90", "percent"):
+        if column not in table:
+            table[column] = pd.NA
+        table[column] = table[column].astype("boolean")
+    for column in ("pit", "width_90", *(f"{k}_{n}" for k in ("model", "pred") for n in names)):
+        if column not in table:
+            table[column] = np.nan
+    if "group" not in table:
+        table["group"] = None
+    return table
+
+
+def validate_ensemble(ensemble, draws: int, scenario: str = "historical", seeds: int = 2,
+                      data: str | Path = DATA_FILE, first_seed: int = 1000, sample_seed: int = 0,
+                      overrides: dict | None = None, workers: int | None = None,
+                      progress: bool = True) -> Validation:
+    """`validate` over a posterior ensemble: `draws` draws of `ensemble` picked by
+    weight from `sample_seed` (`Ensemble.sample`), each run with seeds first_seed ..
+    first_seed + seeds - 1, so each band is over draws x seeds runs (`ensemble_runs`).
+    The table is `coverage_table`'s; `coverage` is the coverage of the rows with a
+    point value that are hard targets, by group (`coverage.coverage_summary`)."""
+    from experiments.calibration.coverage import coverage_summary
+
+    window = held_back_window(ensemble)
+    rows = read_tables(data)
+    positions = ensemble.sample(draws, sample_seed)
+    seed_list = list(range(first_seed, first_seed + seeds))
+    name = scenario.name if isinstance(scenario, Scenario) else Path(str(scenario)).stem
+    runs = ensemble_runs(scenario, ensemble, positions, seed_list, overrides, workers, progress)
+    table = coverage_table(rows, runs, modelled_foundries(runs), ensemble, sample_seed, window)
+    hard = table[table["speaks"] & table["hard_target"].astype(bool)] if len(table) else table
+    return Validation(table, errors_by_quantity(table), projections(runs), runs, name, tuple(seed_list),
+                      coverage=coverage_summary(hard), ensemble={
+                          "posterior": str(ensemble.path), "draws": draws, "sample_seed": sample_seed,
+                          "positions": positions, "held_back": window})
+
+
 def _seeds_text(seeds: tuple[int, ...]) -> str:
     if not seeds:
         return "seeds ?"
@@ -901,9 +1105,14 @@ def report(result: Validation, show_all: bool = False) -> str:
     spoken = table[table["speaks"]] if len(table) else table
     silent = table[~table["speaks"]] if len(table) else table
     n_seeds = len(result.runs)
-    lines = [f"{result.scenario or 'scenario'} against the data, {_seeds_text(result.seeds)}: "
-             f"{len(spoken)} of {len(table)} rows compared; model = mean over seeds, band = "
-             f"5-95% of the seeds' values; error = model mean - data, in the data's unit", ""]
+    if result.ensemble:
+        lines = [f"{result.scenario or 'scenario'} against the data, {_runs_text(result)}: "
+                 f"{len(spoken)} of {len(table)} rows compared; model = mean over the runs, band = "
+                 f"5-95% of the runs' values; error = model mean - data, in the data's unit", ""]
+    else:
+        lines = [f"{result.scenario or 'scenario'} against the data, {_seeds_text(result.seeds)}: "
+                 f"{len(spoken)} of {len(table)} rows compared; model = mean over seeds, band = "
+                 f"5-95% of the seeds' values; error = model mean - data, in the data's unit", ""]
     rows, caveats = [], {}
     for row in spoken.itertuples():
         if row.bound == "range":
@@ -943,8 +1152,9 @@ def report(result: Validation, show_all: bool = False) -> str:
             lines.append(format_table([[str(n), clip(reason, 100)] for reason, n in counts.items()],
                                       ["rows", "reason"], [True, False]))
         lines.append("")
+    runs_text = f"{n_seeds} run(s)" if result.ensemble else f"{n_seeds} seed(s)"
     lines.append(f"Summary by quantity (mean absolute error in the quantity's unit; inside = inside "
-                 f"the 5-95% band of {n_seeds} seed(s), or on the right side of a bound):")
+                 f"the 5-95% band of {runs_text}, or on the right side of a bound):")
     summary = result.summary
     if len(summary):
         lines.append(format_table(
@@ -954,7 +1164,47 @@ def report(result: Validation, show_all: bool = False) -> str:
             [False, False, True, True, True, True]))
     else:
         lines.append("  (nothing compared)")
+    if result.coverage is not None:
+        lines += ["", *coverage_lines(result)]
     return "\n".join(lines)
+
+
+def _runs_text(result: Validation) -> str:
+    ens = result.ensemble
+    return (f"posterior {Path(ens['posterior']).name}: {ens['draws']} draw(s) (sample seed {ens['sample_seed']}) "
+            f"x {_seeds_text(result.seeds)} = {len(result.runs)} runs")
+
+
+GROUP_NAMES = {"in sample": "in sample (fitted)", "held back": "held back", "out of sample": "out of sample"}
+
+
+def coverage_lines(result: Validation) -> list[str]:
+    """The coverage block of the report: per group, the rows, the share inside the
+    predictive and model 50% and 90% bands, and the median 90% predictive band width."""
+    from experiments.tables import format_table, number, percent
+
+    window = result.ensemble.get("held_back")
+    held = f"{window[0]}-{window[1]}" if window else "none held back"
+    lines = [f"Coverage over the posterior ensemble ({_runs_text(result)}):",
+             "  hard-target rows with a point value (bounds and ranges left out), by group: in sample = period "
+             "ends by 2023Q4 and not held back;",
+             f"  held back = period ends in the posterior's held-back window ({held}); out of sample = the rest.",
+             "  Predictive band = the model band widened by the posterior's model discrepancy; a calibrated "
+             "ensemble has about 50% of rows inside its 50% band and 90% inside its 90% band."]
+    rows = []
+    for r in result.coverage.itertuples():
+        widths = [text for text, value in ((f"{number(r.median_width_90_levels_pct)}% of value",
+                                            r.median_width_90_levels_pct),
+                                           (f"{number(r.median_width_90_points)} points", r.median_width_90_points))
+                  if value == value]
+        rows.append([GROUP_NAMES[r.group], str(r.rows), percent(r.inside_50), percent(r.inside_90),
+                     percent(r.model_inside_50), percent(r.model_inside_90), "; ".join(widths) or "-"])
+    lines.append(format_table(rows, ["group", "rows", "inside 50% (pred.)", "inside 90% (pred.)",
+                                     "inside 50% (model)", "inside 90% (model)", "median 90% width (pred.)"],
+                              [False, True, True, True, True, True, False]))
+    lines.append("  width: the 90% predictive band's width, in % of the data value for levels and in points "
+                 "for percentages")
+    return lines
 
 
 # ------------------------------------------------------------------------ figures
@@ -985,12 +1235,13 @@ def _quantity_title(quantity: str) -> str:
 
 
 def plot_validation(quantity: str, rows: pd.DataFrame, runs: list[dict], path: str | Path,
-                    caption: str = "") -> Path:
+                    caption: str = "", run_name: str = "seed") -> Path:
     """Save `validation_figure` to `path` (PNG) and return the path."""
-    return save_figure(validation_figure(quantity, rows, runs, caption), path, 100)
+    return save_figure(validation_figure(quantity, rows, runs, caption, run_name), path, 100)
 
 
-def validation_figure(quantity: str, rows: pd.DataFrame, runs: list[dict], caption: str = "") -> plt.Figure:
+def validation_figure(quantity: str, rows: pd.DataFrame, runs: list[dict], caption: str = "",
+                      run_name: str = "seed") -> plt.Figure:
     """The model's mean and 5-95% seed band over time for each series a quantity's rows
     speak to, with the data points in the colour of the series they are compared with
     (filled circle: a value; open down-triangle: an upper bound '<'; open up-triangle: a
@@ -1045,8 +1296,8 @@ def validation_figure(quantity: str, rows: pd.DataFrame, runs: list[dict], capti
     ax.set_ylabel(str(rows["unit"].iloc[0]) + (" per quarter" if any(per_quarter.values()) else ""))
     _thousands(ax)
     n = len(runs)
-    line = "; ".join(p for p in (caption, f"lines: mean of {n} seed{'s' if n != 1 else ''}"
-                                 + (f"; band: {BAND[0]}-{BAND[1]}% of the seeds' values" if n > 1 else ""),
+    line = "; ".join(p for p in (caption, f"lines: mean of {n} {run_name}{'s' if n != 1 else ''}"
+                                 + (f"; band: {BAND[0]}-{BAND[1]}% of the {run_name}s' values" if n > 1 else ""),
                                  "a data point spanning several quarters sits at their middle",
                                  "totals over several quarters are drawn per quarter (total / quarters)"
                                  if spread else "") if p)
@@ -1074,7 +1325,67 @@ def write(result: Validation, out: str | Path) -> dict[str, Path]:
     figures = out / "figures"
     figures.mkdir(exist_ok=True)
     caption = f"scenario {result.scenario or '?'}; {_seeds_text(result.seeds)}"
+    run_name = "seed"
+    if result.coverage is not None:
+        write_csv_atomic(out / "coverage.csv", result.coverage)
+        paths.update(coverage=out / "coverage.csv",
+                     coverage_figure=save_figure(coverage_figure(result), figures / "coverage.png", 100))
+        caption, run_name = f"scenario {result.scenario or '?'}; {_runs_text(result)}", "run"
     for quantity, rows in table[table["speaks"]].groupby("quantity"):
         paths[f"figure:{quantity}"] = plot_validation(quantity, rows, result.runs, figures / f"{quantity}.png",
-                                                      caption=caption)
+                                                      caption=caption, run_name=run_name)
     return paths
+
+
+GROUP_COLOURS = {"in sample": "#1f77b4", "held back": "#ff7f0e", "out of sample": "#2ca02c"}
+
+
+def coverage_figure(result: Validation) -> plt.Figure:
+    """Left: each group's observed coverage against the nominal 50% and 90% (filled:
+    the predictive band, open: the model band; on the diagonal is calibrated). Right:
+    each group's PIT histogram (flat at 1 is calibrated; a U: bands too narrow; a hump:
+    too wide; a slope: the model biased)."""
+    from experiments.calibration.coverage import GROUPS
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    table, summary = result.table, result.coverage
+    points = table[table["speaks"] & table["hard_target"].astype(bool) & table["inside_90"].notna()]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.6))
+    left.plot([0, 100], [0, 100], color="#888888", lw=1, ls="--", label="calibrated (observed = nominal)")
+    for r in summary.itertuples():
+        if not r.rows:
+            continue
+        colour = GROUP_COLOURS[r.group]
+        left.plot([50, 90], [100 * r.inside_50, 100 * r.inside_90], color=colour, marker="o", ms=8,
+                  label=f"{GROUP_NAMES[r.group]} ({r.rows} rows): predictive band")
+        left.plot([50, 90], [100 * r.model_inside_50, 100 * r.model_inside_90], color=colour, marker="o", ms=8,
+                  ls=":", markerfacecolor="white", label=f"{GROUP_NAMES[r.group]}: model band")
+    left.set_xlim(0, 100), left.set_ylim(0, 102)
+    left.set_xticks([0, 25, 50, 75, 90, 100])
+    left.set_xlabel("nominal coverage of the central band (%)")
+    left.set_ylabel("data rows inside the band (%)")
+    left.set_title("Coverage: observed against nominal")
+    left.legend(fontsize=7, loc="upper left")
+    bins = np.linspace(0, 1, 11)
+    for group in GROUPS:
+        values = points.loc[points["group"] == group, "pit"].to_numpy(dtype=float)
+        if len(values):
+            right.hist(values, bins=bins, density=True, histtype="step", lw=2, color=GROUP_COLOURS[group],
+                       label=f"{GROUP_NAMES[group]} ({len(values)} rows)")
+    right.axhline(1.0, color="#888888", lw=1, ls="--", label="calibrated (uniform)")
+    right.set_xlim(0, 1)
+    right.set_xlabel("PIT: share of predictive samples below the data value")
+    right.set_ylabel("density of data rows")
+    right.set_title("PIT histogram")
+    right.legend(fontsize=7, loc="upper center")
+    window = result.ensemble.get("held_back")
+    footer = add_footer(fig, [
+        f"scenario {result.scenario or '?'}; {_runs_text(result)}; hard-target rows with a point value",
+        "model band: quantiles of the model's figure over the runs (draws x seeds); predictive band: the model "
+        "band widened by the posterior's model discrepancy (a normal error, in points for percentages, a log "
+        "ratio for levels); bands are central: 50% = 25th-75th percentile, 90% = 5th-95th",
+        "in sample (fitted): period ends by 2023Q4, not held back; held back: period ends in "
+        + (f"{window[0]}-{window[1]}" if window else "(no window: none held back)")
+        + "; out of sample: the rest"], width=140)
+    fig.tight_layout(rect=(0, footer, 1, 1))
+    return fig
