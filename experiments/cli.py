@@ -19,7 +19,7 @@ USER_ERRORS = (
     ("experiments.outputs", "OutputError"),
     ("experiments.analysis.discovery", "DiscoveryError"),
     ("model.priors", "PriorsError"),
-    ("model.posterior", "PosteriorError"),
+    ("experiments.posterior", "PosteriorError"),
     ("experiments.calibration.inference", "InferenceError"),
     ("experiments.ensemble", "EnsembleError"),
 )
@@ -33,7 +33,7 @@ DEFAULT_SCENARIO_TEXT = "state_allocation"
 they agree)."""
 
 POSTERIOR_FILE_TEXT = "model/data/posterior.csv"
-"""The default posterior ensemble as --help shows it (`model.posterior.POSTERIOR_FILE`)."""
+"""The default posterior ensemble as --help shows it (`experiments.posterior.POSTERIOR_FILE`)."""
 
 DATA_FILE_TEXT = "model/data/calibration.csv"
 """The default calibration table as --help shows it (`experiments.calibration.observed.DATA_FILE`)."""
@@ -124,7 +124,7 @@ def _overrides(items: list[str] | None) -> dict:
 def _posterior(args: argparse.Namespace):
     """The posterior ensemble of --posterior (default: model/data/posterior.csv), loaded
     and checked (a PosteriorError, one line, otherwise)."""
-    from model.posterior import POSTERIOR_FILE, load_posterior
+    from experiments.posterior import POSTERIOR_FILE, load_posterior
 
     return load_posterior(POSTERIOR_FILE if args.posterior is None else args.posterior)
 
@@ -164,7 +164,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run_ensemble(args: argparse.Namespace) -> int:
     from experiments.ensemble import EnsembleError, summary_text
     from experiments.run import write_ensemble_run
-    from model.posterior import POSTERIOR_FILE
+    from experiments.posterior import POSTERIOR_FILE
     from model.scenario import DEFAULT_SCENARIO
 
     if args.set:
@@ -207,7 +207,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     overrides = _overrides(args.set)
     ensemble, described = None, None
     if args.ensemble is not None:
-        from model.posterior import POSTERIOR_FILE, load_posterior
+        from experiments.posterior import POSTERIOR_FILE, load_posterior
 
         # before anything is claimed: a bad posterior (a PosteriorError, one line) writes nothing
         ensemble = load_posterior(POSTERIOR_FILE if args.posterior is None else args.posterior)
@@ -237,7 +237,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise _calibrate_error("--max-evaluations: applies to the point fit only; expected it with --point")
     from experiments.calibration.inference import Settings, default_folder, infer, write_posterior
     from experiments.tables import number
-    from model.posterior import POSTERIOR_FILE
+    from experiments.posterior import POSTERIOR_FILE
 
     from experiments.calibration.observed import read_data
 
@@ -254,7 +254,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
           f"simulations; final epsilon {number(p['epsilons'][-1])}; effective sample size "
           f"{number(p['effective_sample_size'])}; rows fitted {len(p['rows'])}, held back "
           f"{p['held_back_from'] or 'none'}-{p['held_back_to'] or ''}")
-    from model.posterior import Ensemble
+    from experiments.posterior import Ensemble
 
     ensemble = Ensemble(POSTERIOR_FILE, result.draws, result.weights / result.weights.sum())
     summary = ensemble.summary().set_index("name").loc[list(p["fitted"])]
@@ -367,7 +367,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def _compare_ensemble(args: argparse.Namespace) -> int:
     from experiments.compare import compare_ensemble, ensemble_gains_report, ensemble_report
-    from model.posterior import POSTERIOR_FILE
+    from experiments.posterior import POSTERIOR_FILE
 
     result = compare_ensemble(args.a, args.b, _posterior(args), args.ensemble, replicates=args.replicates,
                               base_seed=args.seed, steps=args.steps, out=args.out, overwrite=args.overwrite,
@@ -456,7 +456,7 @@ def cmd_viz(args: argparse.Namespace) -> int:
         return 2
     if args.posterior is not None:  # the uncertainty band's posterior, checked before serving
         from experiments.app.band import POSTERIOR_ENV
-        from model.posterior import PosteriorError, load_posterior
+        from experiments.posterior import PosteriorError, load_posterior
 
         try:
             load_posterior(args.posterior)

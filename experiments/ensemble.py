@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.outputs import digest
-from model.posterior import Ensemble
+from experiments.posterior import Ensemble
 from model.scenario import ScenarioError, load_scenario
 
 HEADLINE = ("huawei_accelerators", "huawei_ai_dies", "smic_utilisation", "share_tsmc", "share_smic",

@@ -40,7 +40,7 @@ from model.scenario import DEFAULT_SCENARIO, load_scenario
 
 if TYPE_CHECKING:
     from experiments.ensemble import EnsembleRuns
-    from model.posterior import Ensemble
+    from experiments.posterior import Ensemble
 
 SUMMARY_QUARTERS = ("2020Q2", "2020Q4", "2023Q4", "2025Q4", "2027Q4", "2030Q4")
 SUMMARY_COLUMNS = {

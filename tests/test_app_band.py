@@ -18,7 +18,7 @@ from app import PolicyLab, initial_parameters
 from experiments.app.band import BAND_DRAWS, POSTERIOR_ENV, Band, band_frame, ensemble_band
 from experiments.app.panels import BAND_ALPHA, AcceleratorPanel, SeriesPanels
 from helpers import chipstate
-from model.posterior import posterior_frame
+from experiments.posterior import posterior_frame
 from model.priors import load_priors
 from test_app import (  # noqa: F401 (fixtures: the browser, the served app)
     SCREENSHOTS, _colour_pixels, _expect, _image_pixels, _open, _step, app_url, browser_type_launch_args,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from experiments.calibration.validate import validate_ensemble
-from model.posterior import POSTERIOR_FILE, load_posterior
+from experiments.posterior import POSTERIOR_FILE, load_posterior
 
 
 @pytest.mark.slow

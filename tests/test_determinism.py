@@ -44,11 +44,20 @@ def test_no_draws_from_global_random_state(monkeypatch):
     ChipMarketModel(scenario="leaky", rng=3).run(12)
 
 
+# pyabc draws its proposals from numpy's global state: the calibration seeds that state
+# for each particle from its own seed (SeedSequence of the calibration's seed, the
+# generation and the particle's number) and draws each run's model seed from it. The
+# one module allowed to touch the global state; the model still has only its own rng.
+GLOBAL_STATE_ALLOWED = {ROOT / "experiments" / "calibration" / "inference.py"}
+
+
 def test_no_module_imports_random_or_calls_np_random_functions():
     """A static check of the packages: the model's rng is the only source."""
     offenders = []
     for package in ("agents", "model", "experiments"):
         for path in (ROOT / package).rglob("*.py"):
+            if path in GLOBAL_STATE_ALLOWED:
+                continue
             tree = ast.parse(path.read_text(), str(path))
             for node in ast.walk(tree):
                 if isinstance(node, ast.Import) and any(a.name == "random" for a in node.names):

@@ -11,7 +11,7 @@ import pytest
 
 from experiments.ensemble import HEADLINE, run_ensemble
 from helpers import chipstate
-from model.posterior import load_posterior, posterior_frame
+from experiments.posterior import load_posterior, posterior_frame
 from model.priors import load_priors
 
 
@@ -157,6 +157,6 @@ def test_a_posterior_with_a_bad_column_is_refused_nothing_written(posterior, com
 
 def test_help_names_the_real_default_posterior():
     from experiments.cli import POSTERIOR_FILE_TEXT
-    from model.posterior import POSTERIOR_FILE
+    from experiments.posterior import POSTERIOR_FILE
 
     assert POSTERIOR_FILE.as_posix().endswith(POSTERIOR_FILE_TEXT)

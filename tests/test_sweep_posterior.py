@@ -15,7 +15,7 @@ import pytest
 
 from experiments.batch.sweep import DRAW_COLUMN, SWEEP_DIR, SweepError, expand, load_sweep
 from helpers import chipstate
-from model.posterior import posterior_frame
+from experiments.posterior import posterior_frame
 from model.priors import load_priors
 
 DRAWS_IN_FILE = 40

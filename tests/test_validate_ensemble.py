@@ -35,7 +35,7 @@ ROWS = [  # in sample, held back (2023Q3-2023Q4), out of sample, and a bound (no
 
 
 def _posterior(folder, draws: int = 3, start: str = "2023Q3"):
-    from model.posterior import posterior_frame
+    from experiments.posterior import posterior_frame
     from model.priors import load_priors
 
     frame = load_priors().draw(draws, 11)
@@ -163,7 +163,7 @@ def test_an_ensemble_validation_has_a_folder_of_its_own(tmp_path):
     assert other != folder
     # a posterior calibrated anew (its draws or its discrepancy) is another validation
     from experiments.calibration.validate import ensemble_settings
-    from model.posterior import load_posterior
+    from experiments.posterior import load_posterior
 
     path = _posterior(tmp_path, draws=2)
     before = ensemble_settings(load_posterior(path), 30, 0)
@@ -176,7 +176,7 @@ def test_an_ensemble_validation_has_a_folder_of_its_own(tmp_path):
 
 def test_the_held_back_window_is_read_from_the_provenance(tmp_path):
     from experiments.calibration.validate import held_back_window
-    from model.posterior import PosteriorError, load_posterior
+    from experiments.posterior import PosteriorError, load_posterior
 
     ensemble = load_posterior(_posterior(tmp_path, draws=2))
     assert held_back_window(ensemble) == ("2023Q3", "2023Q4")

@@ -1,7 +1,7 @@
 """The browser app's uncertainty band: the live run's world over a few posterior draws.
 
 With the app's "uncertainty" box ticked, `ensemble_band` runs `BAND_DRAWS` draws of the
-posterior ensemble (`model.posterior`, picked by weight with `Ensemble.sample` from
+posterior ensemble (`experiments.posterior`, picked by weight with `Ensemble.sample` from
 seed 0) with the live run's seed, scenario and levers, to `BAND_END`, in the model's lean
 mode (only the reporters the panels band), and `band_frame` reduces them to the 5% and
 95% quantiles per quarter. Results are cached per (posterior file's content, scenario,
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.batch.runner import simulate_model
-from model.posterior import POSTERIOR_FILE, PosteriorError, load_posterior
+from experiments.posterior import POSTERIOR_FILE, PosteriorError, load_posterior
 from model.reporters import slug
 from model.scenario import ScenarioError
 from model.technology import parse_quarter, quarter_year

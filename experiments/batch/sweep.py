@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from experiments.outputs import digest
 from experiments.provenance import model_version
-from model.posterior import POSTERIOR_FILE, Ensemble, PosteriorError, load_posterior
+from experiments.posterior import POSTERIOR_FILE, Ensemble, PosteriorError, load_posterior
 from model.priors import Priors, PriorsError, load_priors
 from model.scenario import (
     DEFAULT_SCENARIO,
@@ -128,7 +128,7 @@ class Design(_Strict):
 
     ``posterior``: `draws` = N draws of a posterior ensemble (`posterior`, a posterior.csv;
     default model/data/posterior.csv; a relative path is taken relative to the sweep
-    file), picked by weight with `model.posterior.Ensemble.sample(N, seed)`, each with
+    file), picked by weight with `experiments.posterior.Ensemble.sample(N, seed)`, each with
     every parameter the posterior has, crossed with the full factorial of the swept
     parameters (levers: `values`, or `range` with `levels`). The posterior file's
     content hash is part of the sweep's definition: a changed posterior is another sweep.

@@ -7,7 +7,7 @@ K seeds):
 
 - the **model band**: quantiles of the model's figure over the runs;
 - the **predictive band**: the same figures widened by the posterior's model
-  discrepancy (`model.posterior.Discrepancy`): each figure m gets errors e ~ Normal(0,
+  discrepancy (`experiments.posterior.Discrepancy`): each figure m gets errors e ~ Normal(0,
   scale), m + e for a percentage (scale in points), m x exp(e) for a level (scale a log
   ratio), the units the calibration's distance uses (`is_percent`, the rule of
   experiments/calibration/calibrate.py `target_rows`).

@@ -29,11 +29,13 @@ a local pool or a Dask cluster. Resumable: the history (results/calibration/abc.
 holds every finished generation; a re-run with the same settings continues from the
 last (and, by the seeding, ends where an uninterrupted run would).
 
-After the last generation, `discrepancy` runs the posterior predictive (draws x
-seeds) over the whole in-sample data and sets each quantity's model-discrepancy scale
-from its rows outside the held-back window: how far the data sit from the model's
-median, in points (percentages) or as a log ratio (levels). `chipstate validate
---ensemble N` adds that error to its predictive bands.
+After the last generation, `posterior_discrepancy` runs the posterior predictive
+(draws x one seed each) over the whole in-sample data and sets each quantity's
+model-discrepancy scale from its rows outside the held-back window: how far the data
+sit from the model's mean beyond the ensemble's own spread, in points (percentages) or
+as a log ratio (levels), shrunk toward the pooled scale of its unit. `chipstate
+validate --ensemble N` adds that error to its predictive bands (Kennedy and O'Hagan's
+model discrepancy, estimated by moments rather than jointly).
 """
 
 from __future__ import annotations
@@ -54,13 +56,16 @@ import pandas as pd
 from experiments.calibration.calibrate import RUN_END, target_rows
 from experiments.calibration.observed import DATA_FILE, quarters_of, read_data
 from experiments.calibration.validate import compare_with_data, modelled_foundries, run_seeds
-from model.posterior import POSTERIOR_FILE, Discrepancy, posterior_frame, provenance_path
+from experiments.posterior import POSTERIOR_FILE, Discrepancy, posterior_frame, provenance_path
 from model.priors import PRIORS_FILE, Priors, load_priors
 from model.scenario import ScenarioError, load_scenario
 from model.technology import parse_quarter
 
 FAILED = 1e3  # the scaled error of every row when a draw's scenario is not valid
 DEFAULT_HELD_BACK = ("2023Q3", "2023Q4")
+SHRINKAGE = 1.0
+"""Pseudo-rows of the pooled discrepancy variance each quantity's own is shrunk toward
+(ASSUMPTION, range 0.5-3: one row of the quantity weighs as much as the pool)."""
 
 
 class InferenceError(ValueError):
@@ -464,9 +469,11 @@ def _predictive_chunk(blob: bytes, digest: str, keys: list[tuple[int, int, int]]
 
 def posterior_discrepancy(draws: pd.DataFrame, weights, settings: Settings, executor: ChunkExecutor,
                           progress: bool = True) -> tuple[Discrepancy, pd.DataFrame]:
-    """Each data quantity's discrepancy scale from the posterior predictive: the RMS of
-    its in-sample rows' errors (outside the held-back window) against the predictive
-    median, in points for percentages and as a log ratio otherwise."""
+    """Each data quantity's discrepancy scale from the posterior predictive: a moment
+    estimate over its in-sample rows outside the held-back window, the mean squared
+    error of the predictive mean less the variance the ensemble's own spread already
+    gives (floored at 0), shrunk toward the pooled figure of its unit (`SHRINKAGE`);
+    in points for percentages and as a log ratio otherwise."""
     import cloudpickle
     from tqdm import tqdm
 
@@ -496,17 +503,28 @@ def posterior_discrepancy(draws: pd.DataFrame, weights, settings: Settings, exec
     table["percent"] = table["unit"].str.startswith("%") | table["unit"].str.contains("% of")
     value = table["data_value"].astype(float)
     error = table["error"].astype(float)
-    ratio = np.where(table["percent"], np.nan, (value + error) / value)
-    table["residual"] = np.where(table["percent"], error, np.log(np.where(ratio > 0, ratio, np.nan)))
-    fitted = table[~table["held_back"] & np.isfinite(table["residual"])]
-    scales = fitted.groupby("quantity")["residual"].apply(lambda r: float(np.sqrt(np.mean(r ** 2))))
-    levels = fitted[~fitted["percent"]]["residual"]
-    shares = fitted[fitted["percent"]]["residual"]
-    discrepancy = Discrepancy(
-        {q: round(float(s), 4) for q, s in scales.items()},
-        default=round(float(np.sqrt(np.mean(levels ** 2))), 4) if len(levels) else 0.0,
-        default_percent=round(float(np.sqrt(np.mean(shares ** 2))), 4) if len(shares) else 0.0,
-    )
+    low, high = table["model_p05"].astype(float), table["model_p95"].astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(table["percent"], np.nan, (value + error) / value)
+        table["residual"] = np.where(table["percent"], error, np.log(np.where(ratio > 0, ratio, np.nan)))
+        # the model's own spread over the predictive runs, as a normal's sd from its 5-95% band
+        spread = np.where(table["percent"], high - low, np.log(np.where((low > 0) & (high > 0), high / low, np.nan)))
+    table["model_sd"] = spread / (2 * 1.6449)
+    fitted = table[~table["held_back"] & np.isfinite(table["residual"]) & np.isfinite(table["model_sd"])]
+    excess = fitted["residual"] ** 2 - fitted["model_sd"] ** 2  # what the ensemble's spread does not cover
+    own = excess.clip(lower=0).groupby([fitted["percent"], fitted["quantity"]]).agg(["sum", "count"])
+    # a unit's pooled variance: the typical quantity's (the median over quantities of
+    # their mean excess), not the mean over rows, which the worst-fitted quantity rules
+    defaults = {kind: float((own.loc[kind, "sum"] / own.loc[kind, "count"]).median())
+                if kind in own.index.get_level_values(0) else 0.0 for kind in (False, True)}
+    scales = {}
+    for (kind, quantity), (total, n) in own.iterrows():
+        # shrunk toward the unit's pooled variance by SHRINKAGE pseudo-rows, so a quantity
+        # with one row does not get a band built around its own residual
+        variance = (total + SHRINKAGE * defaults[bool(kind)]) / (n + SHRINKAGE)
+        scales[quantity] = round(float(np.sqrt(variance)), 4)
+    discrepancy = Discrepancy(scales, default=round(float(np.sqrt(defaults[False])), 4),
+                              default_percent=round(float(np.sqrt(defaults[True])), 4))
     return discrepancy, table
 
 
@@ -530,7 +548,7 @@ def write_posterior(result: Result, path: Path = POSTERIOR_FILE) -> tuple[Path, 
     frame = posterior_frame(result.draws, result.weights)
     write_text_atomic(path, frame.to_csv(index=False, float_format="%.8g"))
     lines = ["# Written by `chipstate calibrate`. Do not edit by hand: re-run the command.",
-             "# The draws are in posterior.csv beside this file (model/posterior.py reads both).", "",
+             "# The draws are in posterior.csv beside this file (experiments/posterior.py reads both).", "",
              "[provenance]"]
     lines += [f"{k} = {_toml(v)}" for k, v in result.provenance.items()]
     lines += ["", "[discrepancy]",

@@ -903,7 +903,7 @@ def held_back_window(ensemble) -> tuple[str, str] | None:
     `chipstate calibrate --hold-back none` writes them); a PosteriorError naming the
     provenance file and field for a quarter that is not one, only one end, or an end
     before the start."""
-    from model.posterior import PosteriorError, provenance_path
+    from experiments.posterior import PosteriorError, provenance_path
 
     where = provenance_path(ensemble.path)
     given = {name: ensemble.provenance.get(name) for name in HELD_BACK_FIELDS}
@@ -935,7 +935,7 @@ def ensemble_settings(ensemble, draws: int, sample_seed: int) -> dict:
     anew is another validation), the draws and the sample seed."""
     import hashlib
 
-    from model.posterior import provenance_path
+    from experiments.posterior import provenance_path
 
     content = hashlib.sha256(Path(ensemble.path).read_bytes())
     meta = provenance_path(Path(ensemble.path))

@@ -1,6 +1,7 @@
 """The posterior ensemble: weighted parameter draws that `chipstate calibrate` writes
 (model/data/posterior.csv, its provenance in model/data/posterior.toml) and that every
-command reporting uncertainty samples (`--ensemble N`).
+command reporting uncertainty samples (`--ensemble N`). It lives in experiments/, not
+model/: the model runs one parameter set; experiments run ensembles of them.
 
 posterior.csv has one row per draw::
 
@@ -33,9 +34,10 @@ import numpy as np
 import pandas as pd
 
 from model.priors import PRIORS_FILE, Priors, load_priors
-from model.scenario import read_toml
+from model.scenario import FITTED_FILE, read_toml
 
-POSTERIOR_FILE = Path(__file__).resolve().parent / "data" / "posterior.csv"
+POSTERIOR_FILE = FITTED_FILE.parent / "posterior.csv"
+"""The shipped posterior: model/data/, beside the priors and the point fit."""
 
 
 class PosteriorError(ValueError):
