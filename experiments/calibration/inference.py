@@ -403,7 +403,6 @@ def infer(settings: Settings, folder: Path, *, workers: int | None = None, sched
             stamp.write_text(json.dumps({"key": key, "settings": asdict(settings)}, indent=1))
             history = abc.new(f"sqlite:///{db}", observed)
             done = 0
-        started = dt.datetime.now()
         if done < settings.generations:
             history = abc.run(max_nr_populations=settings.generations - done,
                               min_acceptance_rate=settings.min_acceptance_rate)
@@ -426,7 +425,8 @@ def infer(settings: Settings, folder: Path, *, workers: int | None = None, sched
         "population": settings.population,
         "generations": int(history.max_t + 1),
         "epsilons": [round(float(e), 4) for e in generations["epsilon"]],
-        "simulations": int(generations["simulations"].sum()),
+        "simulations": int(populations["samples"].sum()),  # the prior sample (t = -1) included
+        "sampling_wall_time_s": round(float(populations["wall_time"].sum()), 1),  # over every call
         "effective_sample_size": round(float(1 / np.sum(np.asarray(weights) ** 2)), 1),
         "data": Path(settings.data_file).name,
         "priors": Path(settings.priors_file).name,
@@ -437,7 +437,6 @@ def infer(settings: Settings, folder: Path, *, workers: int | None = None, sched
         "held_back_to": settings.held_back_to or "",
         "predictive_draws": settings.predictive_draws,
         "settings_key": key,
-        "wall_time_s_this_call": round((dt.datetime.now() - started).total_seconds(), 1),
     }
     return Result(draws, np.asarray(weights, dtype=float), provenance, discrepancy,
                   generations.reset_index(drop=True))
