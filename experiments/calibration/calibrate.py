@@ -194,13 +194,14 @@ def calibrate(data_file: str | Path = DATA_FILE, max_evaluations: int = 250, see
     return Fit(overrides_for(fitted), value, start_value, rows, int(result.nfev), tuple(seeds), str(data_file))
 
 
-def _toml_value(value) -> str:
+def toml_value(value) -> str:
+    """A value as TOML writes it (strings quoted, lists bracketed, floats by repr)."""
     if isinstance(value, str):
         return json.dumps(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return repr(float(value)) if isinstance(value, float) else str(value)
 
 
@@ -212,25 +213,25 @@ def write_fitted(fit: Fit, path: Path = FITTED_FILE) -> Path:
         "# Every scenario starts from these values; a scenario's [parameters] override them.",
         "",
         "[provenance]",
-        f"date = {_toml_value(dt.date.today().isoformat())}",
+        f"date = {toml_value(dt.date.today().isoformat())}",
         'scenario = "historical"',
-        f"data = {_toml_value(Path(fit.data_file).name)}",
-        f"seeds = {_toml_value(list(fit.seeds))}",
+        f"data = {toml_value(Path(fit.data_file).name)}",
+        f"seeds = {toml_value(list(fit.seeds))}",
         'method = "scipy.optimize.minimize(Powell, bounded) from the code defaults, on log scale for multipliers and half-lives"',
         'objective = "mean weighted squared error; points for percentages, percent of the data value otherwise; SMIC yield rows weight 0.5"',
         f"objective_value = {fit.objective_value:.6g}",
         f"objective_at_defaults = {fit.start_value:.6g}",
         f"evaluations = {fit.evaluations}",
-        f"rows = {_toml_value(rows)}",
+        f"rows = {toml_value(rows)}",
         "",
         "[parameters]",
     ]
     for name, value in fit.values.items():
         if not isinstance(value, dict):
-            lines.append(f"{name} = {_toml_value(round(value, 6))}")
+            lines.append(f"{name} = {toml_value(round(value, 6))}")
     for name, value in fit.values.items():
         if isinstance(value, dict):
             lines += ["", f"[parameters.{name}]"]
-            lines += [f"{_toml_value(k)} = {round(v, 6)!r}" for k, v in value.items()]
+            lines += [f"{toml_value(k)} = {round(v, 6)!r}" for k, v in value.items()]
     write_text_atomic(path, "\n".join(lines) + "\n")
     return path

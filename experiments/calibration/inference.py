@@ -43,7 +43,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import math
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -53,7 +52,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.calibration.calibrate import RUN_END, target_rows
+from experiments.calibration.calibrate import RUN_END, target_rows, toml_value
 from experiments.calibration.observed import DATA_FILE, quarters_of, read_data
 from experiments.calibration.validate import compare_with_data, modelled_foundries, run_seeds
 from experiments.posterior import POSTERIOR_FILE, Discrepancy, posterior_frame, provenance_path
@@ -193,14 +192,19 @@ def row_keys(table: pd.DataFrame) -> list[str]:
 _LOADED: dict[str, Any] = {}
 
 
-def _simulate_chunk(blob: bytes, digest: str, keys: list[tuple[int, int, int]]) -> list:
-    """Run pyabc's `simulate_one` once per key, each from its own seed (worker side)."""
+def _loaded(blob: bytes, digest: str) -> Any:
+    """The object a chunk's `blob` pickles, unpickled once per worker and generation."""
     import cloudpickle
 
     if digest not in _LOADED:
         _LOADED.clear()
         _LOADED[digest] = cloudpickle.loads(blob)
-    simulate_one = _LOADED[digest]
+    return _LOADED[digest]
+
+
+def _simulate_chunk(blob: bytes, digest: str, keys: list[tuple[int, int, int]]) -> list:
+    """Run pyabc's `simulate_one` once per key, each from its own seed (worker side)."""
+    simulate_one = _loaded(blob, digest)
     out = []
     for key in keys:
         np.random.seed(np.random.SeedSequence(key).generate_state(1)[0])
@@ -451,13 +455,8 @@ def _used_rows(data: pd.DataFrame) -> list[str]:
 
 # ---------------------------------------------------------------- discrepancy
 def _predictive_chunk(blob: bytes, digest: str, keys: list[tuple[int, int, int]]) -> list:
-    """Worker side: full in-sample runs (to IN_SAMPLE_END's year end) of draws."""
-    import cloudpickle
-
-    if digest not in _LOADED:
-        _LOADED.clear()
-        _LOADED[digest] = cloudpickle.loads(blob)
-    rows = _LOADED[digest]
+    """Worker side: the historical run to RUN_END of each (_, draw, seed) key."""
+    rows = _loaded(blob, digest)
     out = []
     for _, index, seed in keys:
         scenario = load_scenario("historical", fitted=False).with_overrides(
@@ -528,18 +527,6 @@ def posterior_discrepancy(draws: pd.DataFrame, weights, settings: Settings, exec
 
 
 # ---------------------------------------------------------------- writing
-def _toml(value) -> str:
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else json.dumps(str(value))
-    return str(value)
-
-
 def write_posterior(result: Result, path: Path = POSTERIOR_FILE) -> tuple[Path, Path]:
     """posterior.csv and posterior.toml, each written to a temporary file and renamed."""
     from experiments.outputs import write_text_atomic
@@ -549,13 +536,13 @@ def write_posterior(result: Result, path: Path = POSTERIOR_FILE) -> tuple[Path, 
     lines = ["# Written by `chipstate calibrate`. Do not edit by hand: re-run the command.",
              "# The draws are in posterior.csv beside this file (experiments/posterior.py reads both).", "",
              "[provenance]"]
-    lines += [f"{k} = {_toml(v)}" for k, v in result.provenance.items()]
+    lines += [f"{k} = {toml_value(v)}" for k, v in result.provenance.items()]
     lines += ["", "[discrepancy]",
               "# Model-discrepancy scale per data quantity: points for percentages, a log ratio",
               "# otherwise; default (levels) and default_percent for quantities the fit saw no row of.",
-              f"default = {_toml(result.discrepancy.default)}",
-              f"default_percent = {_toml(result.discrepancy.default_percent)}", "", "[discrepancy.scales]"]
-    lines += [f"{json.dumps(q)} = {_toml(s)}" for q, s in sorted(result.discrepancy.scales.items())]
+              f"default = {toml_value(result.discrepancy.default)}",
+              f"default_percent = {toml_value(result.discrepancy.default_percent)}", "", "[discrepancy.scales]"]
+    lines += [f"{json.dumps(q)} = {toml_value(s)}" for q, s in sorted(result.discrepancy.scales.items())]
     meta = provenance_path(path)
     write_text_atomic(meta, "\n".join(lines) + "\n")
     return path, meta
