@@ -144,9 +144,9 @@ def test_each_notebook_names_the_commands_that_make_the_folder_it_reads():
                                ensemble_settings(load_posterior(POSTERIOR_FILE), 30, 0))
     assert folder.parent == RESULTS_DIR / "validation" and folder.name.endswith("-ensemble30-seeds2")
     command = ("chipstate discover results/sweeps/directive_discovery --baseline results/sweeps/directive_discovery_historical "
-               "--outcome huawei_accelerators_2026_2030 --above 0")
+               "--outcome huawei_accelerators_2026_2030 --above 400000")
     assert command in top
     from experiments.analysis.discovery import Target, default_out
-    discovered = default_out(RESULTS_DIR / "sweeps" / "directive_discovery", Target("huawei_accelerators_2026_2030", 0, "above"),
+    discovered = default_out(RESULTS_DIR / "sweeps" / "directive_discovery", Target("huawei_accelerators_2026_2030", 400000, "above"),
                              RESULTS_DIR / "sweeps" / "directive_discovery_historical")
     assert f"results/sweeps/directive_discovery/discovery/{discovered.name}/" in top

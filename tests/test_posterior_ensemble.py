@@ -99,18 +99,21 @@ def test_the_shipped_posterior_is_a_real_calibration():
 
 @pytest.mark.slow
 def test_the_calibration_is_reproducible_on_any_executor_and_resumes(tmp_path):
-    """A small ABC-SMC (20 particles, 2 generations) in this process and on a pool of
-    two gives the same draws and weights; one generation, then the same history
-    continued to two, ends at the same draws as well."""
+    """A small ABC-SMC (12 particles, 2 generations) in this process, on a pool of two
+    and on a Dask LocalCluster of two gives the same draws and weights; one generation,
+    then the same history continued to two, ends at the same draws as well."""
     from experiments.calibration.inference import Settings, infer
 
-    two = Settings(population=20, generations=2, predictive_draws=2)
+    two = Settings(population=12, generations=2, predictive_draws=2)
     serial = infer(two, tmp_path / "serial", workers=1, progress=False, log=lambda _: None)
     pooled = infer(two, tmp_path / "pooled", workers=2, progress=False, log=lambda _: None)
     pd.testing.assert_frame_equal(serial.draws, pooled.draws)
     np.testing.assert_array_equal(serial.weights, pooled.weights)
+    on_dask = infer(two, tmp_path / "dask", dask_local=2, progress=False, log=lambda _: None)  # LocalCluster, 127.0.0.1
+    pd.testing.assert_frame_equal(serial.draws, on_dask.draws)
+    np.testing.assert_array_equal(serial.weights, on_dask.weights)
     said = []
-    infer(Settings(population=20, generations=1, predictive_draws=2), tmp_path / "resumed", workers=2,
+    infer(Settings(population=12, generations=1, predictive_draws=2), tmp_path / "resumed", workers=2,
           progress=False)
     resumed = infer(two, tmp_path / "resumed", workers=2, progress=False, log=said.append)
     assert said and "1 of 2 generations done" in said[0]
