@@ -128,7 +128,7 @@ def run_ensemble(
     counted in `failed`), as a sweep keeps them.
     """
     from experiments import import_quickly
-    from experiments.batch.runner import _execute
+    from experiments.batch.runner import execute_tasks
     from experiments.batch.sweep import RunTask
     from experiments.provenance import model_version
 
@@ -156,7 +156,7 @@ def run_ensemble(
     import_quickly("model.model")  # the model's code, before a pool forks
     counts: Counter = Counter()
     results: dict[str, pd.DataFrame] = {}
-    execution = _execute(tasks, executor.get("workers"), executor.get("scheduler"), executor.get("dask_local"),
+    execution = execute_tasks(tasks, executor.get("workers"), executor.get("scheduler"), executor.get("dask_local"),
                          executor.get("client"), SimpleNamespace(name=label), progress, 0, len(tasks), counts)
     try:
         for task, rows in execution:

@@ -231,7 +231,7 @@ def _serial(tasks: Iterable[RunTask]) -> Iterator[tuple[RunTask, pd.DataFrame]]:
         yield task, execute_run(task)
 
 
-def _worker_init() -> None:
+def worker_init() -> None:
     """Pool workers ignore SIGINT: a terminal's Ctrl-C reaches the whole process group,
     and only the parent should act on it (it stops the pool). SIGTERM ends a worker
     (a forked worker would otherwise inherit the parent's SIGTERM handler)."""
@@ -267,7 +267,7 @@ def _sigint_ignored():
         signal.signal(signal.SIGINT, previous)
 
 
-def _stop_pool(pool: ProcessPoolExecutor) -> None:
+def stop_pool(pool: ProcessPoolExecutor) -> None:
     """Stop a pool now: terminate its workers (runs in flight are abandoned), join them."""
     with _sigint_ignored():
         terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
@@ -295,7 +295,7 @@ def _pool(tasks: Iterable[RunTask], workers: int) -> Iterator[tuple[RunTask, pd.
         broken = False
         if context.get_start_method() == "fork":
             gc.freeze()  # forked workers then leave the parent's objects' pages unwritten (no copy-on-write by gc)
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=worker_init)
         try:
             while (task is not None or inflight) and not broken:
                 while task is not None and len(inflight) < 2 * workers:
@@ -309,7 +309,7 @@ def _pool(tasks: Iterable[RunTask], workers: int) -> Iterator[tuple[RunTask, pd.
                     finished = inflight.pop(future)
                     yield finished, future.result()
         except BaseException:  # Ctrl-C, or the consumer stopped (GeneratorExit)
-            _stop_pool(pool)
+            stop_pool(pool)
             raise
         pool.shutdown(wait=not broken, cancel_futures=True)
         if task is not None:
@@ -634,7 +634,7 @@ def _run_sweep(sweep, out, workers, scheduler, dask_local, client, progress, ret
     counts: Counter = Counter()
     interrupted = completed = False
     try:
-        execution = _execute(todo, workers, scheduler, dask_local, client, sweep, progress, skipped, total, counts)
+        execution = execute_tasks(todo, workers, scheduler, dask_local, client, sweep, progress, skipped, total, counts)
         try:
             for task, rows in execution:
                 store.write_run(task.key, rows)
@@ -672,8 +672,9 @@ def _run_sweep(sweep, out, workers, scheduler, dask_local, client, progress, ret
     return load_sweep_results(out)
 
 
-def _execute(todo, workers, scheduler, dask_local, client, sweep, progress, skipped, total, counts):
-    """Yield (task, rows) from the chosen executor, with a progress bar on stderr."""
+def execute_tasks(todo, workers, scheduler, dask_local, client, sweep, progress, skipped, total, counts):
+    """Yield (task, rows) from the chosen executor (a local pool, Dask, or this process),
+    with a progress bar on stderr: the sweeps' and `experiments.ensemble.run_ensemble`'s."""
     from tqdm import tqdm
 
     bar = tqdm(total=total, initial=skipped, unit="run", desc=sweep.name, disable=not progress,

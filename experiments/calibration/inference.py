@@ -286,7 +286,7 @@ class ChunkExecutor:
         self._pool = self._client = self._cluster = None
 
     def __enter__(self) -> ChunkExecutor:
-        from experiments.batch.runner import _worker_init, pool_context, start_local_dask
+        from experiments.batch.runner import worker_init, pool_context, start_local_dask
 
         if self.scheduler or self.dask_local:
             if self.scheduler:
@@ -299,7 +299,7 @@ class ChunkExecutor:
             from concurrent.futures import ProcessPoolExecutor
 
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=pool_context(),
-                                             initializer=_worker_init)
+                                             initializer=worker_init)
         return self
 
     def __exit__(self, *exc) -> None:

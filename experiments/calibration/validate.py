@@ -968,7 +968,7 @@ def ensemble_runs(scenario: str | Scenario, ensemble, positions: list[int], seed
 
     from tqdm import tqdm
 
-    from experiments.batch.runner import _stop_pool, _worker_init, pool_context
+    from experiments.batch.runner import stop_pool, worker_init, pool_context
 
     tasks = [(scenario, seed, {**ensemble.overrides(position), **(overrides or {})})
              for position in positions for seed in seeds]
@@ -983,7 +983,7 @@ def ensemble_runs(scenario: str | Scenario, ensemble, positions: list[int], seed
                 runs.append(_ensemble_run(task))
                 bar.update()
             return runs
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=_worker_init)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=worker_init)
         try:
             futures = [pool.submit(_ensemble_run, task) for task in tasks]
             runs = []
@@ -991,7 +991,7 @@ def ensemble_runs(scenario: str | Scenario, ensemble, positions: list[int], seed
                 runs.append(future.result())
                 bar.update()
         except BaseException:  # Ctrl-C, or a run that raised: stop the other runs now
-            _stop_pool(pool)
+            stop_pool(pool)
             raise
         pool.shutdown(wait=True)
         return runs
