@@ -44,10 +44,11 @@ def test_no_draws_from_global_random_state(monkeypatch):
     ChipMarketModel(scenario="leaky", rng=3).run(12)
 
 
-# pyabc draws its proposals from numpy's global state: the calibration seeds that state
-# for each particle from its own seed (SeedSequence of the calibration's seed, the
-# generation and the particle's number) and draws each run's model seed from it. The
-# one module allowed to touch the global state; the model still has only its own rng.
+# pyabc draws its proposals from numpy's global state and takes no generator: the
+# calibration seeds that state (inference.seed_pyabc, its one call) for each particle from
+# the particle's own SeedSequence (the calibration's seed, the generation, the particle's
+# number). The model's seed and the nuisance draws come from the particle's own Generator;
+# the model still has only its own rng. The one module allowed to touch the global state.
 GLOBAL_STATE_ALLOWED = {ROOT / "experiments" / "calibration" / "inference.py"}
 
 

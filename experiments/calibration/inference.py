@@ -60,6 +60,9 @@ from model.priors import PRIORS_FILE, Priors, load_priors
 from model.scenario import ScenarioError, load_scenario
 from model.technology import parse_quarter
 
+SAMPLER_VERSION = 2
+"""How particles draw their randomness; a history made by another version is not resumed
+(2: the model's seed and the nuisance draws from the particle's own generator)."""
 FAILED = 1e3  # the scaled error of every row when a draw's scenario is not valid
 DEFAULT_HELD_BACK = ("2023Q3", "2023Q4")
 SHRINKAGE = 1.0
@@ -95,6 +98,7 @@ class Settings:
         """A digest of the settings and of the data and priors files' contents."""
         material = asdict(self) | {
             "data_sha": _file_sha(Path(self.data_file)), "priors_sha": _file_sha(Path(self.priors_file)),
+            "sampler": SAMPLER_VERSION,
         }
         for name in ("chunk", "generations", "predictive_draws"):
             # how particles are batched changes nothing; more generations continue the
@@ -158,14 +162,10 @@ class Simulator:
     fitted: tuple[str, ...]
     rows: list[str] = field(default_factory=list)
 
-    def nuisance(self) -> dict[str, float]:
-        """One draw of the other parameters from their priors (np.random's state)."""
-        out = {}
-        for name in self.priors.names:
-            if name not in self.fitted:
-                seed = int(np.random.randint(0, 2**31 - 1))
-                out[name] = float(self.priors[name].frozen().rvs(random_state=seed))
-        return out
+    def nuisance(self, rng: np.random.Generator) -> dict[str, float]:
+        """One draw of the other parameters from their priors."""
+        return {name: float(self.priors[name].frozen().rvs(random_state=rng))
+                for name in self.priors.names if name not in self.fitted}
 
     def errors(self, values: dict[str, float], seed: int) -> dict[str, float]:
         overrides = Priors.overrides(values)
@@ -179,9 +179,12 @@ class Simulator:
         return {key: float(keyed.get(key, FAILED)) for key in self.rows}
 
     def __call__(self, parameters) -> dict[str, float]:
-        seed = int(np.random.randint(0, 2**31 - 1))
+        """The particle's own generator (`_particle`) gives the model's seed and the
+        nuisance draws; pyabc's proposal (`parameters`) came from numpy's global state."""
+        rng = _particle()
+        seed = int(rng.integers(0, 2**31 - 1))
         values = {_unsafe(k): float(v) for k, v in dict(parameters).items()}
-        return self.errors({**self.nuisance(), **values}, seed)
+        return self.errors({**self.nuisance(rng), **values}, seed)
 
 
 def row_keys(table: pd.DataFrame) -> list[str]:
@@ -190,6 +193,21 @@ def row_keys(table: pd.DataFrame) -> list[str]:
 
 # ---------------------------------------------------------------- the sampler
 _LOADED: dict[str, Any] = {}
+_PARTICLE: list[np.random.Generator] = []  # the generator of the particle simulated now
+
+
+def _particle() -> np.random.Generator:
+    if not _PARTICLE:
+        raise RuntimeError("Simulator called outside _simulate_chunk: no particle generator")
+    return _PARTICLE[0]
+
+
+def seed_pyabc(entropy) -> None:
+    """Seed numpy's global state, which pyabc draws its proposals from (its transitions
+    take no generator): the one place the calibration touches that state. Everything
+    else a simulation draws comes from the particle's own generator, and the model
+    from its own rng seeded by it."""
+    np.random.seed(np.random.SeedSequence(entropy).generate_state(1)[0])
 
 
 def _loaded(blob: bytes, digest: str) -> Any:
@@ -207,7 +225,8 @@ def _simulate_chunk(blob: bytes, digest: str, keys: list[tuple[int, int, int]]) 
     simulate_one = _loaded(blob, digest)
     out = []
     for key in keys:
-        np.random.seed(np.random.SeedSequence(key).generate_state(1)[0])
+        seed_pyabc(key)
+        _PARTICLE[:] = [np.random.default_rng(np.random.SeedSequence(key, spawn_key=(1,)))]
         out.append(simulate_one())
     return out
 
@@ -390,7 +409,7 @@ def infer(settings: Settings, folder: Path, *, workers: int | None = None, sched
     key = settings.key()
     with ChunkExecutor(workers, scheduler, dask_local) as executor:
         sampler = _sampler_class()(settings.seed, settings.chunk, executor, progress)
-        np.random.seed(np.random.SeedSequence((settings.seed, 0)).generate_state(1)[0])
+        seed_pyabc((settings.seed, 0))
         abc = pyabc.ABCSMC(simulator, pyabc_prior(priors, settings.fitted), pyabc.PNormDistance(p=2),
                            population_size=settings.population, sampler=sampler)
         stamped = json.loads(stamp.read_text()).get("key") if stamp.is_file() else None
