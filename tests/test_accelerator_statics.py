@@ -81,3 +81,37 @@ def dies_to_hbm(binding) -> bool:
 def test_huaweis_binding_input_moves_from_dies_to_hbm_in_2025_2027():
     moved = [dies_to_hbm(lean_run("state_allocation", s)["huawei_binding_input"]) for s in SEEDS]
     assert np.mean(moved) >= 0.9, f"dies -> hbm in 2025-2027 in {sum(moved)} of {len(moved)} seeds"
+
+
+def first_hbm_quarter(binding) -> str | None:
+    """The first quarter of 2025-2027 bound by HBM (None if none is)."""
+    bound = binding.loc["2025Q1":"2027Q4"]
+    hbm = bound[bound == "hbm"]
+    return hbm.index[0] if len(hbm) else None
+
+
+@pytest.mark.slow
+def test_hbm_becomes_huaweis_binding_input_in_2025_2027():
+    """What the project's data support (SemiAnalysis 2025-09-08, 'Die Banks, TSMC
+    Continued Production, HBM is The Bottleneck'; accelerators.csv): in state_allocation
+    HBM binds Huawei from some quarter of 2025-2027 on, in every seed, and binds it in
+    most quarters of 2027 (the stockpile of the December 2024 window runs out and
+    CXMT's stacks are few)."""
+    runs = [lean_run("state_allocation", s)["huawei_binding_input"] for s in SEEDS]
+    firsts = [first_hbm_quarter(b) for b in runs]
+    assert all(f is not None for f in firsts), firsts
+    assert np.mean([(b.loc["2027Q1":"2027Q4"] == "hbm").mean() for b in runs]) > 0.5
+
+
+@pytest.mark.slow
+def test_without_the_die_bank_dies_bind_before_hbm():
+    """no_die_bank: the leak route closed from 2023, Huawei's dies come from SMIC alone;
+    then dies bind in some quarter of 2024-2026 before HBM first binds, in most seeds."""
+    before = []
+    for s in SEEDS:
+        binding = lean_run("no_die_bank", s)["huawei_binding_input"]
+        first = first_hbm_quarter(binding)
+        dies = binding.loc["2024Q1":"2026Q4"][binding.loc["2024Q1":"2026Q4"] == "dies"]
+        before.append(first is not None and len(dies) > 0 and dies.index[0] < first)
+    assert np.mean(before) >= 0.9, f"dies bind before HBM in {sum(before)} of {len(before)} seeds"
+

@@ -82,6 +82,27 @@ def test_held_back_rows_are_the_window_only():
     assert not held_back("2023Q4", Settings(held_back_from=None, held_back_to=None))
 
 
+def test_a_history_of_another_model_is_not_resumed(tmp_path):
+    """The history's key digests the model: its code, world and scenarios; a changed
+    scenario gives another folder, a new posterior or point fit (outputs) does not."""
+    import shutil
+    from pathlib import Path
+
+    from experiments.calibration.inference import MODEL_SOURCES, model_sha
+
+    root = Path(__file__).resolve().parents[1]
+    for folder, _ in MODEL_SOURCES:
+        shutil.copytree(root / folder, tmp_path / folder, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    before = model_sha(tmp_path)
+    assert before == model_sha(root)
+    (tmp_path / "model/data/posterior.toml").write_text("# another calibration's output\n")
+    assert model_sha(tmp_path) == before
+    scenario = tmp_path / "experiments/scenarios/historical.toml"
+    scenario.write_text(scenario.read_text() + "\n[parameters]\ninstall_rate = 0.05\n")
+    assert model_sha(tmp_path) != before
+
+
 def test_the_shipped_posterior_is_a_real_calibration():
     """model/data/posterior.csv: at least 200 weighted draws of every prior's parameter,
     with the provenance that makes it reproducible."""

@@ -95,10 +95,11 @@ class Settings:
     chunk: int = 10
 
     def key(self) -> str:
-        """A digest of the settings and of the data and priors files' contents."""
+        """A digest of the settings, of the data and priors files' contents and of the
+        model's (`model_sha`): a history simulated by another model is not resumed."""
         material = asdict(self) | {
             "data_sha": _file_sha(Path(self.data_file)), "priors_sha": _file_sha(Path(self.priors_file)),
-            "sampler": SAMPLER_VERSION,
+            "model_sha": model_sha(), "sampler": SAMPLER_VERSION,
         }
         for name in ("chunk", "generations", "predictive_draws"):
             # how particles are batched changes nothing; more generations continue the
@@ -109,6 +110,24 @@ class Settings:
 
 def _file_sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+MODEL_SOURCES = (("model", "*.py"), ("agents", "*.py"), ("model/data", "*.toml"), ("experiments/scenarios", "*.toml"))
+NOT_MODEL = {"posterior.toml", "fitted_parameters.toml"}  # outputs of calibrations, not what they simulate
+
+
+def model_sha(root: Path | None = None) -> str:
+    """A digest of what the calibration simulates: the model's and agents' code, the
+    world and priors, and the scenarios (the historical chain and its counterparts),
+    under `root` (default: this checkout). The calibrations' own outputs (the
+    posterior, the point fit) are left out."""
+    root = Path(__file__).resolve().parents[2] if root is None else Path(root)
+    digest = hashlib.sha256()
+    for folder, pattern in MODEL_SOURCES:
+        for path in sorted((root / folder).glob(pattern)):
+            if path.name not in NOT_MODEL:
+                digest.update(f"{folder}/{path.name}".encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def default_folder(settings: Settings) -> Path:
