@@ -198,6 +198,14 @@ def test_products_delivered_to_chinese_buyers(table, runs):
     assert ascend["model_mean"] == pytest.approx(per_run(runs, model_sum("china_units_ascend_910b",
                                                                           "2024Q1", "2024Q4")))
     assert ascend["model_mean"] < per_run(runs, model_sum("huawei_accelerators", "2024Q1", "2024Q4")) + 1e-6
+    for product, column in (("Huawei Ascend 910B", "china_units_ascend_910b"),
+                            ("Huawei Ascend 910C", "china_units_ascend_910c")):
+        plan = one(table, "ascend_production_plan", product, "2025")
+        assert plan["model_mean"] == pytest.approx(per_run(runs, model_sum(column, "2025Q1", "2025Q4")))
+        assert "a plan, not output" in plan["caveat"] and not plan["hard_target"]
+    planned = sum(one(table, "ascend_production_plan", p, "2025")["model_mean"]
+                  for p in ("Huawei Ascend 910B", "Huawei Ascend 910C"))  # Huawei's units: its two products
+    assert planned == pytest.approx(per_run(runs, model_sum("huawei_accelerators", "2025Q1", "2025Q4")), rel=0.02)
     cambricon = one(table, "cambricon_units_sold", "Cambricon", "2024")
     assert cambricon["model_mean"] == pytest.approx(per_run(
         runs, lambda f: quarters(f["buyer"], "2024Q1", "2024Q4")["received_cambricon_units"].sum()))

@@ -76,6 +76,8 @@ period is the share of the period's totals (the quarters' shares weighted, `Spea
   'US hyperscalers' buyer's x 485/1,074 (its part of the four firms' Hoppers in the row).
 - ascend_order (Baidu): its received_huawei_units, which must be above the one order.
 - cambricon_units_sold: the buyers' received_cambricon_units.
+- ascend_production_plan (calibration.csv; 910B and 910C, 2025): china_units_ascend_910b
+  and china_units_ascend_910c summed over the year; a plan, never a hard target.
 - amd_china_revenue (all products: an upper bound), china_accelerated_server_market
   (servers cost more than their chips: an upper bound) and china_ai_chip_market_value:
   amd_china_revenue_usd_m, the Chinese buyers' spent_usd_m; datacenter_gpu_revenue:
@@ -335,7 +337,6 @@ REASONS = {
     "revenue_share_by_customer_region": "the model splits SMIC's revenue into China and the rest only",
     "revenue_share_by_application": "the model has no end-application split",
     "advanced_node_capacity_target": "a national target across all foundries, not a capacity",
-    "ascend_production_plan": "a production plan by product; the model counts all Huawei AI dies together",
     "us_share_global_fab_capacity": "all fabs' capacity; the model keeps foundries' capacity only (memory and IDM fabs buy tools, not capacity)",
     "us_firms_share_global_sales": "chip sales by firm headquarters; the model sells accelerators, not chips at large",
     "design_share_scenario": "a design-revenue scenario; the model has no design revenue",
@@ -417,7 +418,8 @@ MARKET_QUANTITIES = {
     "amd_china_revenue", "china_accelerated_server_market", "china_ai_chip_market_value", "datacenter_gpu_revenue",
 }
 """The AI-chip market's quantities of model/data/accelerators.csv (issue 13): `market_speaker`."""
-CALIBRATION_MARKET_QUANTITIES = {"nvidia_china_revenue_share", "nvidia_china_ai_accelerator_share"}
+CALIBRATION_MARKET_QUANTITIES = {"nvidia_china_revenue_share", "nvidia_china_ai_accelerator_share",
+                                 "ascend_production_plan"}
 """The AI-chip market's quantities of model/data/calibration.csv: `market_speaker` too."""
 ACCELERATOR_QUANTITIES = ACCELERATOR_SPOKEN | MARKET_QUANTITIES | set(ACCELERATOR_REASONS)
 """The quantities of model/data/accelerators.csv: each is spoken to or has a reason."""
@@ -651,6 +653,16 @@ def market_speaker(row: pd.Series, agents: dict[str, set[str]]) -> tuple[Speaker
                        caveat="the 910Bs Chinese firms expected to acquire (demand), against the 910Bs Huawei "
                               f"delivered to Chinese buyers (what its dies, HBM and packaging allowed); "
                               f"{BUYERS_INPUT}"), ""
+    if q == "ascend_production_plan":
+        products = {"Huawei Ascend 910B": "ascend_910b", "Huawei Ascend 910C": "ascend_910c"}
+        if "Huawei" not in designers or entity not in products:
+            return None, f"'{entity}' is not a Huawei product of the world file"
+        column = f"china_units_{products[entity]}"
+        return Speaker(column, _model_column(column), "sum", weak=True,
+                       caveat="Huawei's plan for the year (Financial Times, Feb 2025: a plan, not output), "
+                              "against the units of the product Huawei delivered to Chinese buyers (Ascends "
+                              "are sold in China alone); the world dates the two products' shares from these "
+                              "rows, but Huawei makes to order, so its buyers' orders set the mix"), ""
     if q == "china_orders_nvidia":
         names = tuple(name.strip() for name in entity.split("+"))
         if not set(names) <= buyers:
