@@ -276,7 +276,9 @@ class Parameters(_Strict):
     stockpile_factor: float = uncertainty(
         1.0, ge=0.0, le=5.0,
         description="Extra orders, as a share of normal orders, placed on a supply "
-        "relation between a rule's announcement and its effect. Assumption.",
+        "relation between a rule's announcement and its effect. ASSUMPTION 1.0; `chipstate "
+        "calibrate` fits it to ASML's China share in 2022-2023 (calibration.csv: "
+        "asml_china_share); prior 0-4.",
     )
     tool_lead_scale: float = uncertainty(
         1.0, ge=0.0, le=3.0,

@@ -171,3 +171,18 @@ def test_calibrate_is_reproducible_and_a_dry_run_writes_nothing():
     fitted = [o.stdout[o.stdout.index("objective"):] for o in outputs]
     assert fitted[0] == fitted[1] and "foundry_preference" in fitted[0]
     assert FITTED_FILE.read_bytes() == before
+
+
+def test_the_fit_uses_asmls_annual_china_shares_not_its_quarters(validation):
+    """The objective's rows (`target_rows`): ASML's 2022 and 2023 China shares size the
+    stockpiling before the Dutch rules; its 2023Q3/2023Q4 rows, which time the shipments,
+    are left to validation (`ANNUAL_ONLY`). Every other target quantity keeps its
+    quarterly rows."""
+    from experiments.calibration.calibrate import target_rows
+    from experiments.calibration.observed import DATA_FILE, read_data
+    from experiments.calibration.validate import modelled_foundries
+
+    rows = target_rows(read_data(DATA_FILE), validation.runs, modelled_foundries(validation.runs))
+    asml = rows[rows["quantity"] == "asml_china_share"]
+    assert sorted(asml["period"]) == ["2022", "2023", "2023"]
+    assert {"2023Q3", "2023Q4"} <= set(rows.loc[rows["quantity"] == "foundry_revenue_share", "period"])

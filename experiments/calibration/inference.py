@@ -90,7 +90,7 @@ class Settings:
     fitted: tuple[str, ...] = (
         "smic_yield_half_life_wafers", "derisk_factor", "localisation_rate", "install_rate",
         "foundry_preference.Samsung", "foundry_preference.UMC", "foundry_preference.GlobalFoundries",
-        "foundry_preference.SMIC",
+        "foundry_preference.SMIC", "stockpile_factor",
     )
     chunk: int = 10
 
