@@ -23,6 +23,8 @@ def test_shipped_scenarios_load_and_differ():
     assert [d.foundry for d in loaded["state_allocation"].directives] == ["SMIC"]
     assert loaded["escalation"].parameters.allies_aligned
     assert loaded["leaky"].parameters.enforcement < 1
+    # 'buyers stockpile harder': above the fitted value every other scenario starts from
+    assert loaded["leaky"].parameters.stockpile_factor > loaded["state_allocation"].parameters.stockpile_factor
     assert any(r.kind == "minerals" for r in loaded["retaliation"].rules)
     # The two accelerator counterfactuals: the HBM rule unannounced and earlier; the
     # shell company's route cut from 2023.
