@@ -638,7 +638,33 @@ class World(_Data):
                     )
         self._chain_names_known(foundries)
         self._tool_buyers_known()
+        self._ai_streams_follow_products()
         return self
+
+    def _ai_streams_follow_products(self) -> None:
+        """A designer's AI wafer streams start at most one quarter (a wafer's lead)
+        before its first accelerator is made: dies made earlier would wait in its die
+        bank for a product, then reach buyers all at once. A stream without `start`
+        starts in the world's first quarter."""
+        from model.technology import parse_quarter, quarter_label
+
+        first: dict[str, int] = {}
+        for p in self.accelerators:
+            q = parse_quarter(p.start)
+            first[p.designer] = min(first.get(p.designer, q), q)
+        for i, firm in enumerate(self.firms):
+            if firm.name not in first:
+                continue
+            earliest = first[firm.name] - 1
+            for j, stream in enumerate(firm.demand):
+                start = parse_quarter(stream.start or self.meta.first_quarter)
+                if stream.ai and start < earliest:
+                    raise PydanticCustomError(
+                        "order", "field 'firms.{i}.demand.{j}.start': {start}; expected {earliest} or later (one "
+                        "quarter before {firm}'s first accelerator, from {first}): dies made earlier would wait "
+                        "for a product", {"i": i, "j": j, "start": quarter_label(start),
+                                          "earliest": quarter_label(earliest), "firm": firm.name,
+                                          "first": quarter_label(first[firm.name])})
 
     def _tool_buyers_known(self) -> None:
         """A tool buyer's name is a node of its own, or its memory maker's (same country)."""

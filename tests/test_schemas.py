@@ -235,6 +235,9 @@ BAD_WORLDS = {
                                     '"14nm" = 0.88, "28nm" = 0.9 }\nduv'), "yields.euv_ceiling", "mature"),
     "a typo in a key": (_edit("headroom = {", "headrom = {"), "foundries.5", "headrom"),
     "not a country code": (_edit('country = "KR"', 'country = "Korea"'), "governments.5.country"),
+    "AI dies years before the product": (_edit('{ tier = "7nm", wafers = 206, growth = 0.30, ai = true, start = "2021Q4"',
+                                               '{ tier = "7nm", wafers = 100, growth = 0.30, ai = true'),
+                                         "demand.2.start", "2019Q1", "2021Q4", "Other Chinese fabless"),
 }
 
 
