@@ -1,6 +1,6 @@
 """Scenario discovery (`chipstate discover`, experiments/analysis/discovery.py).
 
-- On a real small sweep of the model (36 Latin-hypercube samples of three uncertain
+- On a real small sweep of the model (64 Latin-hypercube samples of three uncertain
   parameters under state_allocation and historical, real Parquet files), PRIM finds a
   box whose density exceeds the base rate; the outcome recomputed over its own window
   from the kept series equals the stored outcome; the paired (--baseline) outcome is
@@ -36,7 +36,7 @@ OUTCOME = "huawei_accelerators_2026_2027"
 def small_sweep(scenario: str):
     return build_sweep(
         name=f"discover_{scenario}", scenario=scenario, steps=36,  # 2019Q1-2027Q4
-        design={"kind": "lhs", "samples": 36, "seed": 11}, seeds={"replicates": 1, "base": 4},
+        design={"kind": "lhs", "samples": 64, "seed": 11}, seeds={"replicates": 1, "base": 4},
         parameters=PRIORS.sweep_parameters(NAMES),
         outcomes=[{"name": OUTCOME, "reporter": "huawei_accelerators", "stat": "sum",
                    "start": "2026Q1", "end": "2027Q4", "description": "Huawei's accelerators, 2026-2027 (units)"}],
