@@ -26,7 +26,8 @@ from pydantic_core import PydanticCustomError
 
 from model.scenario import FileCache, Quarter, ScenarioError, TierName, read_toml
 from model.technology import (
-    CATEGORY_NAMES, TIER_NAMES, Tier, gross_dies_per_wafer, hbm_from, tier_from, tool_from,
+    CATEGORY_NAMES, TIER_NAMES, Tier, gross_dies_per_wafer, hbm_from, parse_quarter, quarter_label, tier_from,
+    tool_from,
 )
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -646,8 +647,6 @@ class World(_Data):
         before its first accelerator is made: dies made earlier would wait in its die
         bank for a product, then reach buyers all at once. A stream without `start`
         starts in the world's first quarter."""
-        from model.technology import parse_quarter, quarter_label
-
         first: dict[str, int] = {}
         for p in self.accelerators:
             q = parse_quarter(p.start)

@@ -41,7 +41,7 @@ TARGETS = {
     # validate` reports them.
     "foundry_revenue_share", "capacity_8in_eq_per_month", "utilization",
     "revenue_share_by_customer_region", "yield_estimate",
-    # ASML's China share (2022, 2023 and its quarters): its 2023 rise is Chinese fabs'
+    # ASML's China share (its annual rows: ANNUAL_ONLY): its 2023 rise is Chinese fabs'
     # stockpiling before the Dutch rules, which `stockpile_factor` sizes. Its level also
     # holds the memory makers' and IDMs' purchases, a dated input (world `tool_buyers`).
     "asml_china_share",
@@ -51,7 +51,7 @@ ANNUAL_ONLY = {
     # Quantities whose quarterly rows time an event that other parameters time (when the
     # stockpiled tools ship: the vendors' lead times) while their annual rows size it;
     # only the annual rows are fitted. ASML's 2023Q3/2023Q4 shares (46%, 39%) are left
-    # to validation: the model ships the rush by 2023Q3 (about 52% and 19%).
+    # to validation: the model ships the rush by 2023Q3 (about 62% and 22% at the fit).
     "asml_china_share",
 }
 YIELD_WEIGHT = 0.5
