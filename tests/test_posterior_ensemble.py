@@ -142,6 +142,22 @@ def test_the_calibration_is_reproducible_on_any_executor_and_resumes(tmp_path):
     assert list(serial.generations["epsilon"]) == list(resumed.generations["epsilon"])
 
 
+@pytest.mark.slow
+def test_the_calibration_never_draws_from_numpys_global_state(tmp_path, monkeypatch):
+    """In this process, with numpy's global draws forbidden, a small calibration runs:
+    pyabc's prior and proposals draw from each particle's own generator."""
+    from experiments.calibration.inference import Settings, infer
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("numpy's global random state used")
+
+    for name in ("seed", "choice", "multivariate_normal", "normal", "uniform", "random", "rand"):
+        monkeypatch.setattr(np.random, name, forbidden)
+    result = infer(Settings(population=12, generations=2, predictive_draws=2), tmp_path / "h", workers=0,
+                   progress=False, log=lambda _: None)
+    assert len(result.draws) == 12
+
+
 def test_a_history_of_other_settings_is_not_replaced_unasked(tmp_path):
     out = tmp_path / "history"
     out.mkdir()

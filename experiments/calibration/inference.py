@@ -41,6 +41,7 @@ model discrepancy, estimated by moments rather than jointly).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import sys
@@ -60,9 +61,10 @@ from model.priors import PRIORS_FILE, Priors, load_priors
 from model.scenario import ScenarioError, load_scenario
 from model.technology import parse_quarter
 
-SAMPLER_VERSION = 2
+SAMPLER_VERSION = 3
 """How particles draw their randomness; a history made by another version is not resumed
-(2: the model's seed and the nuisance draws from the particle's own generator)."""
+(2: the model's seed and the nuisance draws from the particle's own generator; 3: pyabc's
+proposals too, `_particle_classes`: numpy's global state is not touched)."""
 FAILED = 1e3  # the scaled error of every row when a draw's scenario is not valid
 DEFAULT_HELD_BACK = ("2023Q3", "2023Q4")
 SHRINKAGE = 1.0
@@ -199,7 +201,7 @@ class Simulator:
 
     def __call__(self, parameters) -> dict[str, float]:
         """The particle's own generator (`_particle`) gives the model's seed and the
-        nuisance draws; pyabc's proposal (`parameters`) came from numpy's global state."""
+        nuisance draws, as it gave pyabc's proposal (`parameters`: `_particle_classes`)."""
         rng = _particle()
         seed = int(rng.integers(0, 2**31 - 1))
         values = {_unsafe(k): float(v) for k, v in dict(parameters).items()}
@@ -221,12 +223,32 @@ def _particle() -> np.random.Generator:
     return _PARTICLE[0]
 
 
-def seed_pyabc(entropy) -> None:
-    """Seed numpy's global state, which pyabc draws its proposals from (its transitions
-    take no generator): the one place the calibration touches that state. Everything
-    else a simulation draws comes from the particle's own generator, and the model
-    from its own rng seeded by it."""
-    np.random.seed(np.random.SeedSequence(entropy).generate_state(1)[0])
+@functools.cache
+def _particle_classes() -> tuple[type, type]:
+    """pyabc's prior and multivariate-normal transition, drawing from the particle's own
+    generator (`_particle`) where pyabc's draw from numpy's global state: every draw of a
+    particle, its proposal included, comes from its own SeedSequence."""
+    import pyabc
+    from pyabc.transition import MultivariateNormalTransition
+
+    class ParticlePrior(pyabc.Distribution):
+        def rvs(self, *args, **kwargs):
+            return super().rvs(random_state=_particle())
+
+    class ParticleTransition(MultivariateNormalTransition):
+        def rvs(self, size: int | None = None):
+            if size is None:
+                return self.rvs_single()
+            rng = _particle()
+            rows = rng.choice(self._range, size=size, p=self.w, replace=True)
+            return self.X.iloc[rows] + rng.multivariate_normal(np.zeros(self.cov.shape[0]), self.cov, size=size)
+
+        def rvs_single(self):
+            rng = _particle()
+            row = rng.choice(self._range, p=self.w, replace=True)
+            return pyabc.Parameter(self.X.iloc[row] + rng.multivariate_normal(np.zeros(self.cov.shape[0]), self.cov))
+
+    return ParticlePrior, ParticleTransition
 
 
 def _loaded(blob: bytes, digest: str) -> Any:
@@ -244,7 +266,6 @@ def _simulate_chunk(blob: bytes, digest: str, keys: list[tuple[int, int, int]]) 
     simulate_one = _loaded(blob, digest)
     out = []
     for key in keys:
-        seed_pyabc(key)
         _PARTICLE[:] = [np.random.default_rng(np.random.SeedSequence(key, spawn_key=(1,)))]
         out.append(simulate_one())
     return out
@@ -398,7 +419,7 @@ def pyabc_prior(priors: Priors, names) -> Any:
     for name in names:
         dist, args, keywords = priors[name].scipy_spec()
         rvs[_safe(name)] = pyabc.RV(dist, *args, **keywords)
-    return pyabc.Distribution(**rvs)
+    return _particle_classes()[0](**rvs)
 
 
 def infer(settings: Settings, folder: Path, *, workers: int | None = None, scheduler: str | None = None,
@@ -428,9 +449,9 @@ def infer(settings: Settings, folder: Path, *, workers: int | None = None, sched
     key = settings.key()
     with ChunkExecutor(workers, scheduler, dask_local) as executor:
         sampler = _sampler_class()(settings.seed, settings.chunk, executor, progress)
-        seed_pyabc((settings.seed, 0))
         abc = pyabc.ABCSMC(simulator, pyabc_prior(priors, settings.fitted), pyabc.PNormDistance(p=2),
-                           population_size=settings.population, sampler=sampler)
+                           population_size=settings.population, sampler=sampler,
+                           transitions=_particle_classes()[1]())
         stamped = json.loads(stamp.read_text()).get("key") if stamp.is_file() else None
         if db.exists() and stamped != key:
             if not overwrite:
