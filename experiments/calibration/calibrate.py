@@ -46,7 +46,6 @@ TARGETS = {
     # holds the memory makers' and IDMs' purchases, a dated input (world `tool_buyers`).
     "asml_china_share",
 }
-EXCLUDED: set[str] = set()  # quantities of TARGETS left out (none now)
 ANNUAL_ONLY = {
     # Quantities whose quarterly rows time an event that other parameters time (when the
     # stockpiled tools ship: the vendors' lead times) while their annual rows size it;
@@ -118,7 +117,7 @@ def target_rows(data: pd.DataFrame, runs: list[dict], foundries: set[str]) -> pd
     yields = (spoken["quantity"] == "yield_estimate") & spoken["entity"].str.contains("SMIC")
     keep = spoken["in_sample"].astype(bool) & spoken["hard_target"].astype(bool)
     keep |= yields
-    keep &= spoken["quantity"].isin(TARGETS) & ~spoken["quantity"].isin(EXCLUDED)
+    keep &= spoken["quantity"].isin(TARGETS)
     keep &= ~spoken["quantity"].isin(ANNUAL_ONLY) | spoken["period"].astype(str).str.fullmatch(r"\d{4}")
     spoken = spoken[keep]
     spoken["weight"] = np.where(yields[keep], YIELD_WEIGHT, 1.0)
