@@ -47,7 +47,7 @@ class ComputeBuyer(ChipAgent):
 
     def _on_path(self, yearly: float, quarter: int, ai_growth: float, ai_fade: float) -> float:
         return on_boom_path(yearly, self.spec.demand_year, quarter, ai_growth, ai_fade,
-                            self.spec.demand_growth_before)
+                            self.spec.demand_growth_before, self.spec.demand_jump)
 
     def order(self, quarter: int, offered: np.ndarray, h100e: np.ndarray, price_usd: np.ndarray,
               ecosystem: np.ndarray, fill: np.ndarray, *, ai_growth: float, ai_fade: float, scale: float,

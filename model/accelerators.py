@@ -168,29 +168,31 @@ def ai_boom_log_growth(quarters: np.ndarray, growth: float, fade: float) -> np.n
     return whole[k] + part / 4 * rates[np.minimum(k, years - 1)]
 
 
-def boom_level(quarters: np.ndarray, ai_growth: float, ai_fade: float, growth_before: float) -> np.ndarray:
+def boom_level(quarters: np.ndarray, ai_growth: float, ai_fade: float, growth_before: float,
+               jump: float = 1.0) -> np.ndarray:
     """Log level of AI demand in `quarters` (absolute): the boom path from 2023Q1
-    (`ai_boom_log_growth`) and `growth_before` a year before it."""
+    (`ai_boom_log_growth`); before it, 1 / `jump` of the boom's first level, falling back
+    at `growth_before` a year (`jump`: the step up at the boom's start)."""
     since = np.asarray(quarters, dtype=np.int64) - AI_BOOM_QUARTER
-    before = np.minimum(since, 0) / 4.0 * math.log1p(growth_before)
+    before = np.minimum(since, 0) / 4.0 * math.log1p(growth_before) - (since < 0) * math.log(jump)
     return ai_boom_log_growth(since, ai_growth, ai_fade) + before
 
 
 def on_boom_path(yearly: float, year: int, quarter: int, ai_growth: float, ai_fade: float,
-                 growth_before: float) -> float:
+                 growth_before: float, jump: float = 1.0) -> float:
     """A quarter's share of a yearly figure: `yearly` is the sum over `year`'s four
     quarters, and each quarter moves with `boom_level`."""
-    now, total = _boom_levels(year, quarter, ai_growth, ai_fade, growth_before)
+    now, total = _boom_levels(year, quarter, ai_growth, ai_fade, growth_before, jump)
     return float(yearly * now / total)
 
 
 @functools.lru_cache(maxsize=4096)
 def _boom_levels(year: int, quarter: int, ai_growth: float, ai_fade: float,
-                 growth_before: float) -> tuple[float, float]:
+                 growth_before: float, jump: float) -> tuple[float, float]:
     """`quarter`'s level and the sum of `year`'s four (kept: every buyer and run of a
     sweep point asks the same few)."""
-    levels = np.exp(boom_level(np.arange(year * 4, year * 4 + 4), ai_growth, ai_fade, growth_before))
-    return math.exp(boom_level(np.array([quarter]), ai_growth, ai_fade, growth_before)[0]), levels.sum()
+    levels = np.exp(boom_level(np.arange(year * 4, year * 4 + 4), ai_growth, ai_fade, growth_before, jump))
+    return math.exp(boom_level(np.array([quarter]), ai_growth, ai_fade, growth_before, jump)[0]), levels.sum()
 
 
 # ------------------------------------------------------------ the AI-chip market

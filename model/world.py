@@ -358,9 +358,10 @@ class ProductSpec(_Data):
 
 class BuyerSpec(_Data):
     """A buyer of AI compute. `demand_h100e`: H100-equivalents a year it wants in
-    `demand_year`, moving with the AI boom from 2023 and at `demand_growth_before` a year
-    before; `budget_usd_m`: what it may spend on accelerators that year (US$ million),
-    on the same path."""
+    `demand_year`, moving with the AI boom from 2023; before it, 1 / `demand_jump` of the
+    boom's first level and falling back at `demand_growth_before` a year
+    (`model.accelerators.boom_level`); `budget_usd_m`: what it may spend on accelerators
+    that year (US$ million), on the same path."""
 
     name: str
     country: Country
@@ -368,6 +369,7 @@ class BuyerSpec(_Data):
     budget_usd_m: float = Field(gt=0)
     demand_year: int = Field(2024, ge=2019, le=2040)
     demand_growth_before: float = Field(0.3, ge=0, le=5)
+    demand_jump: float = Field(1.0, ge=1, le=10)
 
 
 class DesignerSpec(_Data):

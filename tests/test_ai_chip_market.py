@@ -5,6 +5,7 @@ the whole model's books (buyers, designers, compute) and the rules by date."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -14,7 +15,10 @@ from hypothesis.extra.numpy import arrays
 
 from agents.buyer import ComputeBuyer
 from model import ChipMarketModel
-from model.accelerators import answering, caught, choice_shares, compute_orders, product_dates
+from experiments.calibration.observed import ACCELERATORS_FILE, read_data
+from model.accelerators import (
+    AI_BOOM_QUARTER, answering, boom_level, caught, choice_shares, compute_orders, on_boom_path, product_dates,
+)
 from model.chain import AcceleratorMarket
 from model.graph import EdgeSet
 from model.policy import product_reach
@@ -132,6 +136,37 @@ def test_a_buyer_wants_its_years_figure_on_the_boom_path_and_spends_no_more_than
                        np.ones(1), ai_growth=0.5, ai_fade=0.2, scale=1.0, price_sensitivity=1.0,
                        ecosystem_premium=0.0)
     assert units[0] * 30e3 <= poor.budget_usd_m * 1e6 + 1e-6 < 1000 * 30e3
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(0.0, 3.0), st.floats(0.0, 0.9), st.floats(0.0, 2.0), st.floats(1.0, 5.0))
+def test_a_jump_lowers_every_quarter_before_the_boom_by_itself_and_no_quarter_after(growth, fade, before, jump):
+    quarters = np.arange(parse_quarter("2019Q1"), parse_quarter("2027Q1"))
+    boom = quarters >= AI_BOOM_QUARTER
+    plain = boom_level(quarters, growth, fade, before)
+    stepped = boom_level(quarters, growth, fade, before, jump)
+    np.testing.assert_allclose(stepped[boom], plain[boom], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(stepped[~boom], plain[~boom] - math.log(jump), rtol=0, atol=1e-12)
+
+
+def test_the_buyers_abroad_step_into_the_boom_as_nvidias_data_centre_revenue_did():
+    """The world's `demand_jump` of the buyers abroad: their path's 2023 over 2022 is
+    TechInsights' Nvidia data-centre GPU revenue's (US$36.2bn over US$10.9bn, the row
+    and its note in accelerators.csv), within 5%; China's buyers take no step (IDC's
+    China accelerated-server market grew less than the path alone, x1.40)."""
+    row = read_data(ACCELERATORS_FILE).query("quantity == 'datacenter_gpu_revenue' and period == '2023'").iloc[0]
+    before = float(re.search(r"\$([0-9.]+)bn in 2022", row["note"]).group(1)) * 1e3
+    p = load_scenario("historical").parameters
+
+    def year(buyer, y: int) -> float:
+        return sum(on_boom_path(1.0, buyer.demand_year, q, p.ai_demand_growth, p.ai_growth_fade,
+                                buyer.demand_growth_before, buyer.demand_jump) for q in range(4 * y, 4 * y + 4))
+
+    abroad = [b for b in WORLD.buyers if b.country != "CN"]
+    assert abroad and all(b.demand_jump > 1 for b in abroad)
+    for buyer in abroad:
+        assert year(buyer, 2023) / year(buyer, 2022) == pytest.approx(float(row["value"]) / before, rel=0.05)
+    assert all(b.demand_jump == 1 for b in WORLD.buyers if b.country == "CN")
 
 
 # ======================================================= the accelerator market

@@ -4,6 +4,8 @@ state's rationing. Each run once per worker."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -81,3 +83,29 @@ def test_rationing_serves_the_priority_buyers_first_and_creates_no_compute():
              - per_seed("state_allocation", window("china_compute_h100e", "2025Q4", "2030Q4"), **off))
     assert np.all(total <= 1e-6 * per_seed("state_allocation", window("china_compute_h100e", "2025Q4", "2030Q4"))), (
         f"China's delivered compute rose with rationing by up to {total.max():,.0f} H100e")
+
+
+@pytest.fixture(scope="module")
+def world_without_the_step(tmp_path_factory) -> str:
+    """The default world with the buyers abroad taking no step into the boom (their
+    `demand_jump` 1: the boom path alone back to 2019)."""
+    text = (Path(__file__).parents[1] / "model" / "data" / "default_world.toml").read_text()
+    assert "demand_jump = 1.8\n" in text
+    path = tmp_path_factory.mktemp("world") / "no_step.toml"
+    path.write_text(text.replace("demand_jump = 1.8\n", "demand_jump = 1.0\n"))
+    return str(path)
+
+
+@pytest.mark.slow
+def test_the_step_into_the_boom_eases_nvidias_rationing_so_china_gets_more_nvidia_before_2022(
+        world_without_the_step):
+    """Before 2023 the buyers abroad want 1/1.8 of what the boom path alone gives: TSMC's
+    CoWoS lines ration Nvidia less, so China's buyers receive more Nvidias (paired)."""
+    share = paired(per_seed("historical", window("nvidia_china_share", "2020Q2", "2021Q4", "mean")),
+                   per_seed("historical", window("nvidia_china_share", "2020Q2", "2021Q4", "mean"),
+                            world=world_without_the_step))
+    assert share[1] > 0, f"Nvidia's share of China's accelerators 2020Q2-2021Q4, points: {said(share)}"
+    made = paired(per_seed("historical", window("accelerators_nvidia", "2020Q1", "2022Q4")),
+                  per_seed("historical", window("accelerators_nvidia", "2020Q1", "2022Q4"),
+                           world=world_without_the_step))
+    assert made[2] < 0, f"Nvidia's accelerators made 2020-2022, units: {said(made)}"
