@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers import chipstate
+from helpers import chipstate, paired_interval
 
 from agents.fabless import DemandStreams, ai_boom_log_growth, stream_demand
 from model import ChipMarketModel
@@ -83,18 +83,18 @@ def test_a_build_out_share_out_of_range_is_refused(tmp_path):
 def test_cut_off_foundries_order_around_the_rule_for_older_lines():
     """After the 2023-2024 DUV rules SMIC can no longer buy immersion scanners for its
     7nm lines; with repurposing allowed it buys them as for 28nm and moves them over,
-    so its 7nm capacity keeps growing and ASML's China sales hold up."""
-    runs = {
-        share: ChipMarketModel(scenario="historical", rng=2, repurpose_share=share).run(28).frames()
-        for share in (0.0, 0.25)
-    }
-    model = {k: r["model"].set_index("quarter") for k, r in runs.items()}
-    # (By about 5% since issue 12: SMIC's 7nm lines build to its forecast plus the
-    # world's 8% headroom, no longer 35% + the state's 50% above it, so less is missing;
-    # by about 2.5% since issue 13, whose buyers order fewer Ascends in 2024-2025 than
-    # issue 12's fixed demand, so Huawei's AI wafers ask less of those lines.)
-    assert model[0.25].loc["2025Q4", "smic_capacity_7nm"] > 1.02 * model[0.0].loc["2025Q4", "smic_capacity_7nm"]
-    vendors = {k: r["vendor"].set_index(["quarter", "name"]) for k, r in runs.items()}
-    china_asml = {k: v.xs("ASML", level="name").loc["2024Q1":"2025Q4", "china_revenue_usd_m"].sum()
-                  for k, v in vendors.items()}
-    assert china_asml[0.25] > china_asml[0.0]
+    so its 7nm capacity keeps growing and ASML's China sales hold up. Paired over ten
+    seeds: the effect is 1-4% of SMIC's 7nm capacity at the end of 2025 (it has shrunk
+    as the model's 7nm lines came to build closer to their forecast), too small for a
+    threshold on one seed."""
+    capacity, asml = {0.0: [], 0.25: []}, {0.0: [], 0.25: []}
+    for seed in range(200, 210):
+        for share in capacity:
+            frames = ChipMarketModel(scenario="historical", rng=seed, repurpose_share=share).run(28).frames()
+            capacity[share].append(frames["model"].set_index("quarter").loc["2025Q4", "smic_capacity_7nm"])
+            vendors = frames["vendor"].set_index(["quarter", "name"]).xs("ASML", level="name")
+            asml[share].append(vendors.loc["2024Q1":"2025Q4", "china_revenue_usd_m"].sum())
+    grown = paired_interval(np.array(capacity[0.25]), np.array(capacity[0.0]))
+    assert grown[1] > 0, f"SMIC's 7nm capacity 2025Q4, repurposing 0.25 - 0: {grown}"
+    sales = paired_interval(np.array(asml[0.25]), np.array(asml[0.0]))
+    assert sales[1] > 0, f"ASML's China revenue 2024-2025, US$ million: {sales}"

@@ -19,8 +19,8 @@ from experiments.calibration.observed import (
     read_tables,
 )
 from experiments.calibration.validate import (
-    ACCELERATOR_QUANTITIES, PACKAGES_PER_WAFER, PACKAGES_PER_WAFER_MONTH, compare_with_data, errors_by_quantity,
-    modelled_foundries, report, validation_figure, Validation,
+    ACCELERATOR_QUANTITIES, PACKAGES_PER_WAFER, PACKAGES_PER_WAFER_MONTH, compare_with_data,
+    errors_by_file_and_sample, errors_by_quantity, modelled_foundries, report, validation_figure, Validation,
 )
 
 SEEDS = (21, 22)
@@ -245,6 +245,22 @@ def test_the_report_shows_ranges_targets_and_notes(table, runs):
     assert all(line.split()[-1].startswith("[") for line in capacity)  # each with its note
     assert any(line.strip().startswith("[1] ") for line in text.splitlines())
     assert "issue 13" not in text and "no buyers yet" not in text  # the market's rows speak or say why not
+
+
+def test_the_report_sums_up_each_file_in_and_out_of_sample(table, runs):
+    by_file = errors_by_file_and_sample(table).set_index(["file", "sample"])
+    spoken = table[table["speaks"]]
+    assert by_file["rows"].sum() == len(spoken)
+    outside = spoken[~spoken["in_sample"].astype(bool)]
+    hard = outside[outside["hard_target"].astype(bool)]
+    row = by_file.loc[("accelerators.csv", "out")]
+    assert row["rows"] == len(outside) and row["inside"] == outside["inside_band"].astype(bool).sum()
+    assert row["mean_rel_error"] == pytest.approx(outside["rel_error"].mean())
+    assert row["hard_rows"] == len(hard) and row["hard_mean_rel_error"] == pytest.approx(hard["rel_error"].mean())
+    text = report(Validation(table, errors_by_quantity(table), pd.DataFrame(), runs, "historical", SEEDS))
+    block = text.split("Summary by file and sample")[1].splitlines()
+    line = next(x for x in block if x.split()[:2] == ["accelerators.csv", "out"])
+    assert line.split()[2:4] == [str(int(row["rows"])), str(int(row["inside"]))]
 
 
 def test_a_range_is_drawn_as_a_bar(table, runs):

@@ -856,6 +856,26 @@ def errors_by_quantity(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def errors_by_file_and_sample(table: pd.DataFrame) -> pd.DataFrame:
+    """By data file and sample (in, out): the rows compared, how many fall inside the
+    band (or on the right side of a bound) and their mean relative error, for every row
+    and for the hard targets alone (`hard_*`). The figures a calibration is judged by."""
+    columns = ["file", "sample", "rows", "inside", "mean_rel_error", "hard_rows", "hard_inside",
+               "hard_mean_rel_error"]
+    spoken = table[table["speaks"]] if len(table) else table
+    if not len(spoken):
+        return pd.DataFrame(columns=columns)
+    spoken = spoken.assign(file=spoken["file"] if "file" in spoken else "data",
+                           sample=np.where(spoken["in_sample"].astype(bool), "in", "out"),
+                           hard=spoken["hard_target"].astype(bool), inside=spoken["inside_band"].astype(bool))
+    out = []
+    for (name, sample), rows in spoken.groupby(["file", "sample"], sort=True):
+        hard = rows[rows["hard"]]
+        out.append([name, sample, len(rows), int(rows["inside"].sum()), rows["rel_error"].mean(),
+                    len(hard), int(hard["inside"].sum()), hard["rel_error"].mean()])
+    return pd.DataFrame(out, columns=columns)
+
+
 def projections(runs: list[dict[str, pd.DataFrame]]) -> pd.DataFrame:
     """Every model reporter to 2030Q4: mean and 5%/95% seed-to-seed band per quarter."""
     stacked = pd.concat([frames["model"].assign(seed_index=i) for i, frames in enumerate(runs)])
@@ -1176,6 +1196,14 @@ def report(result: Validation, show_all: bool = False) -> str:
             [False, False, True, True, True, True]))
     else:
         lines.append("  (nothing compared)")
+    by_file = errors_by_file_and_sample(result.table)
+    if len(by_file):
+        lines += ["", "Summary by file and sample (in: the period ends by 2023Q4, what calibration may fit):"]
+        lines.append(format_table(
+            [[r.file, r.sample, str(r.rows), str(r.inside), percent(r.mean_rel_error), str(r.hard_rows),
+              str(r.hard_inside), percent(r.hard_mean_rel_error)] for r in by_file.itertuples()],
+            ["file", "sample", "rows", "inside", "mean rel. error", "hard rows", "hard inside",
+             "hard mean rel. error"], [False, False, True, True, True, True, True, True]))
     if result.coverage is not None:
         lines += ["", *coverage_lines(result)]
     return "\n".join(lines)
